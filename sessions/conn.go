@@ -1,0 +1,416 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+)
+
+// Transport is a byte stream of OutOfProc lines: a child process's stdio
+// or an SSH channel. Read is the server's stdout, Write its stdin.
+type Transport interface {
+	io.Reader
+	io.Writer
+	// CloseWrite sends EOF to the server.
+	CloseWrite() error
+	// Close tears the transport down and waits for what it started.
+	Close() error
+}
+
+// DiagKind says what a diagnostic line is.
+type DiagKind int
+
+// Diagnostic kinds.
+const (
+	DiagNoise     DiagKind = iota // text before the first packet (banners, rc files)
+	DiagStderr                    // the server's stderr
+	DiagPipeError                 // a __NamedPipeError__: line
+)
+
+// Options configure a connection.
+type Options struct {
+	Host         psrp.HostInfo // the pool's host; zero value = psrp.NoHost()
+	MinRunspaces int32         // default 1
+	MaxRunspaces int32         // default 1
+	AppArgs      clixml.Value  // ApplicationArguments; zero = Nil
+	MaxMessage   int           // cap on one message; 0 = 64 MiB
+	// Diag receives noise and error lines from the remote side. It is
+	// called from the connection's goroutine and must not block.
+	Diag func(kind DiagKind, text string)
+}
+
+// ErrClosed is returned for operations on a closed connection.
+var ErrClosed = errors.New("sessions: connection closed")
+
+// BrokenError says why a connection was lost.
+type BrokenError struct{ Err error }
+
+func (e *BrokenError) Error() string { return "sessions: connection lost: " + e.Err.Error() }
+func (e *BrokenError) Unwrap() error { return e.Err }
+
+// Conn is one runspace pool over a Transport. One goroutine (run) owns
+// the protocol state; Invoke and Close talk to it through channels.
+type Conn struct {
+	t    Transport
+	opts Options
+	pool *psrp.ClientPool
+
+	reqs    chan func()
+	items   chan item
+	writes  chan []byte
+	done    chan struct{} // closed when run exits
+	wg      sync.WaitGroup
+	err     error // set before done is closed
+	drained chan struct{}
+
+	// owned by run
+	runs      map[uuid.UUID]*pipeRun
+	queued    int
+	opened    chan error
+	closed    chan struct{}
+	openErr   error
+	privData  clixml.Value
+	closeOnce sync.Once
+}
+
+type item struct {
+	it  psrp.Item
+	err error
+}
+
+// maxQueued bounds events waiting for slow consumers before the
+// connection stops reading (so the remote side blocks, nothing is lost).
+const maxQueued = 4096
+
+// Open starts the protocol on t and returns when the pool is Opened.
+func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
+	if opts.MinRunspaces == 0 {
+		opts.MinRunspaces = 1
+	}
+	if opts.MaxRunspaces == 0 {
+		opts.MaxRunspaces = 1
+	}
+	if opts.Host == (psrp.HostInfo{}) {
+		opts.Host = psrp.NoHost()
+	}
+	if opts.AppArgs.Kind == clixml.Nil && opts.AppArgs.Obj == nil {
+		opts.AppArgs = clixml.NilV()
+	}
+	c := &Conn{
+		t: t, opts: opts, pool: psrp.NewClientPool(),
+		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64),
+		done: make(chan struct{}), drained: make(chan struct{}, 1),
+		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
+	}
+	c.pool.MaxMessage = opts.MaxMessage
+	if err := c.pool.Open(psrp.InitRunspacePoolMsg{
+		MinRunspaces: opts.MinRunspaces, MaxRunspaces: opts.MaxRunspaces,
+		ApartmentState: 2, HostInfo: opts.Host, ApplicationArguments: opts.AppArgs,
+	}); err != nil {
+		return nil, err
+	}
+	c.wg.Add(3)
+	go c.readLoop()
+	go c.writeLoop()
+	go c.run()
+	select {
+	case err := <-c.opened:
+		if err != nil {
+			c.abort()
+			return nil, err
+		}
+		return c, nil
+	case <-c.done:
+		c.abort()
+		return nil, c.err
+	case <-ctx.Done():
+		c.abort()
+		return nil, fmt.Errorf("sessions: open: %w", ctx.Err())
+	}
+}
+
+// PrivateData returns the server's APPLICATION_PRIVATE_DATA.
+func (c *Conn) PrivateData() clixml.Value {
+	var v clixml.Value
+	c.do(func() { v = c.privData })
+	return v
+}
+
+// Negotiated returns the server's protocol version.
+func (c *Conn) Negotiated() string {
+	var v string
+	c.do(func() { v = c.pool.Negotiated })
+	return v
+}
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended (nil after a clean Close).
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// do runs f in the owner goroutine and waits; it reports false when the
+// connection has ended.
+func (c *Conn) do(f func()) bool {
+	ch := make(chan struct{})
+	select {
+	case c.reqs <- func() { f(); close(ch) }:
+		<-ch
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+func (c *Conn) readLoop() {
+	defer c.wg.Done()
+	r := psrp.NewReader(c.t)
+	for {
+		it, err := r.Next()
+		if err == nil && it.Packet.Payload != nil {
+			it.Packet.Payload = append([]byte(nil), it.Packet.Payload...)
+		}
+		select {
+		case c.items <- item{it, err}:
+		case <-c.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *Conn) writeLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case b := <-c.writes:
+			if _, err := c.t.Write(b); err != nil {
+				c.fail(fmt.Errorf("write: %w", err))
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// fail records why the connection broke; run notices it through reqs.
+func (c *Conn) fail(err error) {
+	select {
+	case c.reqs <- func() { c.stop(&BrokenError{Err: err}) }:
+	case <-c.done:
+	}
+}
+
+// stop ends run with err (nil = clean close).
+func (c *Conn) stop(err error) {
+	c.closeOnce.Do(func() {
+		c.err = err
+		if c.openErr == nil && c.pool.State == psrp.PoolOpening {
+			if err == nil {
+				err = errors.New("closed while opening")
+			}
+			select {
+			case c.opened <- err:
+			default:
+			}
+		}
+		for _, pr := range c.runs {
+			pr.push(runEnd{err: err})
+		}
+		close(c.done)
+	})
+}
+
+func (c *Conn) run() {
+	defer c.wg.Done()
+	for {
+		c.flushOut()
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		items := c.items
+		if c.queued > maxQueued {
+			items = nil // back-pressure: let consumers drain first
+		}
+		select {
+		case f := <-c.reqs:
+			f()
+		case <-c.drained:
+		case it := <-items:
+			c.onItem(it)
+		}
+	}
+}
+
+func (c *Conn) flushOut() {
+	out := c.pool.Outgoing()
+	if len(out) == 0 {
+		return
+	}
+	var b []byte
+	for _, p := range out {
+		b = psrp.AppendPacket(b, p)
+	}
+	select {
+	case c.writes <- b:
+	case <-c.done:
+	}
+}
+
+func (c *Conn) diag(k DiagKind, s string) {
+	if c.opts.Diag != nil {
+		c.opts.Diag(k, s)
+	}
+}
+
+func (c *Conn) onItem(it item) {
+	if it.err != nil {
+		if c.pool.State == psrp.PoolClosed {
+			c.stop(nil)
+			return
+		}
+		if errors.Is(it.err, io.EOF) || errors.Is(it.err, io.ErrUnexpectedEOF) {
+			c.stop(&BrokenError{Err: errors.New("the remote process closed its output before the session was closed")})
+			return
+		}
+		c.stop(&BrokenError{Err: it.err})
+		return
+	}
+	switch {
+	case it.it.Noise != "":
+		c.diag(DiagNoise, it.it.Noise)
+		return
+	case it.it.PipeError != "":
+		c.diag(DiagPipeError, it.it.PipeError)
+		return
+	}
+	evs, err := c.pool.Receive(it.it.Packet)
+	if err != nil {
+		c.stop(&BrokenError{Err: err})
+		return
+	}
+	for _, ev := range evs {
+		c.dispatch(ev)
+	}
+}
+
+func (c *Conn) dispatch(ev any) {
+	switch e := ev.(type) {
+	case psrp.PoolStateEvent:
+		switch e.State {
+		case psrp.PoolOpened:
+			select {
+			case c.opened <- nil:
+			default:
+			}
+		case psrp.PoolBroken, psrp.PoolClosed:
+			if c.pool.State != psrp.PoolClosing {
+				msg := ErrorText(e.Reason)
+				if msg == "" {
+					msg = "the runspace pool is " + e.State.String()
+				}
+				err := &BrokenError{Err: errors.New(msg)}
+				select {
+				case c.opened <- err:
+				default:
+				}
+				if e.State == psrp.PoolBroken {
+					c.stop(err)
+				}
+			}
+		}
+	case psrp.PrivateDataEvent:
+		c.privData = e.Value
+	case psrp.SessionClosedEvent:
+		close(c.closed)
+	case psrp.PipelineDataEvent:
+		c.toRun(e.PID, ev)
+	case psrp.HostCallEvent:
+		if e.PID == psrp.NilGUID {
+			// A pool host call: hand it to any running pipeline's handler.
+			for pid := range c.runs {
+				c.toRun(pid, ev)
+				return
+			}
+			if !e.Call.Method.Void() {
+				msg := hostUnavailable(e.Call.Method)
+				_ = c.pool.Respond(psrp.NilGUID, psrp.HostResponseMsg{CI: e.Call.CI, Method: e.Call.Method, Error: &msg})
+			}
+			return
+		}
+		c.toRun(e.PID, ev)
+	case psrp.PipelineStateEvent:
+		c.toRun(e.PID, ev)
+	case psrp.PipelineClosedEvent:
+		c.toRun(e.PID, ev)
+		delete(c.runs, e.PID)
+	case psrp.SignalAckEvent, psrp.CapabilityEvent, psrp.OtherEvent:
+	}
+}
+
+func (c *Conn) toRun(pid uuid.UUID, ev any) {
+	if pr := c.runs[pid]; pr != nil {
+		c.queued++
+		pr.push(ev)
+	}
+}
+
+// abort tears everything down without the protocol's goodbye.
+func (c *Conn) abort() {
+	select {
+	case c.reqs <- func() { c.stop(ErrClosed) }:
+	case <-c.done:
+	}
+	_ = c.t.Close()
+	c.wg.Wait()
+}
+
+// Close closes every pipeline and the session, then the transport. It
+// waits for the server's CloseAck until ctx ends.
+func (c *Conn) Close(ctx context.Context) error {
+	ok := c.do(func() { c.pool.Close() })
+	var err error
+	if ok {
+		select {
+		case <-c.closed:
+		case <-c.done:
+			err = c.err
+		case <-ctx.Done():
+			err = fmt.Errorf("sessions: close: no CloseAck from the server: %w", ctx.Err())
+		}
+	} else {
+		err = c.err
+	}
+	_ = c.t.CloseWrite()
+	select {
+	case c.reqs <- func() { c.stop(nil) }:
+	case <-c.done:
+	}
+	terr := c.t.Close()
+	c.wg.Wait()
+	if err == nil && terr != nil {
+		err = terr
+	}
+	if errors.Is(err, ErrClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,157 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+)
+
+// Handler receives what a pipeline produces. Calls come from the
+// goroutine that called Invoke, in wire order.
+type Handler interface {
+	// Message receives output and records (PIPELINE_OUTPUT,
+	// ERROR_RECORD, WARNING_RECORD, …, and unknown pipeline messages).
+	Message(t psrp.MessageType, v clixml.Value)
+	// HostCall receives host calls. For a non-void method the result
+	// answers it (SecureStrings in plaintext); a non-nil errRecord
+	// answers with an error instead. ctx ends when the pipeline is stopped.
+	HostCall(ctx context.Context, call psrp.HostCallMsg) (result clixml.Value, errRecord *clixml.Value)
+}
+
+// Result is how a pipeline ended.
+type Result struct {
+	ID        uuid.UUID
+	State     psrp.PSInvocationState
+	Reason    clixml.Value // ExceptionAsErrorRecord for Failed/Stopped
+	HadErrors bool         // an ERROR_RECORD arrived, or the state is Failed
+}
+
+type runEnd struct{ err error }
+
+// pipeRun is the queue between the owner goroutine and Invoke's caller.
+type pipeRun struct {
+	mu     sync.Mutex
+	q      []any
+	notify chan struct{}
+}
+
+func (p *pipeRun) push(ev any) {
+	p.mu.Lock()
+	p.q = append(p.q, ev)
+	p.mu.Unlock()
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pipeRun) take() []any {
+	p.mu.Lock()
+	q := p.q
+	p.q = nil
+	p.mu.Unlock()
+	return q
+}
+
+// Invoke runs one pipeline to its end. input, when not nil, is sent as
+// PIPELINE_INPUT (spec.NoInput must then be false). Cancelling ctx stops
+// the pipeline with a Signal, like Ctrl-C; Invoke still waits for the
+// server to confirm, unless the connection ends.
+func (c *Conn) Invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {
+	pid := uuid.New()
+	res := Result{ID: pid}
+	pr := &pipeRun{notify: make(chan struct{}, 1)}
+	if input != nil {
+		spec.NoInput = false
+	}
+	var startErr error
+	if !c.do(func() {
+		if startErr = c.pool.Invoke(pid, spec); startErr != nil {
+			return
+		}
+		c.runs[pid] = pr
+		if input != nil {
+			for _, v := range input {
+				if startErr = c.pool.Input(pid, v); startErr != nil {
+					return
+				}
+			}
+			startErr = c.pool.EndInput(pid)
+		}
+	}) {
+		return res, c.Err()
+	}
+	if startErr != nil {
+		return res, startErr
+	}
+	hctx, cancelHost := context.WithCancel(context.Background())
+	defer cancelHost()
+	stopped := false
+	stop := ctx.Done()
+	for {
+		select {
+		case <-pr.notify:
+		case <-stop:
+			stop = nil
+			stopped = true
+			cancelHost()
+			c.do(func() { _ = c.pool.Stop(pid) })
+			continue
+		}
+		evs := pr.take()
+		c.do(func() {
+			c.queued -= len(evs)
+			select {
+			case c.drained <- struct{}{}:
+			default:
+			}
+		})
+		for _, ev := range evs {
+			switch e := ev.(type) {
+			case psrp.PipelineDataEvent:
+				if e.Type == psrp.ErrorRecord {
+					res.HadErrors = true
+				}
+				h.Message(e.Type, e.Value)
+			case psrp.HostCallEvent:
+				c.hostCall(hctx, pid, e, h)
+			case psrp.PipelineStateEvent:
+				res.State, res.Reason = e.State, e.Reason
+				if e.State == psrp.Failed {
+					res.HadErrors = true
+				}
+			case psrp.PipelineClosedEvent:
+				if stopped && res.State == psrp.Completed {
+					res.State = psrp.Stopped
+				}
+				return res, nil
+			case runEnd:
+				if e.err == nil {
+					return res, ErrClosed
+				}
+				return res, e.err
+			}
+		}
+	}
+}
+
+func (c *Conn) hostCall(ctx context.Context, pid uuid.UUID, e psrp.HostCallEvent, h Handler) {
+	if e.Call.Method.Void() || e.Call.CI == psrp.VoidCallID {
+		h.HostCall(ctx, e.Call)
+		return
+	}
+	result, errRec := h.HostCall(ctx, e.Call)
+	r := psrp.HostResponseMsg{CI: e.Call.CI, Method: e.Call.Method, Error: errRec}
+	if errRec == nil {
+		r.Result = &result
+	}
+	c.do(func() {
+		if err := c.pool.Respond(e.PID, r); err != nil {
+			c.diag(DiagStderr, fmt.Sprintf("psmux: host response: %v", err))
+		}
+	})
+}

@@ -1,0 +1,545 @@
+package psrp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/psmux/psmux/sessions/clixml"
+)
+
+// Events the client pool reports from Receive.
+type (
+	// PoolStateEvent is a RUNSPACEPOOL_STATE.
+	PoolStateEvent struct {
+		State  RunspacePoolStateValue
+		Reason clixml.Value
+	}
+	// CapabilityEvent is the server's SESSION_CAPABILITY.
+	CapabilityEvent struct{ SessionCapabilityMsg }
+	// PrivateDataEvent is APPLICATION_PRIVATE_DATA.
+	PrivateDataEvent struct{ Value clixml.Value }
+	// PipelineDataEvent is output, a record or any other pipeline message.
+	PipelineDataEvent struct {
+		PID   uuid.UUID
+		Type  MessageType
+		Value clixml.Value
+	}
+	// HostCallEvent is a host call; PID is nil for the pool's host.
+	HostCallEvent struct {
+		PID  uuid.UUID
+		Call HostCallMsg
+	}
+	// PipelineStateEvent is a PIPELINE_STATE.
+	PipelineStateEvent struct {
+		PID    uuid.UUID
+		State  PSInvocationState
+		Reason clixml.Value
+	}
+	// PipelineClosedEvent is the CloseAck of a pipeline.
+	PipelineClosedEvent struct{ PID uuid.UUID }
+	// SignalAckEvent is the SignalAck of a pipeline.
+	SignalAckEvent struct{ PID uuid.UUID }
+	// SessionClosedEvent is the session CloseAck.
+	SessionClosedEvent struct{}
+	// OtherEvent is a pool message psmux does not act on (USER_EVENT,
+	// RUNSPACE_AVAILABILITY, unknown types), kept raw.
+	OtherEvent struct {
+		Type  MessageType
+		Value clixml.Value
+	}
+)
+
+// ProtocolError is a server that broke the protocol; the session is lost.
+type ProtocolError struct{ Err error }
+
+func (e *ProtocolError) Error() string { return e.Err.Error() }
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+func protoErr(format string, args ...any) error {
+	return &ProtocolError{Err: fmt.Errorf("psrp: "+format, args...)}
+}
+
+type rxKey struct {
+	guid   uuid.UUID
+	prompt bool
+}
+
+type txQueue struct {
+	awaitingAck bool
+	ready       bool // nil GUID: always; pipeline: after CommandAck
+	queue       []Packet
+}
+
+type clientPipe struct {
+	state     PSInvocationState
+	closeSent bool
+	signaled  bool
+}
+
+type pendingResponse struct {
+	pid uuid.UUID
+	t   MessageType
+	v   clixml.Value
+}
+
+// ClientPool is the client side of one runspace pool over OutOfProc, as a
+// state machine that does no IO: feed it packets with Receive, take what
+// it wants written with Outgoing. It enforces the ack discipline of
+// psrp-brief §1.3: one outstanding Data per PSGuid, pipeline Data only
+// after CommandAck, one Close per Command.
+type ClientPool struct {
+	RPID       uuid.UUID
+	State      RunspacePoolStateValue
+	Negotiated string // the server's protocolversion
+	MaxMessage int    // cap on one reassembled message (0 = MaxMessageDefault)
+	Decode     []clixml.Option
+
+	frag       Fragmenter
+	rx         map[rxKey]*Defragmenter
+	tx         map[uuid.UUID]*txQueue
+	out        []Packet
+	pipes      map[uuid.UUID]*clientPipe
+	events     []any
+	key        *KeyPair
+	sessionKey []byte
+	waiting    []pendingResponse
+	closeSent  bool
+	scratch    []byte
+}
+
+// NewClientPool returns a pool with a fresh RPID.
+func NewClientPool() *ClientPool {
+	return &ClientPool{
+		RPID:  uuid.New(),
+		State: PoolBeforeOpen,
+		rx:    map[rxKey]*Defragmenter{},
+		tx:    map[uuid.UUID]*txQueue{NilGUID: {ready: true}},
+		pipes: map[uuid.UUID]*clientPipe{},
+	}
+}
+
+// Open queues SESSION_CAPABILITY and INIT_RUNSPACEPOOL.
+func (p *ClientPool) Open(init InitRunspacePoolMsg) error {
+	if p.State != PoolBeforeOpen {
+		return fmt.Errorf("psrp: open: pool is %s, expected BeforeOpen", p.State)
+	}
+	p.State = PoolOpening
+	p.send(NilGUID, false, SessionCapability, NilGUID, NewSessionCapability(ClientProtocol).Value())
+	p.send(NilGUID, false, InitRunspacePool, NilGUID, init.Value())
+	return nil
+}
+
+// Outgoing returns the packets to write now, in order, and forgets them.
+func (p *ClientPool) Outgoing() []Packet {
+	out := p.out
+	p.out = nil
+	return out
+}
+
+// send encodes and queues one message on guid.
+func (p *ClientPool) send(guid uuid.UUID, prompt bool, t MessageType, pid uuid.UUID, v clixml.Value) {
+	body := clixml.Encode(append(p.scratch[:0], bom...), v)
+	p.scratch = body[:0]
+	p.sendRaw(guid, prompt, t, pid, body)
+}
+
+// sendRaw queues one message with the given body bytes.
+func (p *ClientPool) sendRaw(guid uuid.UUID, prompt bool, t MessageType, pid uuid.UUID, body []byte) {
+	msg := AppendMessage(nil, Message{Destination: ToServer, Type: t, RPID: p.RPID, PID: pid, Data: body})
+	q := p.tx[guid]
+	_ = p.frag.FragmentEach(msg, nil, func(fr []byte) error {
+		q.queue = append(q.queue, Packet{Kind: Data, GUID: guid, PromptResponse: prompt, Payload: append([]byte(nil), fr...)})
+		return nil
+	})
+	p.flush(guid)
+}
+
+func (p *ClientPool) flush(guid uuid.UUID) {
+	q := p.tx[guid]
+	if q == nil || q.awaitingAck || !q.ready || len(q.queue) == 0 {
+		return
+	}
+	p.out = append(p.out, q.queue[0])
+	q.queue = q.queue[1:]
+	q.awaitingAck = true
+}
+
+// Invoke starts a pipeline with id pid: Command now, CREATE_PIPELINE after
+// the CommandAck.
+func (p *ClientPool) Invoke(pid uuid.UUID, m CreatePipelineMsg) error {
+	if p.State != PoolOpened {
+		return fmt.Errorf("psrp: invoke: the runspace pool is %s, expected Opened", p.State)
+	}
+	if pid == NilGUID {
+		return errors.New("psrp: invoke: the pipeline id must not be the nil GUID")
+	}
+	if _, dup := p.pipes[pid]; dup {
+		return fmt.Errorf("psrp: invoke: pipeline %s exists already", pid)
+	}
+	p.pipes[pid] = &clientPipe{state: Running}
+	p.tx[pid] = &txQueue{}
+	p.out = append(p.out, Packet{Kind: Command, GUID: pid})
+	p.send(pid, false, CreatePipeline, pid, m.Value())
+	return nil
+}
+
+func (p *ClientPool) pipe(pid uuid.UUID, op string) (*clientPipe, error) {
+	pp := p.pipes[pid]
+	if pp == nil {
+		return nil, fmt.Errorf("psrp: %s: no pipeline %s", op, pid)
+	}
+	return pp, nil
+}
+
+// Input queues one PIPELINE_INPUT value (SecureStrings in plaintext).
+func (p *ClientPool) Input(pid uuid.UUID, v clixml.Value) error {
+	if _, err := p.pipe(pid, "input"); err != nil {
+		return err
+	}
+	return p.sendSealed(pid, false, PipelineInput, v)
+}
+
+// EndInput queues END_OF_PIPELINE_INPUT.
+func (p *ClientPool) EndInput(pid uuid.UUID) error {
+	if _, err := p.pipe(pid, "end input"); err != nil {
+		return err
+	}
+	if len(p.waiting) > 0 {
+		p.waiting = append(p.waiting, pendingResponse{pid: pid, t: EndOfPipelineInput})
+		return nil
+	}
+	p.sendRaw(pid, false, EndOfPipelineInput, pid, nil)
+	return nil
+}
+
+// Respond answers a non-void host call. Result values of kind SecureString
+// carry plaintext; the pool seals them for the negotiated protocol.
+// pid is NilGUID for a pool host call.
+func (p *ClientPool) Respond(pid uuid.UUID, r HostResponseMsg) error {
+	if r.CI == VoidCallID {
+		return errors.New("psrp: respond: void host calls (ci -100) take no response")
+	}
+	t := RunspacePoolHostResponse
+	if pid != NilGUID {
+		if _, err := p.pipe(pid, "respond"); err != nil {
+			return err
+		}
+		t = PipelineHostResponse
+	}
+	return p.sendSealed(pid, pid != NilGUID, t, r.Value())
+}
+
+func (p *ClientPool) sendSealed(pid uuid.UUID, prompt bool, t MessageType, v clixml.Value) error {
+	if hasSecure(v) {
+		if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
+			v = sealValue(v, nil)
+		} else if p.sessionKey != nil {
+			v = sealValue(v, p.sessionKey)
+		} else {
+			if err := p.requestKey(); err != nil {
+				return err
+			}
+			p.waiting = append(p.waiting, pendingResponse{pid: pid, t: t, v: v})
+			return nil
+		}
+	}
+	if len(p.waiting) > 0 { // keep order behind held messages
+		p.waiting = append(p.waiting, pendingResponse{pid: pid, t: t, v: v})
+		return nil
+	}
+	p.send(pid, prompt, t, pid, v)
+	return nil
+}
+
+func (p *ClientPool) requestKey() error {
+	if p.key != nil {
+		return nil
+	}
+	k, err := NewKeyPair()
+	if err != nil {
+		return err
+	}
+	p.key = k
+	p.send(NilGUID, false, PublicKey, NilGUID, KeyMsg{Base64: k.PublicKeyBlob()}.Value(PublicKey))
+	return nil
+}
+
+func hasSecure(v clixml.Value) bool {
+	switch v.Kind {
+	case clixml.SecureString:
+		return true
+	case clixml.Object:
+		return v.Obj != nil && walkObj(v.Obj, hasSecure)
+	}
+	return false
+}
+
+func walkObj(o *clixml.PSObject, f func(clixml.Value) bool) bool {
+	for _, x := range o.Items {
+		if f(x) {
+			return true
+		}
+	}
+	for _, e := range o.Dict {
+		if f(e.Key) || f(e.Value) {
+			return true
+		}
+	}
+	for _, x := range o.Props {
+		if f(x.Value) {
+			return true
+		}
+	}
+	for _, x := range o.Members {
+		if f(x.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// sealValue returns a copy of v with every SecureString sealed.
+func sealValue(v clixml.Value, key []byte) clixml.Value {
+	switch v.Kind {
+	case clixml.SecureString:
+		s, _ := SealSecureString(key, v.Text)
+		return clixml.Value{Kind: clixml.SecureString, Text: s}
+	case clixml.Object:
+		if v.Obj == nil {
+			return v
+		}
+		o := *v.Obj
+		o.Items = sealAll(o.Items, key)
+		if o.Dict != nil {
+			d := make([]clixml.DictEntry, len(o.Dict))
+			for i, e := range o.Dict {
+				d[i] = clixml.DictEntry{Key: sealValue(e.Key, key), Value: sealValue(e.Value, key)}
+			}
+			o.Dict = d
+		}
+		o.Props = sealProps(o.Props, key)
+		o.Members = sealProps(o.Members, key)
+		return clixml.Value{Kind: clixml.Object, Obj: &o}
+	}
+	return v
+}
+
+func sealAll(vs []clixml.Value, key []byte) []clixml.Value {
+	if vs == nil {
+		return nil
+	}
+	out := make([]clixml.Value, len(vs))
+	for i, x := range vs {
+		out[i] = sealValue(x, key)
+	}
+	return out
+}
+
+func sealProps(ps []clixml.Property, key []byte) []clixml.Property {
+	if ps == nil {
+		return nil
+	}
+	out := make([]clixml.Property, len(ps))
+	for i, x := range ps {
+		out[i] = clixml.Property{Name: x.Name, Value: sealValue(x.Value, key)}
+	}
+	return out
+}
+
+// OpenSecure returns the plaintext of an <SS> the server sent.
+func (p *ClientPool) OpenSecure(v clixml.Value) (string, error) {
+	if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
+		return OpenSecureString(nil, v.Text)
+	}
+	if p.sessionKey == nil {
+		return "", ErrNoSessionKey
+	}
+	return OpenSecureString(p.sessionKey, v.Text)
+}
+
+// Stop queues a Signal for a running pipeline (Ctrl-C).
+func (p *ClientPool) Stop(pid uuid.UUID) error {
+	pp, err := p.pipe(pid, "stop")
+	if err != nil {
+		return err
+	}
+	if pp.state.Terminal() || pp.closeSent || pp.signaled {
+		return nil
+	}
+	pp.signaled = true
+	p.out = append(p.out, Packet{Kind: Signal, GUID: pid})
+	return nil
+}
+
+// ClosePipeline queues the pipeline's one Close (stopping it if it runs).
+func (p *ClientPool) ClosePipeline(pid uuid.UUID) error {
+	pp, err := p.pipe(pid, "close")
+	if err != nil {
+		return err
+	}
+	if !pp.closeSent {
+		pp.closeSent = true
+		p.out = append(p.out, Packet{Kind: Close, GUID: pid})
+	}
+	return nil
+}
+
+// Close queues the Close of every pipeline not yet closed, then the
+// session Close.
+func (p *ClientPool) Close() {
+	if p.closeSent {
+		return
+	}
+	for pid := range p.pipes {
+		_ = p.ClosePipeline(pid)
+	}
+	p.closeSent = true
+	if p.State == PoolOpened || p.State == PoolOpening {
+		p.State = PoolClosing
+	}
+	p.out = append(p.out, Packet{Kind: Close, GUID: NilGUID})
+}
+
+// Receive processes one packet from the server and returns what happened.
+// The events slice is reused by the next call. An error is fatal for the
+// session.
+func (p *ClientPool) Receive(pk Packet) ([]any, error) {
+	p.events = p.events[:0]
+	switch pk.Kind {
+	case DataAck:
+		q := p.tx[pk.GUID]
+		if q == nil {
+			return p.events, nil // ack for a pipeline already closed
+		}
+		q.awaitingAck = false
+		p.flush(pk.GUID)
+	case CommandAck:
+		q := p.tx[pk.GUID]
+		if q == nil {
+			return nil, protoErr("CommandAck for unknown pipeline %s", pk.GUID)
+		}
+		q.ready = true
+		p.flush(pk.GUID)
+	case SignalAck:
+		p.events = append(p.events, SignalAckEvent{PID: pk.GUID})
+	case CloseAck:
+		if pk.GUID == NilGUID {
+			p.State = PoolClosed
+			p.events = append(p.events, SessionClosedEvent{})
+			break
+		}
+		delete(p.pipes, pk.GUID)
+		delete(p.tx, pk.GUID)
+		delete(p.rx, rxKey{pk.GUID, false})
+		delete(p.rx, rxKey{pk.GUID, true})
+		p.events = append(p.events, PipelineClosedEvent{PID: pk.GUID})
+	case Command, Signal, Close:
+		return nil, protoErr("the server sent %s, which only a client sends", pk.Kind)
+	case Data:
+		k := rxKey{pk.GUID, pk.PromptResponse}
+		d := p.rx[k]
+		if d == nil {
+			d = &Defragmenter{MaxMessage: p.MaxMessage}
+			p.rx[k] = d
+		}
+		if err := d.Write(pk.Payload, func(a Assembled) error { return p.handle(pk.GUID, a.Message) }); err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				return nil, err
+			}
+			return nil, &ProtocolError{Err: err}
+		}
+	default:
+		return nil, protoErr("unexpected packet %s", pk.Kind)
+	}
+	return p.events, nil
+}
+
+func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
+	m, err := ParseMessage(raw)
+	if err != nil {
+		return err
+	}
+	v, err := clixml.Decode(m.Body(), p.Decode...)
+	if err != nil {
+		return fmt.Errorf("psrp: %s: %w", m.Type, err)
+	}
+	switch m.Type {
+	case SessionCapability:
+		c, err := ParseSessionCapability(v)
+		if err != nil {
+			return err
+		}
+		if len(c.ProtocolVersion) < 2 || c.ProtocolVersion[:2] != "2." {
+			return protoErr("server protocol version %s: expected 2.x", c.ProtocolVersion)
+		}
+		p.Negotiated = c.ProtocolVersion
+		p.events = append(p.events, CapabilityEvent{c})
+	case ApplicationPrivateData:
+		p.events = append(p.events, PrivateDataEvent{Value: v})
+	case RunspacePoolState:
+		s, err := ParseState(m.Type, v)
+		if err != nil {
+			return err
+		}
+		p.State = RunspacePoolStateValue(s.State)
+		p.events = append(p.events, PoolStateEvent{State: p.State, Reason: s.Reason})
+	case EncryptedSessionKey:
+		k, err := ParseKey(m.Type, v)
+		if err != nil {
+			return err
+		}
+		if p.key == nil {
+			return protoErr("ENCRYPTED_SESSION_KEY without a PUBLIC_KEY")
+		}
+		if p.sessionKey, err = p.key.DecryptSessionKey(k.Base64); err != nil {
+			return err
+		}
+		held := p.waiting
+		p.waiting = nil
+		for _, h := range held {
+			if h.t == EndOfPipelineInput {
+				_ = p.EndInput(h.pid)
+				continue
+			}
+			if p.pipes[h.pid] == nil && h.pid != NilGUID {
+				continue
+			}
+			_ = p.sendSealed(h.pid, h.t == PipelineHostResponse, h.t, h.v)
+		}
+	case PublicKeyRequest:
+		return p.requestKey()
+	case RunspacePoolHostCall, PipelineHostCall:
+		c, err := ParseHostCall(m.Type, v)
+		if err != nil {
+			return err
+		}
+		pid := NilGUID
+		if m.Type == PipelineHostCall {
+			pid = guid
+		}
+		p.events = append(p.events, HostCallEvent{PID: pid, Call: c})
+	case PipelineState:
+		s, err := ParseState(m.Type, v)
+		if err != nil {
+			return err
+		}
+		st := PSInvocationState(s.State)
+		if pp := p.pipes[guid]; pp != nil {
+			pp.state = st
+			if st.Terminal() && !pp.closeSent {
+				pp.closeSent = true
+				p.out = append(p.out, Packet{Kind: Close, GUID: guid})
+			}
+		}
+		p.events = append(p.events, PipelineStateEvent{PID: guid, State: st, Reason: s.Reason})
+	default:
+		if guid == NilGUID {
+			p.events = append(p.events, OtherEvent{Type: m.Type, Value: v})
+		} else {
+			p.events = append(p.events, PipelineDataEvent{PID: guid, Type: m.Type, Value: v})
+		}
+	}
+	return nil
+}

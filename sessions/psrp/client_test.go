@@ -1,0 +1,216 @@
+package psrp
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/psmux/psmux/sessions/clixml"
+)
+
+// serverPacket builds the Data packet a server sends for one message.
+func serverPacket(t *testing.T, f *Fragmenter, guid uuid.UUID, typ MessageType, rpid uuid.UUID, v clixml.Value) Packet {
+	t.Helper()
+	body := clixml.Encode([]byte{0xEF, 0xBB, 0xBF}, v)
+	return Packet{Kind: Data, GUID: guid, Payload: f.Fragment(nil, AppendMessage(nil, Message{ToClient, typ, rpid, guid, body}))}
+}
+
+func kinds(ps []Packet) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Kind.String())
+	}
+	return out
+}
+
+func receive(t *testing.T, p *ClientPool, pk Packet) []any {
+	t.Helper()
+	evs, err := p.Receive(pk)
+	if err != nil {
+		t.Fatalf("Receive(%v): %v", pk.Kind, err)
+	}
+	return append([]any(nil), evs...)
+}
+
+// openPool runs the handshake and returns an Opened pool.
+func openPool(t *testing.T, f *Fragmenter) *ClientPool {
+	t.Helper()
+	p := NewClientPool()
+	if err := p.Open(InitRunspacePoolMsg{MinRunspaces: 1, MaxRunspaces: 1, HostInfo: NoHost()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := kinds(p.Outgoing()); len(got) != 1 || got[0] != "Data" {
+		t.Fatalf("after Open: %v, want one Data (INIT waits for the DataAck)", got)
+	}
+	receive(t, p, serverPacket(t, f, NilGUID, SessionCapability, NilGUID, NewSessionCapability("2.3").Value()))
+	if got := p.Outgoing(); len(got) != 0 {
+		t.Fatalf("INIT sent before the DataAck: %v", kinds(got))
+	}
+	receive(t, p, Packet{Kind: DataAck, GUID: NilGUID})
+	if got := kinds(p.Outgoing()); len(got) != 1 {
+		t.Fatalf("after DataAck: %v, want INIT", got)
+	}
+	evs := receive(t, p, serverPacket(t, f, NilGUID, RunspacePoolState, p.RPID, StateMsg{State: int32(PoolOpened)}.PoolStateValue()))
+	if len(evs) != 1 || evs[0].(PoolStateEvent).State != PoolOpened || p.State != PoolOpened {
+		t.Fatalf("events %v state %v", evs, p.State)
+	}
+	receive(t, p, Packet{Kind: DataAck, GUID: NilGUID})
+	if p.Negotiated != "2.3" {
+		t.Fatalf("negotiated %q", p.Negotiated)
+	}
+	return p
+}
+
+func TestClientPoolAckDiscipline(t *testing.T) {
+	var f Fragmenter
+	p := openPool(t, &f)
+	pid := uuid.New()
+	if err := p.Invoke(pid, ScriptPipeline("1..3", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Invoke(pid, ScriptPipeline("x", false)); err == nil {
+		t.Fatal("a second Invoke with the same id was accepted")
+	}
+	if got := kinds(p.Outgoing()); len(got) != 1 || got[0] != "Command" {
+		t.Fatalf("Invoke: %v, want only Command before CommandAck", got)
+	}
+	if err := p.Input(pid, clixml.Str("in")); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Outgoing(); len(got) != 0 {
+		t.Fatalf("Data before CommandAck: %v", kinds(got))
+	}
+	receive(t, p, Packet{Kind: CommandAck, GUID: pid})
+	out := p.Outgoing()
+	if len(out) != 1 || out[0].Kind != Data || out[0].GUID != pid {
+		t.Fatalf("after CommandAck: %v, want one CREATE_PIPELINE Data", kinds(out))
+	}
+	if got := p.Outgoing(); len(got) != 0 {
+		t.Fatalf("input sent before the CREATE_PIPELINE DataAck: %v", kinds(got))
+	}
+	receive(t, p, Packet{Kind: DataAck, GUID: pid})
+	if got := kinds(p.Outgoing()); len(got) != 1 {
+		t.Fatalf("after DataAck: %v, want the input Data", got)
+	}
+	// A terminal state queues exactly one Close.
+	evs := receive(t, p, serverPacket(t, &f, pid, PipelineState, p.RPID, StateMsg{State: int32(Completed)}.PipelineStateValue()))
+	if st := evs[0].(PipelineStateEvent); st.State != Completed || st.PID != pid {
+		t.Fatalf("state event %+v", st)
+	}
+	if got := kinds(p.Outgoing()); len(got) != 1 || got[0] != "Close" {
+		t.Fatalf("after Completed: %v, want Close", got)
+	}
+	_ = p.ClosePipeline(pid)
+	p.Close()
+	out = p.Outgoing()
+	if len(out) != 1 || out[0].Kind != Close || out[0].GUID != NilGUID {
+		t.Fatalf("session close: %v, want only the session Close (the pipeline was closed once)", kinds(out))
+	}
+	evs = receive(t, p, Packet{Kind: CloseAck, GUID: pid})
+	if _, ok := evs[0].(PipelineClosedEvent); !ok {
+		t.Fatalf("CloseAck: %v", evs)
+	}
+	evs = receive(t, p, Packet{Kind: CloseAck, GUID: NilGUID})
+	if _, ok := evs[0].(SessionClosedEvent); !ok || p.State != PoolClosed {
+		t.Fatalf("session CloseAck: %v state %v", evs, p.State)
+	}
+}
+
+func TestClientPoolClosesRunningPipelinesBeforeSession(t *testing.T) {
+	var f Fragmenter
+	p := openPool(t, &f)
+	a, b := uuid.New(), uuid.New()
+	_ = p.Invoke(a, ScriptPipeline("a", false))
+	_ = p.Invoke(b, ScriptPipeline("b", false))
+	p.Outgoing()
+	_ = p.Stop(a)
+	_ = p.Stop(a) // one Signal only
+	p.Close()
+	out := p.Outgoing()
+	if len(out) != 4 || out[0].Kind != Signal || out[3].Kind != Close || out[3].GUID != NilGUID {
+		t.Fatalf("got %v, want Signal, Close, Close, session Close", kinds(out))
+	}
+	closes := map[uuid.UUID]int{}
+	for _, pk := range out[1:3] {
+		closes[pk.GUID]++
+	}
+	if closes[a] != 1 || closes[b] != 1 {
+		t.Fatalf("pipeline closes %v", closes)
+	}
+}
+
+func TestClientPoolRefusesClientOnlyPackets(t *testing.T) {
+	p := NewClientPool()
+	for _, k := range []PacketKind{Command, Signal, Close} {
+		_, err := p.Receive(Packet{Kind: k, GUID: uuid.New()})
+		var pe *ProtocolError
+		if !errors.As(err, &pe) {
+			t.Errorf("%v from the server: %v, want ProtocolError", k, err)
+		}
+	}
+	if err := p.Invoke(uuid.New(), ScriptPipeline("x", false)); err == nil {
+		t.Error("Invoke on an unopened pool accepted")
+	}
+}
+
+func TestSecureStringKeyExchange(t *testing.T) {
+	var f Fragmenter
+	p := openPool(t, &f) // negotiated 2.3: needs the key exchange
+	pid := uuid.New()
+	_ = p.Invoke(pid, ScriptPipeline("Read-Host -AsSecureString", false))
+	receive(t, p, Packet{Kind: CommandAck, GUID: pid})
+	receive(t, p, Packet{Kind: DataAck, GUID: pid})
+	p.Outgoing()
+	if err := p.Respond(pid, HostResponseMsg{CI: 1, Method: ReadLineAsSecureString, Result: &clixml.Value{Kind: clixml.SecureString, Text: "hunter2"}}); err != nil {
+		t.Fatal(err)
+	}
+	out := p.Outgoing()
+	if len(out) != 1 || out[0].GUID != NilGUID {
+		t.Fatalf("got %v, want PUBLIC_KEY on the session first", kinds(out))
+	}
+	var pub KeyMsg
+	d := Defragmenter{}
+	_ = d.Write(out[0].Payload, func(a Assembled) error {
+		m, _ := ParseMessage(a.Message)
+		if m.Type != PublicKey {
+			t.Fatalf("sent %v, want PUBLIC_KEY", m.Type)
+		}
+		v, err := clixml.Decode(m.Body())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err = ParseKey(PublicKey, v)
+		return err
+	})
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	enc, err := EncryptSessionKey(pub.Base64, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive(t, p, Packet{Kind: DataAck, GUID: NilGUID})
+	receive(t, p, serverPacket(t, &f, NilGUID, EncryptedSessionKey, NilGUID, KeyMsg{Base64: enc}.Value(EncryptedSessionKey)))
+	out = p.Outgoing()
+	if len(out) != 1 || !out[0].PromptResponse || out[0].GUID != pid {
+		t.Fatalf("after the key: %v, want the held PromptResponse", kinds(out))
+	}
+	d = Defragmenter{}
+	_ = d.Write(out[0].Payload, func(a Assembled) error {
+		m, _ := ParseMessage(a.Message)
+		v, err := clixml.Decode(m.Body())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ParseHostResponse(m.Type, v)
+		if err != nil || r.Result == nil || r.Result.Kind != clixml.SecureString {
+			t.Fatalf("response %+v %v", r, err)
+		}
+		plain, err := OpenSecureString(key, r.Result.Text)
+		if err != nil || plain != "hunter2" {
+			t.Fatalf("sealed SecureString opens to %q, %v", plain, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,981 @@
+package psrp
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/psmux/psmux/sessions/clixml"
+)
+
+// Type names pwsh puts on the enums and collections inside messages.
+const (
+	tnPSThreadOptions   = "System.Management.Automation.Runspaces.PSThreadOptions"
+	tnApartmentState    = "System.Threading.ApartmentState"
+	tnRemoteStreamOpts  = "System.Management.Automation.RemoteStreamOptions"
+	tnPipelineResult    = "System.Management.Automation.Runspaces.PipelineResultTypes"
+	tnHostMethodID      = "System.Management.Automation.Remoting.RemoteHostMethodId"
+	tnArrayList         = "System.Collections.ArrayList"
+	tnHashtable         = "System.Collections.Hashtable"
+	tnPrimitiveDict     = "System.Management.Automation.PSPrimitiveDictionary"
+	tnObject            = "System.Object"
+	defaultPSVersion    = "2.0"
+	serializationVer    = "1.1.0.1"
+	ProtocolVersion23   = "2.3"
+	ProtocolVersion24   = "2.4"
+	ClientProtocol      = ProtocolVersion24
+	apartmentUnknown    = 2
+	remoteStreamAddInfo = 15
+)
+
+// FieldError reports a message body that lacks a property or has it in
+// the wrong type.
+type FieldError struct {
+	Type     MessageType
+	Property string
+	Expected string
+	Found    string
+}
+
+func (e *FieldError) Error() string {
+	if e.Found == "" {
+		return fmt.Sprintf("psrp: %s: missing property %q (expected %s)", e.Type, e.Property, e.Expected)
+	}
+	return fmt.Sprintf("psrp: %s: property %q is %s, expected %s", e.Type, e.Property, e.Found, e.Expected)
+}
+
+// body gives typed access to a message body's properties.
+type body struct {
+	t   MessageType
+	obj *clixml.PSObject
+}
+
+func newBody(t MessageType, v clixml.Value) (body, error) {
+	if v.Kind != clixml.Object || v.Obj == nil {
+		return body{}, &FieldError{Type: t, Property: "(body)", Expected: "an <Obj>", Found: "<" + v.Kind.Tag() + ">"}
+	}
+	return body{t: t, obj: v.Obj}, nil
+}
+
+func (b body) value(name string) (clixml.Value, bool) { return b.obj.Get(name) }
+
+func (b body) need(name, expected string) (clixml.Value, error) {
+	v, ok := b.obj.Get(name)
+	if !ok {
+		return v, &FieldError{Type: b.t, Property: name, Expected: expected}
+	}
+	return v, nil
+}
+
+func (b body) int(name string, kinds ...clixml.Kind) (int64, error) {
+	v, err := b.need(name, kinds[0].Tag())
+	if err != nil {
+		return 0, err
+	}
+	v = unwrap(v)
+	for _, k := range kinds {
+		if v.Kind == k {
+			n, err := v.Int()
+			if err != nil {
+				return 0, &FieldError{Type: b.t, Property: name, Expected: k.Tag(), Found: strconv.Quote(v.Text)}
+			}
+			return n, nil
+		}
+	}
+	return 0, &FieldError{Type: b.t, Property: name, Expected: "<" + kinds[0].Tag() + ">", Found: "<" + v.Kind.Tag() + ">"}
+}
+
+func (b body) boolean(name string) (bool, error) {
+	v, err := b.need(name, "B")
+	if err != nil {
+		return false, err
+	}
+	v = unwrap(v)
+	x, err := v.Bool()
+	if err != nil {
+		return false, &FieldError{Type: b.t, Property: name, Expected: "<B>", Found: "<" + v.Kind.Tag() + "> " + strconv.Quote(v.Text)}
+	}
+	return x, nil
+}
+
+func (b body) str(name string) (string, error) {
+	v, err := b.need(name, "S")
+	if err != nil {
+		return "", err
+	}
+	v = unwrap(v)
+	switch v.Kind {
+	case clixml.Nil:
+		return "", nil
+	case clixml.String:
+		return v.Text, nil
+	}
+	return "", &FieldError{Type: b.t, Property: name, Expected: "<S>", Found: "<" + v.Kind.Tag() + ">"}
+}
+
+// unwrap returns the primitive an enum or wrapper object carries.
+func unwrap(v clixml.Value) clixml.Value {
+	if v.Kind == clixml.Object && v.Obj != nil && v.Obj.Primitive != nil {
+		return *v.Obj.Primitive
+	}
+	return v
+}
+
+// enumValue reads an enum property sent as an enum Obj, a bare integer or
+// its member name (pwsh decodes all three, psrp-brief §5.2).
+func (b body) enum(name string, names map[string]int32) (int32, error) {
+	v, err := b.need(name, "an enum")
+	if err != nil {
+		return 0, err
+	}
+	u := unwrap(v)
+	switch u.Kind {
+	case clixml.Int32, clixml.Int64, clixml.UInt32, clixml.Int16, clixml.Byte:
+		n, err := u.Int()
+		if err == nil {
+			return int32(n), nil
+		}
+	case clixml.String:
+		for k, n := range names {
+			if equalFold(k, u.Text) {
+				return n, nil
+			}
+		}
+	}
+	return 0, &FieldError{Type: b.t, Property: name, Expected: "an enum value", Found: "<" + u.Kind.Tag() + "> " + strconv.Quote(u.Text)}
+}
+
+func bag() *clixml.PSObject { return &clixml.PSObject{} }
+
+// ---- SESSION_CAPABILITY ----
+
+// SessionCapabilityMsg is SESSION_CAPABILITY (both directions).
+type SessionCapabilityMsg struct {
+	ProtocolVersion      string
+	PSVersion            string
+	SerializationVersion string
+	TimeZone             *clixml.Value
+}
+
+// NewSessionCapability returns what psmux sends.
+func NewSessionCapability(protocol string) SessionCapabilityMsg {
+	return SessionCapabilityMsg{ProtocolVersion: protocol, PSVersion: defaultPSVersion, SerializationVersion: serializationVer}
+}
+
+// Value encodes the body.
+func (m SessionCapabilityMsg) Value() clixml.Value {
+	o := bag().AddMember("protocolversion", clixml.VersionV(m.ProtocolVersion)).
+		AddMember("PSVersion", clixml.VersionV(m.PSVersion)).
+		AddMember("SerializationVersion", clixml.VersionV(m.SerializationVersion))
+	if m.TimeZone != nil {
+		o.AddMember("TimeZone", *m.TimeZone)
+	}
+	return clixml.Obj(o)
+}
+
+func (b body) version(name string) (string, error) {
+	v, err := b.need(name, "<Version>")
+	if err != nil {
+		return "", err
+	}
+	if v.Kind != clixml.Version {
+		return "", &FieldError{Type: b.t, Property: name, Expected: "<Version>", Found: "<" + v.Kind.Tag() + ">"}
+	}
+	return v.Text, nil
+}
+
+// ParseSessionCapability decodes SESSION_CAPABILITY; like pwsh it insists
+// on <Version> elements.
+func ParseSessionCapability(v clixml.Value) (SessionCapabilityMsg, error) {
+	b, err := newBody(SessionCapability, v)
+	if err != nil {
+		return SessionCapabilityMsg{}, err
+	}
+	var m SessionCapabilityMsg
+	if m.ProtocolVersion, err = b.version("protocolversion"); err != nil {
+		return m, err
+	}
+	if m.PSVersion, err = b.version("PSVersion"); err != nil {
+		return m, err
+	}
+	if m.SerializationVersion, err = b.version("SerializationVersion"); err != nil {
+		return m, err
+	}
+	if tz, ok := b.value("TimeZone"); ok {
+		m.TimeZone = &tz
+	}
+	return m, nil
+}
+
+// CompareVersion compares dotted versions numerically.
+func CompareVersion(a, b string) int {
+	pa, pb := splitVersion(a), splitVersion(b)
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func splitVersion(s string) []int {
+	var out []int
+	n, have := 0, false
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			out = append(out, n)
+			n, have = 0, false
+			continue
+		}
+		if s[i] >= '0' && s[i] <= '9' {
+			n = n*10 + int(s[i]-'0')
+			have = true
+		}
+	}
+	_ = have
+	return out
+}
+
+// ---- HostInfo ----
+
+// HostData is the RawUI snapshot a client declares (_hostDefaultData).
+type HostData struct {
+	Foreground, Background int32
+	CursorX, CursorY       int32
+	WindowX, WindowY       int32
+	CursorSize             int32
+	BufferWidth            int32
+	BufferHeight           int32
+	WindowWidth            int32
+	WindowHeight           int32
+	MaxWidth, MaxHeight    int32
+	MaxPhysW, MaxPhysH     int32
+	WindowTitle            string
+}
+
+// HostInfo is the HostInfo struct of psrp-brief §8.1.
+type HostInfo struct {
+	IsHostNull, IsHostUINull, IsHostRawUINull, UseRunspaceHost bool
+	Data                                                       *HostData
+}
+
+// NoHost is a HostInfo declaring no host at all.
+func NoHost() HostInfo {
+	return HostInfo{IsHostNull: true, IsHostUINull: true, IsHostRawUINull: true, UseRunspaceHost: true}
+}
+
+// RunspaceHost is the pipeline HostInfo that means "use the pool's host".
+func RunspaceHost() HostInfo {
+	return HostInfo{IsHostNull: true, IsHostUINull: true, IsHostRawUINull: true, UseRunspaceHost: true}
+}
+
+// TerminalHost declares a UI with a RawUI of the given size.
+func TerminalHost(width, height int, title string) HostInfo {
+	if width <= 0 {
+		width = 120
+	}
+	if height <= 0 {
+		height = 50
+	}
+	w, h := int32(width), int32(height)
+	return HostInfo{Data: &HostData{Foreground: 7, Background: 0, CursorSize: 25,
+		BufferWidth: w, BufferHeight: 9001, WindowWidth: w, WindowHeight: h,
+		MaxWidth: w, MaxHeight: h, MaxPhysW: w, MaxPhysH: h, WindowTitle: title}}
+}
+
+func coordBag(x, y int32) clixml.Value {
+	return clixml.Obj(bag().AddMember("x", clixml.I32(x)).AddMember("y", clixml.I32(y)))
+}
+
+func sizeBag(w, h int32) clixml.Value {
+	return clixml.Obj(bag().AddMember("width", clixml.I32(w)).AddMember("height", clixml.I32(h)))
+}
+
+// Value encodes HostInfo with all four flags, and _hostDefaultData when set.
+func (h HostInfo) Value() clixml.Value {
+	o := bag().AddMember("_isHostNull", clixml.BoolV(h.IsHostNull)).
+		AddMember("_isHostUINull", clixml.BoolV(h.IsHostUINull)).
+		AddMember("_isHostRawUINull", clixml.BoolV(h.IsHostRawUINull)).
+		AddMember("_useRunspaceHost", clixml.BoolV(h.UseRunspaceHost))
+	if d := h.Data; d != nil {
+		entry := func(t string, v clixml.Value) clixml.Value {
+			return clixml.Obj(bag().AddMember("T", clixml.Str(t)).AddMember("V", v))
+		}
+		const coord, size = "System.Management.Automation.Host.Coordinates", "System.Management.Automation.Host.Size"
+		vals := []clixml.Value{
+			entry("System.ConsoleColor", clixml.I32(d.Foreground)),
+			entry("System.ConsoleColor", clixml.I32(d.Background)),
+			entry(coord, coordBag(d.CursorX, d.CursorY)),
+			entry(coord, coordBag(d.WindowX, d.WindowY)),
+			entry("System.Int32", clixml.I32(d.CursorSize)),
+			entry(size, sizeBag(d.BufferWidth, d.BufferHeight)),
+			entry(size, sizeBag(d.WindowWidth, d.WindowHeight)),
+			entry(size, sizeBag(d.MaxWidth, d.MaxHeight)),
+			entry(size, sizeBag(d.MaxPhysW, d.MaxPhysH)),
+			entry("System.String", clixml.Str(d.WindowTitle)),
+		}
+		dict := &clixml.PSObject{TypeNames: []string{tnHashtable, tnObject}, Container: clixml.Dictionary}
+		for i, v := range vals {
+			dict.Dict = append(dict.Dict, clixml.DictEntry{Key: clixml.I32(int32(i)), Value: v})
+		}
+		o.AddMember("_hostDefaultData", clixml.Obj(bag().AddMember("data", clixml.Obj(dict))))
+	}
+	return clixml.Obj(o)
+}
+
+// ParseHostInfo decodes a HostInfo bag. Like pwsh it refuses unknown field
+// names and leaves missing ones false.
+func ParseHostInfo(t MessageType, v clixml.Value) (HostInfo, error) {
+	var h HostInfo
+	if v.Kind != clixml.Object || v.Obj == nil {
+		return h, &FieldError{Type: t, Property: "HostInfo", Expected: "an <Obj>", Found: "<" + v.Kind.Tag() + ">"}
+	}
+	for _, p := range append(append([]clixml.Property(nil), v.Obj.Members...), v.Obj.Props...) {
+		var dst *bool
+		switch p.Name {
+		case "_isHostNull":
+			dst = &h.IsHostNull
+		case "_isHostUINull":
+			dst = &h.IsHostUINull
+		case "_isHostRawUINull":
+			dst = &h.IsHostRawUINull
+		case "_useRunspaceHost":
+			dst = &h.UseRunspaceHost
+		case "_hostDefaultData":
+			h.Data = parseHostData(p.Value)
+			continue
+		default:
+			return h, &FieldError{Type: t, Property: "HostInfo." + p.Name, Expected: "one of _isHostNull, _isHostUINull, _isHostRawUINull, _useRunspaceHost, _hostDefaultData", Found: "an unknown field"}
+		}
+		b, err := unwrap(p.Value).Bool()
+		if err != nil {
+			return h, &FieldError{Type: t, Property: "HostInfo." + p.Name, Expected: "<B>", Found: "<" + p.Value.Kind.Tag() + ">"}
+		}
+		*dst = b
+	}
+	return h, nil
+}
+
+func parseHostData(v clixml.Value) *HostData {
+	d := &HostData{}
+	if v.Kind != clixml.Object || v.Obj == nil {
+		return d
+	}
+	data, ok := v.Obj.Get("data")
+	if !ok || data.Obj == nil {
+		return d
+	}
+	geti := func(v clixml.Value, name string) int32 {
+		if v.Obj == nil {
+			return 0
+		}
+		x, ok := v.Obj.Get(name)
+		if !ok {
+			return 0
+		}
+		n, _ := unwrap(x).Int()
+		return int32(n)
+	}
+	for _, e := range data.Obj.Dict {
+		k, err := unwrap(e.Key).Int()
+		if err != nil || e.Value.Obj == nil {
+			continue
+		}
+		val, _ := e.Value.Obj.Get("V")
+		n, _ := unwrap(val).Int()
+		switch k {
+		case 0:
+			d.Foreground = int32(n)
+		case 1:
+			d.Background = int32(n)
+		case 2:
+			d.CursorX, d.CursorY = geti(val, "x"), geti(val, "y")
+		case 3:
+			d.WindowX, d.WindowY = geti(val, "x"), geti(val, "y")
+		case 4:
+			d.CursorSize = int32(n)
+		case 5:
+			d.BufferWidth, d.BufferHeight = geti(val, "width"), geti(val, "height")
+		case 6:
+			d.WindowWidth, d.WindowHeight = geti(val, "width"), geti(val, "height")
+		case 7:
+			d.MaxWidth, d.MaxHeight = geti(val, "width"), geti(val, "height")
+		case 8:
+			d.MaxPhysW, d.MaxPhysH = geti(val, "width"), geti(val, "height")
+		case 9:
+			d.WindowTitle = val.Text
+		}
+	}
+	return d
+}
+
+// ---- INIT_RUNSPACEPOOL ----
+
+// InitRunspacePoolMsg is INIT_RUNSPACEPOOL.
+type InitRunspacePoolMsg struct {
+	MinRunspaces, MaxRunspaces int32
+	PSThreadOptions            int32
+	ApartmentState             int32
+	HostInfo                   HostInfo
+	ApplicationArguments       clixml.Value // Nil or a PSPrimitiveDictionary
+}
+
+var threadOptionNames = map[string]int32{"Default": 0, "UseNewThread": 1, "ReuseThread": 2, "UseCurrentThread": 3}
+var apartmentNames = map[string]int32{"STA": 0, "MTA": 1, "Unknown": 2}
+var threadOptionText = []string{"Default", "UseNewThread", "ReuseThread", "UseCurrentThread"}
+var apartmentText = []string{"STA", "MTA", "Unknown"}
+
+func enumText(names []string, n int32) string {
+	if n >= 0 && int(n) < len(names) {
+		return names[n]
+	}
+	return strconv.Itoa(int(n))
+}
+
+// Value encodes the body as pwsh does.
+func (m InitRunspacePoolMsg) Value() clixml.Value {
+	args := m.ApplicationArguments
+	if args.Kind == clixml.Nil && args.Obj == nil {
+		args = clixml.NilV()
+	}
+	return clixml.Obj(bag().
+		AddMember("MinRunspaces", clixml.I32(m.MinRunspaces)).
+		AddMember("MaxRunspaces", clixml.I32(m.MaxRunspaces)).
+		AddMember("PSThreadOptions", clixml.Enum(tnPSThreadOptions, enumText(threadOptionText, m.PSThreadOptions), m.PSThreadOptions)).
+		AddMember("ApartmentState", clixml.Enum(tnApartmentState, enumText(apartmentText, m.ApartmentState), m.ApartmentState)).
+		AddMember("ApplicationArguments", args).
+		AddMember("HostInfo", m.HostInfo.Value()))
+}
+
+// ParseInitRunspacePool decodes INIT_RUNSPACEPOOL with pwsh's rules.
+func ParseInitRunspacePool(v clixml.Value) (InitRunspacePoolMsg, error) {
+	var m InitRunspacePoolMsg
+	b, err := newBody(InitRunspacePool, v)
+	if err != nil {
+		return m, err
+	}
+	n, err := b.int("MinRunspaces", clixml.Int32)
+	if err != nil {
+		return m, err
+	}
+	m.MinRunspaces = int32(n)
+	if n, err = b.int("MaxRunspaces", clixml.Int32); err != nil {
+		return m, err
+	}
+	m.MaxRunspaces = int32(n)
+	if m.PSThreadOptions, err = b.enum("PSThreadOptions", threadOptionNames); err != nil {
+		return m, err
+	}
+	if m.ApartmentState, err = b.enum("ApartmentState", apartmentNames); err != nil {
+		return m, err
+	}
+	if m.ApplicationArguments, err = b.need("ApplicationArguments", "a PSPrimitiveDictionary or <Nil>"); err != nil {
+		return m, err
+	}
+	hi, err := b.need("HostInfo", "a HostInfo object")
+	if err != nil {
+		return m, err
+	}
+	m.HostInfo, err = ParseHostInfo(InitRunspacePool, hi)
+	return m, err
+}
+
+// ---- CREATE_PIPELINE ----
+
+// Parameter is one argument of a Command (Name "" = positional).
+type Parameter struct {
+	Name  string
+	Value clixml.Value
+}
+
+// PipelineCommand is one Command object of a CREATE_PIPELINE.
+type PipelineCommand struct {
+	Cmd                  string
+	IsScript             bool
+	UseLocalScope        *bool
+	MergeMyResult        int32
+	MergeToResult        int32
+	MergePreviousResults int32
+	MergeError           int32
+	MergeWarning         int32
+	MergeVerbose         int32
+	MergeDebug           int32
+	MergeInformation     int32
+	Args                 []Parameter
+}
+
+// PipelineResultTypes values.
+const (
+	ResultNone   = 0
+	ResultOutput = 1
+	ResultError  = 2
+)
+
+var resultText = []string{"None", "Output", "Error", "Warning", "Verbose", "Debug", "Information", "All", "Null"}
+
+func mergeEnum(n int32) clixml.Value {
+	s := enumText(resultText, n)
+	if n == 3 {
+		s = "Output, Error" // a flags combination where it is used as one
+	}
+	return clixml.Enum(tnPipelineResult, s, n)
+}
+
+// CreatePipelineMsg is CREATE_PIPELINE.
+type CreatePipelineMsg struct {
+	Cmds                []PipelineCommand
+	IsNested            bool
+	History             string
+	RedirectShellError  bool
+	NoInput             bool
+	ApartmentState      int32
+	RemoteStreamOptions int32
+	AddToHistory        bool
+	HostInfo            HostInfo
+}
+
+// ScriptPipeline returns the CREATE_PIPELINE for running script the way
+// psmux does: interactive (Out-Default appended, errors merged, as
+// Enter-PSSession does, psrp-brief §8.5) or not (objects returned).
+func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
+	m := CreatePipelineMsg{
+		Cmds:                []PipelineCommand{{Cmd: script, IsScript: true}},
+		RedirectShellError:  true,
+		NoInput:             true,
+		ApartmentState:      apartmentUnknown,
+		RemoteStreamOptions: remoteStreamAddInfo,
+		HostInfo:            RunspaceHost(),
+	}
+	if interactive {
+		m.Cmds[0].MergeMyResult = ResultError
+		m.Cmds[0].MergeToResult = ResultOutput
+		m.Cmds[0].MergeError = ResultOutput
+		t := true
+		m.Cmds = append(m.Cmds, PipelineCommand{Cmd: "Out-Default", UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError})
+		m.AddToHistory = true
+		m.History = script
+	}
+	return m
+}
+
+// Value encodes the body as pwsh does.
+func (m CreatePipelineMsg) Value() clixml.Value {
+	cmds := &clixml.PSObject{TypeNames: []string{tnArrayList, tnObject}, Container: clixml.List}
+	for _, c := range m.Cmds {
+		args := &clixml.PSObject{TypeNames: []string{tnArrayList, tnObject}, Container: clixml.List}
+		for _, a := range c.Args {
+			name := clixml.NilV()
+			if a.Name != "" {
+				name = clixml.Str(a.Name)
+			}
+			args.Items = append(args.Items, clixml.Obj(bag().AddMember("N", name).AddMember("V", a.Value)))
+		}
+		scope := clixml.NilV()
+		if c.UseLocalScope != nil {
+			scope = clixml.BoolV(*c.UseLocalScope)
+		}
+		cmds.Items = append(cmds.Items, clixml.Obj(bag().
+			AddMember("Cmd", clixml.Str(c.Cmd)).
+			AddMember("IsScript", clixml.BoolV(c.IsScript)).
+			AddMember("UseLocalScope", scope).
+			AddMember("MergeMyResult", mergeEnum(c.MergeMyResult)).
+			AddMember("MergeToResult", mergeEnum(c.MergeToResult)).
+			AddMember("MergePreviousResults", mergeEnum(c.MergePreviousResults)).
+			AddMember("MergeError", mergeEnum(c.MergeError)).
+			AddMember("MergeWarning", mergeEnum(c.MergeWarning)).
+			AddMember("MergeVerbose", mergeEnum(c.MergeVerbose)).
+			AddMember("MergeDebug", mergeEnum(c.MergeDebug)).
+			AddMember("MergeInformation", mergeEnum(c.MergeInformation)).
+			AddMember("Args", clixml.Obj(args))))
+	}
+	history := clixml.NilV()
+	if m.History != "" {
+		history = clixml.Str(m.History)
+	}
+	ps := bag().AddMember("Cmds", clixml.Obj(cmds)).
+		AddMember("IsNested", clixml.BoolV(m.IsNested)).
+		AddMember("History", history).
+		AddMember("RedirectShellErrorOutputPipe", clixml.BoolV(m.RedirectShellError))
+	rso := "None"
+	if m.RemoteStreamOptions == remoteStreamAddInfo {
+		rso = "AddInvocationInfo"
+	} else if m.RemoteStreamOptions != 0 {
+		rso = strconv.Itoa(int(m.RemoteStreamOptions))
+	}
+	return clixml.Obj(bag().
+		AddMember("PowerShell", clixml.Obj(ps)).
+		AddMember("NoInput", clixml.BoolV(m.NoInput)).
+		AddMember("ApartmentState", clixml.Enum(tnApartmentState, enumText(apartmentText, m.ApartmentState), m.ApartmentState)).
+		AddMember("RemoteStreamOptions", clixml.Enum(tnRemoteStreamOpts, rso, m.RemoteStreamOptions)).
+		AddMember("AddToHistory", clixml.BoolV(m.AddToHistory)).
+		AddMember("HostInfo", m.HostInfo.Value()).
+		AddMember("IsNested", clixml.BoolV(m.IsNested)))
+}
+
+func listItems(v clixml.Value) ([]clixml.Value, bool) {
+	if v.Kind == clixml.Nil {
+		return nil, true
+	}
+	if v.Kind != clixml.Object || v.Obj == nil || v.Obj.Container == clixml.NoContainer || v.Obj.Container == clixml.Dictionary {
+		return nil, false
+	}
+	return v.Obj.Items, true
+}
+
+// ParseCreatePipeline decodes CREATE_PIPELINE.
+func ParseCreatePipeline(v clixml.Value) (CreatePipelineMsg, error) {
+	var m CreatePipelineMsg
+	b, err := newBody(CreatePipeline, v)
+	if err != nil {
+		return m, err
+	}
+	psv, err := b.need("PowerShell", "a PowerShell object")
+	if err != nil {
+		return m, err
+	}
+	ps, err := newBody(CreatePipeline, psv)
+	if err != nil {
+		return m, err
+	}
+	cmdsV, err := ps.need("Cmds", "a list of commands")
+	if err != nil {
+		return m, err
+	}
+	items, ok := listItems(cmdsV)
+	if !ok {
+		return m, &FieldError{Type: CreatePipeline, Property: "Cmds", Expected: "a list", Found: "<" + cmdsV.Kind.Tag() + ">"}
+	}
+	for _, it := range items {
+		cb, err := newBody(CreatePipeline, it)
+		if err != nil {
+			return m, err
+		}
+		var c PipelineCommand
+		if c.Cmd, err = cb.str("Cmd"); err != nil {
+			return m, err
+		}
+		if c.IsScript, err = cb.boolean("IsScript"); err != nil {
+			return m, err
+		}
+		if s, ok := cb.value("UseLocalScope"); ok && s.Kind != clixml.Nil {
+			x, _ := unwrap(s).Bool()
+			c.UseLocalScope = &x
+		}
+		for _, f := range []struct {
+			name string
+			dst  *int32
+		}{{"MergeMyResult", &c.MergeMyResult}, {"MergeToResult", &c.MergeToResult}, {"MergePreviousResults", &c.MergePreviousResults},
+			{"MergeError", &c.MergeError}, {"MergeWarning", &c.MergeWarning}, {"MergeVerbose", &c.MergeVerbose},
+			{"MergeDebug", &c.MergeDebug}, {"MergeInformation", &c.MergeInformation}} {
+			if _, ok := cb.value(f.name); ok {
+				n, err := cb.enum(f.name, nil)
+				if err != nil {
+					return m, err
+				}
+				*f.dst = n
+			}
+		}
+		if av, ok := cb.value("Args"); ok {
+			args, ok := listItems(av)
+			if !ok {
+				return m, &FieldError{Type: CreatePipeline, Property: "Args", Expected: "a list", Found: "<" + av.Kind.Tag() + ">"}
+			}
+			for _, a := range args {
+				ab, err := newBody(CreatePipeline, a)
+				if err != nil {
+					return m, err
+				}
+				name, err := ab.str("N")
+				if err != nil {
+					return m, err
+				}
+				val, _ := ab.value("V")
+				c.Args = append(c.Args, Parameter{Name: name, Value: val})
+			}
+		}
+		m.Cmds = append(m.Cmds, c)
+	}
+	if x, ok := ps.value("IsNested"); ok {
+		m.IsNested, _ = unwrap(x).Bool()
+	}
+	if h, ok := ps.value("History"); ok && h.Kind == clixml.String {
+		m.History = h.Text
+	}
+	if x, ok := ps.value("RedirectShellErrorOutputPipe"); ok {
+		m.RedirectShellError, _ = unwrap(x).Bool()
+	}
+	if m.NoInput, err = b.boolean("NoInput"); err != nil {
+		return m, err
+	}
+	if m.ApartmentState, err = b.enum("ApartmentState", apartmentNames); err != nil {
+		return m, err
+	}
+	if m.RemoteStreamOptions, err = b.enum("RemoteStreamOptions", map[string]int32{"None": 0, "AddInvocationInfo": 15}); err != nil {
+		return m, err
+	}
+	if m.AddToHistory, err = b.boolean("AddToHistory"); err != nil {
+		return m, err
+	}
+	hi, err := b.need("HostInfo", "a HostInfo object")
+	if err != nil {
+		return m, err
+	}
+	if m.HostInfo, err = ParseHostInfo(CreatePipeline, hi); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// ---- states ----
+
+// StateMsg is RUNSPACEPOOL_STATE or PIPELINE_STATE.
+type StateMsg struct {
+	State  int32
+	Reason clixml.Value // ExceptionAsErrorRecord, Kind Nil when absent
+}
+
+// Value encodes a state body; prop is RunspaceState or PipelineState.
+func (m StateMsg) value(prop string) clixml.Value {
+	o := bag().AddMember(prop, clixml.I32(m.State))
+	if m.Reason.Kind != clixml.Nil || m.Reason.Obj != nil {
+		o.AddMember("ExceptionAsErrorRecord", m.Reason)
+	}
+	return clixml.Obj(o)
+}
+
+// PoolStateValue encodes RUNSPACEPOOL_STATE.
+func (m StateMsg) PoolStateValue() clixml.Value { return m.value("RunspaceState") }
+
+// PipelineStateValue encodes PIPELINE_STATE.
+func (m StateMsg) PipelineStateValue() clixml.Value { return m.value("PipelineState") }
+
+// ParseState decodes RUNSPACEPOOL_STATE or PIPELINE_STATE.
+func ParseState(t MessageType, v clixml.Value) (StateMsg, error) {
+	prop := "PipelineState"
+	if t == RunspacePoolState {
+		prop = "RunspaceState"
+	}
+	var m StateMsg
+	b, err := newBody(t, v)
+	if err != nil {
+		return m, err
+	}
+	n, err := b.int(prop, clixml.Int32)
+	if err != nil {
+		return m, err
+	}
+	m.State = int32(n)
+	if r, ok := b.value("ExceptionAsErrorRecord"); ok {
+		m.Reason = r
+	}
+	return m, nil
+}
+
+// ---- host calls ----
+
+// HostCallMsg is PIPELINE_HOST_CALL or RUNSPACEPOOL_HOST_CALL.
+type HostCallMsg struct {
+	CI     int64
+	Method HostMethod
+	Params []clixml.Value
+}
+
+func methodValue(m HostMethod) clixml.Value {
+	return clixml.Enum(tnHostMethodID, m.String(), int32(m))
+}
+
+// Value encodes the call.
+func (m HostCallMsg) Value() clixml.Value {
+	mp := &clixml.PSObject{TypeNames: []string{tnArrayList, tnObject}, Container: clixml.List, Items: m.Params}
+	return clixml.Obj(bag().AddMember("ci", clixml.I64(m.CI)).AddMember("mi", methodValue(m.Method)).AddMember("mp", clixml.Obj(mp)))
+}
+
+func (b body) method() (HostMethod, error) {
+	v, err := b.need("mi", "a RemoteHostMethodId")
+	if err != nil {
+		return 0, err
+	}
+	u := unwrap(v)
+	if u.Kind == clixml.String {
+		if m, ok := ParseHostMethod(u.Text); ok {
+			return m, nil
+		}
+	}
+	n, err := u.Int()
+	if err != nil {
+		return 0, &FieldError{Type: b.t, Property: "mi", Expected: "a RemoteHostMethodId", Found: "<" + u.Kind.Tag() + "> " + strconv.Quote(u.Text)}
+	}
+	return HostMethod(n), nil
+}
+
+// ParseHostCall decodes a host call.
+func ParseHostCall(t MessageType, v clixml.Value) (HostCallMsg, error) {
+	var m HostCallMsg
+	b, err := newBody(t, v)
+	if err != nil {
+		return m, err
+	}
+	if m.CI, err = b.int("ci", clixml.Int64, clixml.Int32); err != nil {
+		return m, err
+	}
+	if m.Method, err = b.method(); err != nil {
+		return m, err
+	}
+	if mp, ok := b.value("mp"); ok {
+		items, ok := listItems(mp)
+		if !ok {
+			return m, &FieldError{Type: t, Property: "mp", Expected: "a list", Found: "<" + mp.Kind.Tag() + ">"}
+		}
+		m.Params = items
+	}
+	return m, nil
+}
+
+// HostResponseMsg is PIPELINE_HOST_RESPONSE or RUNSPACEPOOL_HOST_RESPONSE.
+type HostResponseMsg struct {
+	CI     int64
+	Method HostMethod
+	Result *clixml.Value // mr
+	Error  *clixml.Value // me (an ErrorRecord)
+}
+
+// Value encodes the response.
+func (m HostResponseMsg) Value() clixml.Value {
+	o := bag()
+	if m.Result != nil && m.Result.Kind != clixml.Nil {
+		o.AddMember("mr", *m.Result)
+	}
+	if m.Error != nil {
+		o.AddMember("me", *m.Error)
+	}
+	return clixml.Obj(o.AddMember("ci", clixml.I64(m.CI)).AddMember("mi", methodValue(m.Method)))
+}
+
+// ParseHostResponse decodes a host response (ci accepted as "ci" or "CI").
+func ParseHostResponse(t MessageType, v clixml.Value) (HostResponseMsg, error) {
+	var m HostResponseMsg
+	b, err := newBody(t, v)
+	if err != nil {
+		return m, err
+	}
+	if m.CI, err = b.int("ci", clixml.Int64, clixml.Int32); err != nil {
+		return m, err
+	}
+	if m.Method, err = b.method(); err != nil {
+		return m, err
+	}
+	if r, ok := b.value("mr"); ok {
+		m.Result = &r
+	}
+	if e, ok := b.value("me"); ok {
+		m.Error = &e
+	}
+	return m, nil
+}
+
+// ---- key exchange ----
+
+// KeyMsg is PUBLIC_KEY (PublicKey) or ENCRYPTED_SESSION_KEY (EncryptedSessionKey).
+type KeyMsg struct{ Base64 string }
+
+func keyProp(t MessageType) string {
+	if t == PublicKey {
+		return "PublicKey"
+	}
+	return "EncryptedSessionKey"
+}
+
+// Value encodes the key message of type t.
+func (m KeyMsg) Value(t MessageType) clixml.Value {
+	return clixml.Obj(bag().AddMember(keyProp(t), clixml.Str(m.Base64)))
+}
+
+// ParseKey decodes PUBLIC_KEY or ENCRYPTED_SESSION_KEY.
+func ParseKey(t MessageType, v clixml.Value) (KeyMsg, error) {
+	b, err := newBody(t, v)
+	if err != nil {
+		return KeyMsg{}, err
+	}
+	s, err := b.str(keyProp(t))
+	return KeyMsg{Base64: s}, err
+}
+
+// ---- pool requests ----
+
+// PoolRequestMsg is SET_MAX_RUNSPACES, SET_MIN_RUNSPACES,
+// GET_AVAILABLE_RUNSPACES or RESET_RUNSPACE_STATE.
+type PoolRequestMsg struct {
+	CI    int64
+	Count int32 // Max/MinRunspaces for the SET messages
+}
+
+// Value encodes the request of type t.
+func (m PoolRequestMsg) Value(t MessageType) clixml.Value {
+	o := bag()
+	switch t {
+	case SetMaxRunspaces:
+		o.AddMember("MaxRunspaces", clixml.I32(m.Count))
+	case SetMinRunspaces:
+		o.AddMember("MinRunspaces", clixml.I32(m.Count))
+	}
+	return clixml.Obj(o.AddMember("ci", clixml.I64(m.CI)))
+}
+
+// ParsePoolRequest decodes a pool request of type t.
+func ParsePoolRequest(t MessageType, v clixml.Value) (PoolRequestMsg, error) {
+	var m PoolRequestMsg
+	b, err := newBody(t, v)
+	if err != nil {
+		return m, err
+	}
+	if m.CI, err = b.int("ci", clixml.Int64); err != nil {
+		return m, err
+	}
+	switch t {
+	case SetMaxRunspaces, SetMinRunspaces:
+		name := "MaxRunspaces"
+		if t == SetMinRunspaces {
+			name = "MinRunspaces"
+		}
+		n, err := b.int(name, clixml.Int32)
+		if err != nil {
+			return m, err
+		}
+		m.Count = int32(n)
+	}
+	return m, nil
+}
+
+// AvailabilityMsg is RUNSPACE_AVAILABILITY.
+type AvailabilityMsg struct {
+	CI       int64
+	Response clixml.Value // B for set/reset, I32 (or I64) for get-available
+}
+
+// Value encodes the reply.
+func (m AvailabilityMsg) Value() clixml.Value {
+	return clixml.Obj(bag().AddMember("SetMinMaxRunspacesResponse", m.Response).AddMember("ci", clixml.I64(m.CI)))
+}
+
+// ParseAvailability decodes RUNSPACE_AVAILABILITY.
+func ParseAvailability(v clixml.Value) (AvailabilityMsg, error) {
+	var m AvailabilityMsg
+	b, err := newBody(RunspaceAvailability, v)
+	if err != nil {
+		return m, err
+	}
+	if m.CI, err = b.int("ci", clixml.Int64); err != nil {
+		return m, err
+	}
+	m.Response, err = b.need("SetMinMaxRunspacesResponse", "<B> or <I32>")
+	return m, err
+}
