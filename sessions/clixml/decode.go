@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 )
 
 // Decode decodes one top-level CLIXML element: a PSRP message body as pwsh
@@ -16,20 +17,20 @@ import (
 // included, so the result may be cyclic) and <TNRef RefId="m"/> the very
 // TypeNames slice of <TN RefId="m">.
 //
-// Decoded strings share one copy of the input: holding on to any of them
-// keeps the whole copy alive (strings.Clone detaches one).
+// Decoded strings share copies of the input (the whole input when it is
+// at most 64 KiB, 64 KiB windows otherwise): holding on to one keeps its
+// copy alive (strings.Clone detaches it). The input must be UTF-8.
 //
 // Errors are *Error values with the byte offset and what was expected; a
 // cap (MaxSize, MaxDepth, MaxObjects) yields an *Error wrapping a
 // *LimitError. Decode never panics and its stack use does not depend on
 // the input's nesting.
 func Decode(data []byte, opts ...Option) (Value, error) {
-	o := makeOptions(opts)
-	if err := checkSize(data, o); err != nil {
+	d := getDecoder(data, opts)
+	defer putDecoder(d)
+	if err := d.checkSize(); err != nil {
 		return Value{}, err
 	}
-	d := getDecoder(data, o)
-	defer putDecoder(d)
 	if err := d.run(false); err != nil {
 		return Value{}, err
 	}
@@ -40,24 +41,25 @@ func Decode(data []byte, opts ...Option) (Value, error) {
 // Export-Clixml; Version and xmlns attributes are accepted and ignored) and
 // returns its values in order. RefIds are shared by the whole document.
 func DecodeAll(data []byte, opts ...Option) ([]Value, error) {
-	o := makeOptions(opts)
-	if err := checkSize(data, o); err != nil {
+	d := getDecoder(data, opts)
+	defer putDecoder(d)
+	if err := d.checkSize(); err != nil {
 		return nil, err
 	}
-	d := getDecoder(data, o)
-	defer putDecoder(d)
 	if err := d.run(true); err != nil {
 		return nil, err
 	}
 	return d.results, nil
 }
 
-func checkSize(data []byte, o options) error {
-	if len(data) > o.maxSize {
+// checkSize rejects over-long input from its length alone, before the
+// decoder allocates anything.
+func (d *decoder) checkSize() error {
+	if n, lim := len(d.buf), d.o.maxSize; n > lim {
 		return &Error{
-			Offset: o.maxSize,
-			Msg:    "expected at most " + strconv.Itoa(o.maxSize) + " bytes of input, found " + strconv.Itoa(len(data)),
-			Err:    &LimitError{What: "input size", Limit: o.maxSize},
+			Offset: lim,
+			Msg:    "expected at most " + strconv.Itoa(lim) + " bytes of input, found " + strconv.Itoa(n),
+			Err:    &LimitError{What: "input size", Limit: lim},
 		}
 	}
 	return nil
@@ -111,7 +113,10 @@ type objCell struct {
 
 type decoder struct {
 	buf  []byte
-	s    string // string copy of buf, made on first need; decoded texts are substrings of it
+	// Decoded texts are substrings of copies of the input made on demand:
+	// win holds buf[winA : winA+len(win)].
+	win  string
+	winA int
 	pos  int
 	o    options
 	all  bool
@@ -137,8 +142,9 @@ type decoder struct {
 	pNext  int
 	vNext  int
 	sNext  int
-	objEst int // "<Obj" occurrences not yet backed by the slab
+	cNext  int
 
+	// RefId tables (decode-time only; kept with the pooled decoder)
 	objNum []*PSObject
 	objStr map[string]*PSObject
 	tnNum  [][]string
@@ -159,42 +165,77 @@ type decoder struct {
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 
-func getDecoder(data []byte, o options) *decoder {
+func getDecoder(data []byte, opts []Option) *decoder {
 	d := decoderPool.Get().(*decoder)
 	d.buf = data
-	d.o = o
-	est := len(data) / 48
-	d.pNext = min(max(est, 8), 4096)
-	d.vNext = min(max(len(data)/64, 4), 4096)
-	d.sNext = 16
+	d.o = options{maxDepth: DefaultMaxDepth, maxObjects: DefaultMaxObjects, maxSize: DefaultMaxSize}
+	for _, f := range opts {
+		if f != nil {
+			f(&d.o)
+		}
+	}
+	// First arena chunks sized from the input; later ones double.
+	n := len(data)
+	d.pNext = min(max(n/48, 8), 4096)
+	d.vNext = min(max(n/64, 4), 4096)
+	d.sNext = min(max(n/64, 8), 4096)
+	d.cNext = min(max(n/256, 2), 1024)
 	return d
 }
 
+// putDecoder clears what the decoder still references of the result and
+// returns it to the pool with its scratch buffers.
 func putDecoder(d *decoder) {
 	clear(d.stack[:cap(d.stack)])
-	d.stack = d.stack[:0]
 	clear(d.sp)
 	clear(d.sv)
 	clear(d.sd)
 	clear(d.st)
-	d.sp, d.sv, d.sd, d.st = d.sp[:0], d.sv[:0], d.sd[:0], d.st[:0]
-	if cap(d.tmp) > 1<<16 {
-		d.tmp = nil
+	clear(d.objNum)
+	clear(d.tnNum)
+	clear(d.objStr)
+	clear(d.tnStr)
+	keep := decoder{stack: d.stack[:0], sp: d.sp[:0], sv: d.sv[:0], sd: d.sd[:0], st: d.st[:0], tmp: d.tmp[:0],
+		objNum: d.objNum[:0], tnNum: d.tnNum[:0], objStr: d.objStr, tnStr: d.tnStr}
+	if cap(keep.tmp) > 1<<16 {
+		keep.tmp = nil
 	}
-	d.tmp = d.tmp[:0]
-	*d = decoder{stack: d.stack, sp: d.sp, sv: d.sv, sd: d.sd, st: d.st, tmp: d.tmp}
+	if cap(keep.objNum) > 1<<12 {
+		keep.objNum = nil
+	}
+	if cap(keep.tnNum) > 1<<12 {
+		keep.tnNum = nil
+	}
+	if len(keep.objStr) > 1<<10 {
+		keep.objStr = nil
+	}
+	if len(keep.tnStr) > 1<<10 {
+		keep.tnStr = nil
+	}
+	*d = keep
 	decoderPool.Put(d)
 }
 
-// str returns the input bytes [a, b) as a string sharing the document copy.
+// windowSize is how much of the input one copy covers: small inputs are
+// copied whole, large ones piecewise, so the copies follow the decoder's
+// progress (an input refused half-way has not been copied whole).
+const windowSize = 64 << 10
+
+// str returns the input bytes [a, b) as a string sharing a copy of the
+// input with its neighbours (no allocation per text).
 func (d *decoder) str(a, b int) string {
 	if a == b {
 		return ""
 	}
-	if d.s == "" {
-		d.s = string(d.buf)
+	if a >= d.winA && b <= d.winA+len(d.win) {
+		return d.win[a-d.winA : b-d.winA]
 	}
-	return d.s[a:b]
+	wa, we := a, min(len(d.buf), max(b, a+windowSize))
+	if len(d.buf) <= windowSize {
+		wa, we = 0, len(d.buf)
+	}
+	d.win, d.winA = string(d.buf[wa:we]), wa
+	return d.win[a-wa : b-wa]
 }
 
 func (d *decoder) errf(off int, msg string) error { return &Error{Offset: off, Msg: msg} }
@@ -255,9 +296,16 @@ func (d *decoder) run(all bool) error {
 	} else if len(b) >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF)) {
 		return d.errf(0, "expected UTF-8 input, found a UTF-16 byte order mark")
 	}
-	if n := bytes.Count(b, []byte("<Obj")); n > 0 {
-		d.objEst = n
-		d.objNum = make([]*PSObject, 0, min(n, 1024))
+	if !utf8.Valid(b[d.pos:]) {
+		off := d.pos
+		for off < len(b) {
+			r, n := utf8.DecodeRune(b[off:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			off += n
+		}
+		return d.errf(off, "expected UTF-8 text, found the invalid byte 0x"+strconv.FormatUint(uint64(b[off]), 16))
 	}
 	d.stack = append(d.stack[:0], frame{kind: fRoot})
 	for {
@@ -368,29 +416,84 @@ func (d *decoder) skipMisc() error {
 	return nil
 }
 
-func isNameEnd(c byte) bool {
-	return c == ' ' || c == '>' || c == '/' || c == '\t' || c == '\n' || c == '\r'
+// Byte classes for the scanners.
+const (
+	// textClass bits
+	tLT    = 1 << iota // '<': end of character data
+	tXML               // '&' or CR: needs XML decoding
+	tUnd               // '_': may start an _xHHHH_ escape
+	tAttrWS            // TAB or LF: attribute-value normalisation
+)
+
+var textClass = func() (t [256]uint8) {
+	t['<'] = tLT
+	t['&'] = tXML
+	t['\r'] = tXML
+	t['_'] = tUnd
+	t['\t'] = tAttrWS
+	t['\n'] = tAttrWS
+	return
+}()
+
+// nameClass: 0 name byte, 1 whitespace, 2 '>' or '/', 3 not allowed.
+var nameClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\n\r") {
+		t[c] = 1
+	}
+	t['>'], t['/'] = 2, 2
+	for _, c := range []byte("<!?=\"'") {
+		t[c] = 3
+	}
+	return
+}()
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// scanText finds the '<' ending the character data at p (vectorised
+// IndexByte) and returns the textClass bits of the bytes before it
+// (tLT when there is no '<').
+func scanText(b []byte, p int) (int, uint8) {
+	i := bytes.IndexByte(b[p:], '<')
+	if i < 0 {
+		return len(b), tLT
+	}
+	end := p + i
+	return end, segFlags(b[p:end])
+}
+
+// segFlags ORs the textClass bits of seg: a table loop for short
+// segments, IndexByte for long ones.
+func segFlags(seg []byte) uint8 {
+	var flags uint8
+	if len(seg) < 16 {
+		for _, c := range seg {
+			flags |= textClass[c]
+		}
+		return flags
+	}
+	if bytes.IndexByte(seg, '&') >= 0 || bytes.IndexByte(seg, '\r') >= 0 {
+		flags |= tXML
+	}
+	if bytes.IndexByte(seg, '_') >= 0 {
+		flags |= tUnd
+	}
+	return flags
 }
 
 // endTag consumes "</tag>" at d.pos (optional whitespace before '>').
 func (d *decoder) endTag(tag string) error {
 	b := d.buf
 	p := d.pos + 2
-	s := p
-	for p < len(b) && !isNameEnd(b[p]) && b[p] != '<' {
-		p++
+	if q := p + len(tag); q < len(b) && string(b[p:q]) == tag {
+		for q < len(b) && isSpace(b[q]) {
+			q++
+		}
+		if q < len(b) && b[q] == '>' {
+			d.pos = q + 1
+			return nil
+		}
 	}
-	if string(b[s:p]) != tag {
-		return d.expected(d.pos, `"</`+tag+`>"`)
-	}
-	for p < len(b) && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
-		p++
-	}
-	if p >= len(b) || b[p] != '>' {
-		return d.expected(d.pos, `"</`+tag+`>"`)
-	}
-	d.pos = p + 1
-	return nil
+	return d.expected(d.pos, `"</`+tag+`>"`)
 }
 
 // startTag parses the start tag at d.pos ('<'), records the N and RefId
@@ -400,11 +503,16 @@ func (d *decoder) startTag() (name []byte, empty bool, err error) {
 	start := d.pos
 	p := start + 1
 	s := p
-	for p < len(b) && !isNameEnd(b[p]) {
-		if b[p] == '<' || b[p] == '!' || b[p] == '?' || b[p] == '=' || b[p] == '"' || b[p] == '\'' {
+	for p < len(b) {
+		c := nameClass[b[p]]
+		if c == 0 {
+			p++
+			continue
+		}
+		if c == 3 {
 			return nil, false, d.expected(start, "an element")
 		}
-		p++
+		break
 	}
 	if p == s {
 		return nil, false, d.expected(start, "an element")
@@ -413,7 +521,7 @@ func (d *decoder) startTag() (name []byte, empty bool, err error) {
 	d.hasN, d.hasRef = false, false
 	for {
 		q := p
-		for p < len(b) && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
+		for p < len(b) && isSpace(b[p]) {
 			p++
 		}
 		if p >= len(b) {
@@ -435,21 +543,21 @@ func (d *decoder) startTag() (name []byte, empty bool, err error) {
 		}
 		// attribute name
 		as := p
-		for p < len(b) && b[p] != '=' && b[p] != ' ' && b[p] != '\t' && b[p] != '\n' && b[p] != '\r' && b[p] != '>' && b[p] != '/' && b[p] != '<' {
+		for p < len(b) && b[p] != '=' && nameClass[b[p]] == 0 {
 			p++
 		}
 		an := b[as:p]
 		if len(an) == 0 {
 			return nil, false, d.expected(p, "an attribute name")
 		}
-		for p < len(b) && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
+		for p < len(b) && isSpace(b[p]) {
 			p++
 		}
 		if p >= len(b) || b[p] != '=' {
 			return nil, false, d.expected(p, `"=" after attribute `+quoteBytes(an))
 		}
 		p++
-		for p < len(b) && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r') {
+		for p < len(b) && isSpace(b[p]) {
 			p++
 		}
 		if p >= len(b) || (b[p] != '"' && b[p] != '\'') {
@@ -462,29 +570,29 @@ func (d *decoder) startTag() (name []byte, empty bool, err error) {
 		if e < 0 {
 			return nil, false, d.errf(vs-1, "expected the closing quote of attribute "+quoteBytes(an)+", found end of input")
 		}
-		val := b[vs : vs+e]
-		p = vs + e + 1
-		if lt := bytes.IndexByte(val, '<'); lt >= 0 {
-			return nil, false, d.errf(vs+lt, `expected an attribute value without "<", found "<"`)
+		ve := vs + e
+		p = ve + 1
+		var flags uint8
+		for _, c := range b[vs:ve] {
+			flags |= textClass[c]
+		}
+		if flags&tLT != 0 {
+			return nil, false, d.errf(vs+bytes.IndexByte(b[vs:ve], '<'), `expected an attribute value without "<", found "<"`)
 		}
 		switch string(an) {
 		case "N":
-			n, err := d.attrText(vs, vs+e, true)
+			n, err := d.attrText(vs, ve, flags, true)
 			if err != nil {
 				return nil, false, err
 			}
 			d.aN, d.hasN = n, true
 		case "RefId":
 			d.hasRef = true
-			d.refA, d.refB = vs, vs+e
-			d.refNum = parseRefNum(val)
-			d.refSlow = false
-			for _, c := range val {
-				if c == '&' || c == '\t' || c == '\n' || c == '\r' {
-					d.refSlow = true
-					d.refNum = -1
-					break
-				}
+			d.refA, d.refB = vs, ve
+			d.refSlow = flags&(tXML|tAttrWS) != 0
+			d.refNum = -1
+			if !d.refSlow {
+				d.refNum = parseRefNum(b[vs:ve])
 			}
 		}
 	}
@@ -519,19 +627,12 @@ func (d *decoder) refString() (string, error) {
 	return string(d.tmp), nil
 }
 
-// attrText decodes the attribute value at [a, b): entities, attribute
-// normalisation and (xesc) _xHHHH_.
-func (d *decoder) attrText(a, b int, xesc bool) (string, error) {
+// attrText decodes the attribute value at [a, b) whose textClass bits are
+// flags: entities, attribute normalisation and (xesc) _xHHHH_.
+func (d *decoder) attrText(a, b int, flags uint8, xesc bool) (string, error) {
 	v := d.buf[a:b]
-	slow := false
-	for _, c := range v {
-		if c == '&' || c == '\t' || c == '\n' || c == '\r' {
-			slow = true
-			break
-		}
-	}
-	if !slow {
-		if !xesc || !hasEscape(v) {
+	if flags&(tXML|tAttrWS) == 0 {
+		if !xesc || flags&tUnd == 0 || !hasEscape(v) {
 			return d.str(a, b), nil
 		}
 		d.tmp = appendDecodeName(d.tmp[:0], v)
@@ -565,24 +666,21 @@ func (d *decoder) leafText(tag string, empty, xesc bool) (string, error) {
 	}
 	b := d.buf
 	start := d.pos
-	i := bytes.IndexByte(b[start:], '<')
-	if i < 0 {
+	end, flags := scanText(b, start)
+	if flags&tLT != 0 {
 		return "", d.errf(len(b), `expected "</`+tag+`>", found end of input`)
 	}
-	end := start + i
-	if end+1 < len(b) && b[end+1] == '/' {
-		seg := b[start:end]
-		if bytes.IndexByte(seg, '&') < 0 && bytes.IndexByte(seg, '\r') < 0 {
-			d.pos = end
-			if err := d.endTag(tag); err != nil {
-				return "", err
-			}
-			if !xesc || !hasEscape(seg) {
-				return d.str(start, end), nil
-			}
-			d.tmp = appendDecodeName(d.tmp[:0], seg)
-			return string(d.tmp), nil
+	if flags&tXML == 0 && end+1 < len(b) && b[end+1] == '/' {
+		d.pos = end
+		if err := d.endTag(tag); err != nil {
+			return "", err
 		}
+		seg := b[start:end]
+		if !xesc || flags&tUnd == 0 || !hasEscape(seg) {
+			return d.str(start, end), nil
+		}
+		d.tmp = appendDecodeName(d.tmp[:0], seg)
+		return string(d.tmp), nil
 	}
 	// General case: entities, CR, CDATA, comments, processing instructions.
 	d.tmp = d.tmp[:0]
@@ -1022,14 +1120,14 @@ func (d *decoder) deliver(v Value, name string, named bool) {
 	}
 }
 
-// newCell hands out the next object from the slab. The slab is sized from
-// the number of "<Obj" in the input, in chunks of at most 1024, so memory
-// follows the objects actually decoded (each counted by countOne first).
+// newCell hands out the next object from the slab. Slab chunks start at a
+// size estimated from the input length and double up to 1024 objects, so
+// memory follows the objects actually decoded (each counted by countOne
+// first).
 func (d *decoder) newCell() *objCell {
 	if len(d.cells) == 0 {
-		n := min(max(d.objEst, 1), 1024)
-		d.objEst -= n
-		d.cells = make([]objCell, n)
+		d.cells = make([]objCell, d.cNext)
+		d.cNext = min(d.cNext*2, 1024)
 	}
 	c := &d.cells[0]
 	d.cells = d.cells[1:]

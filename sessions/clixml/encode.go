@@ -1,6 +1,7 @@
 package clixml
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -16,8 +17,11 @@ import (
 //     set), <Props>, <MS>; an object with none of these is <Obj RefId="n" />;
 //   - Obj and TN RefIds count from 0 in each call; an object met again (a
 //     shared or cyclic *PSObject) is written as <Ref [N=".."] RefId="n" />;
-//   - empty elements are written as <S />, <Nil N="x" />, <LST /> (space
-//     before "/>"), attributes with double quotes;
+//   - empty elements are written as <Nil N="x" />, <LST />, <ToString />
+//     (space before "/>"), but an empty string as <S></S> / <S N="x"></S>,
+//     which is what pwsh sends (its serializer calls WriteString("") —
+//     seen 199 times in real server traffic in shared/corpus, <S /> never);
+//     attributes use double quotes;
 //   - S, URI, XD, SBK, ToString, T, the PR strings and every N value get
 //     pwsh's _xHHHH_ escaping (§7.3) and then XML escaping (&amp; &lt;
 //     &gt;, &quot; in attributes). Invalid UTF-8 is written as U+FFFD,
@@ -34,10 +38,15 @@ func Encode(dst []byte, v Value) []byte {
 	e.value(v, "", false)
 	dst = e.dst
 	e.dst = nil
+	big := len(e.objIDs) > 1<<12 || cap(e.tnLists) > 1<<12 // not worth keeping
 	clear(e.objIDs)
 	clear(e.tnIDs)
-	e.nextObj, e.nextTN = 0, 0
-	encoderPool.Put(e)
+	clear(e.tnLists)
+	e.tnLists = e.tnLists[:0]
+	e.nextObj = 0
+	if !big {
+		encoderPool.Put(e)
+	}
 	return dst
 }
 
@@ -47,9 +56,9 @@ func (v Value) MarshalCLIXML() []byte { return Encode(nil, v) }
 type encoder struct {
 	dst     []byte
 	objIDs  map[*PSObject]int
-	tnIDs   map[string]int
 	nextObj int
-	nextTN  int
+	tnLists [][]string     // type-name lists written, by RefId
+	tnIDs   map[string]int // joined list → RefId, once there are many
 	key     []byte
 }
 
@@ -71,12 +80,16 @@ func (e *encoder) refID(n int) {
 	e.dst = append(e.dst, '"')
 }
 
-// leaf writes <tag N="..">text</tag> or <tag N=".." />.
-func (e *encoder) leaf(tag, name string, named bool, text string, xesc bool) {
+// leaf writes <tag N="..">text</tag>; empty text gives <tag N=".." />
+// when short is set (pwsh's XmlWriter.WriteElementString: ToString, T, PR
+// parts) and <tag N=".."></tag> otherwise (pwsh writes primitives with
+// WriteString, which closes the start tag even for "": real servers send
+// <S N="Extension"></S>).
+func (e *encoder) leaf(tag, name string, named bool, text string, xesc, short bool) {
 	e.dst = append(e.dst, '<')
 	e.dst = append(e.dst, tag...)
 	e.name(name, named)
-	if text == "" {
+	if text == "" && short {
 		e.dst = append(e.dst, " />"...)
 		return
 	}
@@ -113,7 +126,7 @@ func (e *encoder) value(v Value, name string, named bool) {
 			return
 		}
 	case v.Kind > Nil && v.Kind < ProgressRecord:
-		e.leaf(tags[v.Kind], name, named, v.Text, xescKind(v.Kind))
+		e.leaf(tags[v.Kind], name, named, v.Text, xescKind(v.Kind), false)
 		return
 	}
 	e.dst = append(e.dst, "<Nil"...)
@@ -151,7 +164,7 @@ func (e *encoder) object(o *PSObject, name string, named bool) {
 		e.typeNames(o.TypeNames)
 	}
 	if o.HasToString {
-		e.leaf("ToString", "", false, o.ToString, true)
+		e.leaf("ToString", "", false, o.ToString, true, true)
 	}
 	if o.Primitive != nil {
 		e.value(*o.Primitive, "", false)
@@ -171,26 +184,56 @@ func (e *encoder) object(o *PSObject, name string, named bool) {
 	e.dst = append(e.dst, "</Obj>"...)
 }
 
-func (e *encoder) typeNames(tn []string) {
-	e.key = e.key[:0]
-	for _, t := range tn {
-		e.key = append(e.key, t...)
-		e.key = append(e.key, 0)
+// tnID returns the RefId of an identical type-name list written earlier
+// in this call. The first lists are compared directly (no allocation);
+// past tnLinear lists a map keyed by the joined names takes over.
+func (e *encoder) tnID(tn []string) (int, bool) {
+	if len(e.tnLists) <= tnLinear {
+		for i, l := range e.tnLists {
+			if slices.Equal(l, tn) {
+				return i, true
+			}
+		}
+		return 0, false
 	}
-	if id, ok := e.tnIDs[string(e.key)]; ok {
+	if len(e.tnIDs) == 0 {
+		for i, l := range e.tnLists {
+			e.tnIDs[tnKey(&e.key, l)] = i
+		}
+	}
+	id, ok := e.tnIDs[tnKey(&e.key, tn)]
+	return id, ok
+}
+
+const tnLinear = 32
+
+func tnKey(buf *[]byte, tn []string) string {
+	b := (*buf)[:0]
+	for _, t := range tn {
+		b = append(b, t...)
+		b = append(b, 0)
+	}
+	*buf = b
+	return string(b)
+}
+
+func (e *encoder) typeNames(tn []string) {
+	if id, ok := e.tnID(tn); ok {
 		e.dst = append(e.dst, "<TNRef"...)
 		e.refID(id)
 		e.dst = append(e.dst, " />"...)
 		return
 	}
-	id := e.nextTN
-	e.nextTN++
-	e.tnIDs[string(e.key)] = id
+	id := len(e.tnLists)
+	e.tnLists = append(e.tnLists, tn)
+	if len(e.tnIDs) > 0 {
+		e.tnIDs[tnKey(&e.key, tn)] = id
+	}
 	e.dst = append(e.dst, "<TN"...)
 	e.refID(id)
 	e.dst = append(e.dst, '>')
 	for _, t := range tn {
-		e.leaf("T", "", false, t, true)
+		e.leaf("T", "", false, t, true, true)
 	}
 	e.dst = append(e.dst, "</TN>"...)
 }
@@ -259,7 +302,7 @@ func (e *encoder) progress(o *PSObject, name string, named bool) {
 		if ok {
 			text = v.Str()
 		}
-		e.leaf(tag, "", false, text, true)
+		e.leaf(tag, "", false, text, true, true)
 	}
 	e.dst = append(e.dst, "</PR>"...)
 }

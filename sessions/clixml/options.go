@@ -16,16 +16,6 @@ type options struct {
 	maxSize    int
 }
 
-func makeOptions(opts []Option) options {
-	o := options{maxDepth: DefaultMaxDepth, maxObjects: DefaultMaxObjects, maxSize: DefaultMaxSize}
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
-	return o
-}
-
 // MaxDepth caps how deeply elements may nest (Obj, containers, Props, MS,
 // TN, PR, En each count one level). Default 256; n <= 0 keeps the default.
 func MaxDepth(n int) Option {

@@ -2,6 +2,7 @@ package clixml
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -434,5 +435,5 @@ func quoteBytes(b []byte) string {
 		out = append(out, "…"...)
 	}
 	out = append(out, '"')
-	return string(out)
+	return strings.ToValidUTF8(string(out), "\uFFFD")
 }

@@ -115,6 +115,7 @@ type Defragmenter struct {
 	objectID    uint64
 	nextFrag    uint64
 	fragmentIDs []uint64
+	err         error // a broken stream stays broken
 }
 
 // Pending reports whether a message or fragment is incomplete.
@@ -123,15 +124,28 @@ func (d *Defragmenter) Pending() bool { return d.inMessage || len(d.pending) > 0
 // Write feeds payload bytes and calls fn for each message completed by
 // them. The message slice passed to fn is only valid during the call.
 func (d *Defragmenter) Write(payload []byte, fn func(Assembled) error) error {
+	if d.err != nil {
+		return d.err
+	}
+	if err := d.write(payload, fn); err != nil {
+		d.err = err
+		return err
+	}
+	return nil
+}
+
+func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 	max := d.MaxMessage
 	if max <= 0 {
 		max = MaxMessageDefault
 	}
 	buf := payload
-	if len(d.pending) > 0 {
+	fromPending := len(d.pending) > 0
+	if fromPending {
 		d.pending = append(d.pending, payload...)
 		buf = d.pending
 	}
+	start := len(buf)
 	for len(buf) >= FragmentHeaderLen {
 		oid := binary.BigEndian.Uint64(buf[0:])
 		fid := binary.BigEndian.Uint64(buf[8:])
@@ -191,25 +205,33 @@ func (d *Defragmenter) Write(payload []byte, fn func(Assembled) error) error {
 			if len(d.msg) == 0 {
 				a.Message = blob // no copy for single-fragment messages
 			} else {
-				d.msg = append(d.msg, blob...)
+				d.grow(blob, max)
 				a.Message = d.msg
 			}
 			if err := fn(a); err != nil {
 				return err
 			}
 		} else {
-			d.msg = append(d.msg, blob...)
+			d.grow(blob, max)
 		}
 	}
-	// keep the leftover bytes for the next payload
-	if len(buf) > 0 {
-		if len(d.pending) > 0 && &buf[0] == &d.pending[len(d.pending)-len(buf)] {
-			d.pending = append(d.pending[:0], buf...)
-		} else {
-			d.pending = append(d.pending[:0], buf...)
-		}
-	} else {
-		d.pending = d.pending[:0]
+	// Keep the leftover bytes for the next payload; when nothing was
+	// consumed from pending it already holds them (no quadratic copying).
+	if !(fromPending && len(buf) == start) {
+		d.pending = append(d.pending[:0], buf...) // copy handles the overlap
 	}
 	return nil
+}
+
+// grow appends blob to the message, never reserving more than limit bytes,
+// so a hostile stream cannot make it hold more than the cap.
+func (d *Defragmenter) grow(blob []byte, limit int) {
+	need := len(d.msg) + len(blob)
+	if need > cap(d.msg) {
+		c := min(max(2*cap(d.msg), need, 4096), limit)
+		m := make([]byte, len(d.msg), c)
+		copy(m, d.msg)
+		d.msg = m
+	}
+	d.msg = append(d.msg, blob...)
 }

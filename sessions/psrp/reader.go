@@ -37,6 +37,7 @@ type Reader struct {
 	strict  bool
 	line    []byte
 	payload []byte
+	err     error // sticky after a line over the cap
 }
 
 // NewReader returns a client-side reader: lines before the first packet
@@ -60,6 +61,9 @@ func (r *Reader) SetMaxLine(n int) { r.max = n }
 // call. At the end of input it returns io.EOF (io.ErrUnexpectedEOF when
 // the input ends inside a line).
 func (r *Reader) Next() (Item, error) {
+	if r.err != nil {
+		return Item{}, r.err
+	}
 	for {
 		line, err := r.readLine()
 		if err != nil {
@@ -93,8 +97,11 @@ func (r *Reader) readLine() ([]byte, error) {
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		if len(r.line)+len(chunk) > r.max+1 {
-			// Drain the rest of the line so a caller could resync; report.
-			return nil, &LineTooLongError{Limit: r.max}
+			// Stop reading here: draining an endless line would hang.
+			// The stream cannot be resynchronised, so the error sticks.
+			r.line = r.line[:0]
+			r.err = &LineTooLongError{Limit: r.max}
+			return nil, r.err
 		}
 		if err == nil {
 			if len(r.line) == 0 {
@@ -111,7 +118,10 @@ func (r *Reader) readLine() ([]byte, error) {
 			if len(r.line) == 0 {
 				return nil, io.EOF
 			}
-			return nil, io.ErrUnexpectedEOF
+			if r.strict {
+				return nil, io.ErrUnexpectedEOF // pwsh's server never sees a partial line as a packet
+			}
+			return r.line, nil // a last line without its newline
 		}
 		return nil, err
 	}

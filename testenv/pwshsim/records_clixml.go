@@ -11,15 +11,21 @@ import (
 // sessions/clixml/value.go on purpose (see the brief): the package's own
 // constructors are being written concurrently.
 
-func cxNil() clixml.Value            { return clixml.Value{Kind: clixml.Nil} }
-func cxStr(s string) clixml.Value    { return clixml.Value{Kind: clixml.String, Text: s} }
-func cxI32(n int32) clixml.Value     { return clixml.Value{Kind: clixml.Int32, Text: strconv.FormatInt(int64(n), 10)} }
-func cxI64(n int64) clixml.Value     { return clixml.Value{Kind: clixml.Int64, Text: strconv.FormatInt(n, 10)} }
-func cxU32(n uint32) clixml.Value    { return clixml.Value{Kind: clixml.UInt32, Text: strconv.FormatUint(uint64(n), 10)} }
-func cxDbl(f float64) clixml.Value   { return clixml.Value{Kind: clixml.Double, Text: formatDouble(f)} }
-func cxVer(s string) clixml.Value    { return clixml.Value{Kind: clixml.Version, Text: s} }
-func cxBool(b bool) clixml.Value     { return clixml.Value{Kind: clixml.Bool, Text: strconv.FormatBool(b)} }
-func cxDT(t time.Time) clixml.Value  { return clixml.Value{Kind: clixml.DateTime, Text: formatDT(t)} }
+func cxNil() clixml.Value         { return clixml.Value{Kind: clixml.Nil} }
+func cxStr(s string) clixml.Value { return clixml.Value{Kind: clixml.String, Text: s} }
+func cxI32(n int32) clixml.Value {
+	return clixml.Value{Kind: clixml.Int32, Text: strconv.FormatInt(int64(n), 10)}
+}
+func cxI64(n int64) clixml.Value {
+	return clixml.Value{Kind: clixml.Int64, Text: strconv.FormatInt(n, 10)}
+}
+func cxU32(n uint32) clixml.Value {
+	return clixml.Value{Kind: clixml.UInt32, Text: strconv.FormatUint(uint64(n), 10)}
+}
+func cxDbl(f float64) clixml.Value                    { return clixml.Value{Kind: clixml.Double, Text: formatDouble(f)} }
+func cxVer(s string) clixml.Value                     { return clixml.Value{Kind: clixml.Version, Text: s} }
+func cxBool(b bool) clixml.Value                      { return clixml.Value{Kind: clixml.Bool, Text: strconv.FormatBool(b)} }
+func cxDT(t time.Time) clixml.Value                   { return clixml.Value{Kind: clixml.DateTime, Text: formatDT(t)} }
 func cxProp(n string, v clixml.Value) clixml.Property { return clixml.Property{Name: n, Value: v} }
 
 // cxStrOrNil is S for a non-empty string and Nil otherwise.

@@ -1,0 +1,337 @@
+package sessions_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/testenv/pwshsim"
+)
+
+// memTransport connects a Conn to an in-process pwshsim server.
+type memTransport struct {
+	r    *io.PipeReader
+	w    *io.PipeWriter
+	exit chan int
+}
+
+func (m *memTransport) Read(b []byte) (int, error)  { return m.r.Read(b) }
+func (m *memTransport) Write(b []byte) (int, error) { return m.w.Write(b) }
+func (m *memTransport) CloseWrite() error           { return m.w.Close() }
+func (m *memTransport) Close() error {
+	m.w.Close()
+	<-m.exit
+	m.r.Close()
+	return nil
+}
+
+func startMem(t *testing.T, opts pwshsim.ServerOptions) (*memTransport, *strings.Builder) {
+	t.Helper()
+	cr, sw := io.Pipe() // server → client
+	sr, cw := io.Pipe() // client → server
+	var stderr strings.Builder
+	var mu sync.Mutex
+	m := &memTransport{r: cr, w: cw, exit: make(chan int, 1)}
+	srv := pwshsim.NewServer(sr, sw, lockedWriter{&mu, &stderr}, opts)
+	go func() {
+		code := srv.Serve()
+		sw.Close()
+		sr.Close()
+		m.exit <- code
+	}()
+	return m, &stderr
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// recorder is a Handler that keeps everything and answers prompts.
+type recorder struct {
+	mu      sync.Mutex
+	msgs    []psrp.MessageType
+	values  []clixml.Value
+	calls   []psrp.HostCallMsg
+	answer  func(psrp.HostCallMsg) (clixml.Value, *clixml.Value)
+	onCall  chan psrp.HostMethod
+	onWrite chan string
+}
+
+func (r *recorder) Message(t psrp.MessageType, v clixml.Value) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, t)
+	r.values = append(r.values, v)
+}
+
+func (r *recorder) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
+	if r.onCall != nil {
+		r.onCall <- c.Method
+	}
+	if r.answer != nil && !c.Method.Void() {
+		return r.answer(c)
+	}
+	return clixml.Value{}, nil
+}
+
+func (r *recorder) outputs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for i, t := range r.msgs {
+		if t == psrp.PipelineOutput {
+			out = append(out, r.values[i].Str())
+		}
+	}
+	return out
+}
+
+func (r *recorder) count(t psrp.MessageType) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if m == t {
+			n++
+		}
+	}
+	return n
+}
+
+// transports yields the transports the suite runs against: in memory,
+// over a pipe to the pwshsim binary, and a real pwsh when PSMUX_PWSH
+// names one.
+func transports(t *testing.T) map[string]func(t *testing.T) sessions.Transport {
+	t.Helper()
+	out := map[string]func(t *testing.T) sessions.Transport{
+		"memory": func(t *testing.T) sessions.Transport { m, _ := startMem(t, pwshsim.ServerOptions{}); return m },
+		"process": func(t *testing.T) sessions.Transport {
+			return startProcess(t, []string{pwshsimBinary(t), "-s"})
+		},
+	}
+	if cmd := os.Getenv("PSMUX_PWSH"); cmd != "" {
+		out = map[string]func(t *testing.T) sessions.Transport{"pwsh": func(t *testing.T) sessions.Transport {
+			return startProcess(t, strings.Fields(cmd))
+		}}
+	}
+	return out
+}
+
+func startProcess(t *testing.T, argv []string) sessions.Transport {
+	t.Helper()
+	p, err := sessions.StartProcess(context.Background(), argv, func(k sessions.DiagKind, s string) { t.Logf("diag %d: %s", k, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// pwshsimBinary builds testenv/cmd/pwshsim once per test run.
+func pwshsimBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "psmux-pwshsim")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pwshsim")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/psmux/psmux/testenv/cmd/pwshsim").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build pwshsim: %v", buildErr)
+	}
+	return binPath
+}
+
+func open(t *testing.T, tr sessions.Transport, host psrp.HostInfo) *sessions.Conn {
+	t.Helper()
+	c, err := sessions.Open(context.Background(), tr, sessions.Options{Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return c
+}
+
+func run(t *testing.T, c *sessions.Conn, script string, h *recorder) sessions.Result {
+	t.Helper()
+	res, err := c.Invoke(context.Background(), psrp.ScriptPipeline(script, false), nil, h)
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	return res
+}
+
+func TestClientAgainstPwshsim(t *testing.T) {
+	for name, mk := range transports(t) {
+		t.Run(name, func(t *testing.T) {
+			c := open(t, mk(t), psrp.NoHost())
+			if c.Negotiated() == "" {
+				t.Fatal("no negotiated protocol version")
+			}
+			h := &recorder{}
+			if res := run(t, c, `$x = 40 + 2; "answer: $x"`, h); res.State != psrp.Completed || res.HadErrors {
+				t.Fatalf("state %v errors %v", res.State, res.HadErrors)
+			}
+			if got := h.outputs(); len(got) != 1 || got[0] != "answer: 42" {
+				t.Fatalf("outputs %q", got)
+			}
+			h = &recorder{}
+			run(t, c, `$x`, h)
+			if got := h.outputs(); len(got) != 1 || got[0] != "42" {
+				t.Fatalf("variable did not persist: %q", got)
+			}
+			h = &recorder{}
+			if res := run(t, c, `1..3`, h); res.State != psrp.Completed {
+				t.Fatalf("1..3: %v", res.State)
+			}
+			if got := strings.Join(h.outputs(), ","); got != "1,2,3" {
+				t.Fatalf("1..3 gave %q", got)
+			}
+			h = &recorder{}
+			res := run(t, c, `Write-Error boom`, h)
+			if !res.HadErrors || h.count(psrp.ErrorRecord) != 1 || res.State != psrp.Completed {
+				t.Fatalf("Write-Error: state %v errors %v records %d", res.State, res.HadErrors, h.count(psrp.ErrorRecord))
+			}
+			if msg := sessions.ErrorText(h.values[0]); msg != "boom" {
+				t.Fatalf("error text %q", msg)
+			}
+			h = &recorder{}
+			res = run(t, c, `throw "bad"`, h)
+			if res.State != psrp.Failed || sessions.ErrorText(res.Reason) != "bad" {
+				t.Fatalf("throw: %v %q", res.State, sessions.ErrorText(res.Reason))
+			}
+		})
+	}
+}
+
+func TestStopSendsSignal(t *testing.T) {
+	m, _ := startMem(t, pwshsim.ServerOptions{})
+	c := open(t, m, psrp.NoHost())
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &recorder{onCall: make(chan psrp.HostMethod, 1)}
+	done := make(chan sessions.Result)
+	go func() {
+		res, err := c.Invoke(ctx, psrp.ScriptPipeline(`Write-Output started; Start-Sleep 30`, false), nil, &outputSignal{h, cancel})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	res := <-done
+	if res.State != psrp.Stopped {
+		t.Fatalf("state %v, want Stopped", res.State)
+	}
+	// The session survives a stop.
+	if r := run(t, c, `'still here'`, &recorder{}); r.State != psrp.Completed {
+		t.Fatalf("after stop: %v", r.State)
+	}
+}
+
+// outputSignal cancels the invocation as soon as output arrives.
+type outputSignal struct {
+	*recorder
+	cancel context.CancelFunc
+}
+
+func (o *outputSignal) Message(t psrp.MessageType, v clixml.Value) {
+	o.recorder.Message(t, v)
+	if t == psrp.PipelineOutput {
+		o.cancel()
+	}
+}
+
+func TestPipelineInput(t *testing.T) {
+	m, _ := startMem(t, pwshsim.ServerOptions{})
+	c := open(t, m, psrp.NoHost())
+	h := &recorder{}
+	res, err := c.Invoke(context.Background(), psrp.ScriptPipeline(`$input`, false), []clixml.Value{clixml.I32(1), clixml.Str("two")}, h)
+	if err != nil || res.State != psrp.Completed {
+		t.Fatalf("%v %v", res.State, err)
+	}
+	if got := strings.Join(h.outputs(), ","); got != "1,two" {
+		t.Fatalf("outputs %q", got)
+	}
+}
+
+func TestHostCallsAnswered(t *testing.T) {
+	for _, proto := range []string{"2.3", "2.4"} {
+		t.Run(proto, func(t *testing.T) {
+			m, _ := startMem(t, pwshsim.ServerOptions{Protocol: proto})
+			c := open(t, m, psrp.TerminalHost(80, 25, "t"))
+			h := &recorder{answer: func(call psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+				switch call.Method {
+				case psrp.ReadLine:
+					return clixml.Str("typed"), nil
+				case psrp.ReadLineAsSecureString:
+					return clixml.Value{Kind: clixml.SecureString, Text: "s3cret"}, nil
+				case psrp.PromptForChoice:
+					return clixml.I32(1), nil
+				}
+				return clixml.Value{}, sessions.HostError(call.Method, "no")
+			}}
+			run(t, c, `$a = Read-Host; "got $a"`, h)
+			run(t, c, `$host.UI.PromptForChoice('c', 'm', @('&Yes', '&No'), 0)`, h)
+			run(t, c, `$s = Read-Host -AsSecureString; $s.Length`, h)
+			got := h.outputs()
+			if len(got) < 2 || got[0] != "got typed" || got[1] != "1" {
+				t.Fatalf("outputs %q", got)
+			}
+			if c.Negotiated() != proto {
+				t.Fatalf("negotiated %s, want %s", c.Negotiated(), proto)
+			}
+		})
+	}
+}
+
+func TestBrokenWhenServerDies(t *testing.T) {
+	m, _ := startMem(t, pwshsim.ServerOptions{})
+	c, err := sessions.Open(context.Background(), m, sessions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.r.CloseWithError(io.ErrUnexpectedEOF) // the server's output ends mid-session
+	_, err = c.Invoke(context.Background(), psrp.ScriptPipeline("1", false), nil, &recorder{})
+	var be *sessions.BrokenError
+	if !errors.As(err, &be) {
+		t.Fatalf("Invoke after the server died: %v, want BrokenError", err)
+	}
+	<-c.Done()
+	if c.Err() == nil {
+		t.Fatal("Err() nil after the connection broke")
+	}
+	m.w.Close()
+}

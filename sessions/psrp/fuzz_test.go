@@ -1,0 +1,112 @@
+package psrp
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/psmux/psmux/sessions/clixml"
+)
+
+// corpusLines returns the real OutOfProc lines of ../shared/corpus.
+func corpusLines(tb testing.TB) []string {
+	dir := filepath.Join("..", "..", "..", "shared", "corpus", "ansible-debugger-oop")
+	var out []string
+	for _, name := range []string{"PSRPPacket.Tests.packets.txt", "large-psrp-packet.txt"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "<") {
+				out = append(out, l)
+			}
+		}
+		f.Close()
+	}
+	return out
+}
+
+func seedLines(f *testing.F) []string {
+	lines := append(corpusLines(f), goldenCapability, goldenInit, goldenServerCap, goldenPoolState, goldenResponse,
+		"<DataAck PSGuid='00000000-0000-0000-0000-000000000000' />", "<Close PSGuid='c1f0b2a3-4d5e-4f60-8a7b-9c8d7e6f5a4b' />")
+	return lines
+}
+
+func FuzzParsePacket(f *testing.F) {
+	for _, l := range seedLines(f) {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		p, err := ParsePacket(line)
+		if err != nil {
+			return
+		}
+		// What parses re-encodes to something that parses the same.
+		q, err := ParsePacket([]byte(strings.TrimSuffix(string(AppendPacket(nil, p)), "\n")))
+		if err != nil || q.Kind != p.Kind || q.GUID != p.GUID || string(q.Payload) != string(p.Payload) || q.PromptResponse != p.PromptResponse {
+			t.Fatalf("round trip of %q: %+v vs %+v (%v)", line, p, q, err)
+		}
+	})
+}
+
+func FuzzDefragment(f *testing.F) {
+	for _, l := range seedLines(f) {
+		if p, err := ParsePacket([]byte(l)); err == nil && p.Kind == Data {
+			f.Add(p.Payload, uint8(7))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		d := Defragmenter{MaxMessage: 1 << 20}
+		n := int(chunk) + 1
+		for i := 0; i < len(data); i += n {
+			if err := d.Write(data[i:min(i+n, len(data))], func(a Assembled) error {
+				if len(a.Message) > 1<<20 {
+					t.Fatalf("message of %d bytes over the cap", len(a.Message))
+				}
+				return nil
+			}); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// FuzzMessages drives the client pool with arbitrary server Data: it must
+// report errors, never panic.
+func FuzzMessages(f *testing.F) {
+	for _, l := range seedLines(f) {
+		if p, err := ParsePacket([]byte(l)); err == nil && p.Kind == Data {
+			f.Add(p.Payload)
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		p := NewClientPool()
+		p.MaxMessage = 1 << 20
+		p.Decode = []clixml.Option{clixml.MaxSize(1 << 20)}
+		_ = p.Open(InitRunspacePoolMsg{MinRunspaces: 1, MaxRunspaces: 1, HostInfo: NoHost()})
+		_, _ = p.Receive(Packet{Kind: Data, GUID: NilGUID, Payload: payload})
+		m, err := ParseMessage(payload)
+		if err != nil {
+			return
+		}
+		v, err := clixml.Decode(m.Body(), clixml.MaxSize(1<<20))
+		if err != nil {
+			return
+		}
+		// Every typed parser must cope with any body.
+		_, _ = ParseSessionCapability(v)
+		_, _ = ParseInitRunspacePool(v)
+		_, _ = ParseCreatePipeline(v)
+		_, _ = ParseState(PipelineState, v)
+		_, _ = ParseHostCall(PipelineHostCall, v)
+		_, _ = ParseHostResponse(PipelineHostResponse, v)
+		_, _ = ParsePoolRequest(SetMaxRunspaces, v)
+		_, _ = ParseAvailability(v)
+		_, _ = ParseKey(PublicKey, v)
+	})
+}
