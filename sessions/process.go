@@ -92,7 +92,8 @@ func (p *ProcessTransport) Close() error {
 		close(p.waited)
 	})
 	var ee *exec.ExitError
-	if errors.As(p.exit, &ee) && (ee.ExitCode() == ExitUnhandled || ee.ExitCode() == -1) {
+	// 4000 reaches a Unix parent as 4000 & 0xff = 160.
+	if errors.As(p.exit, &ee) && (ee.ExitCode() == ExitUnhandled || ee.ExitCode() == ExitUnhandled&0xff || ee.ExitCode() == -1) {
 		return nil
 	}
 	if p.exit != nil {

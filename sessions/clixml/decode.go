@@ -99,7 +99,6 @@ type frame struct {
 	base   int    // start of this frame's children in the matching scratch stack
 	obj    *PSObject
 	prim   *Value // fObj: storage for the wrapped primitive
-	key    Value  // fEn: the key, once read
 	refNum int    // fTN: RefId to register (-1: none, -2: use refStr)
 	refStr string
 }
@@ -112,7 +111,7 @@ type objCell struct {
 }
 
 type decoder struct {
-	buf  []byte
+	buf []byte
 	// Decoded texts are substrings of copies of the input made on demand:
 	// win holds buf[winA : winA+len(win)].
 	win  string
@@ -419,10 +418,10 @@ func (d *decoder) skipMisc() error {
 // Byte classes for the scanners.
 const (
 	// textClass bits
-	tLT    = 1 << iota // '<': end of character data
-	tXML               // '&' or CR: needs XML decoding
-	tUnd               // '_': may start an _xHHHH_ escape
-	tAttrWS            // TAB or LF: attribute-value normalisation
+	tLT     = 1 << iota // '<': end of character data
+	tXML                // '&' or CR: needs XML decoding
+	tUnd                // '_': may start an _xHHHH_ escape
+	tAttrWS             // TAB or LF: attribute-value normalisation
 )
 
 var textClass = func() (t [256]uint8) {
@@ -1037,7 +1036,10 @@ func (d *decoder) value(name []byte, empty bool, start int) error {
 	if err := d.countOne(start); err != nil {
 		return err
 	}
-	pname, pnamed := d.aN, d.hasN
+	pname, pnamed := "", d.hasN
+	if pnamed {
+		pname = d.aN
+	}
 	switch k {
 	case Object:
 		if name[0] == 'R' { // Ref
@@ -1108,10 +1110,9 @@ func (d *decoder) deliver(v Value, name string, named bool) {
 		d.sp = append(d.sp, Property{Name: name, Value: v})
 	case fEn:
 		if top.step == 0 {
-			top.key = v
+			d.sd = append(d.sd, DictEntry{Key: v}) // the value follows
 		} else {
-			d.sd = append(d.sd, DictEntry{Key: top.key, Value: v})
-			top.key = Value{}
+			d.sd[len(d.sd)-1].Value = v
 		}
 		top.step++
 	case fPR:

@@ -40,10 +40,14 @@
 //   - Two JSON renderings: AppendFaithfulJSON (SPEC S10, psmux debug
 //     decode) and AppendPlainJSON (SPEC S8, --json).
 //
-// Strings: Go strings hold UTF-8. A _xHHHH_ escape of a lone UTF-16
-// surrogate decodes to U+FFFD (a high/low pair escaped separately decodes
-// to the one character). For the other direction the encoder accepts a
-// lone surrogate in WTF-8 form (bytes ED A0–BF 80–BF, e.g. "\xed\xa0\xbc"
-// for U+D83C) and writes it as _xD83C_, so a Go caller can still send one.
-// Other invalid UTF-8 is written as U+FFFD.
+// Strings: the input must be UTF-8 (invalid bytes are an error, as for an
+// XML parser) and decoded strings are valid UTF-8. A _xHHHH_ escape of a
+// lone UTF-16 surrogate decodes to U+FFFD (a high/low pair escaped
+// separately decodes to the one character). In the other direction the
+// encoder accepts a lone surrogate in WTF-8 form (bytes ED A0–BF 80–BF,
+// e.g. "\xed\xa0\xbc" for U+D83C) and writes it as _xD83C_, so a Go caller
+// can still send one; other invalid UTF-8 is written as U+FFFD.
+//
+// Empty strings are encoded as <S></S>, as PowerShell itself writes them
+// (see Encode), and decoded from both <S></S> and <S />.
 package clixml

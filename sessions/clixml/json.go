@@ -6,12 +6,15 @@ import (
 	"unicode/utf8"
 )
 
-// renderBudget bounds how many objects one rendering expands. Decoded
-// documents hold at most MaxObjects values, but shared references (<Ref>
-// to an object used many times) are expanded at every use, which a hostile
-// document could turn into exponential output. Objects beyond the budget
-// are rendered like a cycle.
-const renderBudget = 1 << 20
+// Budgets of one rendering. Decoded documents hold at most MaxObjects
+// values, but a shared object (<Ref> to it from many places) is expanded at
+// every use, which a hostile document can turn into exponential output.
+// Once a rendering has expanded renderBudget objects or written
+// renderBytes bytes, further objects are rendered like a cycle.
+const (
+	renderBudget = 1 << 20
+	renderBytes  = 64 << 20
+)
 
 // AppendFaithfulJSON appends v as SPEC S10 "faithful JSON" (the data of
 // psmux debug decode):
@@ -34,12 +37,14 @@ const renderBudget = 1 << 20
 //     "MS":{"AV":…,"AI":…,"CO":…,"PI":…,"PC":…,"T":…,"SR":…,"SD":…}};
 //   - Ref/TNRef are resolved: a shared object is written in full at each
 //     use, and a reference back to an object on the current path (a cycle)
-//     is written as {"Ref": true}.
+//     is written as {"Ref": true} — as is any object past the rendering
+//     budget (2^20 objects or 64 MiB of output), which only a document
+//     built to expand exponentially through shared references reaches.
 //
 // Output is valid JSON: control characters are escaped and invalid UTF-8
 // becomes \ufffd.
 func AppendFaithfulJSON(dst []byte, v Value) []byte {
-	r := renderer{faithful: true}
+	r := renderer{faithful: true, start: len(dst)}
 	return r.value(dst, v)
 }
 
@@ -50,7 +55,8 @@ func AppendFaithfulJSON(dst []byte, v Value) []byte {
 // durations as their ISO 8601 text, BA as base64, SS as {"SecureString":
 // base64}; an object as
 //
-//   - a cycle → its ToString string, or null;
+//   - a cycle (or an object past the budget described at
+//     AppendFaithfulJSON) → its ToString string, or null;
 //   - an enum (type names include System.Enum) → its ToString string;
 //   - DCT → an object keyed by each key's string form (Str), in wire order;
 //   - LST/IE/STK/QUE → an array;
@@ -61,18 +67,25 @@ func AppendFaithfulJSON(dst []byte, v Value) []byte {
 // "ParentActivityId", "PercentComplete", "RecordType", "SecondsRemaining",
 // "StatusDescription"}.
 func AppendPlainJSON(dst []byte, v Value) []byte {
-	r := renderer{}
+	r := renderer{start: len(dst)}
 	return r.value(dst, v)
 }
 
 type renderer struct {
 	faithful bool
+	start    int // len(dst) when the rendering began
 	path     []*PSObject
 	pathBuf  [16]*PSObject
+	pathSet  map[*PSObject]int // replaces the linear search on deep paths
 	expanded int
 }
 
+const pathLinear = 32
+
 func (r *renderer) onPath(o *PSObject) bool {
+	if r.pathSet != nil {
+		return r.pathSet[o] > 0
+	}
 	for _, p := range r.path {
 		if p == o {
 			return true
@@ -81,19 +94,34 @@ func (r *renderer) onPath(o *PSObject) bool {
 	return false
 }
 
-func (r *renderer) enter(o *PSObject) bool {
+func (r *renderer) enter(o *PSObject, written int) bool {
 	if r.path == nil {
 		r.path = r.pathBuf[:0]
 	}
-	if r.onPath(o) || r.expanded >= renderBudget {
+	if r.onPath(o) || r.expanded >= renderBudget || written-r.start > renderBytes {
 		return false
 	}
 	r.expanded++
 	r.path = append(r.path, o)
+	if r.pathSet == nil && len(r.path) > pathLinear {
+		r.pathSet = make(map[*PSObject]int, 2*pathLinear)
+		for _, p := range r.path[:len(r.path)-1] {
+			r.pathSet[p]++
+		}
+	}
+	if r.pathSet != nil {
+		r.pathSet[o]++
+	}
 	return true
 }
 
-func (r *renderer) leave() { r.path = r.path[:len(r.path)-1] }
+func (r *renderer) leave() {
+	o := r.path[len(r.path)-1]
+	r.path = r.path[:len(r.path)-1]
+	if r.pathSet != nil {
+		r.pathSet[o]--
+	}
+}
 
 func (r *renderer) value(dst []byte, v Value) []byte {
 	switch v.Kind {
@@ -221,7 +249,7 @@ func (r *renderer) items(dst []byte, vs []Value) []byte {
 }
 
 func (r *renderer) faithfulObject(dst []byte, o *PSObject) []byte {
-	if !r.enter(o) {
+	if !r.enter(o, len(dst)) {
 		return append(dst, `{"Ref":true}`...)
 	}
 	defer r.leave()
@@ -282,7 +310,7 @@ func (r *renderer) faithfulObject(dst []byte, o *PSObject) []byte {
 }
 
 func (r *renderer) plainObject(dst []byte, o *PSObject) []byte {
-	if !r.enter(o) {
+	if !r.enter(o, len(dst)) {
 		if o.HasToString {
 			return appendJSONString(dst, o.ToString)
 		}

@@ -2,6 +2,7 @@ package clixml
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -117,5 +118,31 @@ func TestJSONRenderBudget(t *testing.T) {
 	out = AppendPlainJSON(nil, Obj(o))
 	if !json.Valid(out) || len(out) > 64<<20 {
 		t.Fatalf("plain output of %d bytes", len(out))
+	}
+}
+
+// TestJSONDeepReferenceChain: object i refers to object i-1 (each defined
+// at top level of a list), so rendering follows ever longer chains of
+// shared references; the cycle check and the budget keep it bounded.
+func TestJSONDeepReferenceChain(t *testing.T) {
+	var b []byte
+	b = append(b, `<Obj RefId="root"><LST><Obj RefId="0" />`...)
+	for i := 1; i < 3000; i++ {
+		b = append(b, `<Obj RefId="`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `"><MS><Ref N="prev" RefId="`...)
+		b = strconv.AppendInt(b, int64(i-1), 10)
+		b = append(b, `" /></MS></Obj>`...)
+	}
+	b = append(b, `</LST></Obj>`...)
+	v, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, render := range []func([]byte, Value) []byte{AppendFaithfulJSON, AppendPlainJSON} {
+		out := render(nil, v)
+		if !json.Valid(out) || len(out) > renderBytes+1<<20 {
+			t.Fatalf("output of %d bytes", len(out))
+		}
 	}
 }

@@ -461,9 +461,11 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	v, err := clixml.Decode(m.Body(), p.Decode...)
-	if err != nil {
-		return fmt.Errorf("psrp: %s: %w", m.Type, err)
+	v := clixml.NilV()
+	if len(m.Body()) > 0 {
+		if v, err = clixml.Decode(m.Body(), p.Decode...); err != nil {
+			return fmt.Errorf("psrp: %s: %w", m.Type, err)
+		}
 	}
 	switch m.Type {
 	case SessionCapability:

@@ -110,7 +110,8 @@ type Defragmenter struct {
 	MaxMessage  int  // 0 = MaxMessageDefault
 	RecordIDs   bool // keep FragmentIDs in results (debug decode)
 	pending     []byte
-	msg         []byte
+	chunks      [][]byte // blobs of the message being assembled
+	size        int      // their total length
 	inMessage   bool
 	objectID    uint64
 	nextFrag    uint64
@@ -145,7 +146,7 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 		d.pending = append(d.pending, payload...)
 		buf = d.pending
 	}
-	start := len(buf)
+	avail := len(buf)
 	for len(buf) >= FragmentHeaderLen {
 		oid := binary.BigEndian.Uint64(buf[0:])
 		fid := binary.BigEndian.Uint64(buf[8:])
@@ -166,7 +167,10 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 		blob := buf[FragmentHeaderLen : FragmentHeaderLen+int(blen)]
 		start, end := flags&1 != 0, flags&2 != 0
 		if start {
-			d.msg = d.msg[:0]
+			if d.inMessage {
+				return &FragmentError{Reason: fmt.Sprintf("start of object %d while object %d is incomplete (its end fragment never came)", oid, d.objectID)}
+			}
+			d.chunks, d.size = d.chunks[:0], 0
 			d.inMessage = true
 			d.objectID = oid
 			d.fragmentIDs = d.fragmentIDs[:0]
@@ -188,7 +192,7 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 				return &FragmentError{Reason: fmt.Sprintf("object %d fragment id %d: expected %d", oid, fid, d.nextFrag)}
 			}
 		}
-		if len(d.msg)+len(blob) > max {
+		if d.size+len(blob) > max {
 			return &FragmentError{Reason: fmt.Sprintf("message of object %d exceeds the %d-byte cap", oid, max)}
 		}
 		d.nextFrag = fid + 1
@@ -202,36 +206,31 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 			if d.RecordIDs {
 				a.FragmentIDs = append([]uint64(nil), d.fragmentIDs...)
 			}
-			if len(d.msg) == 0 {
+			if d.size == 0 {
 				a.Message = blob // no copy for single-fragment messages
 			} else {
-				d.grow(blob, max)
-				a.Message = d.msg
+				// Assemble at exact size; nothing large outlives the message.
+				m := make([]byte, 0, d.size+len(blob))
+				for _, c := range d.chunks {
+					m = append(m, c...)
+				}
+				a.Message = append(m, blob...)
+				clear(d.chunks)
+				d.chunks, d.size = d.chunks[:0], 0
 			}
 			if err := fn(a); err != nil {
 				return err
 			}
 		} else {
-			d.grow(blob, max)
+			// Keep a copy of the blob; the payload buffer is reused.
+			d.chunks = append(d.chunks, append([]byte(nil), blob...))
+			d.size += len(blob)
 		}
 	}
 	// Keep the leftover bytes for the next payload; when nothing was
 	// consumed from pending it already holds them (no quadratic copying).
-	if !(fromPending && len(buf) == start) {
+	if !(fromPending && len(buf) == avail) {
 		d.pending = append(d.pending[:0], buf...) // copy handles the overlap
 	}
 	return nil
-}
-
-// grow appends blob to the message, never reserving more than limit bytes,
-// so a hostile stream cannot make it hold more than the cap.
-func (d *Defragmenter) grow(blob []byte, limit int) {
-	need := len(d.msg) + len(blob)
-	if need > cap(d.msg) {
-		c := min(max(2*cap(d.msg), need, 4096), limit)
-		m := make([]byte, len(d.msg), c)
-		copy(m, d.msg)
-		d.msg = m
-	}
-	d.msg = append(d.msg, blob...)
 }

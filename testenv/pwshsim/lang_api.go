@@ -71,6 +71,42 @@ type RunspaceOptions struct {
 
 // Runspace holds the session state that persists across pipelines:
 // variables, functions, the current location and $Error.
+//
+// The PowerShell subset it runs (SPEC S11):
+//
+//   - Literals: '…' ('' escape), "…" with $var, ${var}, $env:X, $(…) and
+//     backtick escapes, here-strings, Int32 (Int64/Double on overflow),
+//     doubles, hex, kb/mb suffixes, $true/$false/$null.
+//   - Arrays (1,2,3 and @(…)), ranges, hashtables (@{…}, [ordered]),
+//     [pscustomobject]@{…}, casts ([int], [string], [bool], [long],
+//     [double], [char], [datetime], [array], [string[]], [void], …),
+//     static members ([int]::MaxValue, [math]::Round, [string]::Join, …).
+//   - Operators: + - * / % (PowerShell numeric widening, string and array
+//     repetition/concatenation), -eq -ne -gt -ge -lt -le -like -match
+//     -contains -in -replace -split -join -f -is -as (c/i variants;
+//     collection filtering), -and -or -xor -not !, ++ --, = += -= *= /= %=,
+//     multiple assignment.
+//   - Statements: if/elseif/else, foreach, for, while, do/while/until,
+//     break/continue/return, function (param(), begin/process/end),
+//     try/catch/finally, throw, exit, pipelines (streamed), & and . calls,
+//     2>&1, 2>$null, >$null.
+//   - Members: properties (member enumeration on collections, .Count and
+//     .Length on anything), indexing, common string/array/hashtable/DateTime
+//     methods, $Host.UI (WriteLine, Write, Write*Line, ReadLine,
+//     PromptForChoice, PromptForCredential), $Host.UI.RawUI.WindowTitle,
+//     $Host.SetShouldExit.
+//   - Cmdlets: Write-Output/-Error/-Warning/-Verbose/-Debug/-Information/
+//     -Host/-Progress, Read-Host, Get-Credential, Start-Sleep, Get-Date,
+//     Get-Location, Set-Location, ForEach-Object, Where-Object,
+//     Select-Object, Sort-Object, Measure-Object, Out-String, Out-Default,
+//     Out-Host, Out-Null, TabExpansion2, prompt, Exit-PSSession, Get-Host,
+//     Get-Service and Get-Process (fake objects), with common parameters
+//     (-ErrorAction, -Verbose, -Debug, -WarningAction, -InformationAction)
+//     and the usual aliases. Anything else is a CommandNotFoundException.
+//
+// Variables ($_, $input, $args, $Error, $Host, $PSVersionTable, $PWD, $HOME,
+// $PID and the preference variables) behave as in pwsh; errors follow pwsh's
+// non-terminating / statement-terminating / script-terminating split.
 type Runspace struct {
 	opts RunspaceOptions
 

@@ -32,7 +32,8 @@ type pipeElem struct {
 
 type commandAst struct {
 	name     string // command name as written ("" when nameExpr is set)
-	nameExpr expr   // & <expr>
+	nameExpr expr   // & <expr> or . <expr>
+	dot      bool   // dot-sourced: runs in the caller's scope
 	args     []cmdArg
 	redirErr string // "output" (2>&1), "null" (2>$null) or ""
 	redirOut bool   // > $null
@@ -49,7 +50,8 @@ type cmdArg struct {
 }
 
 type assignStmt struct {
-	target expr // varExpr, memberExpr or indexExpr
+	target expr   // varExpr, memberExpr or indexExpr
+	multi  []expr // $a, $b = … (all targets; target is nil)
 	op     string
 	value  stmt
 	pos    int

@@ -1,6 +1,7 @@
 package pwshsim
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -286,6 +287,11 @@ func init() {
 			}, nil
 		}})
 
+	register(&cmdletDef{name: "Measure-Object", typeName: "Microsoft.PowerShell.Commands.MeasureObjectCommand",
+		params: []paramSpec{positional("Property", 0), switchP("Sum"), switchP("Average"), switchP("Maximum"), switchP("Minimum"),
+			switchP("StandardDeviation"), switchP("AllStats"), named("InputObject")},
+		make: makeMeasure})
+
 	register(&cmdletDef{name: "Out-String", typeName: "Microsoft.PowerShell.Commands.OutStringCommand",
 		params: []paramSpec{switchP("Stream"), named("Width"), switchP("NoNewline"), named("InputObject")},
 		make:   makeOutString})
@@ -398,7 +404,7 @@ func writeErrorSpec(cx *cmdCtx, msg string) *errSpec {
 	}
 	if cx.has("Category") {
 		c := toStr(unwrapPrim(cx.get("Category")))
-		for i, n := range categoryNames {
+		for i, n := range fmtCategories {
 			if strings.EqualFold(n, c) {
 				s.category = i
 			}
@@ -715,6 +721,98 @@ func makeSelect(cx *cmdCtx) (*stageProc, error) {
 				}
 			}
 			return nil
+		},
+	}, nil
+}
+
+// makeMeasure is Measure-Object (numeric statistics; GenericMeasureInfo).
+func makeMeasure(cx *cmdCtx) (*stageProc, error) {
+	var nums []float64
+	count := 0
+	prop := cx.str("Property")
+	return &stageProc{
+		process: func(v val, has bool) error {
+			if !has {
+				if !cx.has("InputObject") {
+					return nil
+				}
+				v = cx.get("InputObject")
+			}
+			if prop != "" {
+				pv, err := cx.f.getMember(v, prop)
+				if err != nil {
+					return err
+				}
+				if pv == nil {
+					return nil
+				}
+				v = pv
+			}
+			count++
+			if n, ok := toNumber(v); ok {
+				nums = append(nums, n.float())
+			} else if cx.sw("Sum") || cx.sw("Average") || cx.sw("AllStats") {
+				return cx.writeError(&errSpec{excTypes: excInvalidOp, category: catInvalidArgument,
+					fqeid:   "NonNumericInputObject,Microsoft.PowerShell.Commands.MeasureObjectCommand",
+					message: "Input object \"" + toStr(v) + "\" is not numeric.", target: toValue(v)})
+			}
+			return nil
+		},
+		end: func() error {
+			all := cx.sw("AllStats")
+			stat := func(on bool, f func() float64) clixml.Value {
+				if !(on || all) || len(nums) == 0 {
+					return cxNil()
+				}
+				return cxDbl(f())
+			}
+			sum := func() float64 {
+				t := 0.0
+				for _, n := range nums {
+					t += n
+				}
+				return t
+			}
+			ext := func(less bool) func() float64 {
+				return func() float64 {
+					m := nums[0]
+					for _, n := range nums[1:] {
+						if (n < m) == less && n != m {
+							m = n
+						}
+					}
+					return m
+				}
+			}
+			sd := func() float64 {
+				if len(nums) < 2 {
+					return 0
+				}
+				avg := sum() / float64(len(nums))
+				t := 0.0
+				for _, n := range nums {
+					t += (n - avg) * (n - avg)
+				}
+				return math.Sqrt(t / float64(len(nums)-1))
+			}
+			p := cxNil()
+			if prop != "" {
+				p = cxStr(prop)
+			}
+			return cx.out(cxObj(&clixml.PSObject{
+				TypeNames:   []string{"Microsoft.PowerShell.Commands.GenericMeasureInfo", "Microsoft.PowerShell.Commands.MeasureInfo", "System.Object"},
+				ToString:    "Microsoft.PowerShell.Commands.GenericMeasureInfo",
+				HasToString: true,
+				Props: []clixml.Property{
+					cxProp("Count", cxI32(int32(count))),
+					cxProp("Average", stat(cx.sw("Average"), func() float64 { return sum() / float64(len(nums)) })),
+					cxProp("Sum", stat(cx.sw("Sum"), sum)),
+					cxProp("Maximum", stat(cx.sw("Maximum"), ext(false))),
+					cxProp("Minimum", stat(cx.sw("Minimum"), ext(true))),
+					cxProp("StandardDeviation", stat(cx.sw("StandardDeviation"), sd)),
+					cxProp("Property", p),
+				},
+			}))
 		},
 	}, nil
 }

@@ -293,7 +293,7 @@ func (f *frame) writeError(rec clixml.Value, action string) error {
 		f.it.addError(rec)
 		return nil
 	case "Stop":
-		return &psError{rec: rec, terminating: true}
+		return &psError{rec: withoutMessageDetails(rec), terminating: true}
 	}
 	return f.errw(rec)
 }
@@ -657,6 +657,9 @@ func (f *frame) stmtValue(s stmt) (val, error) {
 		if err := f.execAssign(x); err != nil {
 			return nil, err
 		}
+		if x.multi != nil {
+			return nil, nil
+		}
 		return f.eval(x.target)
 	}
 	var items []val
@@ -671,6 +674,22 @@ func (f *frame) execAssign(x *assignStmt) error {
 	v, err := f.stmtValue(x.value)
 	if err != nil {
 		return err
+	}
+	if x.multi != nil {
+		items := asList(v)
+		for i, t := range x.multi {
+			var iv val
+			switch {
+			case i == len(x.multi)-1 && len(items) > i+1:
+				iv = newArray(items[i:])
+			case i < len(items):
+				iv = items[i]
+			}
+			if err := f.assign(t, iv); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if x.op != "=" {
 		cur, err := f.eval(x.target)

@@ -21,7 +21,8 @@ type parser struct {
 	src     *source
 	s       string
 	pos     int
-	noComma int // >0 while parsing method-call arguments
+	noComma int    // >0 while parsing method-call arguments
+	afterOp string // the binary operator whose right operand is being parsed
 }
 
 // parseScript parses a whole script.
@@ -153,14 +154,6 @@ func (p *parser) skipSpaceNL() {
 		}
 		return
 	}
-}
-
-func (p *parser) expect(c byte, id, msg string) {
-	p.skipSpace()
-	if p.peek() != c {
-		p.fail(id, msg)
-	}
-	p.pos++
 }
 
 func isIdentStart(c byte) bool {
@@ -610,7 +603,35 @@ func (p *parser) parsePipelineOrAssign() stmt {
 	start := p.pos
 	if c := p.peek(); c == '$' || c == '[' {
 		var target expr
-		ok := p.catch(func() { target = p.parseUnary() }) == nil
+		var multi []expr
+		ok := p.catch(func() {
+			target = p.parseUnary()
+			p.skipSpace()
+			for p.peek() == ',' {
+				if multi == nil {
+					multi = []expr{target}
+				}
+				p.pos++
+				p.skipSpace()
+				multi = append(multi, p.parseUnary())
+				p.skipSpace()
+			}
+		}) == nil
+		if ok && multi != nil {
+			if p.peek() != '=' || p.peekAt(1) == '=' {
+				p.pos = start
+				return p.parsePipeline()
+			}
+			for _, t := range multi {
+				if _, isVar := t.(*varExpr); !isVar {
+					p.fail("InvalidLeftHandSide", "The assignment expression is not valid. The input to an assignment operator must be an object that is able to accept assignments, such as a variable or a property.")
+				}
+			}
+			p.pos++
+			p.skipSpaceNL()
+			p.expectValueAfter("=")
+			return &assignStmt{multi: multi, op: "=", value: p.parsePipelineOrAssign(), pos: start}
+		}
 		if ok {
 			p.skipSpace()
 			for _, op := range assignOps {
@@ -622,6 +643,7 @@ func (p *parser) parsePipelineOrAssign() stmt {
 					}
 					p.pos += len(op)
 					p.skipSpaceNL()
+					p.expectValueAfter(op)
 					var value stmt
 					switch {
 					case p.keywordAt("if"):
@@ -638,6 +660,13 @@ func (p *parser) parsePipelineOrAssign() stmt {
 		p.pos = start
 	}
 	return p.parsePipeline()
+}
+
+// expectValueAfter fails when an assignment has no right-hand side.
+func (p *parser) expectValueAfter(op string) {
+	if c := p.peek(); p.pos >= len(p.s) || c == ';' || c == ')' || c == '}' || c == '\n' || c == '\r' {
+		p.fail("ExpectedValueExpression", "You must provide a value expression on the right-hand side of the '"+op+"' operator.")
+	}
 }
 
 func (p *parser) parsePipeline() stmt {
@@ -732,6 +761,7 @@ func (p *parser) parseCommand() *commandAst {
 	c := &commandAst{pos: p.pos}
 	switch {
 	case p.peek() == '&' || (p.peek() == '.' && !isCommandPathDot(p.peekAt(1))):
+		c.dot = p.peek() == '.'
 		p.pos++
 		p.skipSpace()
 		c.nameExpr = p.parsePostfix()
@@ -858,6 +888,7 @@ func (p *parser) dashOp(ops map[string]bool) string {
 	}
 	p.pos = i
 	p.skipSpaceNL()
+	p.afterOp = op
 	return op
 }
 
@@ -909,6 +940,7 @@ func (p *parser) parseAdditive() expr {
 		if (c == '+' || c == '-') && p.peekAt(1) != '=' && p.peekAt(1) != c && !(c == '-' && isIdentStart(p.peekAt(1))) {
 			p.pos++
 			p.skipSpaceNL()
+			p.afterOp = string(c)
 			r := p.parseMultiplicative()
 			l = &binaryExpr{op: string(c), l: l, r: r}
 			continue
@@ -925,6 +957,7 @@ func (p *parser) parseMultiplicative() expr {
 		if (c == '*' || c == '/' || c == '%') && p.peekAt(1) != '=' {
 			p.pos++
 			p.skipSpaceNL()
+			p.afterOp = string(c)
 			r := p.parseFormat()
 			l = &binaryExpr{op: string(c), l: l, r: r}
 			continue
@@ -1154,9 +1187,16 @@ func (p *parser) parseMember(obj expr, static bool) expr {
 func (p *parser) parsePrimary() expr {
 	p.skipSpace()
 	c := p.peek()
+	op := p.afterOp
+	p.afterOp = ""
 	switch {
-	case p.pos >= len(p.s):
-		p.fail("ExpectedExpression", "You must provide a value expression following the operator.")
+	case p.pos >= len(p.s) || c == '\n' || c == '\r' || c == ';' || c == ')' || c == '}':
+		if op != "" {
+			p.fail("ExpectedValueExpression", "You must provide a value expression following the '"+op+"' operator.")
+		}
+		if p.pos >= len(p.s) {
+			p.fail("ExpectedExpression", "An expression was expected after '('.")
+		}
 	case c == '$':
 		if p.peekAt(1) == '(' {
 			p.pos += 2

@@ -25,7 +25,11 @@ func runStages(procs []*stageProc, feed func(emitFn) error, run *pipeRun) error 
 	for _, p := range procs {
 		if p.begin != nil {
 			if err := p.begin(); err != nil {
-				return ownStop(err, run, nil)
+				var su *stopUpstream
+				if errors.As(err, &su) && su.run == run {
+					return nil
+				}
+				return err
 			}
 		}
 	}
@@ -58,14 +62,6 @@ func runStages(procs []*stageProc, feed func(emitFn) error, run *pipeRun) error 
 		}
 	}
 	return nil
-}
-
-func ownStop(err error, run *pipeRun, _ any) error {
-	var su *stopUpstream
-	if errors.As(err, &su) && su.run == run {
-		return nil
-	}
-	return err
 }
 
 // runPipeline runs a pipeline statement, writing its output to out.
@@ -158,7 +154,7 @@ func (f *frame) makeCommand(c *commandAst, out emitFn, idx, n int, run *pipeRun,
 			return nil, err
 		}
 		if sb, ok := v.(*scriptBlock); ok {
-			return f.scriptStage(sb.body, args, out, errw, expectingInput, true), nil
+			return f.scriptStage(sb.body, args, out, errw, expectingInput, !c.dot), nil
 		}
 		name = toStr(v)
 	}
@@ -346,7 +342,7 @@ func (c *frame) bindParams(body *sbBody, args []evArg) error {
 			}
 			v = dv
 		}
-		c.sc.vars[p.name] = v
+		c.sc.set(p.name, v)
 	}
 	c.args = positional
 	return nil
@@ -360,7 +356,7 @@ func (c *frame) bindOne(p paramDecl, v val) error {
 		}
 		v = cv
 	}
-	c.sc.vars[p.name] = v
+	c.sc.set(p.name, v)
 	return nil
 }
 
@@ -424,18 +420,20 @@ func (it *interp) runTop(cmds []Command, input <-chan clixml.Value) error {
 		c := cmds[i]
 		f := &frame{it: it, sc: it.r.global, out: next, errw: errSink(i)}
 		expecting := i > 0 || input != nil
-		if c.IsScript {
-			f.src = bodies[i].src
-			procs[i] = f.scriptStage(bodies[i], nil, next, f.errw, expecting, false)
-		} else {
-			var args []evArg
-			for _, a := range c.Args {
-				if a.Name == "" {
-					args = append(args, evArg{hasValue: true, v: fromValue(a.Value)})
-				} else {
-					args = append(args, evArg{param: a.Name, hasValue: true, colon: true, v: fromValue(a.Value)})
-				}
+		var args []evArg
+		for _, a := range c.Args {
+			if a.Name == "" {
+				args = append(args, evArg{hasValue: true, v: fromValue(a.Value)})
+			} else {
+				args = append(args, evArg{param: a.Name, hasValue: true, colon: true, v: fromValue(a.Value)})
 			}
+		}
+		if c.IsScript {
+			// Args bind to the script's param() block (Invoke-Command
+			// -ArgumentList); UseLocalScope runs it in a child scope.
+			f.src = bodies[i].src
+			procs[i] = f.scriptStage(bodies[i], args, next, f.errw, expecting, c.UseLocalScope)
+		} else {
 			f.src = &source{text: c.Cmd}
 			inv := &invInfo{invocationName: c.Cmd, historyID: it.history, origin: "Runspace"}
 			p, err := f.resolveCommand(c.Cmd, args, next, f.errw, inv, i, n, run, expecting)
@@ -746,9 +744,21 @@ func (f *frame) writeErrorTo(rec clixml.Value, action string, sink func(clixml.V
 		f.it.addError(rec)
 		return nil
 	case "Stop":
-		return &psError{rec: rec, terminating: true}
+		return &psError{rec: withoutMessageDetails(rec), terminating: true}
 	}
 	return sink(rec)
+}
+
+// withoutMessageDetails drops the PSMessageDetails note an error-stream
+// record carries: a record that becomes the pipeline's failure reason is
+// sent without it (corpus E060).
+func withoutMessageDetails(rec clixml.Value) clixml.Value {
+	if rec.Obj == nil || len(rec.Obj.Members) == 0 || rec.Obj.Members[len(rec.Obj.Members)-1].Name != "PSMessageDetails" {
+		return rec
+	}
+	o := *rec.Obj
+	o.Members = o.Members[:len(o.Members)-1]
+	return cxObj(&o)
 }
 
 func itoa(n int) string {

@@ -696,6 +696,70 @@ func TestOutString(t *testing.T) {
 	}
 }
 
+func TestScriptArguments(t *testing.T) {
+	// Invoke-Command -ScriptBlock { param($a, $b) … } -ArgumentList 2, 3
+	h := &fakeHost{}
+	testRunspace().Invoke(context.Background(), []Command{{Cmd: "param($a, $b) $a * $b; $args.Count", IsScript: true,
+		Args: []Arg{{Value: cxI32(2)}, {Value: cxI32(3)}, {Value: cxStr("extra")}}}}, nil, h)
+	out := outputs(h)
+	if len(out) != 2 || out[0].Text != "6" || out[1].Text != "1" {
+		t.Fatalf("outputs %+v", out)
+	}
+	// UseLocalScope keeps the script's variables out of the session.
+	rs := testRunspace()
+	rs.Invoke(context.Background(), []Command{{Cmd: "$local = 1", IsScript: true, UseLocalScope: true}}, nil, &fakeHost{})
+	h = &fakeHost{}
+	rs.Invoke(context.Background(), script("$null -eq $local"), nil, h)
+	if out := outputs(h); len(out) != 1 || out[0].Text != "true" {
+		t.Fatalf("outputs %+v", out)
+	}
+}
+
+// colorHost declares RawUI default colours.
+type colorHost struct{ fakeHost }
+
+func (*colorHost) DefaultColors() (int, int, bool) { return 7, 0, true }
+
+func TestWriteHostWithRawUIColors(t *testing.T) {
+	h := &colorHost{fakeHost{ui: true}}
+	testRunspace().Invoke(context.Background(), script("Write-Host 'x'"), nil, h)
+	c := h.calls(psrp.WriteLine3)
+	if len(c) != 1 || c[0].params[0].Text != "7" || c[0].params[1].Text != "0" || c[0].params[2].Text != "x" {
+		t.Fatalf("WriteLine3 %+v", h.events)
+	}
+	md := member(h.emitted(psrp.InformationRecord)[0], "MessageData")
+	if member(md, "ForegroundColor").Text != "Gray" || member(md, "BackgroundColor").Text != "Black" {
+		t.Errorf("MessageData %+v", md.Obj.Props)
+	}
+}
+
+func TestSelectFirstStopsUpstream(t *testing.T) {
+	h := &fakeHost{ui: true}
+	testRunspace().Invoke(context.Background(), script("1..5 | ForEach-Object { Write-Host \"saw $_\"; $_ } | Select-Object -First 2; 'next'"), nil, h)
+	if got := strings.Join(h.lines(), ","); got != "saw 1,saw 2" {
+		t.Errorf("upstream ran on: %s", got)
+	}
+	if out := outputs(h); len(out) != 3 || out[2].Text != "next" {
+		t.Errorf("outputs %+v", out)
+	}
+}
+
+func TestOutDefaultFlushesBeforePrompt(t *testing.T) {
+	var seen []string
+	h := &fakeHost{ui: true}
+	h.answer = func(context.Context, psrp.HostMethod, []clixml.Value) (clixml.Value, error) {
+		seen = h.lines()
+		return cxStr("ok"), nil
+	}
+	testRunspace().Invoke(context.Background(), interactive("[pscustomobject]@{a=1}; $null = Read-Host; [pscustomobject]@{a=22}"), nil, h)
+	if got := strings.Join(seen, "|"); got != "|a|-|1" {
+		t.Errorf("before the prompt: %q", got)
+	}
+	if got := strings.Join(h.lines(), "|"); got != "|a|-|1|…|" {
+		t.Errorf("all lines: %q", got)
+	}
+}
+
 func TestTopLevelCommandNotFound(t *testing.T) {
 	h := &fakeHost{}
 	state, reason := testRunspace().Invoke(context.Background(), []Command{{Cmd: "Get-Nothing"}}, nil, h)

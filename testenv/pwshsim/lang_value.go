@@ -3,7 +3,6 @@ package pwshsim
 import (
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -750,8 +749,33 @@ func convError(v val, to string) error {
 
 // ---- comparison ----
 
+// enumName returns an enum value's member name.
+func enumName(v val) (string, bool) {
+	cv, ok := v.(clixml.Value)
+	if !ok || cv.Kind != clixml.Object || cv.Obj == nil || cv.Obj.Primitive == nil || !cv.Obj.HasToString {
+		return "", false
+	}
+	for _, t := range cv.Obj.TypeNames {
+		if t == "System.Enum" || t == "Deserialized.System.Enum" {
+			return cv.Obj.ToString, true
+		}
+	}
+	return "", false
+}
+
 // valEquals is -eq between two scalars (right converted to the left's type).
 func valEquals(l, r val, cs bool) bool {
+	// An enum compares with a string by name, as the string converts to it.
+	if n, ok := enumName(l); ok {
+		if s, ok := r.(string); ok {
+			return strings.EqualFold(n, s)
+		}
+	}
+	if n, ok := enumName(r); ok {
+		if s, ok := l.(string); ok {
+			return strings.EqualFold(n, s)
+		}
+	}
 	l, r = unwrapPrim(l), unwrapPrim(r)
 	if l == nil || r == nil {
 		return l == nil && r == nil
@@ -1115,16 +1139,5 @@ func newChoice(label, help string) clixml.Value {
 			cxProp("Label", cxStr(label)),
 			cxProp("HelpMessage", cxStr(help)),
 		},
-	})
-}
-
-// sortVals sorts values (Sort-Object without properties).
-func sortVals(items []val, desc bool) {
-	sort.SliceStable(items, func(i, j int) bool {
-		c, _ := valCompare(items[i], items[j], false)
-		if desc {
-			return c > 0
-		}
-		return c < 0
 	})
 }

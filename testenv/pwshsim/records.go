@@ -19,28 +19,12 @@ import (
 const (
 	catNotSpecified     = 0
 	catInvalidArgument  = 5
-	catInvalidData      = 6
 	catInvalidOperation = 7
 	catNotImplemented   = 11
 	catObjectNotFound   = 13
 	catOperationStopped = 14
 	catParserError      = 17
 )
-
-var categoryNames = [...]string{"NotSpecified", "OpenError", "CloseError", "DeviceError",
-	"DeadlockDetected", "InvalidArgument", "InvalidData", "InvalidOperation", "InvalidResult",
-	"InvalidType", "MetadataError", "NotImplemented", "NotInstalled", "ObjectNotFound",
-	"OperationStopped", "OperationTimeout", "SyntaxError", "ParserError", "PermissionDenied",
-	"ResourceBusy", "ResourceExists", "ResourceUnavailable", "ReadError", "WriteError",
-	"FromStdErr", "SecurityError", "ProtocolError", "ConnectionError", "AuthenticationError",
-	"LimitsExceeded", "QuotaExceeded", "NotEnabled"}
-
-func categoryName(c int) string {
-	if c >= 0 && c < len(categoryNames) {
-		return categoryNames[c]
-	}
-	return strconv.Itoa(c)
-}
 
 // Exception type chains (most derived first; System.Object is appended).
 var (
@@ -53,8 +37,6 @@ var (
 	excHost            = []string{"System.Management.Automation.Host.HostException", "System.Management.Automation.RuntimeException", "System.SystemException", "System.Exception"}
 	excRemote          = []string{"System.Management.Automation.RemoteException", "System.Management.Automation.RuntimeException", "System.SystemException", "System.Exception"}
 	excInvalidOp       = []string{"System.InvalidOperationException", "System.SystemException", "System.Exception"}
-	excArgument        = []string{"System.ArgumentException", "System.SystemException", "System.Exception"}
-	excDivideByZero    = []string{"System.DivideByZeroException", "System.ArithmeticException", "System.SystemException", "System.Exception"}
 )
 
 // invInfo is the part of an InvocationInfo the simulator tracks.
@@ -151,7 +133,7 @@ func targetNameType(v clixml.Value) (string, string) {
 
 // categoryMessage is CategoryInfo.GetMessage().
 func categoryMessage(cat int, activity, targetName, targetType, reason string) string {
-	return categoryName(cat) + ": (" + ellipsize(targetName) + ":" + ellipsize(targetType) + ") [" +
+	return fmtCategoryName(cat) + ": (" + ellipsize(targetName) + ":" + ellipsize(targetType) + ") [" +
 		ellipsize(activity) + "], " + ellipsize(reason)
 }
 

@@ -99,7 +99,7 @@ func parseDT(s string) (time.Time, bool) {
 
 // formatDouble renders a float64 the way .NET Core's double.ToString()
 // (shortest round-trip) does: scientific notation with a signed two-digit
-// exponent below 1E-05 and from 1E+15 up, plain digits otherwise.
+// exponent from 1E-05 down and from 1E+15 up, plain digits otherwise.
 func formatDouble(f float64) string {
 	switch {
 	case f != f:
@@ -120,7 +120,7 @@ func formatDouble(f float64) string {
 			break
 		}
 	}
-	if exp >= 15 || exp < -5 {
+	if exp >= 15 || exp < -4 {
 		sign := "+"
 		if exp < 0 {
 			sign = "-"

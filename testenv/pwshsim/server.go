@@ -445,7 +445,7 @@ func (p *spipe) data(pk psrp.Packet) {
 			p.ack()
 			acked = true
 			p.s.wg.Add(1)
-			go p.run(cp)
+			go p.run(cp, p.input)
 		case psrp.PipelineInput:
 			if p.input != nil {
 				select {
@@ -547,7 +547,7 @@ func (p *spipe) seal(v clixml.Value) clixml.Value {
 	return v
 }
 
-func (p *spipe) run(cp psrp.CreatePipelineMsg) {
+func (p *spipe) run(cp psrp.CreatePipelineMsg, input chan clixml.Value) {
 	defer p.s.wg.Done()
 	defer close(p.done)
 	cmds := make([]Command, len(cp.Cmds))
@@ -560,8 +560,8 @@ func (p *spipe) run(cp psrp.CreatePipelineMsg) {
 		}
 	}
 	var in <-chan clixml.Value
-	if p.input != nil {
-		in = p.input
+	if input != nil {
+		in = input
 	}
 	state, reason := p.s.rs.Invoke(p.ctx, cmds, in, p)
 	p.s.sendMessage(p.id, psrp.PipelineState, p.id, psrp.StateMsg{State: int32(state), Reason: reason}.PipelineStateValue())
