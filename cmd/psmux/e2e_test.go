@@ -191,7 +191,7 @@ func TestInvokeUsageAndMissingPwsh(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != exitConnect || !strings.Contains(string(out), "install PowerShell") {
 		t.Fatalf("without pwsh: %v %q", err, out)
 	}
-	r = invoke(t, "/bin/echo not-a-psrp-server")
+	r = invoke(t, "/bin/echo not-a-psrp-server", "--", "1")
 	if r.code != exitConnect || !strings.Contains(r.stderr, "psmux:") {
 		t.Fatalf("bogus server: %d %q", r.code, r.stderr)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 )
 
 func custom(props ...clixml.Property) clixml.Value {
@@ -53,7 +54,7 @@ func TestFormatLines(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := FormatLines(tc.in, tc.width)
+			got := format.FormatLines(tc.in, tc.width)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
@@ -62,8 +63,8 @@ func TestFormatLines(t *testing.T) {
 }
 
 func TestFormatterStreaming(t *testing.T) {
-	f := NewFormatter(80)
-	texts := func(ls []Line) []string {
+	f := format.NewFormatter(80)
+	texts := func(ls []format.Line) []string {
 		var out []string
 		for _, l := range ls {
 			out = append(out, l.Text)
@@ -95,10 +96,10 @@ func TestFormatErrorRecordFlattened(t *testing.T) {
 			cxProp("InvocationInfo_ScriptLineNumber", cxI32(1)),
 		},
 	})
-	if got := FormatErrorRecord(rec, 80); len(got) != 1 || got[0] != "Get-Item: Cannot find path '/nope' because it does not exist." {
+	if got := format.FormatErrorRecord(rec, 80); len(got) != 1 || got[0] != "Get-Item: Cannot find path '/nope' because it does not exist." {
 		t.Errorf("got %q", got)
 	}
-	lines := FormatLines([]clixml.Value{cxStr("x"), rec}, 80)
+	lines := format.FormatLines([]clixml.Value{cxStr("x"), rec}, 80)
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "Get-Item: ") {
 		t.Errorf("FormatLines %q", lines)
 	}

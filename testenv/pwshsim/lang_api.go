@@ -74,9 +74,9 @@ type RunspaceOptions struct {
 //
 // The PowerShell subset it runs (SPEC S11):
 //
-//   - Literals: '…' ('' escape), "…" with $var, ${var}, $env:X, $(…) and
-//     backtick escapes, here-strings, Int32 (Int64/Double on overflow),
-//     doubles, hex, kb/mb suffixes, $true/$false/$null.
+//   - Literals: '…' (a doubled quote escapes), "…" with $var, ${var},
+//     $env:X, $(…) and backtick escapes, here-strings, Int32 (Int64 or
+//     Double on overflow), doubles, hex, kb/mb suffixes, $true/$false/$null.
 //   - Arrays (1,2,3 and @(…)), ranges, hashtables (@{…}, [ordered]),
 //     [pscustomobject]@{…}, casts ([int], [string], [bool], [long],
 //     [double], [char], [datetime], [array], [string[]], [void], …),

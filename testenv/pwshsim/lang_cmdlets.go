@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -63,7 +64,7 @@ func init() {
 			{name: "CategoryTargetType", aliases: []string{"TargetType"}, pos: -1}, named("Exception"), named("ErrorRecord")},
 		make: func(cx *cmdCtx) (*stageProc, error) {
 			return &stageProc{process: func(v val, has bool) error {
-				if rec, ok := cx.get("ErrorRecord").(clixml.Value); ok && IsErrorRecord(rec) {
+				if rec, ok := cx.get("ErrorRecord").(clixml.Value); ok && format.IsErrorRecord(rec) {
 					return cx.f.writeErrorTo(rec, cx.action("ErrorAction", "ErrorActionPreference"), cx.errw)
 				}
 				msg := cx.str("Message")
@@ -364,7 +365,7 @@ func init() {
 						w, _ := toInt(want)
 						found := false
 						for _, p := range procs {
-							if fmtText(firstProp(p, "Id")) == strconv.Itoa(w) {
+							if format.Text(format.FirstProp(p, "Id")) == strconv.Itoa(w) {
 								out = append(out, p)
 								found = true
 							}
@@ -404,9 +405,10 @@ func writeErrorSpec(cx *cmdCtx, msg string) *errSpec {
 	}
 	if cx.has("Category") {
 		c := toStr(unwrapPrim(cx.get("Category")))
-		for i, n := range fmtCategories {
-			if strings.EqualFold(n, c) {
+		for i := 0; i < 32; i++ {
+			if strings.EqualFold(format.CategoryText(i), c) {
 				s.category = i
+				break
 			}
 		}
 		if n, err := strconv.Atoi(c); err == nil {
@@ -650,7 +652,7 @@ func makeSelect(cx *cmdCtx) (*stageProc, error) {
 		for _, p := range props {
 			if p == "*" {
 				if cv, ok := v.(clixml.Value); ok && cv.Obj != nil {
-					o.Members = append(o.Members, fmtProps(cv)...)
+					o.Members = append(o.Members, format.Props(cv)...)
 				}
 				continue
 			}
@@ -869,7 +871,7 @@ func (cx *cmdCtx) emitFakes(objs []clixml.Value, nameProp, what, errID, msgFmt s
 		}
 		found := false
 		for _, o := range objs {
-			if re.MatchString(fmtText(firstProp(o, nameProp))) {
+			if re.MatchString(format.Text(format.FirstProp(o, nameProp))) {
 				found = true
 				if err := cx.out(o); err != nil {
 					return err
@@ -891,8 +893,8 @@ func (cx *cmdCtx) emitFakes(objs []clixml.Value, nameProp, what, errID, msgFmt s
 
 func makeOutDefault(cx *cmdCtx) (*stageProc, error) {
 	it := cx.f.it
-	fm := NewFormatter(it.width)
-	write := func(lines []Line) error {
+	fm := format.NewFormatter(it.width)
+	write := func(lines []format.Line) error {
 		if !it.hasUI {
 			return nil
 		}
@@ -941,10 +943,10 @@ func makeOutString(cx *cmdCtx) (*stageProc, error) {
 	} else if !cx.f.it.hasUI {
 		width = 120
 	}
-	fm := NewFormatter(width)
+	fm := format.NewFormatter(width)
 	stream := cx.sw("Stream")
 	var all []string
-	put := func(lines []Line) error {
+	put := func(lines []format.Line) error {
 		for _, l := range lines {
 			if stream {
 				if err := cx.out(l.Text); err != nil {

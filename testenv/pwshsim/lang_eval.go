@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -32,7 +33,7 @@ func (e *psError) Error() string {
 	if e.spec != nil {
 		return e.spec.message
 	}
-	return fmtText(firstProp(firstProp(e.rec, "Exception"), "Message"))
+	return format.Text(format.FirstProp(format.FirstProp(e.rec, "Exception"), "Message"))
 }
 
 func newRuntimeError(id, msg string) error {
@@ -604,7 +605,7 @@ func (f *frame) execThrow(x *throwStmt) error {
 		if err != nil {
 			return err
 		}
-		if cv, ok := v.(clixml.Value); ok && IsErrorRecord(cv) {
+		if cv, ok := v.(clixml.Value); ok && format.IsErrorRecord(cv) {
 			return &psError{rec: cv, terminating: true}
 		}
 		msg = toStr(v)
@@ -1278,7 +1279,7 @@ func (f *frame) index(obj, idx val) (val, error) {
 		}
 		return clixml.Value{Kind: clixml.Char, Text: strconv.Itoa(int(r[i]))}, nil
 	}
-	if cv, ok := obj.(clixml.Value); ok && isDictionary(cv) {
+	if cv, ok := obj.(clixml.Value); ok && format.IsDictionary(cv) {
 		if h, ok := fromValue(cv).(*psHash); ok {
 			v, _ := h.get(idx)
 			return v, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -49,7 +50,7 @@ func (f *frame) hostMember(obj val, name string) (val, bool) {
 		case "currentculture", "currentuiculture":
 			return "en-US", true
 		}
-		return fromValue(firstProp(o.value(), name)), true
+		return fromValue(format.FirstProp(o.value(), name)), true
 	case *hostUI:
 		switch strings.ToLower(name) {
 		case "rawui":
@@ -273,7 +274,7 @@ func (f *frame) promptForChoice(caption, message string, choices val, def val) (
 	for _, c := range asList(choices) {
 		ch := toChoice(c)
 		cv := ch.(clixml.Value)
-		items = append(items, choiceDescription(fmtText(firstProp(cv, "Label")), fmtText(firstProp(cv, "HelpMessage"))))
+		items = append(items, choiceDescription(format.Text(format.FirstProp(cv, "Label")), format.Text(format.FirstProp(cv, "HelpMessage"))))
 	}
 	d, ok := toInt(def)
 	if !ok {

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 )
 
 // getMember reads obj.name (PowerShell is lenient: a missing member is
@@ -68,7 +69,7 @@ func (f *frame) getMember(obj val, name string) (val, error) {
 		}
 		return nil, nil
 	case clixml.Value:
-		if isDateTime(o) {
+		if format.IsDateTime(o) {
 			if v, ok := dateMember(o, ln); ok {
 				return v, nil
 			}
@@ -87,13 +88,13 @@ func (f *frame) getMember(obj val, name string) (val, error) {
 			if items, ok := enumerate(o); ok {
 				return f.getMember(newArray(items), name)
 			}
-			if isDictionary(o) {
+			if format.IsDictionary(o) {
 				return f.getMember(fromValue(o), name)
 			}
-			if o.Obj.Primitive != nil && !isDateTime(o) {
+			if o.Obj.Primitive != nil && !format.IsDateTime(o) {
 				return f.getMember(fromValue(*o.Obj.Primitive), name)
 			}
-			if IsErrorRecord(o) {
+			if format.IsErrorRecord(o) {
 				return errorRecordMember(o, ln), nil
 			}
 		}
@@ -114,13 +115,13 @@ func (f *frame) getMember(obj val, name string) (val, error) {
 func errorRecordMember(o clixml.Value, ln string) val {
 	switch ln {
 	case "categoryinfo":
-		return fmtText(firstProp(o, "ErrorCategory_Message"))
+		return format.Text(format.FirstProp(o, "ErrorCategory_Message"))
 	case "errordetails":
-		if d := firstProp(o, "ErrorDetails_Message"); d.Kind != clixml.Nil {
+		if d := format.FirstProp(o, "ErrorDetails_Message"); d.Kind != clixml.Nil {
 			return fromValue(d)
 		}
 	case "scriptstacktrace":
-		return fromValue(firstProp(o, "ErrorDetails_ScriptStackTrace"))
+		return fromValue(format.FirstProp(o, "ErrorDetails_ScriptStackTrace"))
 	}
 	return nil
 }
@@ -388,7 +389,7 @@ func (f *frame) callMethod(obj val, name string, args []val) (val, error) {
 			return o.text, nil
 		}
 	case clixml.Value:
-		if isDateTime(o) {
+		if format.IsDateTime(o) {
 			if v, ok, err := dateMethod(o, ln, args); ok {
 				return v, err
 			}
@@ -848,9 +849,9 @@ func formatOperator(f string, args []val) (val, error) {
 			}
 			spec := f[i+1 : i+end]
 			i += end
-			format := ""
+			fmtSpec := ""
 			if j := strings.IndexByte(spec, ':'); j >= 0 {
-				spec, format = spec[:j], spec[j+1:]
+				spec, fmtSpec = spec[:j], spec[j+1:]
 			}
 			align := 0
 			if j := strings.IndexByte(spec, ','); j >= 0 {
@@ -869,8 +870,8 @@ func formatOperator(f string, args []val) (val, error) {
 					message: "Error formatting a string: Index (zero based) must be greater than or equal to zero and less than the size of the argument list.."}}
 			}
 			s := toStr(args[idx])
-			if format != "" {
-				fv, err := formatValue(args[idx], format)
+			if fmtSpec != "" {
+				fv, err := formatValue(args[idx], fmtSpec)
 				if err != nil {
 					return nil, err
 				}
@@ -901,21 +902,21 @@ func abs(n int) int {
 }
 
 // formatValue applies a .NET format string to one value.
-func formatValue(v val, format string) (val, error) {
-	if cv, ok := unwrapPrim(v).(clixml.Value); ok && isDateTime(cv) {
+func formatValue(v val, fmtSpec string) (val, error) {
+	if cv, ok := unwrapPrim(v).(clixml.Value); ok && format.IsDateTime(cv) {
 		t, _ := dateOf(cv)
-		return netDateFormat(t, format), nil
+		return netDateFormat(t, fmtSpec), nil
 	}
 	n, ok := toNumber(v)
-	if !ok || format == "" {
+	if !ok || fmtSpec == "" {
 		return toStr(v), nil
 	}
-	spec := strings.ToUpper(format[:1])
+	spec := strings.ToUpper(fmtSpec[:1])
 	prec := -1
-	if len(format) > 1 {
-		p, err := strconv.Atoi(format[1:])
+	if len(fmtSpec) > 1 {
+		p, err := strconv.Atoi(fmtSpec[1:])
 		if err != nil {
-			return customNumberFormat(n.float(), format), nil
+			return customNumberFormat(n.float(), fmtSpec), nil
 		}
 		prec = p
 	}
@@ -924,7 +925,7 @@ func formatValue(v val, format string) (val, error) {
 		if prec < 0 {
 			prec = 2
 		}
-		return formatN(n.float(), prec), nil
+		return format.FormatN(n.float(), prec), nil
 	case "F":
 		if prec < 0 {
 			prec = 2
@@ -949,7 +950,7 @@ func formatValue(v val, format string) (val, error) {
 		if n.kind == 1 && n.i < 0 {
 			s = strconv.FormatUint(uint64(uint32(n.i)), 16)
 		}
-		if format[0] == 'X' {
+		if fmtSpec[0] == 'X' {
 			s = strings.ToUpper(s)
 		}
 		for len(s) < prec {
@@ -960,7 +961,7 @@ func formatValue(v val, format string) (val, error) {
 		if prec < 0 {
 			prec = 2
 		}
-		return formatN(n.float()*100, prec) + " %", nil
+		return format.FormatN(n.float()*100, prec) + " %", nil
 	case "E":
 		if prec < 0 {
 			prec = 6
@@ -977,27 +978,27 @@ func formatValue(v val, format string) (val, error) {
 	case "G", "R":
 		return toStr(n.val()), nil
 	}
-	return customNumberFormat(n.float(), format), nil
+	return customNumberFormat(n.float(), fmtSpec), nil
 }
 
 // customNumberFormat handles simple custom patterns like "0.00" or "#,##0".
-func customNumberFormat(f float64, format string) string {
+func customNumberFormat(f float64, fmtSpec string) string {
 	dec := 0
-	if i := strings.IndexByte(format, '.'); i >= 0 {
-		dec = strings.Count(format[i+1:], "0") + strings.Count(format[i+1:], "#")
-		mandatory := strings.Count(format[i+1:], "0")
+	if i := strings.IndexByte(fmtSpec, '.'); i >= 0 {
+		dec = strings.Count(fmtSpec[i+1:], "0") + strings.Count(fmtSpec[i+1:], "#")
+		mandatory := strings.Count(fmtSpec[i+1:], "0")
 		s := strconv.FormatFloat(f, 'f', dec, 64)
 		for dec > mandatory && strings.HasSuffix(s, "0") {
 			s = strings.TrimSuffix(s, "0")
 			dec--
 		}
 		s = strings.TrimSuffix(s, ".")
-		if strings.Contains(format, ",") {
+		if strings.Contains(fmtSpec, ",") {
 			ip, fp := s, ""
 			if j := strings.IndexByte(s, '.'); j >= 0 {
 				ip, fp = s[:j], s[j+1:]
 			}
-			g := formatN(mustFloat(ip), 0)
+			g := format.FormatN(mustFloat(ip), 0)
 			if fp != "" {
 				return g + "." + fp
 			}
@@ -1005,11 +1006,11 @@ func customNumberFormat(f float64, format string) string {
 		}
 		return s
 	}
-	if strings.Contains(format, ",") {
-		return formatN(math.RoundToEven(f), 0)
+	if strings.Contains(fmtSpec, ",") {
+		return format.FormatN(math.RoundToEven(f), 0)
 	}
 	s := strconv.FormatFloat(math.RoundToEven(f), 'f', 0, 64)
-	width := strings.Count(format, "0")
+	width := strings.Count(fmtSpec, "0")
 	for len(s) < width {
 		s = "0" + s
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 )
 
 // val is a runtime value of the interpreter:
@@ -278,13 +279,13 @@ func toStr(v val) string {
 		switch x.Kind {
 		case clixml.Object:
 			if x.Obj != nil && !x.Obj.HasToString && x.Obj.Primitive == nil && x.Obj.Container == clixml.NoContainer {
-				return hashLiteral(x.Obj)
+				return format.HashLiteral(x.Obj)
 			}
 			if x.Obj != nil && x.Obj.Primitive != nil && x.Obj.Primitive.Kind == clixml.DateTime && !x.Obj.HasToString {
-				return fmtDateCell(x.Obj.Primitive.Text)
+				return format.DateCell(x.Obj.Primitive.Text)
 			}
 		}
-		return fmtText(x)
+		return format.Text(x)
 	}
 	return ""
 }
@@ -1069,7 +1070,7 @@ func castTo(name string, v val) (val, error) {
 	case "datetime", "system.datetime":
 		switch x := v.(type) {
 		case clixml.Value:
-			if isDateTime(x) {
+			if format.IsDateTime(x) {
 				return x, nil
 			}
 		case string:

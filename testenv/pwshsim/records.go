@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
 )
 
 // This file builds the record objects pwsh sends (psrp-brief §7.6): error
@@ -133,7 +134,7 @@ func targetNameType(v clixml.Value) (string, string) {
 
 // categoryMessage is CategoryInfo.GetMessage().
 func categoryMessage(cat int, activity, targetName, targetType, reason string) string {
-	return fmtCategoryName(cat) + ": (" + ellipsize(targetName) + ":" + ellipsize(targetType) + ") [" +
+	return format.CategoryText(cat) + ": (" + ellipsize(targetName) + ":" + ellipsize(targetType) + ") [" +
 		ellipsize(activity) + "], " + ellipsize(reason)
 }
 

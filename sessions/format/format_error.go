@@ -1,4 +1,4 @@
-package pwshsim
+package format
 
 import (
 	"strconv"
@@ -129,3 +129,6 @@ func fmtCategoryName(c int) string {
 	}
 	return strconv.Itoa(c)
 }
+
+// CategoryText returns the ErrorCategory name for c.
+func CategoryText(c int) string { return fmtCategoryName(c) }
