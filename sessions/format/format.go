@@ -762,7 +762,6 @@ func FirstProp(v clixml.Value, names ...string) clixml.Value { return firstProp(
 // Props returns the properties a view shows for v.
 func Props(v clixml.Value) []clixml.Property { return fmtProps(v) }
 
-
 // IsDictionary reports whether v is a hashtable-like object (DCT).
 func IsDictionary(v clixml.Value) bool { return isDictionary(v) }
 

@@ -299,52 +299,53 @@ func walkObj(o *clixml.PSObject, f func(clixml.Value) bool) bool {
 	return false
 }
 
-// sealValue returns a copy of v with every SecureString sealed.
-func sealValue(v clixml.Value, key []byte) clixml.Value {
+// MapSecureStrings returns a copy of v in which the text of every
+// SecureString is replaced by f(text); v itself is not changed.
+func MapSecureStrings(v clixml.Value, f func(string) string) clixml.Value {
 	switch v.Kind {
 	case clixml.SecureString:
-		s, _ := SealSecureString(key, v.Text)
-		return clixml.Value{Kind: clixml.SecureString, Text: s}
+		return clixml.Value{Kind: clixml.SecureString, Text: f(v.Text)}
 	case clixml.Object:
-		if v.Obj == nil {
+		if v.Obj == nil || !hasSecure(v) {
 			return v
 		}
 		o := *v.Obj
-		o.Items = sealAll(o.Items, key)
-		if o.Dict != nil {
-			d := make([]clixml.DictEntry, len(o.Dict))
-			for i, e := range o.Dict {
-				d[i] = clixml.DictEntry{Key: sealValue(e.Key, key), Value: sealValue(e.Value, key)}
+		if o.Items != nil {
+			o.Items = make([]clixml.Value, len(v.Obj.Items))
+			for i, x := range v.Obj.Items {
+				o.Items[i] = MapSecureStrings(x, f)
 			}
-			o.Dict = d
 		}
-		o.Props = sealProps(o.Props, key)
-		o.Members = sealProps(o.Members, key)
+		if o.Dict != nil {
+			o.Dict = make([]clixml.DictEntry, len(v.Obj.Dict))
+			for i, e := range v.Obj.Dict {
+				o.Dict[i] = clixml.DictEntry{Key: MapSecureStrings(e.Key, f), Value: MapSecureStrings(e.Value, f)}
+			}
+		}
+		o.Props = mapProps(o.Props, f)
+		o.Members = mapProps(o.Members, f)
 		return clixml.Value{Kind: clixml.Object, Obj: &o}
 	}
 	return v
 }
 
-func sealAll(vs []clixml.Value, key []byte) []clixml.Value {
-	if vs == nil {
-		return nil
-	}
-	out := make([]clixml.Value, len(vs))
-	for i, x := range vs {
-		out[i] = sealValue(x, key)
-	}
-	return out
-}
-
-func sealProps(ps []clixml.Property, key []byte) []clixml.Property {
+func mapProps(ps []clixml.Property, f func(string) string) []clixml.Property {
 	if ps == nil {
 		return nil
 	}
 	out := make([]clixml.Property, len(ps))
 	for i, x := range ps {
-		out[i] = clixml.Property{Name: x.Name, Value: sealValue(x.Value, key)}
+		out[i] = clixml.Property{Name: x.Name, Value: MapSecureStrings(x.Value, f)}
 	}
 	return out
+}
+
+// sealValue returns a copy of v with every SecureString sealed.
+func sealValue(v clixml.Value, key []byte) clixml.Value {
+	return MapSecureStrings(v, func(plain string) string {
+		s, _ := SealSecureString(key, plain)
+		return s
+	})
 }
 
 // OpenSecure returns the plaintext of an <SS> the server sent.

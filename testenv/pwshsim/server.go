@@ -488,63 +488,33 @@ func (p *spipe) data(pk psrp.Packet) {
 	}
 }
 
+// sessionKey is the key SecureStrings are sealed with (nil for 2.4).
+func (p *spipe) sessionKey() []byte {
+	if psrp.CompareVersion(p.s.negotiated, psrp.ProtocolVersion24) >= 0 {
+		return nil
+	}
+	return p.s.key()
+}
+
 // open replaces sealed SecureStrings with their plaintext for the script.
 func (p *spipe) open(v clixml.Value) clixml.Value {
-	switch v.Kind {
-	case clixml.SecureString:
-		key := p.s.key()
-		if psrp.CompareVersion(p.s.negotiated, psrp.ProtocolVersion24) >= 0 {
-			key = nil
-		}
-		plain, err := psrp.OpenSecureString(key, v.Text)
+	key := p.sessionKey()
+	return psrp.MapSecureStrings(v, func(sealed string) string {
+		plain, err := psrp.OpenSecureString(key, sealed)
 		if err != nil {
-			return clixml.Value{Kind: clixml.SecureString}
+			return ""
 		}
-		return clixml.Value{Kind: clixml.SecureString, Text: plain}
-	case clixml.Object:
-		if v.Obj == nil {
-			return v
-		}
-		o := *v.Obj
-		o.Props = append([]clixml.Property(nil), o.Props...)
-		for i := range o.Props {
-			o.Props[i].Value = p.open(o.Props[i].Value)
-		}
-		o.Members = append([]clixml.Property(nil), o.Members...)
-		for i := range o.Members {
-			o.Members[i].Value = p.open(o.Members[i].Value)
-		}
-		return clixml.Obj(&o)
-	}
-	return v
+		return plain
+	})
 }
 
 // seal turns plaintext SecureStrings into wire form for the client.
 func (p *spipe) seal(v clixml.Value) clixml.Value {
-	switch v.Kind {
-	case clixml.SecureString:
-		key := p.s.key()
-		if psrp.CompareVersion(p.s.negotiated, psrp.ProtocolVersion24) >= 0 {
-			key = nil
-		}
-		t, _ := psrp.SealSecureString(key, v.Text)
-		return clixml.Value{Kind: clixml.SecureString, Text: t}
-	case clixml.Object:
-		if v.Obj == nil {
-			return v
-		}
-		o := *v.Obj
-		o.Props = append([]clixml.Property(nil), o.Props...)
-		for i := range o.Props {
-			o.Props[i].Value = p.seal(o.Props[i].Value)
-		}
-		o.Members = append([]clixml.Property(nil), o.Members...)
-		for i := range o.Members {
-			o.Members[i].Value = p.seal(o.Members[i].Value)
-		}
-		return clixml.Obj(&o)
-	}
-	return v
+	key := p.sessionKey()
+	return psrp.MapSecureStrings(v, func(plain string) string {
+		s, _ := psrp.SealSecureString(key, plain)
+		return s
+	})
 }
 
 func (p *spipe) run(cp psrp.CreatePipelineMsg, input chan clixml.Value) {
