@@ -24,3 +24,9 @@ fuzz FUZZTIME="60s":
 lint:
     test -z "$(gofmt -l .)"
     go vet ./...
+
+# fuzz the capture decoders too
+fuzz-capture FUZZTIME="60s":
+    go test -run XXX -fuzz '^FuzzDecodeOutOfProc$' -fuzztime {{FUZZTIME}} ./sessions/capture/
+    go test -run XXX -fuzz '^FuzzDecodeFragments$' -fuzztime {{FUZZTIME}} ./sessions/capture/
+    go test -run XXX -fuzz '^FuzzDecodeWSMan$' -fuzztime {{FUZZTIME}} ./sessions/capture/

@@ -112,7 +112,7 @@ func TestInvokeLocal(t *testing.T) {
 				script = `'answer: 42'`
 			}
 			r := invoke(t, server, "--", script)
-			if r.code != 0 || strings.TrimSpace(r.stdout) != "answer: 42" {
+			if r.code != 0 || strings.TrimSpace(r.stdout) != "answer: 42" || r.stderr != "" {
 				t.Fatalf("%s: exit %d stdout %q stderr %q", script, r.code, r.stdout, r.stderr)
 			}
 			r = invoke(t, server, "--", "Write-Error boom")

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/psmux/psmux/repl"
@@ -66,7 +67,13 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 
 func invokeLocal(argv []string, script string, asJSON bool, stdin *os.File, stdout, stderr io.Writer) int {
 	start := time.Now()
+	// After the session's clean close pwsh exits 4000 with one stderr line
+	// ("An unknown element "" was received…"); that is normal, not news.
+	var closing atomic.Bool
 	diag := func(k sessions.DiagKind, text string) {
+		if closing.Load() && k == sessions.DiagStderr {
+			return
+		}
 		switch k {
 		case sessions.DiagNoise:
 			fmt.Fprintf(stderr, "psmux: remote noise: %s\n", text)
@@ -140,6 +147,7 @@ func invokeLocal(argv []string, script string, asJSON bool, stdin *os.File, stdo
 		renderer.Finish()
 	}
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+	closing.Store(err == nil)
 	cerr := conn.Close(closeCtx)
 	cancelClose()
 	if err != nil {

@@ -426,7 +426,7 @@ func render(cfg config, results []*corpusResult, peer *peerResult, start time.Ti
 	p("| Kernel | %s |\n", m.kernel)
 	p("| Go | %s |\n", m.goVersion)
 	if peer.Skipped == "" {
-		p("| Peer | psrpcore (%s) from `%s`, Python %s |\n", peer.Psrpcore, cfg.peerSrc, peer.Python)
+		p("| Peer | psrpcore (%s) from `$PSRPCORE_SRC`, Python %s |\n", peer.Psrpcore, peer.Python)
 	} else {
 		p("| Peer | %s |\n", peer.Skipped)
 	}
