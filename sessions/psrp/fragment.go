@@ -51,23 +51,10 @@ type Fragmenter struct {
 
 // Fragment appends the fragments of msg to dst, as one byte stream.
 func (f *Fragmenter) Fragment(dst []byte, msg []byte) []byte {
-	if f.NextObjectID == 0 {
-		f.NextObjectID = 1
-	}
-	size := f.Size
-	if size <= FragmentHeaderLen {
-		size = DefaultFragmentSize
-	}
-	maxBlob := size - FragmentHeaderLen
-	id := f.NextObjectID
-	f.NextObjectID++
-	var fid uint64
-	for first := true; first || len(msg) > 0; first = false {
-		n := min(len(msg), maxBlob)
-		dst = AppendFragment(dst, Fragment{ObjectID: id, FragmentID: fid, Start: first, End: n == len(msg), Blob: msg[:n]})
-		msg = msg[n:]
-		fid++
-	}
+	_ = f.FragmentEach(msg, nil, func(fr []byte) error {
+		dst = append(dst, fr...)
+		return nil
+	})
 	return dst
 }
 

@@ -229,19 +229,17 @@ func CompareVersion(a, b string) int {
 
 func splitVersion(s string) []int {
 	var out []int
-	n, have := 0, false
+	n := 0
 	for i := 0; i <= len(s); i++ {
 		if i == len(s) || s[i] == '.' {
 			out = append(out, n)
-			n, have = 0, false
+			n = 0
 			continue
 		}
 		if s[i] >= '0' && s[i] <= '9' {
 			n = n*10 + int(s[i]-'0')
-			have = true
 		}
 	}
-	_ = have
 	return out
 }
 
@@ -273,10 +271,9 @@ func NoHost() HostInfo {
 	return HostInfo{IsHostNull: true, IsHostUINull: true, IsHostRawUINull: true, UseRunspaceHost: true}
 }
 
-// RunspaceHost is the pipeline HostInfo that means "use the pool's host".
-func RunspaceHost() HostInfo {
-	return HostInfo{IsHostNull: true, IsHostUINull: true, IsHostRawUINull: true, UseRunspaceHost: true}
-}
+// RunspaceHost is the pipeline HostInfo that means "use the pool's host";
+// on the wire it is the same as NoHost (all null, _useRunspaceHost true).
+func RunspaceHost() HostInfo { return NoHost() }
 
 // TerminalHost declares a UI with a RawUI of the given size.
 func TerminalHost(width, height int, title string) HostInfo {
