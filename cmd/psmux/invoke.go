@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,34 +19,110 @@ import (
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/ssh"
 	"golang.org/x/term"
 )
 
 const defaultPwsh = "pwsh -s -NoLogo -NoProfile"
 
+const invokeUsage = "usage: psmux invoke [" + sshFlagsUsage + "] [--throttle N] [--json] DEST[,DEST…] [--] SCRIPT\n" +
+	"       psmux invoke --local [--pwsh CMD] [--json] [--] SCRIPT"
+
+// target is one place a script runs: a host over SSH or a local pwsh.
+type target struct {
+	name string
+	// open starts the PowerShell end; ctx bounds the connecting, life
+	// the lifetime of a child process.
+	open func(ctx, life context.Context, diag func(sessions.DiagKind, string)) (sessions.Transport, string, error)
+}
+
+// outcome is how a run on one target ended, for the summary line and
+// the exit status (SPEC S8).
+type outcome struct {
+	state     string // Completed, HadErrors, Failed, Stopped, Broken, Unreachable, AuthFailed
+	hadErrors bool
+	exit      int
+	err       error
+	took      time.Duration
+}
+
 func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	var sf sshFlags
+	sf.register(fs)
 	local := fs.Bool("local", false, "run a local pwsh -s (or --pwsh CMD) instead of connecting to a host")
 	pwsh := fs.String("pwsh", "", "the command that speaks OutOfProc on stdio (default $PSMUX_PWSH or \""+defaultPwsh+"\")")
 	asJSON := fs.Bool("json", false, "print NDJSON events instead of formatted output")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: psmux invoke --local [--pwsh CMD] [--json] [--] SCRIPT")
-	}
+	throttle := fs.Int("throttle", 32, "run at most this many destinations at once")
+	fs.Usage = func() { fmt.Fprintln(stderr, invokeUsage) }
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	script := strings.Join(fs.Args(), " ")
+	rest := fs.Args()
+	if err := sf.check(); err != nil {
+		fmt.Fprintf(stderr, "psmux: invoke: %v\n", err)
+		return exitUsage
+	}
+	var dests []string
+	if !*local {
+		if len(rest) == 0 || rest[0] == "--" {
+			fmt.Fprintln(stderr, "psmux: invoke: no destination given (or --local)")
+			fs.Usage()
+			return exitUsage
+		}
+		for d := range strings.SplitSeq(rest[0], ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				dests = append(dests, d)
+			}
+		}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] == "--" {
+		rest = rest[1:]
+	}
+	script := strings.Join(rest, " ")
 	if strings.TrimSpace(script) == "" {
 		fmt.Fprintln(stderr, "psmux: invoke: no script given")
 		fs.Usage()
 		return exitUsage
 	}
-	if !*local {
-		fmt.Fprintln(stderr, "psmux: invoke: only --local is available in this build (SSH destinations come with the ssh transport)")
-		return exitUsage
+
+	var targets []target
+	var d *dialer
+	if *local {
+		argv, code := localArgv(*pwsh, stderr)
+		if argv == nil {
+			return code
+		}
+		targets = []target{{name: "local", open: func(_, life context.Context, diag func(sessions.DiagKind, string)) (sessions.Transport, string, error) {
+			t, err := sessions.StartProcess(life, argv, diag)
+			return t, "localhost", err
+		}}}
+	} else {
+		var warnMu sync.Mutex
+		d = newDialer(&sf, stdin, stderr, len(dests) > 1, func(dest, msg string) {
+			warnMu.Lock()
+			defer warnMu.Unlock()
+			fmt.Fprintln(stderr, strings.TrimRight(msg, "\n"))
+		})
+		defer d.close()
+		for _, dest := range dests {
+			if _, err := d.resolve(dest); err != nil {
+				fmt.Fprintf(stderr, "psmux: invoke: %v\n", err)
+				return exitUsage
+			}
+			targets = append(targets, target{name: dest, open: func(ctx, life context.Context, diag func(sessions.DiagKind, string)) (sessions.Transport, string, error) {
+				return d.open(ctx, life, dest, diag)
+			}})
+		}
 	}
-	cmdline := *pwsh
+	return invokeAll(targets, script, *asJSON, max(*throttle, 1), stdin, stdout, stderr)
+}
+
+// localArgv finds the local OutOfProc server's command line.
+func localArgv(pwsh string, stderr io.Writer) ([]string, int) {
+	cmdline := pwsh
 	if cmdline == "" {
 		cmdline = os.Getenv("PSMUX_PWSH")
 	}
@@ -54,19 +132,120 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "psmux: pwsh not found on PATH: install PowerShell 7 (https://aka.ms/install-powershell),\n"+
 				"or name a program that speaks the OutOfProc protocol with --pwsh CMD (or PSMUX_PWSH),\n"+
 				"or run against a host over SSH")
-			return exitConnect
+			return nil, exitConnect
 		}
 	}
-	argv, err := splitCommand(cmdline)
+	argv, err := sessions.SplitCommand(cmdline)
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: invoke: --pwsh: %v\n", err)
-		return exitUsage
+		return nil, exitUsage
 	}
-	return invokeLocal(argv, script, *asJSON, stdin, stdout, stderr)
+	return argv, 0
 }
 
-func invokeLocal(argv []string, script string, asJSON bool, stdin *os.File, stdout, stderr io.Writer) int {
+// invokeAll runs script on every target, at most throttle at once. With
+// more than one target each output line is prefixed "[name] " and a
+// summary line per target closes the run.
+func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin *os.File, stdout, stderr io.Writer) int {
+	fan := len(targets) > 1
+	var outMu sync.Mutex // one lock for both streams keeps lines whole
+	sharedOut := &lockedWriter{mu: &outMu, w: stdout}
+	sharedErr := &lockedWriter{mu: &outMu, w: stderr}
+
+	// Ctrl-C stops the pipelines (Signal); a second one gives up on them.
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	killCtx, kill := context.WithCancel(context.Background())
+	defer kill()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		stop()
+		if _, ok := <-sigs; ok {
+			kill()
+		}
+	}()
+
+	width, outTTY := 120, false
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		outTTY = true
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			width = w
+		}
+	}
+	errTTY := false
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		errTTY = true
+	}
+
+	outcomes := make([]outcome, len(targets))
+	sem := make(chan struct{}, throttle)
+	var wg sync.WaitGroup
+	for i, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out, errw := io.Writer(sharedOut), io.Writer(sharedErr)
+			var pOut, pErr *prefixWriter
+			if fan && !asJSON {
+				pOut = &prefixWriter{w: sharedOut, prefix: "[" + tg.name + "] "}
+				pErr = &prefixWriter{w: sharedErr, prefix: "[" + tg.name + "] "}
+				out, errw = pOut, pErr
+			}
+			r := runner{name: tg.name, asJSON: asJSON, width: width,
+				color: outTTY && os.Getenv("NO_COLOR") == "", progress: errTTY && !fan}
+			if !fan && stdin != nil && term.IsTerminal(int(stdin.Fd())) {
+				r.in = stdin
+			}
+			outcomes[i] = r.run(runCtx, killCtx, tg, script, out, errw)
+			if pOut != nil {
+				pOut.flush()
+				pErr.flush()
+			}
+			if fan && !asJSON {
+				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", tg.name, outcomes[i].state, outcomes[i].took.Round(time.Millisecond))
+			}
+		}()
+	}
+	wg.Wait()
+	return exitFor(outcomes, runCtx.Err() != nil)
+}
+
+// exitFor folds the outcomes into one exit status: connection trouble
+// first, then a stop, then errors.
+func exitFor(outs []outcome, stopped bool) int {
+	code := exitOK
+	rank := map[int]int{exitOK: 0, exitErrors: 1, exitStopped: 2, exitConnect: 3}
+	for _, o := range outs {
+		if rank[o.exit] > rank[code] {
+			code = o.exit
+		}
+	}
+	if stopped && code == exitOK {
+		code = exitStopped
+	}
+	return code
+}
+
+// runner runs one script on one target and renders it.
+type runner struct {
+	name     string
+	asJSON   bool
+	width    int
+	color    bool
+	progress bool
+	in       *os.File
+}
+
+func (r runner) run(runCtx, killCtx context.Context, tg target, script string, stdout, stderr io.Writer) outcome {
 	start := time.Now()
+	end := func(o outcome) outcome { o.took = time.Since(start); return o }
 	// After the session's clean close pwsh exits 4000 with one stderr line
 	// ("An unknown element "" was received…"); that is normal, not news.
 	var closing atomic.Bool
@@ -81,153 +260,151 @@ func invokeLocal(argv []string, script string, asJSON bool, stdin *os.File, stdo
 			fmt.Fprintf(stderr, "psmux: remote error: %s\n", text)
 		}
 	}
-	procCtx, killProc := context.WithCancel(context.Background())
+	procCtx, killProc := context.WithCancel(killCtx)
 	defer killProc()
-	t, err := sessions.StartProcess(procCtx, argv, diag)
+	openCtx, cancelOpen := context.WithTimeout(runCtx, 2*time.Minute)
+	defer cancelOpen()
+	t, computer, err := tg.open(openCtx, procCtx, diag)
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: %v\n", err)
-		return exitConnect
+		fmt.Fprintf(stderr, "psmux: %s\n", describe(err))
+		return end(failure(err))
 	}
-	width, outTTY := 120, false
-	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		outTTY = true
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
-			width = w
-		}
-	}
-	host := psrp.TerminalHost(width, 50, "psmux")
-	if asJSON {
+	stopKill := context.AfterFunc(procCtx, func() { _ = t.Close() })
+	defer stopKill()
+
+	host := psrp.TerminalHost(r.width, 50, "psmux")
+	if r.asJSON {
 		host = psrp.NoHost()
 	}
-	openCtx, cancelOpen := context.WithTimeout(context.Background(), 60*time.Second)
 	conn, err := sessions.Open(openCtx, t, sessions.Options{Host: host, Diag: diag})
 	cancelOpen()
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: cannot open a session with %s: %v\n", argv[0], err)
+		fmt.Fprintf(stderr, "psmux: cannot open a session with %s: %s\n", tg.name, describe(err))
 		_ = t.Close()
-		return exitConnect
+		return end(failure(err))
 	}
-
-	// Ctrl-C stops the pipeline (Signal); a second one gives up on it.
-	runCtx, stop := context.WithCancel(context.Background())
-	defer stop()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
-		stop()
-		if _, ok := <-sigs; ok {
-			killProc()
-		}
-	}()
 
 	var h sessions.Handler
 	var renderer *repl.Renderer
 	var jw *repl.JSONWriter
-	if asJSON {
-		jw = &repl.JSONWriter{W: stdout, Session: "local", Computer: "localhost"}
+	if r.asJSON {
+		jw = &repl.JSONWriter{W: stdout, Session: r.name, Computer: computer}
 		h = jw
 	} else {
-		errTTY := false
-		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			errTTY = true
-		}
-		renderer = &repl.Renderer{Out: stdout, Err: stderr, Width: width, Format: format.Lines,
-			Color: outTTY && os.Getenv("NO_COLOR") == "", Progress: errTTY}
-		if stdin != nil && term.IsTerminal(int(stdin.Fd())) {
-			renderer.In = stdin
-		}
+		renderer = &repl.Renderer{Out: stdout, Err: stderr, Width: r.width, Format: format.Lines,
+			Color: r.color, Progress: r.progress, In: r.in}
 		h = renderer
 	}
-	res, err := conn.Invoke(runCtx, psrp.ScriptPipeline(script, !asJSON), nil, h)
+	res, err := conn.Invoke(runCtx, psrp.ScriptPipeline(script, !r.asJSON), nil, h)
 	if renderer != nil {
 		renderer.Finish()
 	}
-	closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Second)
+	closeCtx, cancelClose := context.WithTimeout(killCtx, 10*time.Second)
 	closing.Store(err == nil)
 	cerr := conn.Close(closeCtx)
 	cancelClose()
+	_ = t.Close()
 	if err != nil {
-		var be *sessions.BrokenError
-		if errors.As(err, &be) {
-			fmt.Fprintf(stderr, "psmux: %v\n", err)
-			return exitConnect
+		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, describe(err))
+		o := failure(err)
+		if jw != nil {
+			jw.End(o.state, true, time.Since(start))
 		}
-		fmt.Fprintf(stderr, "psmux: %v\n", err)
-		return exitConnect
+		return end(o)
 	}
-	if cerr != nil {
-		fmt.Fprintf(stderr, "psmux: %v\n", cerr)
+	if cerr != nil && !errors.Is(cerr, sessions.ErrClosed) {
+		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, describe(cerr))
 	}
 	hadErrors := res.HadErrors || (renderer != nil && renderer.Errors() > 0)
-	if jw != nil {
-		jw.End(res.State.String(), hadErrors, time.Since(start))
-	}
-	switch res.State {
-	case psrp.Stopped:
-		return exitStopped
-	case psrp.Failed:
+	o := outcome{state: "Completed", exit: exitOK, hadErrors: hadErrors}
+	switch {
+	case res.State == psrp.Stopped || runCtx.Err() != nil:
+		o.state, o.exit = "Stopped", exitStopped
+	case res.State == psrp.Failed:
 		if renderer != nil {
 			fmt.Fprintln(stderr, renderer.Red(repl.ConciseError(res.Reason)))
 		}
-		return exitErrors
+		o.state, o.exit = "Failed", exitErrors
+	case hadErrors:
+		o.state, o.exit = "HadErrors", exitErrors
 	}
-	if runCtx.Err() != nil {
-		return exitStopped
+	if jw != nil {
+		jw.End(res.State.String(), hadErrors, time.Since(start))
 	}
-	if hadErrors {
-		return exitErrors
-	}
-	return exitOK
+	return end(o)
 }
 
-// splitCommand splits a command line like a POSIX shell does for words:
-// blanks separate, single and double quotes group, backslash escapes.
-func splitCommand(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inWord := false
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			} else if c == '\\' && quote == '"' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-				i++
-				cur.WriteByte(s[i])
-			} else {
-				cur.WriteByte(c)
-			}
-		case c == '\'' || c == '"':
-			quote, inWord = c, true
-		case c == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
+// failure classifies an error that ended a run before it completed.
+func failure(err error) outcome {
+	var ue *ssh.UnreachableError
+	var ae *ssh.AuthError
+	var hk *ssh.HostKeyError
+	var be *sessions.BrokenError
+	switch {
+	case errors.As(err, &ae):
+		return outcome{state: "AuthFailed", exit: exitConnect, err: err}
+	case errors.As(err, &ue), errors.As(err, &hk):
+		return outcome{state: "Unreachable", exit: exitConnect, err: err}
+	case errors.As(err, &be):
+		return outcome{state: "Broken", exit: exitConnect, err: err}
+	case errors.Is(err, context.Canceled):
+		return outcome{state: "Stopped", exit: exitStopped, err: err}
+	}
+	return outcome{state: "Broken", exit: exitConnect, err: err}
+}
+
+// describe words an error for the terminal: the innermost package
+// prefixes are dropped where an outer one already says it.
+func describe(err error) string {
+	var be *sessions.BrokenError
+	if errors.As(err, &be) {
+		return "connection lost: " + strings.TrimPrefix(be.Err.Error(), "ssh: ")
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "sessions: "), "ssh: ")
+}
+
+// lockedWriter serialises writes to w under a shared lock.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter writes whole lines, each starting with prefix.
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	var out []byte
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		out = append(out, p.prefix...)
+		out = append(out, p.buf[:i+1]...)
+		p.buf = p.buf[i+1:]
+	}
+	if len(out) > 0 {
+		if _, err := p.w.Write(out); err != nil {
+			return 0, err
 		}
 	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
+	return len(b), nil
+}
+
+func (p *prefixWriter) flush() {
+	if len(p.buf) > 0 {
+		_, _ = p.w.Write(append([]byte(p.prefix), append(p.buf, '\n')...))
+		p.buf = nil
 	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	if len(out) == 0 {
-		return nil, errors.New("empty command")
-	}
-	return out, nil
 }

@@ -23,9 +23,16 @@ var version = "0.1.0-dev"
 const usage = `usage: psmux [-L NAME | -S PATH] [command] [flags]
 
 commands:
-  invoke --local [--pwsh CMD] [--json] [--] SCRIPT   run SCRIPT in a temporary session
+  invoke [SSHFLAGS] DEST[,DEST…] [--json] [--throttle N] [--] SCRIPT
+                                                     run SCRIPT in temporary sessions on hosts
+  invoke --local [--pwsh CMD] [--json] [--] SCRIPT   ... or in a local pwsh
+  cp [SSHFLAGS] SRC DST                              copy a file over SFTP; one side is DEST:path
+  doctor [SSHFLAGS] [--json] DEST                    check reachability, host key, auth, subsystem, pwsh
   debug decode [--format outofproc|fragments|wsman]  decode captured PSRP traffic (stdin)
   version                                            print the version
+
+SSHFLAGS: -l USER -p PORT -i KEY -J JUMP -o Key=Value -F CONFIG
+          --subsystem NAME --exec CMD --ssh-client=go|system --connect-timeout D
 `
 
 func main() {
@@ -40,6 +47,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "invoke":
 		return runInvoke(args[1:], stdin, stdout, stderr)
+	case "cp":
+		return runCp(args[1:], stdin, stdout, stderr)
+	case "doctor":
+		return runDoctor(args[1:], stdin, stdout, stderr)
 	case "debug":
 		return runDebug(args[1:], stdin, stdout, stderr)
 	case "version", "-V", "--version":

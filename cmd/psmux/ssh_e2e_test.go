@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/psmux/psmux/testenv/faultproxy"
+	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/sshserver"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// End-to-end tests of psmux over SSH against Debian's real sshd on
+// loopback, whose "Subsystem powershell" runs pwshsim (or psrpcore's
+// independent server, or a real pwsh when PSMUX_PWSH names one).
+
+// subsystemCommand is what sshd runs for "Subsystem powershell".
+func subsystemCommand(t *testing.T) string {
+	if p := os.Getenv("PSMUX_PWSH"); p != "" {
+		// A real pwsh: the same binary serves -sshs.
+		return strings.Replace(p, " -s ", " -sshs ", 1)
+	}
+	return pwshsimBin() + " -sshs -NoLogo -NoProfile"
+}
+
+// psmuxRun runs the psmux binary with env added.
+func psmuxRun(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(psmuxBin(), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func startSshd(t *testing.T, subsystem string, extra ...string) *opensshd.Sshd {
+	t.Helper()
+	return opensshd.Start(t, opensshd.Options{
+		Subsystems: map[string]string{"powershell": subsystem, "sftp": "internal-sftp"},
+		Extra:      extra,
+	})
+}
+
+func TestInvokeOverOpenSSH(t *testing.T) {
+	opensshd.Require(t)
+	servers := map[string]string{"pwshsim": subsystemCommand(t)}
+	if src := psrpcoreSrc(t, false); src != "" && os.Getenv("PSMUX_PWSH") == "" {
+		servers["psrpcore"] = peerServer(src)
+	}
+	for name, sub := range servers {
+		t.Run(name, func(t *testing.T) {
+			sshd := startSshd(t, sub)
+			script := "$x = 6 * 7; $x"
+			want := "42\n"
+			if name == "psrpcore" { // it has no variables or arithmetic
+				script, want = "42", "42\n"
+			}
+			r := psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, sshd.Alias, "--", script)
+			if r.code != 0 || r.stdout != want {
+				t.Fatalf("subsystem: exit %d, stdout %q, stderr %q\n%s", r.code, r.stdout, r.stderr, sshd.Log())
+			}
+			r = psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, "--exec", sub, sshd.Alias, "--", script)
+			if r.code != 0 || r.stdout != want {
+				t.Fatalf("--exec: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			opensshd.RequireClient(t)
+			r = psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, "--ssh-client=system", sshd.Alias, "--", script)
+			if r.code != 0 || r.stdout != want {
+				t.Fatalf("--ssh-client=system: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// jumpConfig writes an ssh_config reaching b's host through a.
+func jumpConfig(t *testing.T, a, b *opensshd.Sshd) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`Host jumpbox
+    HostName 127.0.0.1
+    Port %d
+Host target
+    HostName 127.0.0.1
+    Port %d
+    ProxyJump jumpbox
+Host *
+    User %s
+    IdentityFile %s
+    IdentitiesOnly yes
+    UserKnownHostsFile %s %s
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+`, a.Port, b.Port, a.User, a.ClientKey, a.KnownHosts, b.KnownHosts)
+	// both servers must accept the one key: authorise a's key on b too
+	p := filepath.Join(t.TempDir(), "ssh_config")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestInvokeThroughProxyJump(t *testing.T) {
+	opensshd.Require(t)
+	jump := startSshd(t, subsystemCommand(t), "LogLevel DEBUG1")
+	target := startSshd(t, subsystemCommand(t))
+	authorize(t, target, jump.ClientKey)
+	cfg := jumpConfig(t, jump, target)
+	r := psmuxRun(t, nil, "invoke", "-F", cfg, "target", "--", "$x = 6 * 7; $x")
+	if r.code != 0 || r.stdout != "42\n" {
+		t.Fatalf("ProxyJump: exit %d, stdout %q, stderr %q\njump log:\n%s", r.code, r.stdout, r.stderr, jump.Log())
+	}
+	if fwd := fmt.Sprintf("target 127.0.0.1 port %d", target.Port); !strings.Contains(jump.Log(), fwd) {
+		t.Fatalf("the jump host did not forward to the target (%q not in its log)", fwd)
+	}
+	// -J on the command line does the same
+	r = psmuxRun(t, nil, "invoke", "-F", cfg, "-J", "jumpbox", fmt.Sprintf("127.0.0.1:%d", target.Port), "--", "'via -J'")
+	if r.code != 0 || r.stdout != "via -J\n" {
+		t.Fatalf("-J: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// authorize adds the public half of keyPath to s's authorized keys.
+func authorize(t *testing.T, s *opensshd.Sshd, keyPath string) {
+	t.Helper()
+	pem, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	matches, _ := filepath.Glob(filepath.Join(s.Dir, "authorized_keys*"))
+	if len(matches) == 0 {
+		t.Fatalf("no authorized_keys in %s", s.Dir)
+	}
+	f, err := os.OpenFile(matches[0], os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Write(gossh.MarshalAuthorizedKey(signer.PublicKey()))
+}
+
+func TestHostKeyPolicyOverOpenSSH(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	fp := gossh.FingerprintSHA256(sshd.HostKey)
+
+	r := psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, "-o", "UserKnownHostsFile="+kh, sshd.Alias, "--", "1")
+	if r.code != exitConnect || !strings.Contains(r.stderr, fp) || !strings.Contains(r.stderr, "StrictHostKeyChecking=accept-new") {
+		t.Fatalf("unknown key, non-interactive: exit %d, stderr %q; want exit 3 naming %s and how to trust it", r.code, r.stderr, fp)
+	}
+	if _, err := os.Stat(kh); err == nil {
+		t.Fatal("a refused key was written")
+	}
+
+	r = psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, "-o", "UserKnownHostsFile="+kh, "-o", "StrictHostKeyChecking=accept-new", sshd.Alias, "--", "'added'")
+	if r.code != 0 || r.stdout != "added\n" || !strings.Contains(r.stderr, "Permanently added") {
+		t.Fatalf("accept-new: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	b, _ := os.ReadFile(kh)
+	if !strings.Contains(string(b), strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshd.HostKey)))) {
+		t.Fatalf("accept-new wrote %q", b)
+	}
+
+	// The same name now answers with another key.
+	other := startSshd(t, subsystemCommand(t))
+	line := knownhosts.Line([]string{knownhosts.Normalize(other.Addr)}, sshd.HostKey)
+	os.WriteFile(kh, []byte(line+"\n"), 0o600)
+	r = psmuxRun(t, nil, "invoke", "-F", other.SSHConfig, "-o", "UserKnownHostsFile="+kh, "-o", "StrictHostKeyChecking=accept-new", other.Alias, "--", "1")
+	if r.code != exitConnect || !strings.Contains(r.stderr, fp) || !strings.Contains(r.stderr, gossh.FingerprintSHA256(other.HostKey)) {
+		t.Fatalf("changed key: exit %d, stderr %q; want a refusal with both fingerprints", r.code, r.stderr)
+	}
+}
+
+// askpass writes a script that answers every question with answer and
+// logs the questions.
+func askpass(t *testing.T, answer string) (path, log string) {
+	dir := t.TempDir()
+	path, log = filepath.Join(dir, "askpass"), filepath.Join(dir, "asked")
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$1\" >> %s\necho '%s'\n", log, answer)
+	if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return path, log
+}
+
+func TestPasswordPromptsAndWrongPassword(t *testing.T) {
+	srv, err := sshserver.Start(sshserver.Options{Passwords: map[string]string{"bob": "hunter2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, srv.HostKey())+"\n"), 0o600)
+	args := func(script string) []string {
+		return []string{"invoke", "-F", os.DevNull, "-o", "UserKnownHostsFile=" + kh, "-o", "IdentityAgent=none",
+			"-o", "PubkeyAuthentication=no", "-p", fmt.Sprint(srv.Port()), "bob@127.0.0.1", "--", script}
+	}
+	right, rightLog := askpass(t, "hunter2")
+	r := psmuxRun(t, []string{"SSH_ASKPASS=" + right, "SSH_ASKPASS_REQUIRE=force"}, args("'in'")...)
+	if r.code != 0 || r.stdout != "in\n" {
+		t.Fatalf("right password: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if b, _ := os.ReadFile(rightLog); !strings.Contains(string(b), "bob@127.0.0.1's password") {
+		t.Fatalf("asked %q", b)
+	}
+	wrong, _ := askpass(t, "nope")
+	r = psmuxRun(t, []string{"SSH_ASKPASS=" + wrong, "SSH_ASKPASS_REQUIRE=force"}, args("'in'")...)
+	if r.code != exitConnect || !strings.Contains(r.stderr, "Permission denied") {
+		t.Fatalf("wrong password: exit %d, stderr %q; want exit 3 and Permission denied", r.code, r.stderr)
+	}
+	// No way to ask: fails at once, never hangs.
+	r = psmuxRun(t, []string{"SSH_ASKPASS="}, args("'in'")...)
+	if r.code != exitConnect || !strings.Contains(r.stderr, "Permission denied") {
+		t.Fatalf("no prompter: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestFanOutWithBlackholedHost(t *testing.T) {
+	opensshd.Require(t)
+	var hosts [3]*opensshd.Sshd
+	for i := range hosts {
+		hosts[i] = startSshd(t, subsystemCommand(t))
+	}
+	proxy, err := faultproxy.New(hosts[2].Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.Blackhole(true)
+	var cfg strings.Builder
+	for i, h := range hosts {
+		port := h.Port
+		if i == 2 {
+			port = proxy.Port()
+		}
+		fmt.Fprintf(&cfg, "Host h%d\n    HostName 127.0.0.1\n    Port %d\n    User %s\n    IdentityFile %s\n    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n    GlobalKnownHostsFile /dev/null\n    IdentitiesOnly yes\n",
+			i+1, port, h.User, h.ClientKey, h.KnownHosts)
+	}
+	p := filepath.Join(t.TempDir(), "ssh_config")
+	os.WriteFile(p, []byte(cfg.String()), 0o600)
+
+	start := time.Now()
+	r := psmuxRun(t, nil, "invoke", "-F", p, "--connect-timeout", "2s", "h1,h2,h3", "--", "'hello'")
+	took := time.Since(start)
+	if r.code != exitConnect {
+		t.Fatalf("exit %d, want 3 (one host unreachable); stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{"[h1] hello\n", "[h2] hello\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Fatalf("stdout %q lacks %q", r.stdout, want)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	var summaries []string
+	for _, l := range lines {
+		if strings.Contains(l, " in ") && (strings.Contains(l, "Completed") || strings.Contains(l, "Unreachable")) {
+			summaries = append(summaries, l)
+		}
+	}
+	if len(summaries) != 3 || !strings.HasPrefix(summaries[2], "[h3] Unreachable") ||
+		!strings.Contains(r.stderr, "[h1] Completed") || !strings.Contains(r.stderr, "[h2] Completed") {
+		t.Fatalf("summaries %q (stderr %q); want h1 and h2 Completed first, then h3 Unreachable", summaries, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "timed out") {
+		t.Fatalf("stderr %q does not say the connect timed out", r.stderr)
+	}
+	t.Logf("fan-out with one blackholed host took %s (connect timeout 2s)", took)
+}
+
+func TestResetMidOutputExits3(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	proxy, err := faultproxy.New(sshd.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+	proxy.ResetAfter(1 << 20)
+	r := psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, "-p", fmt.Sprint(proxy.Port()), "-o", "UserKnownHostsFile="+kh,
+		sshd.Alias, "--", "1..200000 | % { 'x' * 100 }")
+	if r.code != exitConnect || !strings.Contains(r.stderr, "connection lost") {
+		t.Fatalf("exit %d, stderr %q; want 3 and connection lost", r.code, r.stderr)
+	}
+	if proxy.Stats().Resets == 0 {
+		t.Fatal("the proxy did not reset the connection")
+	}
+}
+
+func TestRekeyEvery64KiBByteExact(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t), "RekeyLimit 64K", "LogLevel DEBUG1")
+	const n = 100000 // 100000 lines of ~1 KB: 100 MiB of output
+	script := fmt.Sprintf("1..%d | %% { \"$_ \" + ('x' * 1000) }", n)
+	cmd := exec.Command(psmuxBin(), "invoke", "-F", sshd.SSHConfig, "-o", "RekeyLimit=64K", sshd.Alias, "--", script)
+	h := sha256.New()
+	cmd.Stdout = h
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, errb.String())
+	}
+	want := sha256.New()
+	pad := strings.Repeat("x", 1000)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(want, "%d %s\n", i, pad)
+	}
+	if !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
+		t.Fatal("output differs from the expected 100 MiB")
+	}
+	if k := strings.Count(sshd.Log(), "SSH2_MSG_NEWKEYS received"); k < 10 {
+		t.Fatalf("sshd saw %d key exchanges; the rekey limit did not apply", k)
+	}
+}
+
+func TestCpRoundTrip100MiB(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	dir := t.TempDir()
+	src := filepath.Join(dir, "blob")
+	data := make([]byte, 100<<20)
+	rand.Read(data)
+	os.WriteFile(src, data, 0o600)
+	remote := filepath.Join(t.TempDir(), "uploaded")
+	r := psmuxRun(t, nil, "cp", "-F", sshd.SSHConfig, src, sshd.Alias+":"+remote)
+	if r.code != 0 {
+		t.Fatalf("upload: exit %d, stderr %q", r.code, r.stderr)
+	}
+	back := filepath.Join(dir, "back")
+	r = psmuxRun(t, nil, "cp", "-F", sshd.SSHConfig, sshd.Alias+":"+remote, back)
+	if r.code != 0 {
+		t.Fatalf("download: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, p := range []string{remote, back} {
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s differs from the source (%v)", p, err)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(remote), ".*.part"))
+	if len(left) > 0 {
+		t.Fatalf("temporary files left: %q", left)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	r := psmuxRun(t, nil, "doctor", "-F", sshd.SSHConfig, sshd.Alias)
+	if r.code != 0 || !strings.Contains(r.stdout, "publickey") || !strings.Contains(r.stdout, "PowerShell 7.") ||
+		!strings.Contains(r.stdout, gossh.FingerprintSHA256(sshd.HostKey)) {
+		t.Fatalf("doctor: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = psmuxRun(t, nil, "doctor", "-F", sshd.SSHConfig, "--subsystem", "nosuch", sshd.Alias)
+	if r.code != exitConnect || !strings.Contains(r.stdout, "subsystem request failed") {
+		t.Fatalf("doctor, missing subsystem: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = psmuxRun(t, nil, "doctor", "--json", "-F", sshd.SSHConfig, "--subsystem", "nosuch", sshd.Alias)
+	if !strings.HasPrefix(r.stdout, `{"dest":`) || !strings.Contains(r.stdout, `"ok":false`) {
+		t.Fatalf("doctor --json: %q", r.stdout)
+	}
+}
