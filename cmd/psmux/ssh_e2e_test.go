@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -380,5 +381,55 @@ func TestDoctor(t *testing.T) {
 	r = psmuxRun(t, nil, "doctor", "--json", "-F", sshd.SSHConfig, "--subsystem", "nosuch", sshd.Alias)
 	if !strings.HasPrefix(r.stdout, `{"dest":`) || !strings.Contains(r.stdout, `"ok":false`) {
 		t.Fatalf("doctor --json: %q", r.stdout)
+	}
+}
+
+// TestReadmeTesthostWalkthrough follows the README: start testhost with
+// a --dir, then psmux invoke with the ssh_config it wrote.
+func TestReadmeTesthostWalkthrough(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "testhost")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../testenv/cmd/testhost").CombinedOutput(); err != nil {
+		t.Fatalf("build testhost: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--dir", dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "testhost: listening on") {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	r := psmuxRun(t, nil, "invoke", "-F", filepath.Join(dir, "ssh_config"), "psmux-test", "--", "$x = 6 * 7; $x")
+	if r.code != 0 || r.stdout != "42\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"go run ./testenv/cmd/testhost --dir", "invoke -F /tmp/th/ssh_config psmux-test -- '$x = 6 * 7; $x'"} {
+		if !strings.Contains(string(readme), step) {
+			t.Fatalf("the README no longer shows %q; keep this test and the README in step", step)
+		}
+	}
+}
+
+// TestNoiseBeforeFirstPacket: a login banner or rc-file output before
+// the first packet is shown as remote noise and the session still works.
+func TestNoiseBeforeFirstPacket(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, "echo 'Welcome to the host'; exec "+subsystemCommand(t))
+	r := psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, sshd.Alias, "--", "$x = 6 * 7; $x")
+	if r.code != 0 || r.stdout != "42\n" || !strings.Contains(r.stderr, "remote noise: Welcome to the host") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
