@@ -39,6 +39,9 @@ type Renderer struct {
 	Format func(vs []clixml.Value, width int) []string
 	// Secure opens a SecureString the server sent (nil: shown as such).
 	Secure func(clixml.Value) (string, error)
+	// ReadLine, when set, reads prompt answers instead of In (a client
+	// whose stdin is also read for commands).
+	ReadLine func(hidden bool) (string, error)
 
 	mu        sync.Mutex
 	errors    int
@@ -387,6 +390,9 @@ func (r *Renderer) Finish() {
 var errNoTerminal = "psmux: %s needs an interactive terminal, and stdin is not one"
 
 func (r *Renderer) readLine(hidden bool) (string, error) {
+	if r.ReadLine != nil {
+		return r.ReadLine(hidden)
+	}
 	if hidden {
 		b, err := term.ReadPassword(int(r.In.Fd()))
 		fmt.Fprintln(r.Err)
@@ -415,7 +421,7 @@ func (r *Renderer) prompt(ctx context.Context, c psrp.HostCallMsg) (clixml.Value
 	if name == "" {
 		return clixml.Value{}, sessions.HostError(c.Method, "psmux: the host method "+c.Method.String()+" is not supported")
 	}
-	if r.In == nil || !term.IsTerminal(int(r.In.Fd())) {
+	if r.ReadLine == nil && (r.In == nil || !term.IsTerminal(int(r.In.Fd()))) {
 		return clixml.Value{}, sessions.HostError(c.Method, fmt.Sprintf(errNoTerminal, name))
 	}
 	r.Finish()

@@ -63,7 +63,7 @@ func runCp(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	if rpath == "" {
 		rpath = "."
 	}
-	if sf.kind == "system" {
+	if sf.System() {
 		fmt.Fprintln(stderr, "psmux: cp: --ssh-client=system is not supported for cp; use scp or sftp")
 		return exitUsage
 	}

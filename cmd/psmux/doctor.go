@@ -89,7 +89,7 @@ func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report 
 		via = " via " + strings.Join(cfg.ProxyJump, ",")
 	}
 	report(check{Name: "config", OK: true, Detail: fmt.Sprintf("%s@%s%s (User, HostName and Port as ssh -G resolves them)", cfg.User, cfg.Addr(), via)})
-	if sf.kind == "system" {
+	if sf.System() {
 		report(check{Name: "client", OK: true, Detail: "--ssh-client=system: the ssh program does the connecting; run: " + strings.Join(ssh.SystemArgs(d.system, dest, sf.overrides(), sf.spec()), " ")})
 	}
 

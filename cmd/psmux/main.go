@@ -23,8 +23,21 @@ var version = "0.1.0-dev"
 const usage = `usage: psmux [-L NAME | -S PATH] [command] [flags]
 
 commands:
+  new [-n NAME] [SSHFLAGS] DEST | --local [--pwsh CMD]   open a session in the server, print its row
+  ls [--json]                                        the sessions (Get-PSSession)
+  has -t S                                           exit 0 if S exists, 1 if not
+  exec -t TARGETS [--json] [--throttle N] [--timeout D] [--async] [--] SCRIPT
+                                                     run SCRIPT in sessions (names, ids, globs, comma lists)
+  attach|a [-t S] [-d] [-r] [--via DEST]             follow a session and type commands (line mode)
+  capture -t S [--since N] [--job N] [--json]        print a session's output log
+  jobs -t S [--json]                                 the session's commands and their states
+  rm -t TARGETS | --all                              close sessions (Remove-PSSession)
+  reconnect -t S                                     reopen a Broken session and re-run its init script
+  kill-server                                        stop the server and every session
+  server [--foreground] [--trace]                    run the server (started on demand otherwise)
+  proxy                                              bridge stdin/stdout to the server (for attach --via)
   invoke [SSHFLAGS] DEST[,DEST…] [--json] [--throttle N] [--] SCRIPT
-                                                     run SCRIPT in temporary sessions on hosts
+                                                     run SCRIPT in temporary sessions on hosts, no server
   invoke --local [--pwsh CMD] [--json] [--] SCRIPT   ... or in a local pwsh
   cp [SSHFLAGS] SRC DST                              copy a file over SFTP; one side is DEST:path
   doctor [SSHFLAGS] [--json] DEST                    check reachability, host key, auth, subsystem, pwsh
@@ -40,19 +53,51 @@ func main() {
 }
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	var g global
+	for len(args) >= 2 && (args[0] == "-L" || args[0] == "-S") {
+		if args[0] == "-L" {
+			g.label = args[1]
+		} else {
+			g.socket = args[1]
+		}
+		args = args[2:]
+	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, "psmux: the REPL arrives with the REPL issue; for now:\n"+usage)
 		return exitUsage
 	}
+	rest := args[1:]
 	switch args[0] {
 	case "invoke":
-		return runInvoke(args[1:], stdin, stdout, stderr)
+		return runInvoke(rest, stdin, stdout, stderr)
 	case "cp":
-		return runCp(args[1:], stdin, stdout, stderr)
+		return runCp(rest, stdin, stdout, stderr)
 	case "doctor":
-		return runDoctor(args[1:], stdin, stdout, stderr)
+		return runDoctor(rest, stdin, stdout, stderr)
+	case "new":
+		return runNew(g, rest, stdin, stdout, stderr)
+	case "ls", "list-sessions":
+		return runLs(g, rest, stdin, stdout, stderr)
+	case "has", "has-session", "rm", "reconnect", "jobs":
+		op := args[0]
+		if op == "has-session" {
+			op = "has"
+		}
+		return runTargetCmd(g, op, rest, stdin, stdout, stderr)
+	case "exec":
+		return runExec(g, rest, stdin, stdout, stderr)
+	case "capture":
+		return runCapture(g, rest, stdin, stdout, stderr)
+	case "attach", "a":
+		return runAttach(g, rest, stdin, stdout, stderr)
+	case "kill-server":
+		return runKillServer(g, stdin, stderr)
+	case "server":
+		return runServer(g, rest, stderr)
+	case "proxy":
+		return runProxy(g, stdin, stdout, stderr)
 	case "debug":
-		return runDebug(args[1:], stdin, stdout, stderr)
+		return runDebug(rest, stdin, stdout, stderr)
 	case "version", "-V", "--version":
 		fmt.Fprintf(stdout, "psmux %s\n", version)
 		return exitOK

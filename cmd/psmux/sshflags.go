@@ -3,62 +3,23 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/psmux/psmux/repl"
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/ssh"
 )
 
-// listFlag collects a repeatable flag (-i, -o).
-type listFlag []string
+// sshFlags are SPEC S8's SSHFLAGS, shared by invoke, doctor, cp and new.
+type sshFlags struct{ ssh.Flags }
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+const sshFlagsUsage = ssh.FlagsUsage
 
-// sshFlags are SPEC S8's SSHFLAGS, shared by invoke, doctor and cp.
-type sshFlags struct {
-	user, jump, config    string
-	port                  int
-	identities, options   listFlag
-	subsystem, exec, kind string
-	connectTimeout        time.Duration
-}
-
-const sshFlagsUsage = "-l USER -p PORT -i KEY -J JUMP -o Key=Value -F CONFIG --subsystem NAME --exec CMD --ssh-client=go|system --connect-timeout D"
-
-func (f *sshFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.user, "l", "", "remote user (like ssh -l)")
-	fs.IntVar(&f.port, "p", 0, "remote port (like ssh -p)")
-	fs.Var(&f.identities, "i", "identity file (like ssh -i; repeatable)")
-	fs.StringVar(&f.jump, "J", "", "jump hosts, comma-separated (like ssh -J)")
-	fs.Var(&f.options, "o", "ssh_config option Key=Value (like ssh -o; repeatable)")
-	fs.StringVar(&f.config, "F", "", "ssh_config file (like ssh -F)")
-	fs.StringVar(&f.subsystem, "subsystem", ssh.DefaultSubsystem, "the SSH subsystem that runs PowerShell")
-	fs.StringVar(&f.exec, "exec", "", "run this command instead of a subsystem, e.g. 'pwsh -sshs -NoLogo -NoProfile'")
-	fs.StringVar(&f.kind, "ssh-client", "go", "go (built in) or system (the ssh program)")
-	fs.DurationVar(&f.connectTimeout, "connect-timeout", 0, "give up connecting after this long (default ConnectTimeout from ssh_config, else 30s)")
-}
-
-func (f *sshFlags) overrides() ssh.Overrides {
-	return ssh.Overrides{ConfigFile: f.config, User: f.user, Port: f.port, Identities: f.identities,
-		Jump: f.jump, Options: f.options, ConnectTimeout: f.connectTimeout}
-}
-
-func (f *sshFlags) spec() ssh.ChannelSpec {
-	return ssh.ChannelSpec{Subsystem: f.subsystem, Exec: f.exec}
-}
-
-func (f *sshFlags) check() error {
-	if f.kind != "go" && f.kind != "system" {
-		return fmt.Errorf("--ssh-client: want go or system, got %q", f.kind)
-	}
-	return nil
-}
+func (f *sshFlags) register(fs *flag.FlagSet) { f.Register(fs) }
+func (f *sshFlags) overrides() ssh.Overrides  { return f.Overrides() }
+func (f *sshFlags) spec() ssh.ChannelSpec     { return f.Spec() }
+func (f *sshFlags) check() error              { return f.Check() }
 
 // dialer opens transports to destinations, sharing connections.
 type dialer struct {
@@ -94,7 +55,7 @@ func (d *dialer) open(ctx, life context.Context, dest string, diag func(sessions
 	if err != nil {
 		return nil, "", err
 	}
-	if d.flags.kind == "system" {
+	if d.flags.System() {
 		argv := ssh.SystemArgs(d.system, dest, d.flags.overrides(), d.flags.spec())
 		t, err := sessions.StartProcess(life, argv, diag)
 		return t, cfg.HostName, err

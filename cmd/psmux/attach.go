@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/repl"
+	"github.com/psmux/psmux/sessions/format"
+	"github.com/psmux/psmux/ssh"
+	"golang.org/x/term"
+)
+
+// runAttach is the minimal line-mode client: `psmux attach -t S [-d]
+// [-r] [--via DEST]`. It replays what this session's clients have not
+// acknowledged, follows live output, runs each line typed as a command
+// and detaches at end of input (Ctrl-D), printing tmux's message.
+func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("attach", "attach [-t S] [-d] [-r] [--since N] [--via [user@]host ["+sshFlagsUsage+"]]", stderr)
+	target := fs.String("t", "", "session (default: the only one)")
+	detachOthers := fs.Bool("d", false, "detach every other client of the session")
+	readOnly := fs.Bool("r", false, "read-only: see output, run nothing")
+	since := fs.Uint64("since", 0, "replay from this event sequence number (default: what no client has seen)")
+	via := fs.String("via", "", "attach to the server on another host, through SSH and psmux proxy there")
+	var sf sshFlags
+	sf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ctx := context.Background()
+	var c *mux.Client
+	var err error
+	if *via != "" {
+		c, err = connectVia(ctx, *via, &sf, stdin, stderr)
+	} else {
+		c, err = connect(ctx, g, false, stdin)
+	}
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	name := *target
+	if name == "" {
+		data, err := c.Call(ctx, "ls", nil, nil)
+		if err != nil {
+			return muxError(stderr, err)
+		}
+		var rows []mux.Info
+		_ = json.Unmarshal(data, &rows)
+		if len(rows) != 1 {
+			fmt.Fprintf(stderr, "psmux: %d sessions: name one with -t\n", len(rows))
+			return exitUsage
+		}
+		name = rows[0].Name
+	}
+
+	// One reader of stdin: lines are commands, or answers while a
+	// prompt is showing.
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var promptMu sync.Mutex
+	readLine := func(hidden bool) (string, error) {
+		l, ok := <-lines
+		if !ok {
+			return "", io.EOF
+		}
+		return l, nil
+	}
+	width := 120
+	color := false
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		color = os.Getenv("NO_COLOR") == ""
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			width = w
+		}
+	}
+	r := &repl.Renderer{Out: stdout, Err: stderr, Width: width, Format: format.Lines, Color: color, ReadLine: readLine}
+	answer := promptHandler(stdin, stderr, r)
+	c.OnPrompt = func(p *mux.Prompt) mux.Answer {
+		promptMu.Lock()
+		defer promptMu.Unlock()
+		if p.SSH != nil {
+			a := mux.Answer{}
+			for _, q := range p.SSH.Questions {
+				fmt.Fprint(stderr, q.Text)
+				l, err := readLine(!q.Echo)
+				if err != nil {
+					return mux.Answer{Error: "no answer"}
+				}
+				a.Answers = append(a.Answers, l)
+			}
+			return a
+		}
+		return answer(p)
+	}
+	detached := make(chan string, 1)
+	c.OnDetached = func(msg string) {
+		select {
+		case detached <- msg:
+		default:
+		}
+	}
+	var outMu sync.Mutex
+	var shown uint64
+	data, wait, err := c.Attach(ctx, mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers},
+		func(e mux.Seq) {
+			outMu.Lock()
+			defer outMu.Unlock()
+			defer func() {
+				// acknowledge what has been shown, every 256 events and at the
+				// end of each burst the server sends
+				shown = e.Seq
+				if shown%256 == 0 {
+					_ = c.Ack(name, shown)
+				}
+			}()
+			if e.Kind == mux.KindInput {
+				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)
+				return
+			}
+			render(r, e, name, stderr)
+		})
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	var first struct {
+		Session mux.Info `json:"session"`
+		Busy    string   `json:"busy"`
+	}
+	_ = json.Unmarshal(data, &first)
+	if first.Busy != "" {
+		fmt.Fprintln(stderr, first.Busy)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- wait() }()
+	ackTick := time.NewTicker(100 * time.Millisecond)
+	defer ackTick.Stop()
+	var acked uint64
+
+	for {
+		select {
+		case <-ackTick.C:
+			outMu.Lock()
+			if shown > acked {
+				acked = shown
+				_ = c.Ack(name, acked)
+			}
+			outMu.Unlock()
+		case <-c.Done():
+			fmt.Fprintf(stderr, "psmux: %v\n", c.Err())
+			return exitConnect
+		case msg := <-detached:
+			fmt.Fprintln(stderr, msg)
+			return exitOK
+		case err := <-ended:
+			var e *mux.Error
+			if errors.As(err, &e) && e.Code == "detached" {
+				return exitOK
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "psmux: %v\n", err)
+				return exitConnect
+			}
+			return exitOK
+		case line, ok := <-lines:
+			if !ok {
+				outMu.Lock()
+				if shown > acked {
+					_ = c.Ack(name, shown)
+				}
+				outMu.Unlock()
+				fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
+				return exitOK
+			}
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if *readOnly {
+				fmt.Fprintln(stderr, "psmux: this client is read-only (-r)")
+				continue
+			}
+			go func() {
+				_, err := c.Call(ctx, "exec", mux.ExecArgs{Target: name, Script: line, Interactive: true}, nil)
+				if err != nil {
+					outMu.Lock()
+					fmt.Fprintf(stderr, "psmux: %v\n", err)
+					outMu.Unlock()
+				}
+			}()
+		}
+	}
+}
+
+// connectVia reaches a server on another host: an SSH channel running
+// `psmux proxy` there carries the client protocol.
+func connectVia(ctx context.Context, dest string, sf *sshFlags, stdin *os.File, stderr io.Writer) (*mux.Client, error) {
+	cfg, err := ssh.Resolve(dest, sf.overrides())
+	if err != nil {
+		return nil, err
+	}
+	cl, err := ssh.Dial(ctx, cfg, ssh.DialOptions{Prompter: repl.SSHPrompter(stdin, stderr, false),
+		Warn: func(m string) { fmt.Fprintln(stderr, strings.TrimSpace(m)) }})
+	if err != nil {
+		return nil, err
+	}
+	cmd := "psmux proxy"
+	if sf.Exec != "" {
+		cmd = sf.Exec
+	}
+	ch, err := cl.Open(ctx, ssh.ChannelSpec{Exec: cmd}, func(line string) { fmt.Fprintf(stderr, "psmux: %s: %s\n", dest, line) })
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	interactive := stdin != nil && term.IsTerminal(int(stdin.Fd()))
+	c, err := mux.NewClient(&viaConn{ch: ch, cl: cl}, "psmux "+version+" via "+dest, interactive)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (is psmux on its PATH?)", dest, err)
+	}
+	return c, nil
+}
+
+type viaConn struct {
+	ch *ssh.Channel
+	cl *ssh.Client
+}
+
+func (v *viaConn) Read(p []byte) (int, error)  { return v.ch.Read(p) }
+func (v *viaConn) Write(p []byte) (int, error) { return v.ch.Write(p) }
+func (v *viaConn) Close() error {
+	err := v.ch.Close()
+	v.cl.Close()
+	return err
+}

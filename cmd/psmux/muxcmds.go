@@ -1,0 +1,509 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/repl"
+	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/format"
+	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/ssh"
+	"golang.org/x/term"
+)
+
+// muxError maps a server error to the exit status of SPEC S8 and prints
+// it the way tmux and PowerShell word theirs.
+func muxError(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(err.Error(), "sock: "))
+	var e *mux.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case mux.CodeNotFound, mux.CodeUsage, mux.CodeExists, mux.CodeReadOnly:
+			return exitUsage
+		case mux.CodeBusy:
+			return exitBusy
+		case mux.CodeStopped:
+			return exitStopped
+		}
+	}
+	return exitConnect
+}
+
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: psmux "+usage) }
+	return fs
+}
+
+// sshPromptAnswer answers a relayed SSH question on this terminal.
+func promptHandler(stdin *os.File, stderr io.Writer, r *repl.Renderer) func(p *mux.Prompt) mux.Answer {
+	var tp ssh.Prompter = repl.SSHPrompter(stdin, stderr, true)
+	return func(p *mux.Prompt) mux.Answer {
+		ctx := context.Background()
+		if p.SSH != nil {
+			if tp == nil {
+				return mux.Answer{Error: "psmux: no terminal to answer on"}
+			}
+			req := ssh.PromptRequest{Dest: p.Dest, Kind: ssh.PromptKind(p.SSH.Kind), Name: p.SSH.Name, Instruction: p.SSH.Instruction}
+			for _, q := range p.SSH.Questions {
+				req.Questions = append(req.Questions, ssh.Question{Text: q.Text, Echo: q.Echo})
+			}
+			ans, err := tp.Prompt(ctx, req)
+			if err != nil {
+				return mux.Answer{Error: err.Error()}
+			}
+			return mux.Answer{Answers: ans}
+		}
+		if r == nil {
+			return mux.Answer{Error: "psmux: this client cannot answer prompts"}
+		}
+		ps, err := mux.DecodeParams(p.XML)
+		if err != nil {
+			return mux.Answer{Error: "psmux: the prompt could not be read: " + err.Error()}
+		}
+		v, errRec := r.HostCall(ctx, psrp.HostCallMsg{Method: psrp.HostMethod(p.Method), Params: ps})
+		if errRec != nil {
+			return mux.Answer{ErrXML: string(clixml.Encode(nil, *errRec))}
+		}
+		return mux.Answer{XML: string(clixml.Encode(nil, v))}
+	}
+}
+
+// render shows one event through h (a Renderer or a JSONWriter).
+// Session notices go to stderr.
+func render(h sessions.Handler, e mux.Seq, name string, stderr io.Writer) {
+	switch e.Kind {
+	case mux.KindMsg:
+		if v, err := e.Value(); err == nil {
+			h.Message(psrp.MessageType(e.Type), v)
+		}
+	case mux.KindHost:
+		if c, err := e.HostCall(); err == nil {
+			h.HostCall(context.Background(), c)
+		}
+	case mux.KindNoise:
+		fmt.Fprintf(stderr, "psmux: %s: remote: %s\n", name, e.Text)
+	case mux.KindSession:
+		fmt.Fprintf(stderr, "psmux: session %s: %s\n", name, e.Text)
+	case mux.KindPrompt:
+		fmt.Fprintf(stderr, "psmux: session %s: %s\n", name, e.Text)
+	}
+}
+
+func printRows(w io.Writer, rows []mux.Info) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%3s %-15s %-9s %-15s %-15s %-13s %-20s %13s\n", "Id", "Name", "Transport", "ComputerName", "ComputerType", "State", "ConfigurationName", "Availability")
+	fmt.Fprintf(w, "%3s %-15s %-9s %-15s %-15s %-13s %-20s %13s\n", "--", "----", "---------", "------------", "------------", "-----", "-----------------", "------------")
+	for _, r := range rows {
+		state := r.State
+		if r.Restored && state == "Opened" {
+			state = "Restored"
+		}
+		fmt.Fprintf(w, "%3d %-15s %-9s %-15s %-15s %-13s %-20s %13s\n", r.ID, trunc(r.Name, 15), r.Transport, trunc(r.ComputerName, 15),
+			r.ComputerType, state, trunc(r.ConfigurationName, 20), r.Availability)
+	}
+	for _, r := range rows {
+		switch {
+		case r.WaitingForInput:
+			fmt.Fprintf(w, "%s: waiting for input (psmux attach -t %s)\n", r.Name, r.Name)
+		case r.State == "Broken" && r.Reason != "":
+			fmt.Fprintf(w, "%s: Broken: %s (psmux reconnect -t %s)\n", r.Name, r.Reason, r.Name)
+		}
+	}
+}
+
+func trunc(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// runNew is `psmux new [-n NAME] [SSHFLAGS] DEST | --local [--pwsh CMD]`.
+func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
+	var sf sshFlags
+	sf.register(fs)
+	name := fs.String("n", "", "session name (default Runspace<Id>)")
+	init := fs.String("init", "", "script run when the session opens and after reconnect")
+	idle := fs.Duration("idle-timeout", 0, "close the session after this long with no client and no command (default 2h; -1s: never)")
+	policy := fs.String("policy", "", "output log policy when full: Block (default) or Drop")
+	budget := fs.Int64("budget", 0, "output log memory budget in bytes (default 64 MiB)")
+	maxRS := fs.Int("max-runspaces", 1, "pipelines that may run at once")
+	local := fs.Bool("local", false, "a local pwsh -s (or --pwsh CMD) instead of a host")
+	pwsh := fs.String("pwsh", "", "the local OutOfProc server command")
+	asJSON := fs.Bool("json", false, "print the row as JSON")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if err := sf.check(); err != nil {
+		fmt.Fprintf(stderr, "psmux: new: %v\n", err)
+		return exitUsage
+	}
+	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS}
+	switch {
+	case *local:
+		argv, code := localArgv(*pwsh, stderr)
+		if argv == nil {
+			return code
+		}
+		a.Pwsh = argv
+	case fs.NArg() == 1:
+		a.Dest = fs.Arg(0)
+		a.SSH = absFlags(sf.Args())
+	default:
+		fs.Usage()
+		return exitUsage
+	}
+	ctx := context.Background()
+	c, err := connect(ctx, g, true, stdin)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	c.OnPrompt = promptHandler(stdin, stderr, nil)
+	data, err := c.Call(ctx, "new", a, nil)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	if *asJSON {
+		fmt.Fprintf(stdout, "%s\n", data)
+		return exitOK
+	}
+	var row mux.Info
+	_ = json.Unmarshal(data, &row)
+	printRows(stdout, []mux.Info{row})
+	return exitOK
+}
+
+// absFlags makes file arguments (-F, -i) absolute: the server runs in
+// another directory.
+func absFlags(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] == "-F" || out[i] == "-i" {
+			if abs, err := absPath(out[i+1]); err == nil {
+				out[i+1] = abs
+			}
+			i++
+		}
+	}
+	return out
+}
+
+// runLs is `psmux ls [--json]`.
+func runLs(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ls", "ls [--json]", stderr)
+	asJSON := fs.Bool("json", false, "print the sessions as JSON")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ctx := context.Background()
+	c, err := connect(ctx, g, false, stdin)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	data, err := c.Call(ctx, "ls", nil, nil)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	var rows []mux.Info
+	_ = json.Unmarshal(data, &rows)
+	if *asJSON {
+		if rows == nil {
+			rows = []mux.Info{}
+		}
+		b, _ := json.Marshal(rows)
+		fmt.Fprintf(stdout, "%s\n", b)
+		return exitOK
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(stderr, "no sessions")
+		return exitOK
+	}
+	printRows(stdout, rows)
+	return exitOK
+}
+
+// targetCmd runs a request that takes -t TARGET (has, rm, reconnect,
+// jobs, kill-server) and prints its answer.
+func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	usage := map[string]string{"has": "has -t S", "rm": "rm -t TARGETS | --all", "reconnect": "reconnect -t S",
+		"jobs": "jobs -t S [--json]", "kill-server": "kill-server"}[op]
+	fs := newFlagSet(op, usage, stderr)
+	target := fs.String("t", "", "session: name, id, glob or comma list")
+	all := fs.Bool("all", false, "every session (rm)")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if op != "kill-server" && *target == "" && !(op == "rm" && *all) {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx := context.Background()
+	c, err := connect(ctx, g, false, stdin)
+	if err != nil {
+		if op == "has" {
+			return 1
+		}
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	c.OnPrompt = promptHandler(stdin, stderr, nil)
+	data, err := c.Call(ctx, op, mux.TargetArgs{Target: *target, All: *all}, nil)
+	if err != nil {
+		var e *mux.Error
+		if op == "has" && errors.As(err, &e) && e.Code == mux.CodeNotFound {
+			fmt.Fprintf(stderr, "psmux: %v\n", err)
+			return 1
+		}
+		return muxError(stderr, err)
+	}
+	switch op {
+	case "rm":
+		var names []string
+		_ = json.Unmarshal(data, &names)
+		for _, n := range names {
+			fmt.Fprintf(stdout, "removed %s\n", n)
+		}
+	case "reconnect":
+		var row mux.Info
+		_ = json.Unmarshal(data, &row)
+		fmt.Fprintf(stderr, "psmux: %s reconnected: a new runspace; variables and state from before are gone\n", row.Name)
+		printRows(stdout, []mux.Info{row})
+	case "jobs":
+		if *asJSON {
+			fmt.Fprintf(stdout, "%s\n", data)
+			break
+		}
+		var rows []mux.JobInfo
+		_ = json.Unmarshal(data, &rows)
+		fmt.Fprintf(stdout, "%3s %-12s %-9s %s\n", "Id", "State", "HadErrors", "Command")
+		for _, j := range rows {
+			fmt.Fprintf(stdout, "%3d %-12s %-9v %s\n", j.ID, j.State, j.HadErrors, trunc(strings.ReplaceAll(j.Command, "\n", " "), 60))
+		}
+	}
+	return exitOK
+}
+
+// runExec is `psmux exec -t TARGETS [--json] [--throttle N] [--timeout
+// D] [--async] [--] SCRIPT`: the script runs in each session (at most
+// throttle at once), output streamed back, one summary line per session
+// when there are several.
+func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("exec", "exec -t TARGETS [--json] [--throttle N] [--timeout D] [--async] [--] SCRIPT", stderr)
+	target := fs.String("t", "", "sessions: names, ids, globs (web*) or a comma list")
+	asJSON := fs.Bool("json", false, "print NDJSON events")
+	throttle := fs.Int("throttle", 32, "run in at most this many sessions at once")
+	timeout := fs.Duration("timeout", 0, "stop the command after this long (exit 4)")
+	async := fs.Bool("async", false, "start the command as a job and return at once (fails if the session is busy)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	script := strings.Join(fs.Args(), " ")
+	if *target == "" || strings.TrimSpace(script) == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx := context.Background()
+	c, err := connect(ctx, g, false, stdin)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	data, err := c.Call(ctx, "find", mux.TargetArgs{Target: *target}, nil)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	var rows []mux.Info
+	_ = json.Unmarshal(data, &rows)
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; ok {
+			stop()
+		}
+	}()
+
+	fan := len(rows) > 1
+	var outMu sync.Mutex
+	sharedOut := &lockedWriter{mu: &outMu, w: stdout}
+	sharedErr := &lockedWriter{mu: &outMu, w: stderr}
+	width := 120
+	outcomes := make([]outcome, len(rows))
+	sem := make(chan struct{}, max(*throttle, 1))
+	var wg sync.WaitGroup
+	for i, row := range rows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			out, errw := io.Writer(sharedOut), io.Writer(sharedErr)
+			var pOut, pErr *prefixWriter
+			if fan && !*asJSON {
+				pOut = &prefixWriter{w: sharedOut, prefix: "[" + row.Name + "] "}
+				pErr = &prefixWriter{w: sharedErr, prefix: "[" + row.Name + "] "}
+				out, errw = pOut, pErr
+			}
+			var h sessions.Handler
+			var renderer *repl.Renderer
+			var jw *repl.JSONWriter
+			if *asJSON {
+				jw = &repl.JSONWriter{W: out, Session: row.Name, Computer: row.ComputerName}
+				h = jw
+			} else {
+				renderer = &repl.Renderer{Out: out, Err: errw, Width: width, Format: format.Lines}
+				h = renderer
+			}
+			var mu sync.Mutex
+			data, err := c.Call(runCtx, "exec", mux.ExecArgs{Target: row.Name, Script: script, JSON: *asJSON, Async: *async, Timeout: *timeout},
+				func(e mux.Seq) {
+					mu.Lock()
+					defer mu.Unlock()
+					render(h, e, row.Name, errw)
+				})
+			if renderer != nil {
+				renderer.Finish()
+			}
+			o := outcome{took: time.Since(start)}
+			var res mux.ExecResult
+			if err == nil {
+				_ = json.Unmarshal(data, &res)
+			}
+			switch {
+			case err != nil:
+				fmt.Fprintf(errw, "psmux: %s\n", err)
+				o.state, o.exit = "Failed", muxErrorCode(err)
+				if o.exit == exitConnect {
+					o.state = "Broken"
+				}
+				if o.exit == exitBusy {
+					o.state = "Busy"
+				}
+			case *async:
+				fmt.Fprintf(out, "job %d started in %s (psmux capture -t %s --job %d)\n", res.Job, row.Name, row.Name, res.Job)
+				o.state = "Running"
+			case res.State == "Stopped" || runCtx.Err() != nil:
+				o.state, o.exit = "Stopped", exitStopped
+			case res.State == "Failed":
+				if renderer != nil && res.Reason != "" {
+					if v, err := clixml.Decode([]byte(res.Reason)); err == nil {
+						fmt.Fprintln(errw, renderer.Red(repl.ConciseError(v)))
+					}
+				}
+				o.state, o.exit = "Failed", exitErrors
+			case res.HadErrors:
+				o.state, o.exit = "HadErrors", exitErrors
+			default:
+				o.state = "Completed"
+			}
+			if jw != nil && err == nil && !*async {
+				jw.End(res.State, res.HadErrors, o.took)
+			}
+			if pOut != nil {
+				pOut.flush()
+				pErr.flush()
+			}
+			if fan && !*asJSON {
+				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", row.Name, o.state, o.took.Round(time.Millisecond))
+			}
+			outcomes[i] = o
+		}()
+	}
+	wg.Wait()
+	code := exitFor(outcomes, false)
+	for _, o := range outcomes {
+		if o.exit == exitBusy && code == exitOK {
+			code = exitBusy
+		}
+	}
+	return code
+}
+
+func muxErrorCode(err error) int {
+	return muxError(io.Discard, err)
+}
+
+// runCapture is `psmux capture -t S [--since N] [--job N] [--json]`.
+func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("capture", "capture -t S [--since N] [--job N] [--json]", stderr)
+	target := fs.String("t", "", "session")
+	since := fs.Uint64("since", 0, "from this event sequence number")
+	jobID := fs.Int("job", 0, "only this job's output")
+	asJSON := fs.Bool("json", false, "print NDJSON events")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *target == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	ctx := context.Background()
+	c, err := connect(ctx, g, false, stdin)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	var h sessions.Handler
+	var renderer *repl.Renderer
+	if *asJSON {
+		h = &repl.JSONWriter{W: stdout, Session: *target}
+	} else {
+		renderer = &repl.Renderer{Out: stdout, Err: stderr, Width: 120, Format: format.Lines}
+		h = renderer
+	}
+	_, err = c.Call(ctx, "capture", mux.CaptureArgs{Target: *target, Since: *since, Job: *jobID}, func(e mux.Seq) {
+		if e.Kind == mux.KindInput && renderer != nil {
+			fmt.Fprintf(stdout, "PS> %s\n", e.Text)
+			return
+		}
+		render(h, e, *target, stderr)
+	})
+	if renderer != nil {
+		renderer.Finish()
+	}
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	return exitOK
+}
+
+// runKillServer stops the server and every session.
+func runKillServer(g global, stdin *os.File, stderr io.Writer) int {
+	ctx := context.Background()
+	c, err := connect(ctx, g, false, stdin)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	defer c.Close()
+	if _, err := c.Call(ctx, "kill-server", nil, nil); err != nil && !errors.Is(err, mux.ErrServerGone) {
+		return muxError(stderr, err)
+	}
+	<-c.Done()
+	return exitOK
+}
+
+var _ = term.IsTerminal

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/mux/sock"
+	"golang.org/x/term"
+)
+
+// global holds psmux's own flags: -L NAME, -S PATH.
+type global struct {
+	label, socket string
+}
+
+// socketPath is where the server listens (SPEC S6): -S PATH, else
+// $PSMUX_SOCKET, else $XDG_RUNTIME_DIR/psmux/NAME, else
+// $TMPDIR/psmux-UID/NAME.
+func (g global) socketPath() (string, error) {
+	if g.socket != "" {
+		return filepath.Abs(g.socket)
+	}
+	if p := os.Getenv("PSMUX_SOCKET"); p != "" && g.label == "" {
+		return filepath.Abs(p)
+	}
+	name := g.label
+	if name == "" {
+		name = "default"
+	}
+	if strings.ContainsRune(name, '/') {
+		return "", fmt.Errorf("-L %q: a name, not a path (use -S for a path)", name)
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "psmux", name), nil
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("psmux-%d", os.Getuid()), name), nil
+}
+
+// stateDir is $XDG_STATE_HOME/psmux/NAME (the registry, the server log).
+func stateDir(socket string) string {
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".local", "state")
+	}
+	name := filepath.Base(socket)
+	if os.Getenv("PSMUX_SOCKET") != "" || !strings.Contains(socket, "psmux") {
+		name = strings.NewReplacer("/", "_").Replace(strings.TrimPrefix(socket, "/"))
+	}
+	return filepath.Join(base, "psmux", name)
+}
+
+// runServer is `psmux server [--foreground] [--trace]`: listen on the
+// socket, restore the registry, serve until kill-server.
+func runServer(g global, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fg := fs.Bool("foreground", false, "stay in the foreground and log to stderr")
+	trace := fs.Bool("trace", false, "log every request")
+	readyFD := fs.Int("ready-fd", 0, "write \"ready\" to this descriptor once listening (used when started on demand)")
+	idle := fs.Duration("idle-check", time.Second, "how often idle sessions are looked for")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	path, err := g.socketPath()
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: %v\n", err)
+		return exitUsage
+	}
+	dir := stateDir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "psmux: server: %v\n", err)
+		return exitConnect
+	}
+	logw := io.Writer(stderr)
+	if !*fg {
+		f, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err == nil {
+			defer f.Close()
+			logw = f
+		}
+	}
+	logger := log.New(logw, "psmux server: ", log.LstdFlags)
+	ln, err := sock.Listen(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(err.Error(), "sock: "))
+		return exitConnect
+	}
+	defer os.Remove(path)
+	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, "sessions.json"),
+		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace})
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: %v\n", err)
+		return exitConnect
+	}
+	logger.Printf("listening on %s (pid %d)", path, os.Getpid())
+	if *readyFD > 0 {
+		f := os.NewFile(uintptr(*readyFD), "ready")
+		fmt.Fprintln(f, "ready")
+		f.Close()
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		select {
+		case sig := <-sigs:
+			logger.Printf("%v: shutting down", sig)
+			srv.Shutdown()
+		case <-srv.Done():
+		}
+		ln.Close()
+	}()
+	acc := &sock.Accepter{L: ln, Log: func(s string) { logger.Print(s) }}
+	err = srv.Serve(func() (net.Conn, error) { return acc.Accept() })
+	srv.Shutdown()
+	if err != nil {
+		logger.Print(err)
+	}
+	logger.Printf("exited")
+	return exitOK
+}
+
+// connect reaches the server, starting it on demand when start is set.
+func connect(ctx context.Context, g global, start bool, stdin *os.File) (*mux.Client, error) {
+	path, err := g.socketPath()
+	if err != nil {
+		return nil, err
+	}
+	interactive := stdin != nil && term.IsTerminal(int(stdin.Fd()))
+	c, err := sock.Dial(ctx, path)
+	var nse *sock.NoServerError
+	if err != nil && errors.As(err, &nse) && start {
+		c, err = startServer(ctx, g, path)
+	}
+	if err != nil {
+		if errors.As(err, &nse) {
+			return nil, fmt.Errorf("no server running on %s", path)
+		}
+		return nil, err
+	}
+	return mux.NewClient(c, "psmux "+version, interactive)
+}
+
+// startServer starts `psmux server` in the background, under a lock so
+// two clients do not start two, and waits for it to say it is ready.
+func startServer(ctx context.Context, g global, path string) (*net.UnixConn, error) {
+	if err := sock.CheckDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	unlock, err := sock.StartLock(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if c, err := sock.Dial(ctx, path); err == nil { // someone else started it
+		return c, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd := exec.Command(self, "-S", path, "server", "--ready-fd", "3")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	cmd.Stdin, cmd.Stdout = devnull, devnull
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting the server: %w", err)
+	}
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); devnull.Close() }()
+	ready := make(chan bool, 1)
+	go func() {
+		b := make([]byte, 16)
+		n, _ := r.Read(b)
+		ready <- strings.HasPrefix(string(b[:n]), "ready")
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			<-exited
+			return nil, fmt.Errorf("the server did not start: %s", strings.TrimSpace(errb.String()))
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return sock.Dial(ctx, path)
+}
+
+// runProxy is `psmux proxy`: it bridges stdin/stdout to the server
+// socket, so `attach --via host` can reach a server over SSH.
+func runProxy(g global, stdin io.Reader, stdout io.Writer, stderr io.Writer) int {
+	path, err := g.socketPath()
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: %v\n", err)
+		return exitUsage
+	}
+	ctx := context.Background()
+	c, err := sock.Dial(ctx, path)
+	var nse *sock.NoServerError
+	if err != nil && errors.As(err, &nse) {
+		c, err = startServer(ctx, g, path)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: proxy: %v\n", err)
+		return exitConnect
+	}
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(c, stdin); _ = c.CloseWrite(); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(stdout, c); done <- struct{}{} }()
+	<-done
+	c.Close()
+	return exitOK
+}
+
+func absPath(p string) (string, error) {
+	if strings.HasPrefix(p, "~") {
+		return p, nil
+	}
+	return filepath.Abs(p)
+}

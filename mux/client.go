@@ -1,0 +1,252 @@
+package mux
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Client is one connection to a server: requests with ids, their
+// responses and streamed events, and prompts the server asks it.
+type Client struct {
+	rwc   io.ReadWriteCloser
+	codec *Codec
+
+	// OnPrompt answers a prompt; it runs in its own goroutine. Nil
+	// answers every prompt with an error.
+	OnPrompt func(p *Prompt) Answer
+	// OnDetached is told when the server detaches this client (attach
+	// -d from elsewhere) or says goodbye.
+	OnDetached func(msg string)
+
+	mu     sync.Mutex
+	nextID uint64
+	calls  map[uint64]*call
+	done   chan struct{}
+	err    error
+	wg     sync.WaitGroup
+}
+
+type call struct {
+	res chan *Frame // the response, and for attach the closing one
+	ev  func(Seq)
+}
+
+// ErrServerGone is returned when the server closed the connection.
+var ErrServerGone = errors.New("mux: lost the server")
+
+// NewClient says hello on rwc and starts reading. interactive says the
+// client has a terminal to answer prompts on.
+func NewClient(rwc io.ReadWriteCloser, name string, interactive bool) (*Client, error) {
+	c := &Client{rwc: rwc, codec: NewCodec(rwc, rwc), calls: map[uint64]*call{}, done: make(chan struct{})}
+	if err := c.codec.Write(&Frame{T: "hello", V: ProtocolVersion, Name: name,
+		Args: marshal(HelloArgs{Client: name, Interactive: interactive})}); err != nil {
+		rwc.Close()
+		return nil, fmt.Errorf("mux: hello: %w", err)
+	}
+	f, err := c.codec.Read()
+	if err != nil {
+		rwc.Close()
+		return nil, fmt.Errorf("mux: hello: %w", err)
+	}
+	if f.T == "bye" {
+		rwc.Close()
+		return nil, errors.New(f.Msg)
+	}
+	if f.T != "hello" || f.V != ProtocolVersion {
+		rwc.Close()
+		return nil, fmt.Errorf("mux: the server answered %q version %d; want hello version %d", f.T, f.V, ProtocolVersion)
+	}
+	c.wg.Add(1)
+	go c.read()
+	return c, nil
+}
+
+func (c *Client) read() {
+	defer c.wg.Done()
+	var err error
+	defer func() {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = ErrServerGone
+			if err != nil && !errors.Is(err, io.EOF) {
+				c.err = fmt.Errorf("%w: %v", ErrServerGone, err)
+			}
+		}
+		close(c.done)
+		c.mu.Unlock()
+	}()
+	for {
+		var f *Frame
+		f, err = c.codec.Read()
+		if err != nil {
+			return
+		}
+		switch f.T {
+		case "res":
+			c.mu.Lock()
+			cl := c.calls[f.ID]
+			c.mu.Unlock()
+			if cl != nil {
+				select {
+				case cl.res <- f:
+				default:
+				}
+			}
+		case "ev":
+			c.mu.Lock()
+			cl := c.calls[f.ID]
+			c.mu.Unlock()
+			if cl != nil && cl.ev != nil {
+				var e Event
+				if json.Unmarshal(f.Ev, &e) == nil {
+					cl.ev(Seq{Seq: f.Seq, Event: e})
+				}
+			}
+		case "prompt":
+			pr, id := f.Prompt, f.ID
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				a := Answer{Error: "psmux: this client cannot answer questions (no terminal)"}
+				if c.OnPrompt != nil && pr != nil {
+					a = c.OnPrompt(pr)
+				}
+				a.Prompt = id
+				_ = c.codec.Write(&Frame{T: "req", Op: "answer", Args: marshal(a)})
+			}()
+		case "detached", "bye":
+			if c.OnDetached != nil {
+				c.OnDetached(f.Msg)
+			}
+			if f.T == "bye" {
+				c.mu.Lock()
+				c.err = fmt.Errorf("%w: %s", ErrServerGone, f.Msg)
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+// Done is closed when the connection to the server has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err says why the connection ended.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close ends the connection and waits for the reader.
+func (c *Client) Close() error {
+	err := c.rwc.Close()
+	c.wg.Wait()
+	return err
+}
+
+func (c *Client) start(op string, args any, ev func(Seq)) (uint64, *call, error) {
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	cl := &call{res: make(chan *Frame, 2), ev: ev}
+	c.calls[id] = cl
+	c.mu.Unlock()
+	if err := c.codec.Write(&Frame{T: "req", ID: id, Op: op, Args: marshal(args)}); err != nil {
+		c.forget(id)
+		return 0, nil, fmt.Errorf("%w: %v", ErrServerGone, err)
+	}
+	return id, cl, nil
+}
+
+func (c *Client) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.calls, id)
+	c.mu.Unlock()
+}
+
+// wait waits for a response. When ctx ends it asks the server to cancel
+// the request (a running exec is stopped, like Ctrl-C) and keeps
+// waiting for the response.
+func (c *Client) wait(ctx context.Context, id uint64, cl *call) (*Frame, error) {
+	cancelled := ctx.Done()
+	for {
+		select {
+		case f := <-cl.res:
+			return f, nil
+		case <-cancelled:
+			cancelled = nil
+			_ = c.codec.Write(&Frame{T: "req", Op: "cancel", Args: marshal(id)})
+		case <-c.done:
+			select {
+			case f := <-cl.res:
+				return f, nil
+			default:
+			}
+			return nil, c.Err()
+		}
+	}
+}
+
+func result(f *Frame) (json.RawMessage, error) {
+	if !f.OK {
+		if f.Err != nil {
+			return nil, f.Err
+		}
+		return nil, &Error{Code: CodeInternal, Msg: "the request failed"}
+	}
+	return f.Data, nil
+}
+
+// Call sends a request and waits for its response; events streamed
+// for it go to onEvent (from the reader goroutine, in order).
+func (c *Client) Call(ctx context.Context, op string, args any, onEvent func(Seq)) (json.RawMessage, error) {
+	id, cl, err := c.start(op, args, onEvent)
+	if err != nil {
+		return nil, err
+	}
+	defer c.forget(id)
+	f, err := c.wait(ctx, id, cl)
+	if err != nil {
+		return nil, err
+	}
+	return result(f)
+}
+
+// Ack tells the server this client has shown every event of target up
+// to seq, so the next attach resumes after it.
+func (c *Client) Ack(target string, seq uint64) error {
+	return c.codec.Write(&Frame{T: "req", Op: "ack", Args: marshal(AckArgs{Target: target, Seq: seq})})
+}
+
+// Attach attaches to a session: it returns the server's first response
+// (the session and whether it is busy) and a wait function that
+// returns when the client is detached, the session closes or ctx ends.
+func (c *Client) Attach(ctx context.Context, a AttachArgs, onEvent func(Seq)) (json.RawMessage, func() error, error) {
+	id, cl, err := c.start("attach", a, onEvent)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := c.wait(ctx, id, cl)
+	if err != nil {
+		c.forget(id)
+		return nil, nil, err
+	}
+	data, err := result(f)
+	if err != nil {
+		c.forget(id)
+		return nil, nil, err
+	}
+	return data, func() error {
+		defer c.forget(id)
+		f, err := c.wait(ctx, id, cl)
+		if err != nil {
+			return err
+		}
+		_, err = result(f)
+		return err
+	}, nil
+}

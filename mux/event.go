@@ -1,0 +1,124 @@
+package mux
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+)
+
+// Event kinds.
+const (
+	KindMsg     = "msg"     // a pipeline message: output or a record (Type, XML)
+	KindHost    = "host"    // a void host call: Write*, progress (Method, XML = parameters)
+	KindInput   = "input"   // a command as typed (Text)
+	KindState   = "state"   // a command ended (Text = PSInvocationState, HadErrors, Reason XML)
+	KindSession = "session" // the session changed (Text: Opened, Broken: …, Reconnected …)
+	KindNoise   = "noise"   // remote noise or stderr (Text)
+	KindPrompt  = "prompt"  // a prompt was shown to a client (Text: what it asked)
+)
+
+// Event is one entry of a session's log. The log keeps it encoded; its
+// sequence number travels beside it in the ev frame.
+type Event struct {
+	TS        int64  `json:"ts"`                // unix milliseconds
+	Cmd       int    `json:"cmd,omitempty"`     // the command (job) id
+	Kind      string `json:"kind"`              // see the Kind constants
+	Type      int    `json:"type,omitempty"`    // msg: psrp.MessageType
+	Method    int    `json:"method,omitempty"`  // host: psrp.HostMethod
+	XML       string `json:"xml,omitempty"`     // msg: the value; host: the parameters; state: the reason
+	Text      string `json:"text,omitempty"`    // input, state, session, noise, prompt
+	HadErrors bool   `json:"had_errors,omitempty"`
+	Client    string `json:"client,omitempty"` // input: who typed it
+}
+
+// Seq is an event with its sequence number, as clients receive it.
+type Seq struct {
+	Seq uint64
+	Event
+}
+
+func encodeEvent(e Event) []byte {
+	if e.TS == 0 {
+		e.TS = time.Now().UnixMilli()
+	}
+	b, err := json.Marshal(e)
+	if err != nil { // only strings and ints: cannot fail
+		panic(fmt.Sprintf("mux: encode event: %v", err))
+	}
+	return b
+}
+
+func msgEvent(cmd int, t psrp.MessageType, v clixml.Value) Event {
+	return Event{Cmd: cmd, Kind: KindMsg, Type: int(t), XML: string(clixml.Encode(nil, v))}
+}
+
+func hostEvent(cmd int, c psrp.HostCallMsg) Event {
+	return Event{Cmd: cmd, Kind: KindHost, Method: int(c.Method), XML: encodeParams(c.Params)}
+}
+
+// encodeParams encodes host call parameters as one <Objs> document.
+func encodeParams(ps []clixml.Value) string {
+	b := []byte("<Objs>")
+	for _, p := range ps {
+		b = clixml.Encode(b, p)
+	}
+	return string(append(b, "</Objs>"...))
+}
+
+// DecodeParams decodes what encodeParams encoded (a Prompt's XML).
+func DecodeParams(s string) ([]clixml.Value, error) {
+	return clixml.DecodeAll([]byte(s))
+}
+
+// Value decodes a msg event's value.
+func (e *Event) Value() (clixml.Value, error) {
+	return clixml.Decode([]byte(e.XML))
+}
+
+// HostCall rebuilds a host event's call.
+func (e *Event) HostCall() (psrp.HostCallMsg, error) {
+	ps, err := DecodeParams(e.XML)
+	if err != nil {
+		return psrp.HostCallMsg{}, err
+	}
+	return psrp.HostCallMsg{CI: psrp.VoidCallID, Method: psrp.HostMethod(e.Method), Params: ps}, nil
+}
+
+// Prompt is a question for one interactive client: a host call that
+// needs an answer (Read-Host, Get-Credential, PromptForChoice …) or an
+// SSH question (password, passphrase, 2FA, host key).
+type Prompt struct {
+	Session string `json:"session"`
+	Dest    string `json:"dest,omitempty"`
+	// host call
+	Method int    `json:"method,omitempty"`
+	XML    string `json:"xml,omitempty"` // the parameters
+	// ssh question
+	SSH *SSHPrompt `json:"ssh,omitempty"`
+}
+
+// SSHPrompt is an SSH question relayed to a client.
+type SSHPrompt struct {
+	Kind        int           `json:"kind"`
+	Name        string        `json:"name,omitempty"`
+	Instruction string        `json:"instruction,omitempty"`
+	Questions   []SSHQuestion `json:"questions"`
+}
+
+// SSHQuestion is one line to answer.
+type SSHQuestion struct {
+	Text string `json:"text"`
+	Echo bool   `json:"echo"`
+}
+
+// Answer is a client's reply to a Prompt.
+type Answer struct {
+	Prompt  uint64   `json:"prompt"`
+	XML     string   `json:"xml,omitempty"`     // host call result
+	ErrXML  string   `json:"err_xml,omitempty"` // host call error record
+	Answers []string `json:"answers,omitempty"` // ssh answers
+	Error   string   `json:"error,omitempty"`   // the client could not answer
+}

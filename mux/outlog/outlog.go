@@ -1,0 +1,457 @@
+package outlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// DefaultBudget is the budget used when Options.Budget is 0 or less:
+// 64 MiB, as SPEC S7 says.
+const DefaultBudget int64 = 64 << 20
+
+// EventOverhead is what each retained event costs on top of len(Data)
+// when counting against the budget. It covers the slot that holds the
+// event and the slice header the caller allocated, so a flood of tiny
+// events cannot hold far more memory than the budget suggests.
+const EventOverhead int64 = 64
+
+// ErrClosed is returned by Append after Close, and by Wait once the log
+// is closed and holds nothing at or after the sequence number waited for.
+var ErrClosed = errors.New("outlog: closed")
+
+// Policy says what Append does when the budget is full. The names and
+// meanings are those of WinRM's OutputBufferingMode.
+type Policy int
+
+const (
+	// Block: when full, Append evicts the oldest acknowledged events
+	// and, if that is not enough, waits until more are acknowledged.
+	// Nothing unacknowledged is ever evicted. This is WinRM's default.
+	Block Policy = iota
+	// Drop: when full, the oldest events are evicted even if no client
+	// has acknowledged them; they are counted in Stats.Dropped.
+	Drop
+)
+
+// ParsePolicy returns the policy named s, "Block" or "Drop", in any case.
+func ParsePolicy(s string) (Policy, error) {
+	switch {
+	case strings.EqualFold(s, "Block"):
+		return Block, nil
+	case strings.EqualFold(s, "Drop"):
+		return Drop, nil
+	}
+	return 0, fmt.Errorf("outlog: unknown output buffering policy %q: expected Block or Drop", s)
+}
+
+// String returns "Block" or "Drop" (or "Policy(n)" for any other value).
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "Block"
+	case Drop:
+		return "Drop"
+	}
+	return "Policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// MarshalText returns the policy's name, so a Policy can be saved in
+// JSON (the session registry) and used with flag.TextVar.
+func (p Policy) MarshalText() ([]byte, error) {
+	if p != Block && p != Drop {
+		return nil, fmt.Errorf("outlog: cannot marshal unknown policy %d", int(p))
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText parses a policy name as ParsePolicy does.
+func (p *Policy) UnmarshalText(b []byte) error {
+	v, err := ParsePolicy(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// Options configures a Log. The zero value is a 64 MiB Block log.
+type Options struct {
+	// Budget is the number of bytes of retained event data, counting
+	// len(Data)+EventOverhead per event. 0 (or less) means DefaultBudget.
+	Budget int64
+	// Policy is what Append does when the budget is full.
+	Policy Policy
+}
+
+// Event is one entry of the log.
+type Event struct {
+	// Seq is the event's sequence number: 1, 2, 3 … per log, never reused.
+	Seq uint64
+	// Data is the caller's encoded event. It is shared by the log and
+	// every reader and must not be modified.
+	Data []byte
+}
+
+// Stats is a snapshot of a log's counters.
+type Stats struct {
+	// First is the sequence number of the oldest retained event, or
+	// Last+1 when nothing is retained.
+	First uint64
+	// Last is the sequence number of the newest event ever appended
+	// (0 before the first Append).
+	Last uint64
+	// Events and Bytes are what is retained now; Bytes counts
+	// len(Data)+EventOverhead per event.
+	Events int
+	Bytes  int64
+	// Peak is the highest Bytes has been.
+	Peak int64
+	// Budget is the budget in force.
+	Budget int64
+	// Acked is the highest sequence number acknowledged.
+	Acked uint64
+	// Evicted counts every event evicted, acknowledged or not.
+	Evicted uint64
+	// Dropped and DroppedBytes count the events evicted before they
+	// were acknowledged (only under Drop).
+	Dropped      uint64
+	DroppedBytes int64
+	// Waiting is true while an Append is blocked for space (Block).
+	Waiting bool
+	// Closed is true once Close has been called.
+	Closed bool
+}
+
+// segSize is the number of event slots per segment.
+const segSize = 1024
+
+type segment [segSize][]byte
+
+// Log is a session's output log. It is safe for concurrent use.
+type Log struct {
+	budget int64
+	policy Policy
+
+	mu sync.Mutex // protects everything below
+
+	// segs is a ring of segments: segs[(head+i)%len(segs)] for i in
+	// [0, nseg). The event with sequence number first is in slot off of
+	// the head segment; later events follow contiguously.
+	segs  []*segment
+	head  int
+	nseg  int
+	off   int
+	spare *segment // one emptied segment kept for reuse
+
+	first uint64 // oldest retained sequence number
+	next  uint64 // sequence number the next Append gets
+	bytes int64
+	peak  int64
+	acked uint64
+
+	evicted      uint64
+	dropped      uint64
+	droppedBytes int64
+
+	waiting int  // Appends blocked for space
+	closed  bool // set once by Close
+
+	// dataCh is closed by the next Append (or Close) to wake readers
+	// in Wait; spaceCh by the next Ack that advances (or Close) to wake
+	// a blocked Append. Each is made only when someone is about to
+	// wait on it, so appending with nobody waiting allocates nothing.
+	dataCh  chan struct{}
+	spaceCh chan struct{}
+}
+
+// New returns an empty log. It panics if o.Policy is neither Block nor
+// Drop, which is a programming error (parse user input with ParsePolicy).
+func New(o Options) *Log {
+	if o.Policy != Block && o.Policy != Drop {
+		panic(fmt.Sprintf("outlog: New with unknown policy %d", int(o.Policy)))
+	}
+	b := o.Budget
+	if b <= 0 {
+		b = DefaultBudget
+	}
+	return &Log{budget: b, policy: o.Policy, first: 1, next: 1}
+}
+
+// Append adds one event and returns its sequence number. The log keeps
+// data itself (no copy); the caller must not modify it afterwards.
+//
+// When the retained bytes plus this event would exceed the budget,
+// Append first evicts the oldest events. Under Drop it evicts whatever
+// it must, counting unacknowledged events as dropped, and never waits.
+// Under Block it evicts only acknowledged events; if that is not
+// enough it waits for Ack, Close or ctx, and then tries again. An event
+// larger than the whole budget is accepted once everything retained has
+// been acknowledged (and so evicted), so progress is always possible.
+// ctx is only consulted when Append has to wait: with a cancelled ctx
+// Append still succeeds if there is room.
+//
+// After Close, Append returns ErrClosed. If ctx ends while waiting it
+// returns ctx.Err().
+func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
+	need := int64(len(data)) + EventOverhead
+	l.mu.Lock()
+	for {
+		if l.closed {
+			l.mu.Unlock()
+			return 0, ErrClosed
+		}
+		if l.makeRoomLocked(need) {
+			break
+		}
+		if l.spaceCh == nil {
+			l.spaceCh = make(chan struct{})
+		}
+		ch := l.spaceCh
+		l.waiting++
+		l.mu.Unlock()
+		select {
+		case <-ch:
+			l.mu.Lock()
+			l.waiting--
+		case <-ctx.Done():
+			l.mu.Lock()
+			l.waiting--
+			l.mu.Unlock()
+			return 0, ctx.Err()
+		}
+	}
+	seq := l.pushLocked(data, need)
+	if l.dataCh != nil {
+		close(l.dataCh)
+		l.dataCh = nil
+	}
+	l.mu.Unlock()
+	return seq, nil
+}
+
+// makeRoomLocked evicts oldest events until need more bytes fit in the
+// budget or nothing is left. It reports false when the policy is Block
+// and the oldest event is not yet acknowledged.
+func (l *Log) makeRoomLocked(need int64) bool {
+	for l.bytes+need > l.budget && l.first < l.next {
+		if l.policy == Block && l.first > l.acked {
+			return false
+		}
+		l.evictLocked()
+	}
+	return true
+}
+
+// pushLocked stores data as the next event; there is room.
+func (l *Log) pushLocked(data []byte, need int64) uint64 {
+	i := int(l.next-l.first) + l.off
+	if i == l.nseg*segSize {
+		l.growLocked()
+	}
+	seg := l.segs[(l.head+i/segSize)%len(l.segs)]
+	seg[i%segSize] = data
+	seq := l.next
+	l.next++
+	l.bytes += need
+	if l.bytes > l.peak {
+		l.peak = l.bytes
+	}
+	return seq
+}
+
+// growLocked adds an empty segment at the tail of the ring.
+func (l *Log) growLocked() {
+	if l.nseg == len(l.segs) {
+		n := 2 * len(l.segs)
+		if n == 0 {
+			n = 4
+		}
+		segs := make([]*segment, n)
+		for i := 0; i < l.nseg; i++ {
+			segs[i] = l.segs[(l.head+i)%len(l.segs)]
+		}
+		l.segs, l.head = segs, 0
+	}
+	s := l.spare
+	l.spare = nil
+	if s == nil {
+		s = new(segment)
+	}
+	l.segs[(l.head+l.nseg)%len(l.segs)] = s
+	l.nseg++
+}
+
+// evictLocked removes the oldest retained event.
+func (l *Log) evictLocked() {
+	seg := l.segs[l.head]
+	n := int64(len(seg[l.off])) + EventOverhead
+	seg[l.off] = nil // let the data go
+	l.bytes -= n
+	l.evicted++
+	if l.first > l.acked {
+		l.dropped++
+		l.droppedBytes += n
+	}
+	l.first++
+	l.off++
+	if l.off == segSize {
+		// Every slot of the head segment is nil again: reuse it.
+		l.segs[l.head] = nil
+		l.head = (l.head + 1) % len(l.segs)
+		l.nseg--
+		l.off = 0
+		if l.spare == nil {
+			l.spare = seg
+		}
+	}
+}
+
+// Ack records that a client has received every event up to and
+// including seq. It only moves forward: a seq at or below the current
+// acknowledgement is ignored, and one beyond the last event is taken as
+// the last event. Acknowledged events are kept for replay and capture
+// until an Append needs their space.
+//
+// The acknowledgement is log-wide; when several clients are attached,
+// the caller decides which of them speaks for the log.
+func (l *Log) Ack(seq uint64) {
+	l.mu.Lock()
+	if last := l.next - 1; seq > last {
+		seq = last
+	}
+	if seq > l.acked {
+		l.acked = seq
+		if false && l.spaceCh != nil {
+			close(l.spaceCh)
+			l.spaceCh = nil
+		}
+	}
+	l.mu.Unlock()
+}
+
+// Read copies out, without blocking, up to max events with Seq >= from,
+// in order, appending them to dst[:0] (pass a reused dst to avoid
+// allocating). max <= 0 means no limit. from == 0 means "from the
+// oldest retained event".
+//
+// lost is the number of events in [from, First) that were evicted
+// before this Read; they are skipped. next is the Seq to pass to the
+// next Read (and to Wait). A from beyond the last event returns no
+// events and next == from.
+//
+// The returned events' Data are the slices given to Append, shared and
+// never modified by the log; they stay valid after eviction.
+func (l *Log) Read(from uint64, max int, dst []Event) (evs []Event, next uint64, lost uint64) {
+	evs = dst[:0]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if from == 0 {
+		from = l.first
+	}
+	if from < l.first {
+		lost = l.first - from
+		from = l.first
+	}
+	if from >= l.next {
+		return evs, from, lost
+	}
+	n := l.next - from
+	if max > 0 && uint64(max) < n {
+		n = uint64(max)
+	}
+	i := int(from-l.first) + l.off
+	seq := from
+	for n > 0 {
+		seg := l.segs[(l.head+i/segSize)%len(l.segs)]
+		j := i % segSize
+		k := segSize - j
+		if uint64(k) > n {
+			k = int(n)
+		}
+		for _, d := range seg[j : j+k] {
+			evs = append(evs, Event{Seq: seq, Data: d})
+			seq++
+		}
+		i += k
+		n -= uint64(k)
+	}
+	return evs, seq, lost
+}
+
+// Wait blocks until an event with Seq >= seq has been appended (it may
+// since have been evicted; Read reports that as lost), the log is
+// closed, or ctx ends. seq 0 is taken as 1. Events already appended win
+// over Close: a reader can drain a closed log before seeing ErrClosed.
+// It returns nil, ErrClosed, or ctx.Err().
+func (l *Log) Wait(ctx context.Context, seq uint64) error {
+	if seq == 0 {
+		seq = 1
+	}
+	l.mu.Lock()
+	for {
+		if l.next > seq {
+			l.mu.Unlock()
+			return nil
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return ErrClosed
+		}
+		if l.dataCh == nil {
+			l.dataCh = make(chan struct{})
+		}
+		ch := l.dataCh
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		l.mu.Lock()
+	}
+}
+
+// Stats returns a snapshot of the log's counters.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Stats{
+		First:        l.first,
+		Last:         l.next - 1,
+		Events:       int(l.next - l.first),
+		Bytes:        l.bytes,
+		Peak:         l.peak,
+		Budget:       l.budget,
+		Acked:        l.acked,
+		Evicted:      l.evicted,
+		Dropped:      l.dropped,
+		DroppedBytes: l.droppedBytes,
+		Waiting:      l.waiting > 0,
+		Closed:       l.closed,
+	}
+}
+
+// Close marks the log closed and wakes every waiter: blocked Appends
+// return ErrClosed, and Waits return ErrClosed once nothing is left at
+// or after their seq. Retained events stay readable. Close is
+// idempotent.
+func (l *Log) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.closed = true
+	if l.dataCh != nil {
+		close(l.dataCh)
+		l.dataCh = nil
+	}
+	if l.spaceCh != nil {
+		close(l.spaceCh)
+		l.spaceCh = nil
+	}
+}

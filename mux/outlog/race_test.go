@@ -1,0 +1,5 @@
+//go:build race
+
+package outlog
+
+const raceEnabled = true

@@ -1,0 +1,609 @@
+package mux
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/psmux/psmux/mux/outlog"
+)
+
+// peer is one connected client. Each request runs in its own goroutine
+// so a streaming exec or attach never holds up acks and answers.
+type peer struct {
+	srv         *Server
+	rwc         io.ReadWriteCloser
+	codec       *Codec
+	name        string
+	interactive bool // has a terminal: may be asked questions
+
+	mu         sync.Mutex
+	prompts    map[uint64]chan Answer
+	nextPrompt uint64
+	reqs       map[uint64]context.CancelFunc
+	closed     chan struct{}
+	closeOnce  sync.Once
+	wg         sync.WaitGroup
+}
+
+// HelloArgs is what a client says about itself.
+type HelloArgs struct {
+	Client      string `json:"client"`
+	Interactive bool   `json:"interactive"`
+}
+
+func (p *peer) close() {
+	p.closeOnce.Do(func() {
+		close(p.closed)
+		p.rwc.Close()
+	})
+}
+
+// send writes a frame; a client that does not take it within the write
+// timeout is cut off.
+func (p *peer) send(f *Frame) error {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return p.sendRaw(body)
+}
+
+func (p *peer) sendRaw(body []byte) error {
+	if c, ok := p.rwc.(net.Conn); ok {
+		_ = c.SetWriteDeadline(time.Now().Add(p.srv.cfg.WriteTimeout))
+	}
+	err := p.codec.WriteRaw(body)
+	if err != nil {
+		p.close()
+	}
+	return err
+}
+
+func (p *peer) say(t, msg string) { _ = p.send(&Frame{T: t, Msg: msg}) }
+
+func (p *peer) serve() {
+	defer func() {
+		p.close()
+		p.mu.Lock()
+		for _, c := range p.reqs {
+			c()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+		for _, x := range p.srv.list() {
+			x.detachPeer(p)
+		}
+	}()
+	f, err := p.codec.Read()
+	if err != nil {
+		return
+	}
+	if f.T != "hello" {
+		p.say("bye", "mux: want a hello first")
+		return
+	}
+	if f.V != ProtocolVersion {
+		p.say("bye", fmt.Sprintf("psmux: protocol version %d is not %d: the client and the server are different versions of psmux; run psmux kill-server to restart the server", f.V, ProtocolVersion))
+		return
+	}
+	var h HelloArgs
+	_ = json.Unmarshal(f.Args, &h)
+	p.name, p.interactive = h.Client, h.Interactive
+	if err := p.send(&Frame{T: "hello", V: ProtocolVersion, Name: "psmux " + p.srv.cfg.Version}); err != nil {
+		return
+	}
+	for {
+		f, err := p.codec.Read()
+		if err != nil {
+			var fe *FrameError
+			if errors.As(err, &fe) {
+				p.say("bye", fe.Error())
+			}
+			return
+		}
+		if f.T != "req" {
+			p.say("bye", fmt.Sprintf("mux: unexpected %q frame from a client", f.T))
+			return
+		}
+		switch f.Op {
+		case "answer": // answers are quick and must not wait behind anything
+			p.answer(f)
+			continue
+		case "ack": // no response: a client acknowledges what it has shown
+			if a, err := decode[AckArgs](f); err == nil {
+				if x, err := p.srv.one(a.Target); err == nil {
+					x.log.Ack(a.Seq)
+				}
+			}
+			continue
+		case "cancel":
+			p.mu.Lock()
+			var id uint64
+			_ = json.Unmarshal(f.Args, &id)
+			if c := p.reqs[id]; c != nil {
+				c()
+			}
+			p.mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), peerKey{}, p))
+		p.mu.Lock()
+		p.reqs[f.ID] = cancel
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer func() {
+				cancel()
+				p.mu.Lock()
+				delete(p.reqs, f.ID)
+				p.mu.Unlock()
+			}()
+			data, err := p.handle(ctx, f)
+			res := &Frame{T: "res", ID: f.ID, OK: err == nil, Data: data}
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) {
+					e = &Error{Code: CodeInternal, Msg: err.Error()}
+				}
+				res.Err = e
+			}
+			_ = p.send(res)
+		}()
+	}
+}
+
+func (p *peer) answer(f *Frame) {
+	var a Answer
+	if err := json.Unmarshal(f.Args, &a); err != nil {
+		return
+	}
+	p.mu.Lock()
+	ch := p.prompts[a.Prompt]
+	delete(p.prompts, a.Prompt)
+	p.mu.Unlock()
+	if ch != nil {
+		ch <- a
+	}
+}
+
+// ask sends a prompt to this client and waits for its answer.
+func (p *peer) ask(ctx context.Context, pr *Prompt) (Answer, error) {
+	ch := make(chan Answer, 1)
+	p.mu.Lock()
+	p.nextPrompt++
+	id := p.nextPrompt
+	p.prompts[id] = ch
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.prompts, id)
+		p.mu.Unlock()
+	}()
+	if err := p.send(&Frame{T: "prompt", ID: id, Prompt: pr}); err != nil {
+		return Answer{}, err
+	}
+	select {
+	case a := <-ch:
+		return a, nil
+	case <-p.closed:
+		return Answer{}, errors.New("mux: the client left")
+	case <-ctx.Done():
+		return Answer{}, ctx.Err()
+	}
+}
+
+func decode[T any](f *Frame) (T, error) {
+	var v T
+	if len(f.Args) > 0 {
+		if err := json.Unmarshal(f.Args, &v); err != nil {
+			return v, errorf(CodeUsage, "%s: bad arguments: %v", f.Op, err)
+		}
+	}
+	return v, nil
+}
+
+// TargetArgs name sessions.
+type TargetArgs struct {
+	Target string `json:"target"`
+	All    bool   `json:"all,omitempty"`
+}
+
+// CaptureArgs read a session's log.
+type CaptureArgs struct {
+	Target string `json:"target"`
+	Since  uint64 `json:"since,omitempty"`
+	Job    int    `json:"job,omitempty"`
+}
+
+// AttachArgs attach a client to a session.
+type AttachArgs struct {
+	Target       string `json:"target"`
+	Since        uint64 `json:"since,omitempty"` // 0: from what no client has acknowledged
+	ReadOnly     bool   `json:"read_only,omitempty"`
+	DetachOthers bool   `json:"detach_others,omitempty"`
+}
+
+// AckArgs acknowledge events.
+type AckArgs struct {
+	Target string `json:"target"`
+	Seq    uint64 `json:"seq"`
+}
+
+// StopArgs stop a session's running command (Ctrl-C).
+type StopArgs struct {
+	Target string `json:"target"`
+	Job    int    `json:"job,omitempty"` // 0: every running command
+}
+
+// ExecResult is how a command ended.
+type ExecResult struct {
+	Session   string `json:"session"`
+	Computer  string `json:"computer"`
+	Job       int    `json:"job"`
+	State     string `json:"state"`
+	HadErrors bool   `json:"had_errors"`
+	Reason    string `json:"reason,omitempty"` // CLIXML of the error record, for Failed
+}
+
+// JobInfo is one job's row.
+type JobInfo struct {
+	ID        int       `json:"Id"`
+	Command   string    `json:"Command"`
+	State     string    `json:"State"`
+	HadErrors bool      `json:"HadErrors"`
+	Start     time.Time `json:"PSBeginTime"`
+	End       time.Time `json:"PSEndTime,omitzero"`
+}
+
+func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
+	s := p.srv
+	switch f.Op {
+	case "ping":
+		return marshal("pong"), nil
+	case "new":
+		a, err := decode[NewArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.create(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(x.info()), nil
+	case "ls":
+		var rows []Info
+		for _, x := range s.list() {
+			rows = append(rows, x.info())
+		}
+		return marshal(rows), nil
+	case "find":
+		a, err := decode[TargetArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		ss, err := s.find(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]Info, 0, len(ss))
+		for _, x := range ss {
+			rows = append(rows, x.info())
+		}
+		return marshal(rows), nil
+	case "has":
+		a, err := decode[TargetArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(x.info()), nil
+	case "rm":
+		a, err := decode[TargetArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		ss := s.list()
+		if !a.All {
+			if ss, err = s.find(a.Target); err != nil {
+				return nil, err
+			}
+		}
+		var names []string
+		for _, x := range ss {
+			s.remove(x, "removed")
+			names = append(names, x.Name)
+		}
+		return marshal(names), nil
+	case "reconnect":
+		a, err := decode[TargetArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		if err := x.reconnect(ctx); err != nil {
+			return nil, errorf(CodeConnect, "%s", describeErr(err))
+		}
+		s.save()
+		return marshal(x.info()), nil
+	case "exec":
+		return p.exec(ctx, f)
+	case "stop":
+		a, err := decode[StopArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		x.mu.Lock()
+		n := 0
+		for id, j := range x.jobs {
+			if (a.Job == 0 || a.Job == id) && !j.finished() {
+				j.cancel()
+				n++
+			}
+		}
+		x.mu.Unlock()
+		return marshal(n), nil
+	case "jobs":
+		a, err := decode[TargetArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		x.mu.Lock()
+		var rows []JobInfo
+		for _, id := range x.jobOrder {
+			j := x.jobs[id]
+			j.mu.Lock()
+			rows = append(rows, JobInfo{ID: j.ID, Command: j.Command, State: j.State, HadErrors: j.HadErrors, Start: j.Start, End: j.End})
+			j.mu.Unlock()
+		}
+		x.mu.Unlock()
+		return marshal(rows), nil
+	case "capture":
+		a, err := decode[CaptureArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		from := a.Since
+		filter := func(Event) bool { return true }
+		if a.Job != 0 {
+			x.mu.Lock()
+			j := x.jobs[a.Job]
+			x.mu.Unlock()
+			if j == nil {
+				return nil, errorf(CodeNotFound, "can't find job %d in session %s", a.Job, x.Name)
+			}
+			from = max(from, j.firstSeq)
+			filter = func(e Event) bool { return e.Cmd == a.Job }
+		}
+		next, lost, err := p.stream(ctx, x, f.ID, from, false, false, filter, nil)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(map[string]uint64{"next": next, "lost": lost}), nil
+	case "attach":
+		return p.attach(ctx, f)
+	case "kill-server":
+		go s.Shutdown()
+		return marshal("bye"), nil
+	}
+	return nil, errorf(CodeUsage, "unknown request %q", f.Op)
+}
+
+// exec runs a command and streams its events to the requester; with
+// Async it returns the job at once.
+func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
+	a, err := decode[ExecArgs](f)
+	if err != nil {
+		return nil, err
+	}
+	x, err := p.srv.one(a.Target)
+	if err != nil {
+		return nil, err
+	}
+	if a.Interactive && !p.interactive {
+		a.Interactive = false
+	}
+	x.mu.Lock()
+	readOnly := false
+	if inter, ok := x.attached[p]; ok && !inter {
+		readOnly = true
+	}
+	x.mu.Unlock()
+	if readOnly {
+		return nil, errorf(CodeReadOnly, "this client is attached read-only (-r) and cannot run commands")
+	}
+	j, err := x.start(ctx, p, a)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	computer := x.where.Computer
+	x.mu.Unlock()
+	res := ExecResult{Session: x.Name, Computer: computer, Job: j.ID, State: "Running"}
+	if a.Async {
+		return marshal(res), nil
+	}
+	attached := false
+	x.mu.Lock()
+	_, attached = x.attached[p]
+	x.mu.Unlock()
+	var end Event
+	stopped := false
+	if attached { // the attach stream shows the events; wait for the end
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			j.cancel()
+			stopped = true
+			<-j.done
+		}
+	} else {
+		filter := func(e Event) bool { return e.Cmd == j.ID }
+		stop := func(e Event) bool {
+			if e.Kind == KindState {
+				end = e
+				return true
+			}
+			return false
+		}
+		_, _, err := p.stream(ctx, x, f.ID, j.firstSeq, true, true, filter, stop)
+		if err != nil && ctx.Err() != nil {
+			j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
+			stopped = true
+			<-j.done
+		}
+	}
+	j.mu.Lock()
+	res.State, res.HadErrors = j.State, j.HadErrors
+	j.mu.Unlock()
+	if end.Kind == KindState {
+		res.Reason = end.XML
+	}
+	_ = stopped
+	return marshal(res), nil
+}
+
+// attach follows a session's log for a client until it detaches.
+func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
+	a, err := decode[AttachArgs](f)
+	if err != nil {
+		return nil, err
+	}
+	x, err := p.srv.one(a.Target)
+	if err != nil {
+		return nil, err
+	}
+	interactive := !a.ReadOnly && p.interactive
+	for _, o := range x.attachPeer(p, !a.ReadOnly, a.DetachOthers) {
+		_ = o.send(&Frame{T: "detached", Msg: fmt.Sprintf("[detached (from session %s)]", x.Name)})
+	}
+	_ = interactive
+	defer x.detachPeer(p)
+	info := x.info()
+	busy := ""
+	if x.busyJob() != nil {
+		busy = textBusyEnter
+	}
+	// The attach response goes first; events follow with the same id.
+	if err := p.send(&Frame{T: "res", ID: f.ID, OK: true, Data: marshal(map[string]any{"session": info, "busy": busy})}); err != nil {
+		return nil, err
+	}
+	from := a.Since
+	if from == 0 {
+		from = x.log.Stats().Acked + 1
+	}
+	_, _, err = p.stream(ctx, x, f.ID, from, true, false, nil, nil)
+	if errors.Is(err, errLogClosed) {
+		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[session %s closed]", x.Name)})
+	}
+	return nil, errAttachEnded
+}
+
+var (
+	errLogClosed   = errors.New("mux: the session's log is closed")
+	errAttachEnded = &Error{Code: "detached", Msg: "detached"}
+)
+
+// stream sends the log's events from seq from, in order, as ev frames
+// tagged id. With follow it waits for more until ctx ends or stop says
+// so; otherwise it stops at the end of what is there. With ack it
+// acknowledges what was sent (an exec's own output); attached clients
+// acknowledge what they have shown themselves. It returns the next seq and how many
+// events were lost (evicted) on the way.
+func (p *peer) stream(ctx context.Context, x *Session, id uint64, from uint64, follow, ack bool, filter, stop func(Event) bool) (uint64, uint64, error) {
+	if from == 0 {
+		from = 1
+	}
+	var totalLost uint64
+	buf := make([]outlog.Event, 0, 256)
+	var frame []byte
+	for {
+		evs, next, lost := x.log.Read(from, 256, buf[:0])
+		if lost > 0 {
+			totalLost += lost
+			e := encodeEvent(Event{Kind: KindSession, Text: fmt.Sprintf("%d events were dropped (Drop policy, log budget full)", lost)})
+			frame = evFrameSeq(frame[:0], id, from, e)
+			if err := p.sendRaw(frame); err != nil {
+				return from, totalLost, err
+			}
+		}
+		for _, e := range evs {
+			if filter != nil || stop != nil {
+				var ev Event
+				if err := json.Unmarshal(e.Data, &ev); err != nil {
+					continue
+				}
+				if filter != nil && !filter(ev) {
+					continue
+				}
+				frame = evFrameSeq(frame[:0], id, e.Seq, e.Data)
+				if err := p.sendRaw(frame); err != nil {
+					return e.Seq, totalLost, err
+				}
+				if stop != nil && stop(ev) {
+					if ack {
+						x.log.Ack(e.Seq)
+					}
+					return e.Seq + 1, totalLost, nil
+				}
+				continue
+			}
+			frame = evFrameSeq(frame[:0], id, e.Seq, e.Data)
+			if err := p.sendRaw(frame); err != nil {
+				return e.Seq, totalLost, err
+			}
+		}
+		if len(evs) > 0 && ack {
+			x.log.Ack(evs[len(evs)-1].Seq)
+		}
+		from = next
+		if len(evs) > 0 {
+			continue
+		}
+		if !follow {
+			return from, totalLost, nil
+		}
+		if err := x.log.Wait(ctx, from); err != nil {
+			if ctx.Err() != nil {
+				return from, totalLost, ctx.Err()
+			}
+			return from, totalLost, errLogClosed
+		}
+	}
+}
+
+func evFrameSeq(dst []byte, id, seq uint64, ev []byte) []byte {
+	dst = append(dst, `{"t":"ev","id":`...)
+	dst = fmt.Appendf(dst, "%d", id)
+	dst = append(dst, `,"seq":`...)
+	dst = fmt.Appendf(dst, "%d", seq)
+	dst = append(dst, `,"ev":`...)
+	dst = append(dst, ev...)
+	return append(dst, '}')
+}
+
+

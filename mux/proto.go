@@ -1,0 +1,153 @@
+package mux
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ProtocolVersion is the version a Hello carries. A peer with another
+// major version is refused.
+const ProtocolVersion = 1
+
+// MaxFrame caps one frame; a longer length prefix is refused before
+// anything is allocated.
+const MaxFrame = 16 << 20
+
+// Frame is every message of the client protocol (see PROTOCOL.md).
+type Frame struct {
+	T  string `json:"t"`            // hello, req, res, ev, prompt, detached, bye
+	ID uint64 `json:"id,omitempty"` // request id: set on req, echoed on res and ev
+
+	// hello
+	V    int    `json:"v,omitempty"`
+	Name string `json:"name,omitempty"` // "psmux 0.1.0"
+
+	// req
+	Op   string          `json:"op,omitempty"`
+	Args json.RawMessage `json:"args,omitempty"`
+
+	// res
+	OK   bool            `json:"ok,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+	Err  *Error          `json:"err,omitempty"`
+
+	// ev: one event of a session's log (already encoded) and its number
+	Seq uint64          `json:"seq,omitempty"`
+	Ev  json.RawMessage `json:"ev,omitempty"`
+
+	// prompt: a question for this client
+	Prompt *Prompt `json:"prompt,omitempty"`
+
+	// detached, bye
+	Msg string `json:"msg,omitempty"`
+}
+
+// Error codes a client can branch on.
+const (
+	CodeNotFound = "not_found" // can't find session
+	CodeBusy     = "busy"      // a pipeline is already running
+	CodeUsage    = "usage"     // bad arguments
+	CodeConnect  = "connect"   // the host could not be reached or authenticated
+	CodeBroken   = "broken"    // the session is Broken
+	CodeReadOnly = "read_only" // a read-only client tried to act
+	CodeInternal = "internal"
+	CodeExists   = "exists" // a session with that name exists
+	CodeStopped  = "stopped"
+)
+
+// Error is a failed request's reason.
+type Error struct {
+	Code string `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// errorf builds an *Error.
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FrameError says a peer sent something that is not a frame.
+type FrameError struct{ Reason string }
+
+func (e *FrameError) Error() string { return "mux: bad frame: " + e.Reason }
+
+// Codec reads and writes length-prefixed frames: a 4-byte big-endian
+// length, then that many bytes of JSON. Writes are safe from several
+// goroutines; reads are for one.
+type Codec struct {
+	r  *bufio.Reader
+	wm sync.Mutex
+	w  io.Writer
+	rb []byte
+	wb []byte
+}
+
+// NewCodec frames rw.
+func NewCodec(r io.Reader, w io.Writer) *Codec {
+	return &Codec{r: bufio.NewReaderSize(r, 64<<10), w: w}
+}
+
+// Read returns the next frame.
+func (c *Codec) Read() (*Frame, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &FrameError{Reason: "truncated length"}
+		}
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxFrame {
+		return nil, &FrameError{Reason: fmt.Sprintf("length %d over the %d-byte cap", n, MaxFrame)}
+	}
+	if cap(c.rb) < int(n) {
+		c.rb = make([]byte, n)
+	}
+	b := c.rb[:n]
+	if _, err := io.ReadFull(c.r, b); err != nil {
+		return nil, &FrameError{Reason: fmt.Sprintf("truncated frame (%v)", err)}
+	}
+	f := new(Frame)
+	if err := json.Unmarshal(b, f); err != nil {
+		return nil, &FrameError{Reason: fmt.Sprintf("want a JSON object: %v", err)}
+	}
+	if f.T == "" {
+		return nil, &FrameError{Reason: `no "t" (frame type)`}
+	}
+	return f, nil
+}
+
+// Write sends one frame.
+func (c *Codec) Write(f *Frame) error {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("mux: encode frame: %w", err)
+	}
+	return c.WriteRaw(body)
+}
+
+// WriteRaw sends an encoded frame body.
+func (c *Codec) WriteRaw(body []byte) error {
+	if len(body) > MaxFrame {
+		return &FrameError{Reason: fmt.Sprintf("outgoing frame of %d bytes over the cap", len(body))}
+	}
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	c.wb = binary.BigEndian.AppendUint32(c.wb[:0], uint32(len(body)))
+	c.wb = append(c.wb, body...)
+	_, err := c.w.Write(c.wb)
+	if cap(c.wb) > 1<<20 {
+		c.wb = nil
+	}
+	return err
+}
+
+
+// decoding it again.

@@ -1,0 +1,511 @@
+package mux
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/psmux/psmux/mux/outlog"
+	"github.com/psmux/psmux/mux/store"
+	"github.com/psmux/psmux/ssh"
+)
+
+// Config configures a server.
+type Config struct {
+	Version   string               // shown in the Hello
+	StateFile string               // the registry; "" keeps nothing across restarts
+	Logf      func(string, ...any) // the server's log; nil discards
+	SystemSSH string               // the ssh program for --ssh-client=system
+	// WriteTimeout cuts off a client that has not taken a frame for this
+	// long (a slow client never slows a session); default 10 s.
+	WriteTimeout time.Duration
+	// Trace logs every request.
+	Trace bool
+	// IdleCheck is how often idle sessions are looked for; default 1 s.
+	IdleCheck time.Duration
+}
+
+// Server holds the sessions and serves clients.
+type Server struct {
+	cfg    Config
+	opener *Opener
+	pool   *ssh.Pool
+
+	mu       sync.Mutex
+	sessions map[int]*Session
+	nextID   int
+	peers    map[*peer]struct{}
+	closed   bool
+
+	promptMu sync.Mutex // one SSH question at a time, server-wide
+	done     chan struct{}
+	doneOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// NewServer makes a server and restores the sessions its StateFile
+// lists; they reopen in the background, marked Restored.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.IdleCheck <= 0 {
+		cfg.IdleCheck = time.Second
+	}
+	s := &Server{cfg: cfg, sessions: map[int]*Session{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{})}
+	s.pool = &ssh.Pool{Options: ssh.DialOptions{Prompter: ssh.PromptFunc(s.sshPrompt), Warn: func(m string) { s.logf("%s", strings.TrimSpace(m)) }}}
+	s.opener = &Opener{Pool: s.pool, SystemSSH: cfg.SystemSSH}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.idleLoop()
+	return s, nil
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf(format, args...)
+	}
+}
+
+// Done is closed when the server has been told to stop (kill-server).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Serve accepts clients from accept until it fails or the server stops.
+func (s *Server) Serve(accept func() (net.Conn, error)) error {
+	for {
+		c, err := accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return nil
+			default:
+				return fmt.Errorf("mux: accept: %w", err)
+			}
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.ServeConn(c)
+		}()
+	}
+}
+
+// ServeConn serves one client on a byte stream until it leaves.
+func (s *Server) ServeConn(rwc io.ReadWriteCloser) {
+	p := &peer{srv: s, rwc: rwc, codec: NewCodec(rwc, rwc), prompts: map[uint64]chan Answer{},
+		reqs: map[uint64]context.CancelFunc{}, closed: make(chan struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		rwc.Close()
+		return
+	}
+	s.peers[p] = struct{}{}
+	s.mu.Unlock()
+	p.serve()
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+}
+
+// Shutdown closes every session and client and waits for them.
+func (s *Server) Shutdown() {
+	s.doneOnce.Do(func() { close(s.done) })
+	s.mu.Lock()
+	s.closed = true
+	var ss []*Session
+	for _, x := range s.sessions {
+		ss = append(ss, x)
+	}
+	var ps []*peer
+	for p := range s.peers {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		p.say("bye", "server exited")
+		p.close()
+	}
+	var wg sync.WaitGroup
+	for _, x := range ss {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.close("the server exited") }()
+	}
+	wg.Wait()
+	_ = s.pool.Close()
+	s.wg.Wait()
+}
+
+// idleLoop closes sessions left alone longer than their IdleTimeout.
+func (s *Server) idleLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.IdleCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			for _, x := range s.list() {
+				if x.idle(now) {
+					s.logf("session %s (%d) closed after its IdleTimeout of %s with no client and no command", x.Name, x.ID, x.opts.IdleTimeout)
+					s.remove(x, "IdleTimeout")
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) list() []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Session, 0, len(s.sessions))
+	for _, x := range s.sessions {
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (s *Server) remove(x *Session, reason string) {
+	s.mu.Lock()
+	delete(s.sessions, x.ID)
+	s.mu.Unlock()
+	x.close(reason)
+	s.save()
+}
+
+// find resolves TARGETS: names, ids, globs (web*) or a comma list of
+// those, in id order without duplicates.
+func (s *Server) find(targets string) ([]*Session, error) {
+	all := s.list()
+	var out []*Session
+	seen := map[int]bool{}
+	for _, t := range strings.Split(targets, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		found := false
+		for _, x := range all {
+			ok := x.Name == t || strconv.Itoa(x.ID) == t || x.InstanceID == t
+			if !ok && strings.ContainsAny(t, "*?[") {
+				ok, _ = path.Match(t, x.Name)
+			}
+			if ok {
+				found = true
+				if !seen[x.ID] {
+					seen[x.ID] = true
+					out = append(out, x)
+				}
+			}
+		}
+		if !found {
+			return nil, errorf(CodeNotFound, "can't find session: %s", t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errorf(CodeNotFound, "no sessions")
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s *Server) one(target string) (*Session, error) {
+	ss, err := s.find(target)
+	if err != nil {
+		return nil, err
+	}
+	if len(ss) > 1 {
+		return nil, errorf(CodeUsage, "%s names %d sessions; name one", target, len(ss))
+	}
+	return ss[0], nil
+}
+
+// NewArgs create a session.
+type NewArgs struct {
+	Name        string        `json:"name,omitempty"`
+	Dest        string        `json:"dest,omitempty"`
+	SSH         []string      `json:"ssh,omitempty"`  // SSH flags as ssh.Flags.Args gives them
+	Pwsh        []string      `json:"pwsh,omitempty"` // local: the OutOfProc server's argv
+	Init        string        `json:"init,omitempty"`
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty"` // 0: the default (2 h); negative: never
+	Budget      int64         `json:"budget,omitempty"`
+	Policy      string        `json:"policy,omitempty"`
+	MaxRunspace int           `json:"max_runspaces,omitempty"`
+}
+
+// DefaultIdleTimeout is WinRM's default.
+const DefaultIdleTimeout = 2 * time.Hour
+
+func (a NewArgs) options() (SessionOptions, error) {
+	o := SessionOptions{IdleTimeout: a.IdleTimeout, Budget: a.Budget, MaxRunspaces: a.MaxRunspace}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	} else if o.IdleTimeout < 0 {
+		o.IdleTimeout = 0
+	}
+	if a.Policy != "" {
+		p, err := outlog.ParsePolicy(a.Policy)
+		if err != nil {
+			return o, errorf(CodeUsage, "%v", err)
+		}
+		o.Policy = p
+	}
+	return o, nil
+}
+
+func (a NewArgs) target() (Target, error) {
+	if a.Dest == "" {
+		if len(a.Pwsh) == 0 {
+			return Target{}, errorf(CodeUsage, "new: a destination or a local pwsh is needed")
+		}
+		return Target{Pwsh: a.Pwsh}, nil
+	}
+	f, err := ssh.ParseFlags(a.SSH)
+	if err != nil {
+		return Target{}, errorf(CodeUsage, "%v", err)
+	}
+	return Target{Dest: a.Dest, Flags: f}, nil
+}
+
+// create registers and opens a new session.
+func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
+	tg, err := a.target()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := a.options()
+	if err != nil {
+		return nil, err
+	}
+	if a.Dest != "" {
+		if _, err := ssh.Resolve(a.Dest, tg.Flags.Overrides()); err != nil {
+			return nil, errorf(CodeUsage, "%s", describeErr(err))
+		}
+	}
+	s.mu.Lock()
+	id := s.nextID
+	name := a.Name
+	if name == "" {
+		name = fmt.Sprintf("Runspace%d", id)
+	}
+	for _, x := range s.sessions {
+		if x.Name == name {
+			s.mu.Unlock()
+			return nil, errorf(CodeExists, "duplicate session: %s", name)
+		}
+	}
+	s.nextID++
+	x := newSession(s, id, name, tg, a.SSH, a.Init, opts)
+	x.spec = a
+	s.sessions[id] = x
+	s.mu.Unlock()
+	if err := x.open(ctx); err != nil {
+		s.mu.Lock()
+		delete(s.sessions, id)
+		s.mu.Unlock()
+		x.close("open failed")
+		return nil, errorf(CodeConnect, "%s", describeErr(err))
+	}
+	if err := x.runInit(ctx); err != nil {
+		s.logf("session %s: init script: %v", name, err)
+	}
+	s.save()
+	return x, nil
+}
+
+// save writes the registry; never secrets: only what new was given.
+func (s *Server) save() {
+	if s.cfg.StateFile == "" {
+		return
+	}
+	s.mu.Lock()
+	reg := store.Registry{Version: 1, NextID: s.nextID}
+	for _, x := range s.sessions {
+		opts := map[string]string{}
+		if x.spec.IdleTimeout != 0 {
+			opts["idle_timeout"] = x.spec.IdleTimeout.String()
+		}
+		if x.spec.Budget != 0 {
+			opts["budget"] = strconv.FormatInt(x.spec.Budget, 10)
+		}
+		if x.spec.Policy != "" {
+			opts["policy"] = x.spec.Policy
+		}
+		if x.spec.MaxRunspace != 0 {
+			opts["max_runspaces"] = strconv.Itoa(x.spec.MaxRunspace)
+		}
+		x.mu.Lock()
+		where := x.where
+		x.mu.Unlock()
+		transport := "SSH"
+		if x.spec.Dest == "" {
+			transport = "Local"
+		}
+		reg.Sessions = append(reg.Sessions, store.Record{ID: x.ID, Name: x.Name, InstanceID: x.InstanceID,
+			ComputerName: where.Computer, UserName: where.User, Transport: transport, ConfigurationName: where.Configuration,
+			Dest: x.spec.Dest, SSH: x.spec.SSH, Pwsh: strings.Join(quoteArgv(x.spec.Pwsh), " "), InitScript: x.init,
+			Options: opts, Created: x.Created})
+	}
+	s.mu.Unlock()
+	sort.Slice(reg.Sessions, func(i, j int) bool { return reg.Sessions[i].ID < reg.Sessions[j].ID })
+	if err := store.Save(s.cfg.StateFile, reg); err != nil {
+		s.logf("cannot save the registry: %v", err)
+	}
+}
+
+func quoteArgv(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t'\"\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// restore brings back the saved sessions; each reopens in the
+// background and shows Restored until its first command, or Broken
+// with the reason.
+func (s *Server) restore() error {
+	if s.cfg.StateFile == "" {
+		return nil
+	}
+	reg, err := store.Load(s.cfg.StateFile)
+	if err != nil {
+		aside, qerr := store.Quarantine(s.cfg.StateFile)
+		s.logf("the registry could not be read (%v); kept aside as %s (%v); starting empty", err, aside, qerr)
+		return nil
+	}
+	s.nextID = max(reg.NextID, 1)
+	for _, r := range reg.Sessions {
+		a := NewArgs{Name: r.Name, Dest: r.Dest, SSH: r.SSH, Init: r.InitScript}
+		if r.Pwsh != "" {
+			a.Pwsh = splitArgv(r.Pwsh)
+		}
+		if v, ok := r.Options["idle_timeout"]; ok {
+			a.IdleTimeout, _ = time.ParseDuration(v)
+		}
+		if v, ok := r.Options["budget"]; ok {
+			a.Budget, _ = strconv.ParseInt(v, 10, 64)
+		}
+		a.Policy = r.Options["policy"]
+		if v, ok := r.Options["max_runspaces"]; ok {
+			a.MaxRunspace, _ = strconv.Atoi(v)
+		}
+		opts, _ := a.options()
+		tg, terr := a.target()
+		x := newSession(s, r.ID, r.Name, tg, r.SSH, r.InitScript, opts)
+		x.spec, x.InstanceID, x.Created, x.restored = a, r.InstanceID, r.Created, true
+		x.where = Where{Computer: r.ComputerName, User: r.UserName, Transport: map[string]string{"Local": "Process"}[r.Transport], Configuration: r.ConfigurationName}
+		if x.where.Transport == "" {
+			x.where.Transport = r.Transport
+		}
+		s.sessions[r.ID] = x
+		s.nextID = max(s.nextID, r.ID+1)
+		if terr != nil {
+			x.state, x.reason = "Broken", terr.Error()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := x.open(ctx); err != nil {
+				s.logf("restoring session %s: %v", x.Name, err)
+				return
+			}
+			if err := x.runInit(ctx); err != nil {
+				s.logf("restoring session %s: init script: %v", x.Name, err)
+			}
+			x.mu.Lock()
+			x.restored = true
+			x.mu.Unlock()
+		}()
+	}
+	return nil
+}
+
+func splitArgv(s string) []string {
+	var out []string
+	var cur strings.Builder
+	in, q := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case q != 0:
+			if c == q {
+				q = 0
+			} else {
+				cur.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			q, in = c, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			in = true
+		case c == ' ':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// sshPrompt relays an SSH question to the client that asked for the
+// connection (carried in ctx), one question at a time server-wide.
+func (s *Server) sshPrompt(ctx context.Context, req ssh.PromptRequest) ([]string, error) {
+	p, _ := ctx.Value(peerKey{}).(*peer)
+	if p == nil || !p.interactive {
+		return nil, errors.New("mux: no interactive client is attached to answer the question (run psmux from a terminal)")
+	}
+	s.promptMu.Lock()
+	defer s.promptMu.Unlock()
+	sp := &SSHPrompt{Kind: int(req.Kind), Name: req.Name, Instruction: req.Instruction}
+	for _, q := range req.Questions {
+		sp.Questions = append(sp.Questions, SSHQuestion{Text: q.Text, Echo: q.Echo})
+	}
+	ans, err := p.ask(ctx, &Prompt{Dest: req.Dest, SSH: sp})
+	if err != nil {
+		return nil, err
+	}
+	if ans.Error != "" {
+		return nil, errors.New(ans.Error)
+	}
+	return ans.Answers, nil
+}
+
+type peerKey struct{}
+
+// marshal encodes a response payload.
+func marshal(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}

@@ -1,0 +1,577 @@
+package mux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/psmux/psmux/mux/outlog"
+	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+)
+
+// PowerShell's texts (RunspaceStrings, ConsoleHostStrings).
+const (
+	textBusyPipeline = "The pipeline was not run because a pipeline is already running. Pipelines cannot be run concurrently."
+	textBusyEnter    = "You have entered a session that is busy running a command or script and output will be displayed in the console. You can wait for the running command to finish or cancel it and get an input prompt by pressing Ctrl-C."
+	textBroken       = "Command '%s' was not run as the session in which it was intended to run was either closed or broken"
+)
+
+// syncWait is how long a synchronous command waits for a busy session
+// before failing, as PowerShell does.
+const syncWait = 4 * time.Minute
+
+// SessionOptions are what `new` may set.
+type SessionOptions struct {
+	IdleTimeout  time.Duration // 0: never
+	Budget       int64         // output log budget in bytes; 0: outlog's default
+	Policy       outlog.Policy
+	MaxRunspaces int // default 1: one pipeline at a time
+	Width        int // the host's BufferSize width; default 120
+}
+
+// Info is a session's row: Get-PSSession's columns plus psmux's.
+type Info struct {
+	ID                int       `json:"Id"`
+	Name              string    `json:"Name"`
+	InstanceID        string    `json:"InstanceId"`
+	ComputerName      string    `json:"ComputerName"`
+	UserName          string    `json:"UserName,omitempty"`
+	Transport         string    `json:"Transport"`
+	ComputerType      string    `json:"ComputerType"`
+	ConfigurationName string    `json:"ConfigurationName"`
+	State             string    `json:"State"`
+	Availability      string    `json:"Availability"`
+	Reason            string    `json:"Reason,omitempty"`
+	Restored          bool      `json:"Restored,omitempty"`
+	WaitingForInput   bool      `json:"WaitingForInput,omitempty"`
+	Attached          int       `json:"Attached"`
+	Created           time.Time `json:"Created"`
+	LastSeq           uint64    `json:"LastSeq"`
+	Dropped           uint64    `json:"Dropped,omitempty"`
+}
+
+// job is one command run in a session; --async commands are jobs the
+// user can receive later.
+type job struct {
+	ID          int
+	Command     string
+	Interactive bool  // may prompt an attached client
+	Owner       *peer // who started it; nil after it left
+	cancel      context.CancelFunc
+	done        chan struct{}
+
+	mu        sync.Mutex
+	State     string
+	HadErrors bool
+	Start     time.Time
+	End       time.Time
+	firstSeq  uint64
+}
+
+// Session is one named PSSession held by the server. Commands run in
+// their own goroutines, one per pipeline slot; everything else changes
+// under mu.
+type Session struct {
+	srv        *Server
+	ID         int
+	Name       string
+	InstanceID string
+	Created    time.Time
+	target     Target
+	flagArgs   []string
+	init       string
+	spec       NewArgs // as created, for the registry
+	opts       SessionOptions
+	log        *outlog.Log
+	slots      chan struct{}
+	wg         sync.WaitGroup
+	stop       chan struct{}
+	stopOnce   sync.Once
+
+	mu           sync.Mutex
+	state        string // Opening, Opened, Broken, Closing, Closed
+	reason       string
+	restored     bool
+	where        Where
+	conn         *sessions.Conn
+	transport    sessions.Transport
+	killProc     context.CancelFunc
+	running      int
+	waitingInput int
+	lastActive   time.Time
+	attached     map[*peer]bool // value: interactive
+	attachCh     chan struct{}  // closed and replaced when a client attaches
+	nextCmd      int
+	jobs         map[int]*job
+	jobOrder     []int
+}
+
+func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, init string, opts SessionOptions) *Session {
+	if opts.MaxRunspaces < 1 {
+		opts.MaxRunspaces = 1
+	}
+	if opts.Width <= 0 {
+		opts.Width = 120
+	}
+	s := &Session{srv: srv, ID: id, Name: name, InstanceID: uuid.NewString(), Created: time.Now(),
+		target: tg, flagArgs: flagArgs, init: init, opts: opts,
+		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy}),
+		slots: make(chan struct{}, opts.MaxRunspaces), stop: make(chan struct{}),
+		state: "Opening", attached: map[*peer]bool{}, attachCh: make(chan struct{}),
+		jobs: map[int]*job{}, lastActive: time.Now()}
+	return s
+}
+
+func (s *Session) append(ctx context.Context, e Event) uint64 {
+	seq, err := s.log.Append(ctx, encodeEvent(e))
+	if err != nil {
+		return 0
+	}
+	return seq
+}
+
+// open connects the session's PowerShell; ctx may carry the peer who
+// answers SSH prompts.
+func (s *Session) open(ctx context.Context) error {
+	s.mu.Lock()
+	s.state, s.reason = "Opening", ""
+	s.mu.Unlock()
+	life, kill := context.WithCancel(context.Background())
+	diag := func(k sessions.DiagKind, text string) {
+		s.append(context.Background(), Event{Kind: KindNoise, Text: text})
+	}
+	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
+	if err == nil {
+		var conn *sessions.Conn
+		conn, err = sessions.Open(ctx, t, sessions.Options{
+			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces), Diag: diag})
+		if err == nil {
+			s.mu.Lock()
+			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill
+			s.lastActive = time.Now()
+			s.mu.Unlock()
+			s.append(context.Background(), Event{Kind: KindSession, Text: "Opened"})
+			s.wg.Add(1)
+			go s.watch(conn)
+			return nil
+		}
+		_ = t.Close()
+	}
+	kill()
+	s.mu.Lock()
+	s.state, s.reason = "Broken", describeErr(err)
+	if where.Computer != "" {
+		s.where = where
+	}
+	s.mu.Unlock()
+	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + describeErr(err)})
+	return err
+}
+
+// watch marks the session Broken when its connection ends on its own.
+func (s *Session) watch(conn *sessions.Conn) {
+	defer s.wg.Done()
+	select {
+	case <-conn.Done():
+	case <-s.stop:
+		return
+	}
+	s.mu.Lock()
+	if s.conn != conn || s.state != "Opened" {
+		s.mu.Unlock()
+		return
+	}
+	reason := "the connection ended"
+	if err := conn.Err(); err != nil {
+		reason = describeErr(err)
+	}
+	s.state, s.reason = "Broken", reason
+	s.mu.Unlock()
+	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + reason})
+	s.srv.logf("session %s (%d) is Broken: %s", s.Name, s.ID, reason)
+}
+
+// describeErr words an error without the package prefixes.
+func describeErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	var be *sessions.BrokenError
+	if errors.As(err, &be) {
+		return "connection lost: " + strings.TrimPrefix(be.Err.Error(), "ssh: ")
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "sessions: "), "ssh: ")
+}
+
+// info snapshots the row.
+func (s *Session) info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.log.Stats()
+	avail := "None"
+	switch {
+	case s.state != "Opened":
+	case s.running > 0 || s.waitingInput > 0:
+		avail = "Busy"
+	default:
+		avail = "Available"
+	}
+	return Info{ID: s.ID, Name: s.Name, InstanceID: s.InstanceID, ComputerName: s.where.Computer,
+		UserName: s.where.User, Transport: s.where.Transport, ComputerType: computerType(s.where.Transport),
+		ConfigurationName: s.where.Configuration, State: s.state, Availability: avail, Reason: s.reason,
+		Restored: s.restored, WaitingForInput: s.waitingInput > 0, Attached: len(s.attached),
+		Created: s.Created, LastSeq: st.Last, Dropped: st.Dropped}
+}
+
+func computerType(transport string) string {
+	if transport == "SSH" {
+		return "RemoteMachine"
+	}
+	return "LocalMachine"
+}
+
+// ExecArgs are a command to run.
+type ExecArgs struct {
+	Target      string        `json:"target"`
+	Script      string        `json:"script"`
+	JSON        bool          `json:"json,omitempty"`        // objects, no Out-Default
+	Async       bool          `json:"async,omitempty"`       // fail at once when busy; return the job
+	Timeout     time.Duration `json:"timeout,omitempty"`     // stop the command after this long
+	Interactive bool          `json:"interactive,omitempty"` // typed in an attached client: may prompt
+}
+
+// start runs a command: it takes a pipeline slot (waiting up to four
+// minutes, or failing at once for async), logs the input and starts
+// the pipeline in its own goroutine.
+func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) {
+	s.mu.Lock()
+	state, conn := s.state, s.conn
+	s.mu.Unlock()
+	if state != "Opened" || conn == nil {
+		return nil, errorf(CodeBroken, textBroken, a.Script)
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		if a.Async {
+			return nil, errorf(CodeBusy, "%s", textBusyPipeline)
+		}
+		t := time.NewTimer(syncWait)
+		defer t.Stop()
+		select {
+		case s.slots <- struct{}{}:
+		case <-t.C:
+			return nil, errorf(CodeBusy, "%s", textBusyPipeline)
+		case <-ctx.Done():
+			return nil, errorf(CodeStopped, "stopped while waiting for the session")
+		case <-s.stop:
+			return nil, errorf(CodeBroken, textBroken, a.Script)
+		}
+	}
+	jctx, cancel := context.WithCancel(context.Background())
+	if a.Timeout > 0 {
+		jctx, cancel = context.WithTimeout(context.Background(), a.Timeout)
+	}
+	s.mu.Lock()
+	s.nextCmd++
+	j := &job{ID: s.nextCmd, Command: a.Script, Interactive: a.Interactive, Owner: p, cancel: cancel,
+		done: make(chan struct{}), State: "Running", Start: time.Now()}
+	s.jobs[j.ID] = j
+	s.jobOrder = append(s.jobOrder, j.ID)
+	if len(s.jobOrder) > 1000 { // forget the oldest finished jobs
+		for i, id := range s.jobOrder {
+			if old := s.jobs[id]; old != nil && old.finished() {
+				delete(s.jobs, id)
+				s.jobOrder = append(s.jobOrder[:i], s.jobOrder[i+1:]...)
+				break
+			}
+		}
+	}
+	s.running++
+	s.restored = false
+	s.lastActive = time.Now()
+	s.mu.Unlock()
+	client := ""
+	if p != nil {
+		client = p.name
+	}
+	j.firstSeq = s.append(context.Background(), Event{Cmd: j.ID, Kind: KindInput, Text: a.Script, Client: client})
+	s.wg.Add(1)
+	go s.run(jctx, conn, j, a)
+	return j, nil
+}
+
+func (j *job) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// run runs one pipeline to its end and logs how it ended.
+func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecArgs) {
+	defer s.wg.Done()
+	defer j.cancel()
+	h := &logHandler{s: s, j: j, ctx: ctx}
+	res, err := conn.Invoke(ctx, psrp.ScriptPipeline(a.Script, !a.JSON), nil, h)
+	state, hadErrors := res.State.String(), res.HadErrors || h.errors > 0
+	var reason string
+	if err != nil {
+		state, hadErrors = "Failed", true
+		reason = describeErr(err)
+	} else if res.State == psrp.Failed || res.State == psrp.Stopped {
+		reason = string(clixml.Encode(nil, res.Reason))
+	}
+	if ctx.Err() == context.DeadlineExceeded && res.State == psrp.Stopped {
+		reason = ""
+	}
+	s.append(context.Background(), Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
+	j.mu.Lock()
+	j.State, j.HadErrors, j.End = state, hadErrors, time.Now()
+	j.mu.Unlock()
+	s.mu.Lock()
+	s.running--
+	s.lastActive = time.Now()
+	s.mu.Unlock()
+	<-s.slots
+	close(j.done)
+}
+
+// logHandler puts what a pipeline produces into the session's log and
+// relays its prompts.
+type logHandler struct {
+	s      *Session
+	j      *job
+	ctx    context.Context
+	errors int
+}
+
+func (h *logHandler) Message(t psrp.MessageType, v clixml.Value) {
+	if t == psrp.ErrorRecord {
+		h.errors++
+	}
+	h.s.append(h.ctx, msgEvent(h.j.ID, t, v))
+}
+
+func (h *logHandler) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	if c.Method.Void() || c.CI == psrp.VoidCallID {
+		if c.Method == psrp.WriteErrorLine {
+			h.errors++
+		}
+		h.s.append(h.ctx, hostEvent(h.j.ID, c))
+		return clixml.Value{}, nil
+	}
+	return h.s.prompt(ctx, h.j, c)
+}
+
+// prompt asks an interactive client: the one that typed the command if
+// it is still attached, else any attached interactive client. With none
+// a command typed interactively waits ("waiting for input" in ls); a
+// non-interactive one fails at once.
+func (s *Session) prompt(ctx context.Context, j *job, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	pr := &Prompt{Session: s.Name, Method: int(c.Method), XML: encodeParams(c.Params)}
+	waiting := false
+	defer func() {
+		if waiting {
+			s.mu.Lock()
+			s.waitingInput--
+			s.mu.Unlock()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		var who *peer
+		if j.Owner != nil && s.attached[j.Owner] {
+			who = j.Owner
+		} else {
+			for p, interactive := range s.attached {
+				if interactive {
+					who = p
+					break
+				}
+			}
+		}
+		wake := s.attachCh
+		if who == nil && j.Interactive && !waiting {
+			waiting = true
+			s.waitingInput++
+		}
+		s.mu.Unlock()
+		if who == nil {
+			if !j.Interactive {
+				return clixml.Value{}, sessions.HostError(c.Method, fmt.Sprintf(
+					"psmux: %s needs an interactive client to answer it, and this command was run without one (psmux exec is non-interactive); run it from psmux attach", c.Method))
+			}
+			s.append(context.Background(), Event{Cmd: j.ID, Kind: KindPrompt, Text: "waiting for input: " + c.Method.String()})
+			select {
+			case <-wake:
+				continue
+			case <-ctx.Done():
+				return clixml.Value{}, sessions.HostError(c.Method, "psmux: the command was stopped while waiting for input")
+			}
+		}
+		ans, err := who.ask(ctx, pr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return clixml.Value{}, sessions.HostError(c.Method, "psmux: the command was stopped while waiting for input")
+			}
+			continue // that client left; ask another
+		}
+		if ans.Error != "" {
+			return clixml.Value{}, sessions.HostError(c.Method, ans.Error)
+		}
+		if ans.ErrXML != "" {
+			v, err := clixml.Decode([]byte(ans.ErrXML))
+			if err == nil {
+				return clixml.Value{}, &v
+			}
+		}
+		v, err := clixml.Decode([]byte(ans.XML))
+		if err != nil {
+			return clixml.Value{}, sessions.HostError(c.Method, "psmux: the client's answer could not be read: "+err.Error())
+		}
+		return v, nil
+	}
+}
+
+// attachPeer registers a client; with detachOthers every other client
+// is told it was detached.
+func (s *Session) attachPeer(p *peer, interactive, detachOthers bool) []*peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var others []*peer
+	if detachOthers {
+		for o := range s.attached {
+			if o != p {
+				others = append(others, o)
+				delete(s.attached, o)
+			}
+		}
+	}
+	s.attached[p] = interactive
+	close(s.attachCh)
+	s.attachCh = make(chan struct{})
+	s.lastActive = time.Now()
+	return others
+}
+
+func (s *Session) detachPeer(p *peer) {
+	s.mu.Lock()
+	if _, ok := s.attached[p]; ok {
+		delete(s.attached, p)
+		s.lastActive = time.Now()
+	}
+	for _, j := range s.jobs {
+		if j.Owner == p {
+			j.Owner = nil
+		}
+	}
+	s.mu.Unlock()
+}
+
+// busyJob returns a running job, if any.
+func (s *Session) busyJob() *job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.jobOrder {
+		if j := s.jobs[id]; j != nil && !j.finished() {
+			return j
+		}
+	}
+	return nil
+}
+
+// idle reports whether the session has been unattended and without a
+// command for longer than its IdleTimeout.
+func (s *Session) idle(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.IdleTimeout > 0 && len(s.attached) == 0 && s.running == 0 &&
+		s.state != "Closed" && now.Sub(s.lastActive) >= s.opts.IdleTimeout
+}
+
+// close ends the session: its commands are stopped, the runspace pool
+// closed, the transport torn down; it waits for its goroutines.
+func (s *Session) close(reason string) {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		conn, t, kill := s.conn, s.transport, s.killProc
+		s.state = "Closing"
+		for _, j := range s.jobs {
+			j.cancel()
+		}
+		s.mu.Unlock()
+		close(s.stop)
+		if conn != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = conn.Close(ctx)
+			cancel()
+		}
+		if t != nil {
+			_ = t.Close()
+		}
+		if kill != nil {
+			kill()
+		}
+		s.mu.Lock()
+		s.state = "Closed"
+		s.reason = reason
+		s.mu.Unlock()
+		s.append(context.Background(), Event{Kind: KindSession, Text: "Closed: " + reason})
+		s.log.Close()
+		s.wg.Wait()
+	})
+}
+
+// reconnect tears down what is left of the session and opens it again,
+// re-running its init script. The old runspace's state is gone.
+func (s *Session) reconnect(ctx context.Context) error {
+	s.mu.Lock()
+	conn, t, kill := s.conn, s.transport, s.killProc
+	s.conn, s.transport, s.killProc = nil, nil, nil
+	s.mu.Unlock()
+	if conn != nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = conn.Close(cctx)
+		cancel()
+	}
+	if t != nil {
+		_ = t.Close()
+	}
+	if kill != nil {
+		kill()
+	}
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	s.append(context.Background(), Event{Kind: KindSession, Text: "Reconnected: a new runspace; variables and state from before are gone"})
+	return s.runInit(ctx)
+}
+
+// runInit runs the init script, if any, and waits for it.
+func (s *Session) runInit(ctx context.Context) error {
+	if strings.TrimSpace(s.init) == "" {
+		return nil
+	}
+	j, err := s.start(ctx, nil, ExecArgs{Script: s.init})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if j.State != "Completed" {
+		return fmt.Errorf("mux: the init script ended %s", j.State)
+	}
+	return nil
+}

@@ -1,0 +1,15 @@
+//go:build darwin || freebsd
+
+package sock
+
+import "golang.org/x/sys/unix"
+
+// peerUID reads LOCAL_PEERCRED: the effective uid of the peer at connect
+// time (what getpeereid(3) returns).
+func peerUID(fd int) (int, error) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+	if err != nil {
+		return 0, err
+	}
+	return int(cred.Uid), nil
+}
