@@ -23,13 +23,13 @@ const (
 // Event is one entry of a session's log. The log keeps it encoded; its
 // sequence number travels beside it in the ev frame.
 type Event struct {
-	TS        int64  `json:"ts"`                // unix milliseconds
-	Cmd       int    `json:"cmd,omitempty"`     // the command (job) id
-	Kind      string `json:"kind"`              // see the Kind constants
-	Type      int    `json:"type,omitempty"`    // msg: psrp.MessageType
-	Method    int    `json:"method,omitempty"`  // host: psrp.HostMethod
-	XML       string `json:"xml,omitempty"`     // msg: the value; host: the parameters; state: the reason
-	Text      string `json:"text,omitempty"`    // input, state, session, noise, prompt
+	TS        int64  `json:"ts"`               // unix milliseconds
+	Cmd       int    `json:"cmd,omitempty"`    // the command (job) id
+	Kind      string `json:"kind"`             // see the Kind constants
+	Type      int    `json:"type,omitempty"`   // msg: psrp.MessageType
+	Method    int    `json:"method,omitempty"` // host: psrp.HostMethod
+	XML       string `json:"xml,omitempty"`    // msg: the value; host: the parameters; state: the reason
+	Text      string `json:"text,omitempty"`   // input, state, session, noise, prompt
 	HadErrors bool   `json:"had_errors,omitempty"`
 	Client    string `json:"client,omitempty"` // input: who typed it
 }

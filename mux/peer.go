@@ -605,5 +605,3 @@ func evFrameSeq(dst []byte, id, seq uint64, ev []byte) []byte {
 	dst = append(dst, ev...)
 	return append(dst, '}')
 }
-
-

@@ -149,5 +149,4 @@ func (c *Codec) WriteRaw(body []byte) error {
 	return err
 }
 
-
 // decoding it again.
