@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -46,6 +47,10 @@ func NewClient(rwc io.ReadWriteCloser, name string, interactive bool) (*Client, 
 		Args: marshal(HelloArgs{Client: name, Interactive: interactive})}); err != nil {
 		rwc.Close()
 		return nil, fmt.Errorf("mux: hello: %w", err)
+	}
+	if line, denied := c.codec.denied(); denied {
+		rwc.Close()
+		return nil, errors.New(strings.TrimPrefix(line, "psmux: "))
 	}
 	f, err := c.codec.Read()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -92,6 +93,18 @@ type Codec struct {
 // NewCodec frames rw.
 func NewCodec(r io.Reader, w io.Writer) *Codec {
 	return &Codec{r: bufio.NewReaderSize(r, 64<<10), w: w}
+}
+
+// denied reports whether the server refused this client before any
+// frame: it then writes one plain line starting with sock.DeniedPrefix.
+func (c *Codec) denied() (string, bool) {
+	const prefix = "psmux: access denied"
+	b, _ := c.r.Peek(len(prefix))
+	if string(b) != prefix {
+		return "", false
+	}
+	line, _ := c.r.ReadString('\n')
+	return strings.TrimSpace(line), true
 }
 
 // Read returns the next frame.

@@ -385,9 +385,15 @@ func (s *Server) restore() error {
 		return nil
 	}
 	reg, err := store.Load(s.cfg.StateFile)
-	if err != nil {
+	var corrupt *store.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
 		aside, qerr := store.Quarantine(s.cfg.StateFile)
 		s.logf("the registry could not be read (%v); kept aside as %s (%v); starting empty", err, aside, qerr)
+		return nil
+	case err != nil: // a newer format, or unreadable: leave it alone
+		s.logf("the registry is left untouched and nothing will be saved: %v", err)
+		s.cfg.StateFile = ""
 		return nil
 	}
 	s.nextID = max(reg.NextID, 1)

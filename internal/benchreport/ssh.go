@@ -118,6 +118,8 @@ type sshResult struct {
 	rt                  []*rtSet
 	bulk                *bulkResult
 	elapsed             time.Duration
+	loadBefore          string // /proc/loadavg's 1-minute figure before and after
+	loadAfter           string
 }
 
 // openSeries are the phases of one kind of open, one sample per open.
@@ -142,7 +144,8 @@ type rtSet struct {
 	// the pipeline's Close at once); Ret: until Invoke returns (CloseAck).
 	nullDone, nullRet []time.Duration
 	oneDone, oneRet   []time.Duration
-	nullOutputs       int // outputs of one `$null` (pwsh writes one Nil)
+	nullOutputs       int   // outputs of one `$null` (pwsh writes one Nil)
+	oneSent, oneRecv  int64 // wire bytes each way of one `1`
 }
 
 type bulkResult struct {
@@ -154,7 +157,8 @@ type bulkResult struct {
 	cpu       []time.Duration // client process CPU time of each run
 	local     []time.Duration // same workload, pwshsim over local pipes
 	localWire int64
-	rawBytes  int64 // bytes timed per raw download (after the first read)
+	localCPU  time.Duration // pwshsim's CPU time per local run (0: unknown)
+	rawBytes  int64         // bytes timed per raw download (after the first read)
 	raw       []time.Duration
 	ceiling   measurement // receive path over the captured wire of one run
 	ceilingN  int         // messages in the captured wire
@@ -181,7 +185,7 @@ func runSSH(cfg config) (*sshResult, error) {
 		return nil, err
 	}
 	defer h.close() // kills and reaps sshd, removes the temporary files
-	r := &sshResult{xcrypto: moduleVersion("golang.org/x/crypto"), readRC: cfg.ssh.readRC}
+	r := &sshResult{xcrypto: moduleVersion("golang.org/x/crypto"), readRC: cfg.ssh.readRC, loadBefore: loadAvg()}
 	shellPath := loginShell()
 	r.shell = filepath.Base(shellPath)
 	if shellPath != "" {
@@ -192,7 +196,21 @@ func runSSH(cfg config) (*sshResult, error) {
 		return nil, err
 	}
 	r.elapsed = time.Since(start)
+	r.loadAfter = loadAvg()
 	return r, nil
+}
+
+// loadAvg returns the 1-minute load average ("" when unknown).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func benchSSH(cfg config, h *harness, r *sshResult) error {
@@ -283,7 +301,7 @@ func benchSSH(cfg config, h *harness, r *sshResult) error {
 		}
 		d := time.Since(t0)
 		if err := s.close(); err != nil {
-			return err
+			return fmt.Errorf("benchreport: close the local pwshsim: %w", err)
 		}
 		if i >= sc.localOpenWarm {
 			r.localOpen = append(r.localOpen, d)
@@ -434,10 +452,12 @@ func roundTrips(ctx context.Context, s *session, echo gossh.Channel, delay time.
 			return nil, err
 		}
 		rt.nullOutputs = s.lastOutputs
+		r0, w0 := s.m.read.Load(), s.m.written.Load()
 		od, or, err := s.invokeTimed(ctx, "1", 1)
 		if err != nil {
 			return nil, err
 		}
+		rt.oneRecv, rt.oneSent = s.m.read.Load()-r0, s.m.written.Load()-w0
 		if i >= warmups {
 			rt.echo = append(rt.echo, e)
 			rt.nullDone = append(rt.nullDone, nd)
@@ -496,7 +516,7 @@ func wan(ctx context.Context, sc sshConfig, sshd *opensshd.Sshd, r *sshResult) e
 	defer echo.Close()
 	for i, d := range sc.wanDelays {
 		p.SetDelay(d)
-		progress("ssh: command round trip at emulated RTT %s (proxy delay %s each way), %d + %d warm-ups", rttName(d), d, sc.wanN, sc.wanWarm)
+		progress("ssh: command round trip at emulated RTT %s (proxy delay %s each way), %d + %d warm-ups", rttName(d), fmtDur(d), sc.wanN, sc.wanWarm)
 		rt, err := roundTrips(ctx, s, echo, d, sc.wanN, sc.wanWarm)
 		if err != nil {
 			return err
@@ -551,6 +571,7 @@ func bulk(ctx context.Context, cfg config, c *ssh.Client, s *session, pwshsim st
 	}
 
 	progress("ssh: bulk over local pipes (pwshsim -s as a child process, no SSH), %d runs", sc.bulkRuns)
+	child0 := childCPUTime()
 	ls, err := openLocal(ctx, pwshsim)
 	if err != nil {
 		return nil, err
@@ -567,6 +588,11 @@ func bulk(ctx context.Context, cfg config, c *ssh.Client, s *session, pwshsim st
 	}
 	if err := ls.close(); err != nil {
 		return nil, fmt.Errorf("benchreport: close the local pwshsim: %w", err)
+	}
+	// pwshsim has been reaped: its CPU time over the open, the warm-up
+	// and the timed runs, per run.
+	if c := childCPUTime() - child0; c > 0 {
+		b.localCPU = c / time.Duration(sc.bulkRuns+1)
 	}
 	progress("ssh: bulk over local pipes best %s", fmtDur(b.localBest()))
 
@@ -617,7 +643,6 @@ type session struct {
 	m           *meter
 	once        sync.Once
 	err         error
-	label       string
 	lastOutputs int // outputs of the last invokeTimed
 }
 
@@ -653,7 +678,7 @@ func openSessionTimed(ctx context.Context, c *ssh.Client) (*session, time.Durati
 		ch.Close()
 		return nil, 0, fmt.Errorf("benchreport: sessions.Open over SSH: %w", err)
 	}
-	return &session{conn: conn, m: m, label: "SSH"}, d, nil
+	return &session{conn: conn, m: m}, d, nil
 }
 
 // openLocal runs pwshsim -s as a child process and opens a pool on it.
@@ -670,7 +695,7 @@ func openLocal(ctx context.Context, pwshsim string) (*session, error) {
 		pt.Close()
 		return nil, fmt.Errorf("benchreport: sessions.Open over local pipes: %w", err)
 	}
-	return &session{conn: conn, m: m, label: "local"}, nil
+	return &session{conn: conn, m: m}, nil
 }
 
 // close closes the pool and its transport; a second call does nothing.
@@ -1124,5 +1149,5 @@ func rttName(delay time.Duration) string {
 	if delay == 0 {
 		return "loopback"
 	}
-	return (2 * delay).String()
+	return fmt.Sprintf("%g ms", float64(2*delay)/1e6)
 }

@@ -325,7 +325,7 @@ func (l *Log) Ack(seq uint64) {
 	}
 	if seq > l.acked {
 		l.acked = seq
-		if false && l.spaceCh != nil {
+		if l.spaceCh != nil {
 			close(l.spaceCh)
 			l.spaceCh = nil
 		}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
+	"weak"
 )
 
 // ev returns an event payload of size bytes (at least 8) whose first 8
@@ -234,20 +237,31 @@ func TestBlockStreamsThroughSmallBudgetExactlyOnce(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapInuse
 
-	writerErr := make(chan error, 1)
+	// The timeout only bounds a hang (a lost wake-up); it is not used
+	// to synchronise anything.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	// The writer is stopped (Close) and waited for however the test ends.
+	var writerErr error
+	writerDone := make(chan struct{})
+	defer func() {
+		l.Close()
+		<-writerDone
+	}()
 	go func() {
+		defer close(writerDone)
 		for i := uint64(1); i <= n; i++ {
-			seq, err := l.Append(context.Background(), ev(i, size))
+			seq, err := l.Append(ctx, ev(i, size))
 			if err != nil {
-				writerErr <- err
+				writerErr = err
 				return
 			}
 			if seq != i {
-				writerErr <- errors.New("writer: wrong sequence number")
+				writerErr = fmt.Errorf("writer: Append %d returned seq %d", i, seq)
 				return
 			}
 		}
-		writerErr <- nil
 	}()
 
 	var maxGrowth uint64
@@ -259,7 +273,7 @@ func TestBlockStreamsThroughSmallBudgetExactlyOnce(t *testing.T) {
 			t.Fatalf("lost %d events at %d", lost, next)
 		}
 		if len(evs) == 0 {
-			if err := l.Wait(context.Background(), next); err != nil {
+			if err := l.Wait(ctx, next); err != nil {
 				t.Fatalf("Wait(%d): %v", next, err)
 			}
 			continue
@@ -279,8 +293,9 @@ func TestBlockStreamsThroughSmallBudgetExactlyOnce(t *testing.T) {
 		l.Ack(nx - 1)
 		next, dst = nx, evs
 	}
-	if err := <-writerErr; err != nil {
-		t.Fatal(err)
+	<-writerDone
+	if writerErr != nil {
+		t.Fatal(writerErr)
 	}
 	st := l.Stats()
 	if st.Last != n || st.Dropped != 0 || st.Peak > budget {
@@ -297,10 +312,11 @@ func TestBlockAppendWaitsWhenFullAndResumesAfterAck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Room for exactly 4 events of 36+64 bytes.
 		l := New(Options{Budget: 400, Policy: Block})
+		defer l.Close() // so a failing test leaves no goroutine blocked
 		for i := uint64(1); i <= 4; i++ {
 			mustAppend(t, l, i, 36)
 		}
-		done := make(chan uint64)
+		done := make(chan uint64, 1)
 		go func() {
 			seq, err := l.Append(context.Background(), ev(5, 36))
 			if err != nil {
@@ -337,9 +353,10 @@ func TestBlockAppendWaitsWhenFullAndResumesAfterAck(t *testing.T) {
 func TestBlockAppendReturnsCtxErrOnCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := New(Options{Budget: 100, Policy: Block})
+		defer l.Close() // so a failing test leaves no goroutine blocked
 		mustAppend(t, l, 1, 36)
 		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error)
+		errc := make(chan error, 1)
 		go func() {
 			_, err := l.Append(ctx, ev(2, 36))
 			errc <- err
@@ -400,6 +417,7 @@ func TestResumeAfterClientKilledMidReplayGetsTheRestExactlyOnce(t *testing.T) {
 		const n = 5000
 		const size = 1024
 		l := New(Options{Budget: 100 * (size + EventOverhead), Policy: Block})
+		defer l.Close() // so a failing test leaves no goroutine blocked
 		writerDone := make(chan error, 1)
 		go func() {
 			for i := uint64(1); i <= n; i++ {
@@ -476,8 +494,9 @@ func TestResumeAfterClientKilledMidReplayGetsTheRestExactlyOnce(t *testing.T) {
 func TestCloseWakesWaitAndBlockedAppend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := New(Options{Budget: 100, Policy: Block})
+		defer l.Close() // so a failing test leaves no goroutine blocked
 		mustAppend(t, l, 1, 36)
-		appendErr := make(chan error)
+		appendErr := make(chan error, 1)
 		go func() {
 			_, err := l.Append(context.Background(), ev(2, 36))
 			appendErr <- err
@@ -518,10 +537,11 @@ func TestCloseWakesWaitAndBlockedAppend(t *testing.T) {
 func TestWaitReturnsOnAppendAndHonoursCtx(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := New(Options{})
+		defer l.Close() // so a failing test leaves no goroutine blocked
 		if err := l.Wait(cancelled(), 0); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Wait(0) on an empty log with a cancelled ctx: %v", err)
 		}
-		got := make(chan error)
+		got := make(chan error, 3)
 		go func() { got <- l.Wait(context.Background(), 0) }() // 0 means 1
 		go func() { got <- l.Wait(context.Background(), 2) }()
 		synctest.Wait()
@@ -627,6 +647,37 @@ func TestSingleEventLargerThanBudget(t *testing.T) {
 			t.Fatalf("Stats %+v", st)
 		}
 	})
+}
+
+func TestEvictedDataIsReleased(t *testing.T) {
+	for _, p := range []Policy{Block, Drop} {
+		t.Run(p.String(), func(t *testing.T) {
+			l := New(Options{Budget: 10 * (100 + EventOverhead), Policy: p})
+			// appendTracked keeps no reference of its own to the event.
+			appendTracked := func() weak.Pointer[[100]byte] {
+				buf := new([100]byte)
+				if _, err := l.Append(context.Background(), buf[:]); err != nil {
+					t.Fatal(err)
+				}
+				return weak.Make(buf)
+			}
+			w := appendTracked()
+			l.Ack(1)
+			for i := uint64(2); i <= 10; i++ {
+				mustAppend(t, l, i, 100)
+			}
+			runtime.GC()
+			if w.Value() == nil {
+				t.Fatal("event 1 was collected while retained")
+			}
+			mustAppend(t, l, 11, 100) // evicts event 1
+			runtime.GC()
+			if w.Value() != nil {
+				t.Fatal("the log still references evicted event 1")
+			}
+			runtime.KeepAlive(l)
+		})
+	}
 }
 
 // model is a deliberately naive output log (a slice of everything ever

@@ -181,6 +181,9 @@ func copyExecutable(t *testing.T, dst string) {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(dst, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 }
 
 // runClientAs runs the helper client as uid:uid and returns its stdout.

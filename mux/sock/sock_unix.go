@@ -166,9 +166,9 @@ func PeerUID(c *net.UnixConn) (int, error) {
 	return uid, nil
 }
 
-// lockPoll is the first and longest wait between attempts to take the
-// start lock; flock(2) cannot be interrupted by a context, so StartLock
-// polls with LOCK_NB.
+// lockPollMin and lockPollMax are the first and the longest wait between
+// attempts to take the start lock: flock(2) cannot be interrupted by a
+// context, so StartLock polls with LOCK_NB, backing off.
 const (
 	lockPollMin = 5 * time.Millisecond
 	lockPollMax = 100 * time.Millisecond
