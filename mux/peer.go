@@ -119,6 +119,7 @@ func (p *peer) serve() {
 			if a, err := decode[AckArgs](f); err == nil {
 				if x, err := p.srv.one(a.Target); err == nil {
 					x.log.Ack(a.Seq)
+					x.markSeen(a.Seq)
 				}
 			}
 			continue
@@ -225,7 +226,7 @@ type CaptureArgs struct {
 // AttachArgs attach a client to a session.
 type AttachArgs struct {
 	Target       string `json:"target"`
-	Since        uint64 `json:"since,omitempty"` // 0: from what no client has acknowledged
+	Since        uint64 `json:"since,omitempty"` // 0: after the last event an attached client acknowledged
 	ReadOnly     bool   `json:"read_only,omitempty"`
 	DetachOthers bool   `json:"detach_others,omitempty"`
 }
@@ -514,7 +515,7 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	}
 	from := a.Since
 	if from == 0 {
-		from = x.log.Stats().Acked + 1
+		from = x.seenSeq() + 1
 	}
 	_, _, err = p.stream(ctx, x, f.ID, from, true, false, nil, nil)
 	if errors.Is(err, errLogClosed) {

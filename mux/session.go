@@ -110,6 +110,22 @@ type Session struct {
 	nextCmd      int
 	jobs         map[int]*job
 	jobOrder     []int
+	seen         uint64        // the last event an attached client acknowledged
+	opening      chan struct{} // closed when the current open attempt ends
+}
+
+// markSeen records what an attached client has shown; the next attach
+// resumes after it.
+func (s *Session) markSeen(seq uint64) {
+	s.mu.Lock()
+	s.seen = max(s.seen, seq)
+	s.mu.Unlock()
+}
+
+func (s *Session) seenSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen
 }
 
 func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, init string, opts SessionOptions) *Session {
@@ -123,7 +139,7 @@ func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, 
 		target: tg, flagArgs: flagArgs, init: init, opts: opts,
 		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy}),
 		slots: make(chan struct{}, opts.MaxRunspaces), stop: make(chan struct{}),
-		state: "Opening", attached: map[*peer]bool{}, attachCh: make(chan struct{}),
+		state: "Opening", attached: map[*peer]bool{}, attachCh: make(chan struct{}), opening: make(chan struct{}),
 		jobs: map[int]*job{}, lastActive: time.Now()}
 	return s
 }
@@ -141,7 +157,14 @@ func (s *Session) append(ctx context.Context, e Event) uint64 {
 func (s *Session) open(ctx context.Context) error {
 	s.mu.Lock()
 	s.state, s.reason = "Opening", ""
+	select {
+	case <-s.opening:
+		s.opening = make(chan struct{})
+	default:
+	}
+	done := s.opening
 	s.mu.Unlock()
+	defer close(done)
 	life, kill := context.WithCancel(context.Background())
 	diag := func(k sessions.DiagKind, text string) {
 		s.append(context.Background(), Event{Kind: KindNoise, Text: text})
@@ -250,6 +273,16 @@ type ExecArgs struct {
 // minutes, or failing at once for async), logs the input and starts
 // the pipeline in its own goroutine.
 func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) {
+	s.mu.Lock()
+	state, opening := s.state, s.opening
+	s.mu.Unlock()
+	if state == "Opening" { // being restored or reconnected: wait for it
+		select {
+		case <-opening:
+		case <-ctx.Done():
+			return nil, errorf(CodeStopped, "stopped while the session was opening")
+		}
+	}
 	s.mu.Lock()
 	state, conn := s.state, s.conn
 	s.mu.Unlock()

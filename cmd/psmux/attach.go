@@ -41,7 +41,7 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	if *via != "" {
 		c, err = connectVia(ctx, *via, &sf, stdin, stderr)
 	} else {
-		c, err = connect(ctx, g, false, stdin)
+		c, err = connect(ctx, g, true, stdin)
 	}
 	if err != nil {
 		return muxError(stderr, err)
@@ -122,12 +122,10 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			outMu.Lock()
 			defer outMu.Unlock()
 			defer func() {
-				// acknowledge what has been shown, every 256 events and at the
-				// end of each burst the server sends
+				// acknowledge each event once it has been shown, so an attach
+				// after this client dies resumes right after it
 				shown = e.Seq
-				if shown%256 == 0 {
-					_ = c.Ack(name, shown)
-				}
+				_ = c.Ack(name, shown)
 			}()
 			if e.Kind == mux.KindInput {
 				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)

@@ -214,7 +214,7 @@ func runLs(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, false, stdin)
+	c, err := connect(ctx, g, true, stdin)
 	if err != nil {
 		return muxError(stderr, err)
 	}
@@ -258,7 +258,7 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, false, stdin)
+	c, err := connect(ctx, g, op != "kill-server", stdin)
 	if err != nil {
 		if op == "has" {
 			return 1
@@ -323,7 +323,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, false, stdin)
+	c, err := connect(ctx, g, true, stdin)
 	if err != nil {
 		return muxError(stderr, err)
 	}
@@ -462,7 +462,7 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, false, stdin)
+	c, err := connect(ctx, g, true, stdin)
 	if err != nil {
 		return muxError(stderr, err)
 	}

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/testenv/faultproxy"
+	"github.com/psmux/psmux/testenv/opensshd"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// End-to-end tests of the server: the real psmux binary as client and
+// server, sessions on Debian's real sshd (pwshsim behind "Subsystem
+// powershell"), or local pwshsim processes where the host does not
+// matter.
+
+// muxEnv is one server's world: its socket and state directory.
+type muxEnv struct {
+	t     *testing.T
+	sock  string
+	state string
+	env   []string
+}
+
+func newMuxEnv(t *testing.T) *muxEnv {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "psmux-mux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o700)
+	m := &muxEnv{t: t, sock: filepath.Join(dir, "s"), state: filepath.Join(dir, "state")}
+	m.env = []string{"XDG_STATE_HOME=" + m.state, "PSMUX_SOCKET=", "XDG_RUNTIME_DIR="}
+	t.Cleanup(func() {
+		m.run("kill-server")
+		os.RemoveAll(dir)
+	})
+	return m
+}
+
+func (m *muxEnv) cmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(psmuxBin(), append([]string{"-S", m.sock}, args...)...)
+	cmd.Env = append(os.Environ(), m.env...)
+	return cmd
+}
+
+func (m *muxEnv) run(args ...string) result {
+	m.t.Helper()
+	cmd := m.cmd(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		m.t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func (m *muxEnv) must(args ...string) result {
+	m.t.Helper()
+	r := m.run(args...)
+	if r.code != 0 {
+		m.t.Fatalf("psmux %q: exit %d, stdout %q, stderr %q\nserver log:\n%s", args, r.code, r.stdout, r.stderr, m.log())
+	}
+	return r
+}
+
+func (m *muxEnv) log() string {
+	matches, _ := filepath.Glob(filepath.Join(m.state, "psmux", "*", "server.log"))
+	var b strings.Builder
+	for _, p := range matches {
+		data, _ := os.ReadFile(p)
+		b.Write(data)
+	}
+	return b.String()
+}
+
+func (m *muxEnv) ls() []mux.Info {
+	m.t.Helper()
+	r := m.must("ls", "--json")
+	var rows []mux.Info
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		m.t.Fatalf("ls --json: %v: %q", err, r.stdout)
+	}
+	return rows
+}
+
+func (m *muxEnv) serverPID() int {
+	m.t.Helper()
+	re := regexp.MustCompile(`listening on .* \(pid (\d+)\)`)
+	all := re.FindAllStringSubmatch(m.log(), -1)
+	if len(all) == 0 {
+		m.t.Fatalf("no server pid in the log:\n%s", m.log())
+	}
+	pid, _ := strconv.Atoi(all[len(all)-1][1])
+	return pid
+}
+
+func (m *muxEnv) newLocal(name string, extra ...string) {
+	m.t.Helper()
+	m.must(append(append([]string{"new", "-n", name}, extra...), "--local", "--pwsh", pwshsimBin()+" -s")...)
+}
+
+func TestServerNewLsExecAcrossProcesses(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	m := newMuxEnv(t)
+	r := m.must("new", "-n", "web1", "-F", sshd.SSHConfig, sshd.Alias)
+	if !strings.Contains(r.stdout, "web1") || !strings.Contains(r.stdout, "Opened") || !strings.Contains(r.stdout, "Available") {
+		t.Fatalf("new printed %q; want the row with State Opened", r.stdout)
+	}
+	rows := m.ls()
+	if len(rows) != 1 {
+		t.Fatalf("ls: %+v", rows)
+	}
+	row := rows[0]
+	if row.ID != 1 || row.Name != "web1" || row.InstanceID == "" || row.ComputerName != sshd.Alias || row.State != "Opened" ||
+		row.Availability != "Available" || row.Transport != "SSH" {
+		t.Fatalf("ls --json row %+v", row)
+	}
+	raw := m.must("ls", "--json").stdout
+	for _, key := range []string{`"Id"`, `"Name"`, `"InstanceId"`, `"ComputerName"`, `"State"`, `"Availability"`} {
+		if !strings.Contains(raw, key) {
+			t.Fatalf("ls --json lacks %s: %s", key, raw)
+		}
+	}
+	m.must("exec", "-t", "web1", "--", "$x = 42")
+	if r := m.must("exec", "-t", "web1", "--", "$x"); r.stdout != "42\n" {
+		t.Fatalf("second process: %q, want 42", r.stdout)
+	}
+	if r := m.run("has", "-t", "web1"); r.code != 0 {
+		t.Fatalf("has web1: %d", r.code)
+	}
+	if r := m.run("has", "-t", "web9"); r.code != 1 {
+		t.Fatalf("has web9: %d, want 1", r.code)
+	}
+	if r := m.run("exec", "-t", "web9", "--", "1"); r.code != exitUsage || !strings.Contains(r.stderr, "can't find session: web9") {
+		t.Fatalf("exec web9: %d %q", r.code, r.stderr)
+	}
+}
+
+func TestAsyncBusyAndSyncWait(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	m := newMuxEnv(t)
+	m.must("new", "-n", "web1", "-F", sshd.SSHConfig, sshd.Alias)
+	r := m.must("exec", "--async", "-t", "web1", "--", "Start-Sleep 2; 'slept'")
+	if !strings.Contains(r.stdout, "job 1 started") {
+		t.Fatalf("async: %q", r.stdout)
+	}
+	r = m.run("exec", "--async", "-t", "web1", "--", "1")
+	if r.code != exitBusy || !strings.Contains(r.stderr, "a pipeline is already running") {
+		t.Fatalf("second async: exit %d, stderr %q; want 5 and PowerShell's busy text", r.code, r.stderr)
+	}
+	if rows := m.ls(); rows[0].Availability != "Busy" {
+		t.Fatalf("availability while running: %s", rows[0].Availability)
+	}
+	r = m.must("exec", "-t", "web1", "--", "'after'")
+	if r.stdout != "after\n" {
+		t.Fatalf("sync exec: %q", r.stdout)
+	}
+	var jobs []mux.JobInfo
+	json.Unmarshal([]byte(m.must("jobs", "-t", "web1", "--json").stdout), &jobs)
+	if len(jobs) < 2 || jobs[0].State != "Completed" || jobs[0].End.After(jobs[len(jobs)-1].Start) {
+		t.Fatalf("jobs %+v: the synchronous command must start after the async one ended", jobs)
+	}
+	if r := m.must("capture", "-t", "web1", "--job", "1"); !strings.Contains(r.stdout, "slept") {
+		t.Fatalf("capture --job 1: %q", r.stdout)
+	}
+}
+
+func TestCaptureKeepsOutputWithNoClient(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	m := newMuxEnv(t)
+	m.must("new", "-n", "web1", "-F", sshd.SSHConfig, sshd.Alias)
+	m.must("exec", "--async", "-t", "web1", "--", "1..100000")
+	m.must("exec", "-t", "web1", "--", "'done'") // waits for the job
+	r := m.must("capture", "-t", "web1")
+	var nums []int
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if n, err := strconv.Atoi(strings.TrimSpace(l)); err == nil {
+			nums = append(nums, n)
+		}
+	}
+	if len(nums) != 100000 {
+		t.Fatalf("capture has %d numbers, want 100000", len(nums))
+	}
+	for i, n := range nums {
+		if n != i+1 {
+			t.Fatalf("line %d is %d: out of order", i, n)
+		}
+	}
+}
+
+// attacher is a running `psmux attach` whose output the test reads.
+type attacher struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+	errb  *bytes.Buffer
+}
+
+func (m *muxEnv) attach(args ...string) *attacher {
+	m.t.Helper()
+	cmd := m.cmd(append([]string{"attach"}, args...)...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	m.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	return &attacher{cmd: cmd, stdin: stdin, out: sc, errb: &errb}
+}
+
+// until reads lines until one satisfies ok; it fails at EOF.
+func (a *attacher) until(t *testing.T, what string, ok func(string) bool) string {
+	t.Helper()
+	for a.out.Scan() {
+		if ok(a.out.Text()) {
+			return a.out.Text()
+		}
+	}
+	t.Fatalf("attach output ended before %s; stderr %q", what, a.errb.String())
+	return ""
+}
+
+func TestAttachResumesAfterSIGKILL(t *testing.T) {
+	m := newMuxEnv(t)
+	m.newLocal("web1")
+	m.must("exec", "--async", "-t", "web1", "--", "1..20000")
+	m.must("exec", "-t", "web1", "--", "'end'")
+	a := m.attach("-t", "web1")
+	last := 0
+	a.until(t, "line 5000", func(l string) bool {
+		if n, err := strconv.Atoi(l); err == nil {
+			if n != last+1 {
+				t.Fatalf("first client: %d after %d", n, last)
+			}
+			last = n
+		}
+		return last >= 5000
+	})
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	// what the first client printed before it died, read to the end
+	for a.out.Scan() {
+		if n, err := strconv.Atoi(a.out.Text()); err == nil {
+			if n != last+1 {
+				t.Fatalf("first client: %d after %d", n, last)
+			}
+			last = n
+		}
+	}
+	a.cmd.Wait()
+	if rows := m.ls(); rows[0].State != "Opened" {
+		t.Fatalf("session after the client died: %+v", rows[0])
+	}
+	b := m.attach("-t", "web1")
+	first := 0
+	prev := 0
+	b.until(t, "the end", func(l string) bool {
+		if n, err := strconv.Atoi(l); err == nil {
+			if first == 0 {
+				first = n
+			} else if n != prev+1 {
+				t.Fatalf("second client: %d after %d", n, prev)
+			}
+			prev = n
+		}
+		return l == "end"
+	})
+	// A client acknowledges each event right after printing it, so the
+	// resume point is the event after the last one it printed; only the
+	// one event printed in the instant before SIGKILL, before its
+	// acknowledgement left, can be shown again.
+	if (first != last+1 && first != last) || prev != 20000 {
+		t.Fatalf("second client started at %d and ended at %d; the first client printed up to %d: want %d..20000 (or %d.. when the kill fell between printing and acknowledging), nothing missing", first, prev, last, last+1, last)
+	}
+	b.stdin.Close()
+}
+
+func TestTwoClientsReadOnlyAndDetachOthers(t *testing.T) {
+	m := newMuxEnv(t)
+	m.newLocal("web1")
+	a := m.attach("-t", "web1")
+	// --since 1: the read-only client sees the whole log, whenever it
+	// gets attached.
+	ro := m.attach("-t", "web1", "-r", "--since", "1")
+	fmt.Fprintln(a.stdin, "'from a'")
+	a.until(t, "a's own output", func(l string) bool { return l == "from a" })
+	ro.until(t, "a's output on the read-only client", func(l string) bool { return l == "from a" })
+	fmt.Fprintln(ro.stdin, "'from ro'")
+	ro.stdin.Close()
+	ro.cmd.Wait()
+	if !strings.Contains(ro.errb.String(), "read-only") {
+		t.Fatalf("read-only client stderr %q", ro.errb.String())
+	}
+	d := m.attach("-t", "web1", "-d")
+	if err := a.cmd.Wait(); err != nil {
+		t.Fatalf("detached client exit: %v", err)
+	}
+	if !strings.Contains(a.errb.String(), "[detached (from session web1)]") {
+		t.Fatalf("detached client said %q", a.errb.String())
+	}
+	fmt.Fprintln(d.stdin, "'from d'")
+	d.until(t, "d's output", func(l string) bool { return l == "from d" })
+	if r := m.must("capture", "-t", "web1"); strings.Contains(r.stdout, "from ro") {
+		t.Fatalf("the read-only client ran a command: %q", r.stdout)
+	}
+}
+
+func TestServerKill9AndRestore(t *testing.T) {
+	m := newMuxEnv(t)
+	m.newLocal("keep", "--init", "$greeting = 'restored'")
+	// "gone" works now and fails once the flag file exists.
+	flag := filepath.Join(t.TempDir(), "gone")
+	script := filepath.Join(t.TempDir(), "flaky-pwsh")
+	os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\nif [ -e %s ]; then echo 'the host is gone' >&2; exit 1; fi\nexec %s -s\n", flag, pwshsimBin())), 0o755)
+	m.must("new", "-n", "gone", "--local", "--pwsh", script)
+	os.WriteFile(flag, nil, 0o600)
+	a := m.attach("-t", "keep", "--since", "1")
+	a.until(t, "the attach to start", func(l string) bool { return strings.Contains(l, "$greeting") })
+	pid := m.serverPID()
+	syscall.Kill(pid, syscall.SIGKILL)
+	if err := a.cmd.Wait(); err == nil {
+		t.Fatal("the attached client exited 0 after the server died")
+	}
+	if !strings.Contains(a.errb.String(), "lost the server") {
+		t.Fatalf("attached client said %q", a.errb.String())
+	}
+	rows := m.ls() // starts a new server, which restores the registry
+	if len(rows) != 2 {
+		t.Fatalf("after restart: %+v", rows)
+	}
+	for _, r := range rows {
+		if r.Name == "gone" && r.State != "Broken" && r.State != "Opening" {
+			t.Fatalf("gone: %+v, want Broken with the reason", r)
+		}
+	}
+	// The restored session reopens in the background; a command waits for it.
+	r := m.must("exec", "-t", "keep", "--", "$greeting")
+	if r.stdout != "restored\n" {
+		t.Fatalf("init script after restore: %q", r.stdout)
+	}
+	// "gone" failed to reopen: Broken, with the reason, once its reopen
+	// has run; exec says it is broken.
+	if r := m.run("exec", "-t", "gone", "--", "1"); r.code != exitConnect || !strings.Contains(r.stderr, "closed or broken") {
+		t.Fatalf("exec on the broken session: %d %q", r.code, r.stderr)
+	}
+	for _, r := range m.ls() {
+		if r.Name == "gone" && (r.State != "Broken" || r.Reason == "") {
+			t.Fatalf("gone after restore: %+v, want Broken with a reason", r)
+		}
+	}
+}
+
+var _ = faultproxy.New
+var _ = knownhosts.Line
