@@ -377,3 +377,209 @@ func TestServerKill9AndRestore(t *testing.T) {
 
 var _ = faultproxy.New
 var _ = knownhosts.Line
+
+// vmHWM is a process's peak resident memory in bytes.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+func TestBlockPolicyBoundedAndLossless(t *testing.T) {
+	lines := 1000000 // 1 GB of output
+	if testing.Short() {
+		lines = 100000
+	}
+	m := newMuxEnv(t)
+	const budget = 1 << 20
+	m.newLocal("big", "--policy", "Block", "--budget", strconv.Itoa(budget))
+	a := m.attach("-t", "big")
+	m.must("exec", "--async", "-t", "big", "--", fmt.Sprintf("1..%d | %% { \"$_ \" + ('x' * 1000) }; 'end'", lines))
+	n := 0
+	pad := strings.Repeat("x", 1000)
+	a.until(t, "the end", func(l string) bool {
+		if l == "end" {
+			return true
+		}
+		if strings.HasPrefix(l, "[big]: PS>") {
+			return false
+		}
+		n++
+		if want := strconv.Itoa(n) + " " + pad; l != want {
+			t.Fatalf("line %d: %.40q…; lost or reordered output", n, l)
+		}
+		return false
+	})
+	if n != lines {
+		t.Fatalf("got %d lines, want %d", n, lines)
+	}
+	hwm := vmHWM(t, m.serverPID())
+	t.Logf("server peak RSS %d MiB after %d MiB of output with a %d MiB budget", hwm>>20, (lines*1006)>>20, budget>>20)
+	if hwm > budget+64<<20 {
+		t.Fatalf("server peak RSS %d MiB, want under budget + 64 MiB", hwm>>20)
+	}
+}
+
+func TestDropPolicyCountsDropped(t *testing.T) {
+	m := newMuxEnv(t)
+	m.newLocal("drop", "--policy", "Drop", "--budget", "65536")
+	m.must("exec", "--async", "-t", "drop", "--", "1..20000")
+	m.must("exec", "-t", "drop", "--", "'done'")
+	rows := m.ls()
+	if rows[0].Dropped == 0 {
+		t.Fatalf("ls shows no dropped events: %+v", rows[0])
+	}
+	r := m.must("capture", "-t", "drop")
+	if !strings.Contains(r.stderr, "events were dropped") || !strings.Contains(r.stdout, "20000") {
+		t.Fatalf("capture: stderr %q, tail of stdout %q", r.stderr, r.stdout[max(0, len(r.stdout)-100):])
+	}
+}
+
+func TestBrokenOnResetWhileOthersAnswer(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t), "MaxSessions 50")
+	proxy, err := faultproxy.New(sshd.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+	m := newMuxEnv(t)
+	keep := []string{"-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3"}
+	m.must(append(append([]string{"new", "-n", "flaky", "--init", "$inited = 'yes'", "-F", sshd.SSHConfig, "-p", strconv.Itoa(proxy.Port()),
+		"-o", "UserKnownHostsFile=" + kh}, keep...), sshd.Alias)...)
+	for i := range 10 {
+		m.must(append(append([]string{"new", "-n", fmt.Sprintf("ok%d", i), "-F", sshd.SSHConfig}, keep...), sshd.Alias)...)
+	}
+	m.must("exec", "-t", "flaky", "--", "$inited = 'changed'")
+	a := m.attach("-t", "flaky")
+	proxy.ResetAll()
+	// The attached client sees the session break.
+	for !strings.Contains(a.errb.String(), "Broken") {
+		if !a.out.Scan() {
+			break
+		}
+	}
+	a.stdin.Close()
+	a.cmd.Wait()
+	if !strings.Contains(a.errb.String(), "Broken") {
+		t.Fatalf("the attached client did not hear of the break: %q", a.errb.String())
+	}
+	for _, r := range m.ls() {
+		if r.Name == "flaky" && (r.State != "Broken" || r.Reason == "") {
+			t.Fatalf("flaky: %+v", r)
+		}
+	}
+	r := m.run("exec", "-t", "ok*", "--", "'alive'")
+	if r.code != 0 || strings.Count(r.stdout, "alive") != 10 || strings.Count(r.stderr, "Completed") != 10 {
+		t.Fatalf("the other sessions: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := m.run("exec", "-t", "flaky", "--", "1"); r.code != exitConnect {
+		t.Fatalf("exec on the Broken session: %d %q", r.code, r.stderr)
+	}
+	r = m.must("reconnect", "-t", "flaky")
+	if !strings.Contains(r.stderr, "state from before are gone") {
+		t.Fatalf("reconnect said %q", r.stderr)
+	}
+	if r := m.must("exec", "-t", "flaky", "--", "$inited"); r.stdout != "yes\n" {
+		t.Fatalf("after reconnect the init script ran? $inited = %q", r.stdout)
+	}
+}
+
+func TestUnsafeSocketDirRefused(t *testing.T) {
+	base := t.TempDir()
+	world := filepath.Join(base, "world")
+	os.Mkdir(world, 0o777)
+	os.Chmod(world, 0o777)
+	link := filepath.Join(base, "link")
+	safe := filepath.Join(base, "safe")
+	os.Mkdir(safe, 0o700)
+	os.Symlink(safe, link)
+	for _, dir := range []string{world, link} {
+		cmd := exec.Command(psmuxBin(), "-S", filepath.Join(dir, "s"), "server", "--foreground")
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(base, "state"))
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), dir) {
+			t.Fatalf("server on %s: %v %q; want a refusal naming the directory and why", dir, err, out)
+		}
+		t.Logf("%s: %s", filepath.Base(dir), strings.TrimSpace(string(out)))
+	}
+}
+
+func TestIdleSessionClosed(t *testing.T) {
+	m := newMuxEnv(t)
+	srv := m.cmd("server", "--foreground", "--idle-check", "100ms")
+	stderr, _ := srv.StderrPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
+	}
+	m.newLocal("sleepy", "--idle-timeout", "2s")
+	m.newLocal("awake")
+	for sc.Scan() && !strings.Contains(sc.Text(), "IdleTimeout") {
+	}
+	if !strings.Contains(sc.Text(), "sleepy") {
+		t.Fatalf("server log: %q", sc.Text())
+	}
+	rows := m.ls()
+	if len(rows) != 1 || rows[0].Name != "awake" {
+		t.Fatalf("after the idle timeout: %+v", rows)
+	}
+}
+
+func TestExecFanOutFiftySessions(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t), "MaxSessions 60")
+	m := newMuxEnv(t)
+	for i := range 50 {
+		m.must("new", "-n", fmt.Sprintf("web%02d", i), "-F", sshd.SSHConfig, sshd.Alias)
+	}
+	m.must("new", "-n", "db", "-F", sshd.SSHConfig, sshd.Alias)
+	r := m.run("exec", "-t", "web*", "--", "$PSVersionTable.PSVersion.Major")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for i := range 50 {
+		name := fmt.Sprintf("web%02d", i)
+		if !strings.Contains(r.stdout, "["+name+"] 7\n") || !strings.Contains(r.stderr, "["+name+"] Completed in ") {
+			t.Fatalf("%s: no output or summary\nstdout %s\nstderr %s", name, r.stdout, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "[db]") {
+		t.Fatal("db matched web*")
+	}
+	if n := strings.Count(r.stderr, "Completed in "); n != 50 {
+		t.Fatalf("%d summary lines, want 50", n)
+	}
+}
+
+func TestAttachViaSSH(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	remote := newMuxEnv(t) // the server "on the other host": another socket
+	remote.newLocal("far")
+	remote.must("exec", "-t", "far", "--", "'hello from far'")
+	local := newMuxEnv(t)
+	proxyCmd := fmt.Sprintf("env XDG_STATE_HOME=%s %s -S %s proxy", remote.state, psmuxBin(), remote.sock)
+	a := local.attach("-t", "far", "--since", "1", "--via", sshd.Alias, "-F", sshd.SSHConfig, "--exec", proxyCmd)
+	a.until(t, "the remote session's output", func(l string) bool { return l == "hello from far" })
+	fmt.Fprintln(a.stdin, "'typed here'")
+	a.until(t, "a command run through the tunnel", func(l string) bool { return l == "typed here" })
+	a.stdin.Close()
+	a.cmd.Wait()
+}
