@@ -19,6 +19,7 @@ fuzz FUZZTIME="60s":
     go test -run XXX -fuzz '^FuzzDefragment$' -fuzztime {{FUZZTIME}} ./sessions/psrp/
     go test -run XXX -fuzz '^FuzzMessages$' -fuzztime {{FUZZTIME}} ./sessions/psrp/
     go test -run XXX -fuzz '^FuzzDecode$' -fuzztime {{FUZZTIME}} ./sessions/clixml/
+    go test -run XXX -fuzz '^FuzzCodec$' -fuzztime {{FUZZTIME}} ./mux/
 
 # formatting and vet
 lint:

@@ -1,0 +1,109 @@
+package mux_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/testenv/opensshd"
+)
+
+// serve starts an in-process server; each client gets one end of a pipe.
+func serve(t *testing.T) (*mux.Server, func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client) {
+	t.Helper()
+	srv, err := mux.NewServer(mux.Config{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	dial := func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client {
+		a, b := net.Pipe()
+		go srv.ServeConn(b)
+		c, err := mux.NewClient(a, "test", interactive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.OnPrompt = onPrompt
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	return srv, dial
+}
+
+func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
+	pwshsim := opensshd.BuildPwshsim(t)
+	_, dial := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := dial(true, nil)
+	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// exec (non-interactive) fails fast on a prompt.
+	data, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "Read-Host 'name'"}, nil)
+	var res mux.ExecResult
+	json.Unmarshal(data, &res)
+	if err != nil || !res.HadErrors {
+		t.Fatalf("non-interactive Read-Host: %+v %v; want it to fail at once", res, err)
+	}
+
+	// Typed interactively by a client that is not attached: it waits.
+	done := make(chan mux.ExecResult, 1)
+	var out []string
+	go func() {
+		data, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "Read-Host 'name'", Interactive: true, JSON: true}, func(e mux.Seq) {
+			if e.Kind == mux.KindMsg {
+				if v, err := e.Value(); err == nil {
+					out = append(out, v.Text)
+				}
+			}
+		})
+		var r mux.ExecResult
+		json.Unmarshal(data, &r)
+		if err != nil {
+			r.State = err.Error()
+		}
+		done <- r
+	}()
+	// An attached client sees the prompt event, then ls says waiting.
+	b := dial(true, func(p *mux.Prompt) mux.Answer {
+		if p.Session != "w1" || !strings.Contains(p.XML, "name") {
+			return mux.Answer{Error: "unexpected prompt " + p.XML}
+		}
+		// Read-Host -Prompt arrives as the host's Prompt method, answered
+		// with a hashtable of field name → value.
+		return mux.Answer{XML: string(clixml.Encode(nil, clixml.Hashtable(clixml.DictEntry{Key: clixml.Str("name"), Value: clixml.Str("psmux")})))}
+	})
+	waiting := make(chan struct{})
+	watcher := dial(false, nil)
+	go watcher.Attach(ctx, mux.AttachArgs{Target: "w1", Since: 1, ReadOnly: true}, func(e mux.Seq) {
+		if e.Kind == mux.KindPrompt {
+			select {
+			case <-waiting:
+			default:
+				close(waiting)
+			}
+		}
+	})
+	<-waiting
+	data, err = a.Call(ctx, "ls", nil, nil)
+	var rows []mux.Info
+	json.Unmarshal(data, &rows)
+	if err != nil || len(rows) != 1 || !rows[0].WaitingForInput || rows[0].Availability != "Busy" {
+		t.Fatalf("ls while waiting: %+v %v", rows, err)
+	}
+	// The interactive client attaches and answers.
+	if _, _, err := b.Attach(ctx, mux.AttachArgs{Target: "w1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.State != "Completed" || len(out) != 1 || out[0] != "psmux" {
+		t.Fatalf("after the answer: %+v, output %q", r, out)
+	}
+}
