@@ -113,9 +113,11 @@ func (m *muxEnv) serverPID() int {
 	return pid
 }
 
-func (m *muxEnv) newLocal(name string, extra ...string) {
+// newSSH opens a session on sshd (real OpenSSH, pwshsim behind its
+// powershell subsystem).
+func (m *muxEnv) newSSH(sshd *opensshd.Sshd, name string, extra ...string) {
 	m.t.Helper()
-	m.must(append(append([]string{"new", "-n", name}, extra...), "--local", "--pwsh", pwshsimBin()+" -s")...)
+	m.must(append(append([]string{"new", "-n", name}, extra...), "-F", sshd.SSHConfig, sshd.Alias)...)
 }
 
 func TestServerNewLsExecAcrossProcesses(t *testing.T) {
@@ -247,8 +249,10 @@ func (a *attacher) until(t *testing.T, what string, ok func(string) bool) string
 }
 
 func TestAttachResumesAfterSIGKILL(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
 	m := newMuxEnv(t)
-	m.newLocal("web1")
+	m.newSSH(sshd, "web1")
 	m.must("exec", "--async", "-t", "web1", "--", "1..20000")
 	m.must("exec", "-t", "web1", "--", "'end'")
 	a := m.attach("-t", "web1")
@@ -301,8 +305,10 @@ func TestAttachResumesAfterSIGKILL(t *testing.T) {
 }
 
 func TestTwoClientsReadOnlyAndDetachOthers(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
 	m := newMuxEnv(t)
-	m.newLocal("web1")
+	m.newSSH(sshd, "web1")
 	a := m.attach("-t", "web1")
 	// --since 1: the read-only client sees the whole log, whenever it
 	// gets attached.
@@ -331,18 +337,23 @@ func TestTwoClientsReadOnlyAndDetachOthers(t *testing.T) {
 }
 
 func TestServerKill9AndRestore(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
 	m := newMuxEnv(t)
-	m.newLocal("keep", "--init", "$greeting = 'restored'")
-	// "gone" works now and fails once the flag file exists.
-	flag := filepath.Join(t.TempDir(), "gone")
-	script := filepath.Join(t.TempDir(), "flaky-pwsh")
-	os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\nif [ -e %s ]; then echo 'the host is gone' >&2; exit 1; fi\nexec %s -s\n", flag, pwshsimBin())), 0o755)
-	m.must("new", "-n", "gone", "--local", "--pwsh", script)
-	os.WriteFile(flag, nil, 0o600)
+	m.newSSH(sshd, "keep", "--init", "$greeting = 'restored'")
+	// "gone" reaches the host through a proxy that is gone after the restart.
+	proxy, err := faultproxy.New(sshd.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+	m.newSSH(sshd, "gone", "-p", strconv.Itoa(proxy.Port()), "-o", "UserKnownHostsFile="+kh)
 	a := m.attach("-t", "keep", "--since", "1")
 	a.until(t, "the attach to start", func(l string) bool { return strings.Contains(l, "$greeting") })
 	pid := m.serverPID()
 	syscall.Kill(pid, syscall.SIGKILL)
+	proxy.Close()
 	if err := a.cmd.Wait(); err == nil {
 		t.Fatal("the attached client exited 0 after the server died")
 	}
@@ -401,9 +412,11 @@ func TestBlockPolicyBoundedAndLossless(t *testing.T) {
 	if testing.Short() {
 		lines = 100000
 	}
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
 	m := newMuxEnv(t)
 	const budget = 1 << 20
-	m.newLocal("big", "--policy", "Block", "--budget", strconv.Itoa(budget))
+	m.newSSH(sshd, "big", "--policy", "Block", "--budget", strconv.Itoa(budget))
 	a := m.attach("-t", "big")
 	m.must("exec", "--async", "-t", "big", "--", fmt.Sprintf("1..%d | %% { \"$_ \" + ('x' * 1000) }; 'end'", lines))
 	n := 0
@@ -432,8 +445,10 @@ func TestBlockPolicyBoundedAndLossless(t *testing.T) {
 }
 
 func TestDropPolicyCountsDropped(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
 	m := newMuxEnv(t)
-	m.newLocal("drop", "--policy", "Drop", "--budget", "65536")
+	m.newSSH(sshd, "drop", "--policy", "Drop", "--budget", "65536")
 	m.must("exec", "--async", "-t", "drop", "--", "1..20000")
 	m.must("exec", "-t", "drop", "--", "'done'")
 	rows := m.ls()
@@ -519,6 +534,8 @@ func TestUnsafeSocketDirRefused(t *testing.T) {
 }
 
 func TestIdleSessionClosed(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
 	m := newMuxEnv(t)
 	srv := m.cmd("server", "--foreground", "--idle-check", "100ms")
 	stderr, _ := srv.StderrPipe()
@@ -529,8 +546,8 @@ func TestIdleSessionClosed(t *testing.T) {
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
 	}
-	m.newLocal("sleepy", "--idle-timeout", "2s")
-	m.newLocal("awake")
+	m.newSSH(sshd, "sleepy", "--idle-timeout", "2s")
+	m.newSSH(sshd, "awake")
 	for sc.Scan() && !strings.Contains(sc.Text(), "IdleTimeout") {
 	}
 	if !strings.Contains(sc.Text(), "sleepy") {
@@ -572,7 +589,7 @@ func TestAttachViaSSH(t *testing.T) {
 	opensshd.Require(t)
 	sshd := startSshd(t, subsystemCommand(t))
 	remote := newMuxEnv(t) // the server "on the other host": another socket
-	remote.newLocal("far")
+	remote.newSSH(sshd, "far")
 	remote.must("exec", "-t", "far", "--", "'hello from far'")
 	local := newMuxEnv(t)
 	proxyCmd := fmt.Sprintf("env XDG_STATE_HOME=%s %s -S %s proxy", remote.state, psmuxBin(), remote.sock)
