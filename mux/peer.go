@@ -133,6 +133,9 @@ func (p *peer) serve() {
 			p.mu.Unlock()
 			continue
 		}
+		if p.srv.cfg.Trace {
+			p.srv.logf("client %s: %s %s", p.name, f.Op, f.Args)
+		}
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), peerKey{}, p))
 		p.mu.Lock()
 		p.reqs[f.ID] = cancel
@@ -407,6 +410,20 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		return marshal(map[string]uint64{"next": next, "lost": lost}), nil
 	case "attach":
 		return p.attach(ctx, f)
+	case "cp":
+		a, err := decode[CopyArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		n, err := x.copyFile(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(n), nil
 	case "kill-server":
 		go s.Shutdown()
 		return marshal("bye"), nil

@@ -3,7 +3,11 @@ package mux_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +15,8 @@ import (
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/sshserver"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // serve starts an in-process server; each client gets one end of a pipe.
@@ -105,5 +111,48 @@ func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
 	r := <-done
 	if r.State != "Completed" || len(out) != 1 || out[0] != "psmux" {
 		t.Fatalf("after the answer: %+v, output %q", r, out)
+	}
+}
+
+func TestSSHPasswordRelayedToTheClient(t *testing.T) {
+	srv, err := sshserver.Start(sshserver.Options{Passwords: map[string]string{"bob": "hunter2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, srv.HostKey())+"\n"), 0o600)
+	_, dial := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	flags := []string{"-F", os.DevNull, "-p", strconv.Itoa(srv.Port()), "-o", "UserKnownHostsFile=" + kh,
+		"-o", "IdentityAgent=none", "-o", "PubkeyAuthentication=no"}
+	var asked []*mux.Prompt
+	c := dial(true, func(p *mux.Prompt) mux.Answer {
+		asked = append(asked, p)
+		return mux.Answer{Answers: []string{"hunter2"}}
+	})
+	if _, err := c.Call(ctx, "new", mux.NewArgs{Name: "pw", Dest: "bob@127.0.0.1", SSH: flags}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || asked[0].SSH == nil || asked[0].Dest != "bob@127.0.0.1" || asked[0].SSH.Questions[0].Echo ||
+		!strings.Contains(asked[0].SSH.Questions[0].Text, "password") {
+		t.Fatalf("prompts %+v", asked)
+	}
+	// A second session to the same destination shares the connection:
+	// no new question.
+	if _, err := c.Call(ctx, "new", mux.NewArgs{Name: "pw1", Dest: "bob@127.0.0.1", SSH: flags}, nil); err != nil || len(asked) != 1 {
+		t.Fatalf("second session: %v, %d prompts", err, len(asked))
+	}
+	// Once both are gone, so is the connection; a client without a
+	// terminal is never asked, and the open fails at once.
+	if _, err := c.Call(ctx, "rm", mux.TargetArgs{All: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(false, nil)
+	_, err = c2.Call(ctx, "new", mux.NewArgs{Name: "pw2", Dest: "bob@127.0.0.1", SSH: append(flags, "-o", "ServerAliveInterval=7")}, nil)
+	var e *mux.Error
+	if !errors.As(err, &e) || e.Code != mux.CodeConnect || !strings.Contains(err.Error(), "Permission denied") {
+		t.Fatalf("non-interactive new: %v", err)
 	}
 }

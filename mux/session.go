@@ -13,6 +13,7 @@ import (
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/ssh"
 )
 
 // PowerShell's texts (RunspaceStrings, ConsoleHostStrings).
@@ -607,4 +608,46 @@ func (s *Session) runInit(ctx context.Context) error {
 		return fmt.Errorf("mux: the init script ended %s", j.State)
 	}
 	return nil
+}
+
+// CopyArgs copy a file between this machine and a session's host over
+// SFTP on the session's own SSH connection. Local paths are the
+// server's: the client runs as the same user on the same machine.
+type CopyArgs struct {
+	Target string `json:"target"`
+	Local  string `json:"local"`
+	Remote string `json:"remote"`
+	Upload bool   `json:"upload"`
+}
+
+func (s *Session) copyFile(ctx context.Context, a CopyArgs) (int64, error) {
+	if s.target.Dest == "" || s.target.Flags.System() {
+		return 0, errorf(CodeUsage, "session %s has no SSH connection of psmux's own to copy over (local or --ssh-client=system)", s.Name)
+	}
+	cfg, err := ssh.Resolve(s.target.Dest, s.target.Flags.Overrides())
+	if err != nil {
+		return 0, errorf(CodeUsage, "%s", describeErr(err))
+	}
+	c, release, err := s.srv.pool.Client(ctx, cfg)
+	if err != nil {
+		return 0, errorf(CodeConnect, "%s", describeErr(err))
+	}
+	defer release()
+	sc, err := c.SFTP()
+	if err != nil {
+		return 0, errorf(CodeConnect, "%s", describeErr(err))
+	}
+	defer sc.Close()
+	if a.Upload {
+		n, err := ssh.Upload(ctx, sc, a.Local, a.Remote, nil)
+		if err != nil {
+			return n, errorf(CodeInternal, "%s", describeErr(err))
+		}
+		return n, nil
+	}
+	n, err := ssh.Download(ctx, sc, a.Remote, a.Local, nil)
+	if err != nil {
+		return n, errorf(CodeInternal, "%s", describeErr(err))
+	}
+	return n, nil
 }

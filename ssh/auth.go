@@ -100,7 +100,7 @@ func (a *auth) method() string {
 func (a *auth) failure(err error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !strings.Contains(err.Error(), "unable to authenticate") && !strings.Contains(err.Error(), "no supported methods remain") &&
+	if a.lastErr == nil && !strings.Contains(err.Error(), "unable to authenticate") && !strings.Contains(err.Error(), "no supported methods remain") &&
 		!strings.Contains(err.Error(), "too many authentication attempts") {
 		return nil
 	}

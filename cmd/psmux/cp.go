@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/ssh"
 	"golang.org/x/term"
 )
@@ -33,7 +34,7 @@ func remotePath(s string) (dest, path string, ok bool) {
 
 // runCp copies one file to or from a host over SFTP on the connection
 // sessions to that host use.
-func runCp(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+func runCp(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sf sshFlags
@@ -62,6 +63,9 @@ func runCp(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 	if rpath == "" {
 		rpath = "."
+	}
+	if code, ok := cpViaServer(g, dest, sPath, dPath, rpath, dRemote, stdin, stderr); ok {
+		return code
 	}
 	if sf.System() {
 		fmt.Fprintln(stderr, "psmux: cp: --ssh-client=system is not supported for cp; use scp or sftp")
@@ -158,4 +162,31 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// cpViaServer copies over a server session's connection when the name
+// before the colon is a session of a running server (S:path).
+func cpViaServer(g global, session, sPath, dPath, rpath string, upload bool, stdin *os.File, stderr io.Writer) (int, bool) {
+	ctx := context.Background()
+	c, err := connect(ctx, g, false, stdin)
+	if err != nil {
+		return 0, false
+	}
+	defer c.Close()
+	if _, err := c.Call(ctx, "has", mux.TargetArgs{Target: session}, nil); err != nil {
+		return 0, false
+	}
+	local := dPath
+	if upload {
+		local = sPath
+	}
+	abs, err := filepath.Abs(local)
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: cp: %v\n", err)
+		return exitUsage, true
+	}
+	if _, err := c.Call(ctx, "cp", mux.CopyArgs{Target: session, Local: abs, Remote: rpath, Upload: upload}, nil); err != nil {
+		return muxError(stderr, err), true
+	}
+	return exitOK, true
 }

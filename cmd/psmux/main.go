@@ -39,7 +39,7 @@ commands:
   invoke [SSHFLAGS] DEST[,DEST…] [--json] [--throttle N] [--] SCRIPT
                                                      run SCRIPT in temporary sessions on hosts, no server
   invoke --local [--pwsh CMD] [--json] [--] SCRIPT   ... or in a local pwsh
-  cp [SSHFLAGS] SRC DST                              copy a file over SFTP; one side is DEST:path
+  cp [SSHFLAGS] SRC DST                              copy a file over SFTP; one side is S:path (a session) or DEST:path
   doctor [SSHFLAGS] [--json] DEST                    check reachability, host key, auth, subsystem, pwsh
   debug decode [--format outofproc|fragments|wsman]  decode captured PSRP traffic (stdin)
   version                                            print the version
@@ -71,7 +71,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case "invoke":
 		return runInvoke(rest, stdin, stdout, stderr)
 	case "cp":
-		return runCp(rest, stdin, stdout, stderr)
+		return runCp(g, rest, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(rest, stdin, stdout, stderr)
 	case "new":

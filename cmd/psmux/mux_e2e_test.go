@@ -600,3 +600,23 @@ func TestAttachViaSSH(t *testing.T) {
 	a.stdin.Close()
 	a.cmd.Wait()
 }
+
+func TestCpOverSessionConnection(t *testing.T) {
+	opensshd.Require(t)
+	sshd := startSshd(t, subsystemCommand(t))
+	m := newMuxEnv(t)
+	m.newSSH(sshd, "web1")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	data := bytes.Repeat([]byte("psmux\x00\xff"), 1<<16)
+	os.WriteFile(src, data, 0o600)
+	remote := filepath.Join(t.TempDir(), "remote")
+	m.must("cp", src, "web1:"+remote)
+	back := filepath.Join(dir, "back")
+	m.must("cp", "web1:"+remote, back)
+	for _, p := range []string{remote, back} {
+		if got, _ := os.ReadFile(p); !bytes.Equal(got, data) {
+			t.Fatalf("%s differs", p)
+		}
+	}
+}
