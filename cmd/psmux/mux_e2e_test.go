@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -214,10 +215,46 @@ func TestCaptureKeepsOutputWithNoClient(t *testing.T) {
 
 // attacher is a running `psmux attach` whose output the test reads.
 type attacher struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner
-	errb  *bytes.Buffer
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	out     *bufio.Scanner
+	errb    *lockedBuffer
+	errLine chan string // stderr, a line at a time; closed at its end
+	errDone chan struct{}
+}
+
+// wait waits for the client to exit, stderr read to its end.
+func (a *attacher) wait() error {
+	<-a.errDone
+	return a.cmd.Wait()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitErr reads stderr lines until one contains s.
+func (a *attacher) waitErr(t *testing.T, s string) {
+	t.Helper()
+	for l := range a.errLine {
+		if strings.Contains(l, s) {
+			return
+		}
+	}
+	t.Fatalf("attach stderr ended without %q: %q", s, a.errb.String())
 }
 
 func (m *muxEnv) attach(args ...string) *attacher {
@@ -225,15 +262,29 @@ func (m *muxEnv) attach(args ...string) *attacher {
 	cmd := m.cmd(append([]string{"attach"}, args...)...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	stderr, _ := cmd.StderrPipe()
+	a := &attacher{cmd: cmd, stdin: stdin, errb: &lockedBuffer{}, errLine: make(chan string, 1024)}
 	if err := cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
-	m.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	return &attacher{cmd: cmd, stdin: stdin, out: sc, errb: &errb}
+	errDone := make(chan struct{})
+	a.errDone = errDone
+	go func() {
+		defer close(errDone)
+		defer close(a.errLine)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			a.errb.Write(append(sc.Bytes(), '\n'))
+			select {
+			case a.errLine <- sc.Text():
+			default: // nobody is waiting for stderr lines; the buffer keeps them
+			}
+		}
+	}()
+	m.t.Cleanup(func() { cmd.Process.Kill(); <-errDone; cmd.Wait() })
+	a.out = bufio.NewScanner(stdout)
+	a.out.Buffer(make([]byte, 64<<10), 4<<20)
+	return a
 }
 
 // until reads lines until one satisfies ok; it fails at EOF.
@@ -276,7 +327,7 @@ func TestAttachResumesAfterSIGKILL(t *testing.T) {
 			last = n
 		}
 	}
-	a.cmd.Wait()
+	a.wait()
 	if rows := m.ls(); rows[0].State != "Opened" {
 		t.Fatalf("session after the client died: %+v", rows[0])
 	}
@@ -318,12 +369,12 @@ func TestTwoClientsReadOnlyAndDetachOthers(t *testing.T) {
 	ro.until(t, "a's output on the read-only client", func(l string) bool { return l == "from a" })
 	fmt.Fprintln(ro.stdin, "'from ro'")
 	ro.stdin.Close()
-	ro.cmd.Wait()
+	ro.wait()
 	if !strings.Contains(ro.errb.String(), "read-only") {
 		t.Fatalf("read-only client stderr %q", ro.errb.String())
 	}
 	d := m.attach("-t", "web1", "-d")
-	if err := a.cmd.Wait(); err != nil {
+	if err := a.wait(); err != nil {
 		t.Fatalf("detached client exit: %v", err)
 	}
 	if !strings.Contains(a.errb.String(), "[detached (from session web1)]") {
@@ -354,7 +405,7 @@ func TestServerKill9AndRestore(t *testing.T) {
 	pid := m.serverPID()
 	syscall.Kill(pid, syscall.SIGKILL)
 	proxy.Close()
-	if err := a.cmd.Wait(); err == nil {
+	if err := a.wait(); err == nil {
 		t.Fatal("the attached client exited 0 after the server died")
 	}
 	if !strings.Contains(a.errb.String(), "lost the server") {
@@ -482,16 +533,8 @@ func TestBrokenOnResetWhileOthersAnswer(t *testing.T) {
 	a := m.attach("-t", "flaky")
 	proxy.ResetAll()
 	// The attached client sees the session break.
-	for !strings.Contains(a.errb.String(), "Broken") {
-		if !a.out.Scan() {
-			break
-		}
-	}
+	a.waitErr(t, "Broken")
 	a.stdin.Close()
-	a.cmd.Wait()
-	if !strings.Contains(a.errb.String(), "Broken") {
-		t.Fatalf("the attached client did not hear of the break: %q", a.errb.String())
-	}
 	for _, r := range m.ls() {
 		if r.Name == "flaky" && (r.State != "Broken" || r.Reason == "") {
 			t.Fatalf("flaky: %+v", r)
@@ -598,7 +641,7 @@ func TestAttachViaSSH(t *testing.T) {
 	fmt.Fprintln(a.stdin, "'typed here'")
 	a.until(t, "a command run through the tunnel", func(l string) bool { return l == "typed here" })
 	a.stdin.Close()
-	a.cmd.Wait()
+	a.wait()
 }
 
 func TestCpOverSessionConnection(t *testing.T) {

@@ -24,10 +24,17 @@
 // output, each against a raw x/crypto channel measured in the same run.
 // Without sshd installed these are reported as not measured.
 //
+// Then, against the psmux binary built for the run and a second throwaway
+// sshd (see server.go), it measures the server: memory per idle SSH
+// session, fan-out of one command to 50 and 200 sessions against the
+// slowest session alone, attach to a session holding 100 000 lines
+// against tmux's attach and capture-pane, and issue 3's fan-out with one
+// host blackholed.
+//
 // Each figure is reported with its ratio to the baseline measured in the
 // same run and with the SPEC S12 target it answers to.
 //
-// Usage: go run ./internal/benchreport [-objects 20000] [-runs 5] [-ssh=true] [-out docs/BENCHMARKS.md]
+// Usage: go run ./internal/benchreport [-objects 20000] [-runs 5] [-ssh=true] [-server=true] [-out docs/BENCHMARKS.md]
 package main
 
 import (
@@ -68,6 +75,7 @@ type config struct {
 	python   string
 	peerSrc  string
 	ssh      sshConfig
+	server   serverConfig
 }
 
 // measurement is one figure: the time of one pass over a corpus, best of
@@ -112,7 +120,8 @@ type peerResult struct {
 }
 
 func main() {
-	cfg := config{ssh: defaultSSHConfig()}
+	cfg := config{ssh: defaultSSHConfig(), server: defaultServerConfig()}
+	counts := intList(cfg.server.counts)
 	flag.IntVar(&cfg.objects, "objects", 20000, "objects per corpus")
 	flag.IntVar(&cfg.runs, "runs", 5, "runs per Go figure (best is reported)")
 	flag.IntVar(&cfg.peerRuns, "peer-runs", 3, "runs per psrpcore figure (best is reported)")
@@ -129,7 +138,13 @@ func main() {
 	flag.IntVar(&cfg.ssh.bulkObjects, "ssh-bulk-objects", cfg.ssh.bulkObjects, "strings of 100 characters in the bulk workload")
 	flag.BoolVar(&cfg.ssh.readRC, "ssh-rc", false, "let the login shell sshd runs subsystems through read ~/.bashrc (by default sshd sets SHLVL=1 so bash skips it)")
 	flag.IntVar(&cfg.ssh.bulkRuns, "ssh-bulk-runs", cfg.ssh.bulkRuns, "timed runs of the bulk workload (best is reported)")
+	flag.BoolVar(&cfg.server.enabled, "server", true, "run the server benchmarks (memory, fan-out, attach) against the psmux binary and the system's sshd")
+	flag.Var(&counts, "server-sessions", "comma-separated idle session counts for memory and fan-out")
+	flag.IntVar(&cfg.server.reps, "server-fanout-runs", cfg.server.reps, "timed fan-out runs of each variant (each followed by a single-session sweep)")
+	flag.IntVar(&cfg.server.attachN, "server-attach", cfg.server.attachN, "timed attaches of each kind")
+	flag.IntVar(&cfg.server.fillLines, "server-lines", cfg.server.fillLines, "output lines buffered in the attach session")
 	flag.Parse()
+	cfg.server.counts = []int(counts)
 	cfg.peerSrc = os.Getenv("PSRPCORE_SRC")
 	if cfg.out == "" {
 		root, err := moduleRoot()
@@ -147,7 +162,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	report := render(cfg, results, peer, sshRes, start)
+	srvRes, err := runServerBench(cfg)
+	if err != nil {
+		fatal(err)
+	}
+	report := render(cfg, results, peer, sshRes, srvRes, start)
 	if err := os.WriteFile(cfg.out, report, 0o644); err != nil {
 		fatal(err)
 	}
@@ -435,7 +454,7 @@ func procField(path, key string) string {
 
 // ---- report ----
 
-func render(cfg config, results []*corpusResult, peer *peerResult, sr *sshResult, start time.Time) []byte {
+func render(cfg config, results []*corpusResult, peer *peerResult, sr *sshResult, vr *serverResult, start time.Time) []byte {
 	m := describeMachine(start)
 	var w bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
@@ -592,9 +611,11 @@ func render(cfg config, results []*corpusResult, peer *peerResult, sr *sshResult
 		}
 	}
 	renderSSH(&w, cfg, sr)
+	renderServer(&w, cfg, vr, sr)
 
 	p("\nReproduce: `just bench` (set `PSRPCORE_SRC` to a psrpcore source tree for the peer figures;\n")
-	p("the SSH figures need OpenSSH's sshd, and `-ssh=false` leaves them out);\n")
+	p("the SSH and server figures need OpenSSH's sshd, the attach baseline tmux; `-ssh=false` and\n")
+	p("`-server=false` leave them out);\n")
 	p("the decode figures also come from `go test -run XXX -bench . ./sessions/psrp/` (BenchmarkReceivePath,\n")
 	p("BenchmarkRawCopy, on 5 000 objects).\n")
 	return w.Bytes()
