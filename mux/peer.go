@@ -59,9 +59,13 @@ func (p *peer) sendRaw(body []byte) error {
 		_ = c.SetWriteDeadline(time.Now().Add(p.srv.cfg.WriteTimeout))
 	}
 	err := p.codec.WriteRaw(body)
-	if err != nil {
-		p.close()
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		p.close() // a slow client: cut it off
 	}
+	// Any other failure means the client is gone; its read side still
+	// holds what it sent before it went (acknowledgements), which the
+	// read loop takes before it sees the end.
 	return err
 }
 
