@@ -428,6 +428,40 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 			return nil, err
 		}
 		return marshal(n), nil
+	case "prompt":
+		a, err := decode[TargetArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(x.promptText(ctx)), nil
+	case "complete":
+		a, err := decode[CompleteArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		c, err := x.complete(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(c), nil
+	case "history":
+		a, err := decode[HistoryArgs](f)
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.one(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		return marshal(x.history(a.Line)), nil
 	case "kill-server":
 		go s.Shutdown()
 		return marshal("bye"), nil

@@ -156,3 +156,46 @@ func TestSSHPasswordRelayedToTheClient(t *testing.T) {
 		t.Fatalf("non-interactive new: %v", err)
 	}
 }
+
+func TestPromptCompleteAndHistory(t *testing.T) {
+	pwshsim := opensshd.BuildPwshsim(t)
+	_, dial := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := dial(true, nil)
+	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.Call(ctx, "prompt", mux.TargetArgs{Target: "w1"}, nil)
+	var pr mux.PromptResult
+	json.Unmarshal(data, &pr)
+	if err != nil || !strings.HasPrefix(pr.Prompt, "PS ") || !strings.HasSuffix(pr.Prompt, "> ") {
+		t.Fatalf("prompt: %+v %v", pr, err)
+	}
+	data, err = a.Call(ctx, "complete", mux.CompleteArgs{Target: "w1", Line: "Get-Loc", Cursor: 7}, nil)
+	var c mux.Completion
+	json.Unmarshal(data, &c)
+	if err != nil || c.ReplacementIndex != 0 || c.ReplacementLength != 7 || len(c.Matches) == 0 || c.Matches[0] != "Get-Location" {
+		t.Fatalf("complete Get-Loc: %+v %v", c, err)
+	}
+	for _, l := range []string{"$x = 1", "$x", "$x"} {
+		a.Call(ctx, "history", mux.HistoryArgs{Target: "w1", Line: l}, nil)
+	}
+	b := dial(true, nil) // another client, another terminal
+	data, _ = b.Call(ctx, "history", mux.HistoryArgs{Target: "w1"}, nil)
+	var h []string
+	json.Unmarshal(data, &h)
+	if strings.Join(h, "|") != "$x = 1|$x" {
+		t.Fatalf("history %q", h)
+	}
+	// Neither the prompt nor completion shows up in the session's log.
+	var kinds []string
+	b.Call(ctx, "capture", mux.CaptureArgs{Target: "w1"}, func(e mux.Seq) {
+		if e.Kind == mux.KindInput {
+			kinds = append(kinds, e.Text)
+		}
+	})
+	if len(kinds) != 0 {
+		t.Fatalf("the log shows %q", kinds)
+	}
+}

@@ -113,6 +113,7 @@ type Session struct {
 	jobOrder     []int
 	seen         uint64        // the last event an attached client acknowledged
 	opening      chan struct{} // closed when the current open attempt ends
+	hist         []string      // commands typed in the REPL, oldest first
 }
 
 // markSeen records what an attached client has shown; the next attach

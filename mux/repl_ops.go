@@ -1,0 +1,136 @@
+package mux
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+)
+
+// maxHistory caps a session's history.
+const maxHistory = 5000
+
+// quiet runs script without logging it (the REPL's prompt and Tab
+// completion). It needs a free pipeline slot and never waits for one:
+// a busy session gives ErrBusy-coded error at once.
+func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, error) {
+	s.mu.Lock()
+	state, conn := s.state, s.conn
+	s.mu.Unlock()
+	if state != "Opened" || conn == nil {
+		return nil, errorf(CodeBroken, textBroken, script)
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return nil, errorf(CodeBusy, "%s", textBusyPipeline)
+	}
+	defer func() { <-s.slots }()
+	var c collector
+	res, err := conn.Invoke(ctx, psrp.ScriptPipeline(script, false), nil, &c)
+	if err != nil {
+		return nil, errorf(CodeBroken, "%s", describeErr(err))
+	}
+	if res.State != psrp.Completed {
+		return nil, errorf(CodeInternal, "%s ended %s", strings.Fields(script)[0], res.State)
+	}
+	return c.out, nil
+}
+
+type collector struct{ out []clixml.Value }
+
+func (c *collector) Message(t psrp.MessageType, v clixml.Value) {
+	if t == psrp.PipelineOutput {
+		c.out = append(c.out, v)
+	}
+}
+
+func (c *collector) HostCall(_ context.Context, m psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	return clixml.Value{}, sessions.HostError(m.Method, "psmux: no host for this call")
+}
+
+// PromptResult is the remote prompt function's text.
+type PromptResult struct {
+	Prompt string `json:"prompt"`
+	Busy   bool   `json:"busy,omitempty"`
+}
+
+// CompleteArgs ask the session's TabExpansion2.
+type CompleteArgs struct {
+	Target string `json:"target"`
+	Line   string `json:"line"`
+	Cursor int    `json:"cursor"` // in runes
+}
+
+// Completion is TabExpansion2's answer.
+type Completion struct {
+	ReplacementIndex  int      `json:"replacement_index"`
+	ReplacementLength int      `json:"replacement_length"`
+	Matches           []string `json:"matches"`
+}
+
+func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, error) {
+	out, err := s.quiet(ctx, fmt.Sprintf("TabExpansion2 -inputScript %s -cursorColumn %d", psQuote(a.Line), a.Cursor))
+	if err != nil || len(out) == 0 {
+		return Completion{}, err
+	}
+	v := out[0]
+	var c Completion
+	if x, ok := v.Get("ReplacementIndex"); ok {
+		n, _ := x.Int()
+		c.ReplacementIndex = int(n)
+	}
+	if x, ok := v.Get("ReplacementLength"); ok {
+		n, _ := x.Int()
+		c.ReplacementLength = int(n)
+	}
+	if x, ok := v.Get("CompletionMatches"); ok && x.Obj != nil {
+		for _, m := range x.Obj.Items {
+			if t, ok := m.Get("CompletionText"); ok {
+				c.Matches = append(c.Matches, t.Str())
+			}
+		}
+	}
+	return c, nil
+}
+
+func (s *Session) promptText(ctx context.Context) PromptResult {
+	if s.busyJob() != nil {
+		return PromptResult{Busy: true}
+	}
+	out, err := s.quiet(ctx, "prompt")
+	if err != nil || len(out) == 0 {
+		return PromptResult{Prompt: "PS> "}
+	}
+	var b strings.Builder
+	for _, v := range out {
+		b.WriteString(v.Str())
+	}
+	return PromptResult{Prompt: b.String()}
+}
+
+// HistoryArgs add a line to a session's history, or (Line empty) read it.
+type HistoryArgs struct {
+	Target string `json:"target"`
+	Line   string `json:"line,omitempty"`
+}
+
+func (s *Session) history(line string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if line != "" {
+		if n := len(s.hist); n == 0 || s.hist[n-1] != line {
+			s.hist = append(s.hist, line)
+			if len(s.hist) > maxHistory {
+				s.hist = append([]string(nil), s.hist[len(s.hist)-maxHistory:]...)
+			}
+		}
+		return nil
+	}
+	return append([]string(nil), s.hist...)
+}
