@@ -86,7 +86,7 @@ type item struct {
 
 // maxQueued bounds events waiting for slow consumers before the
 // connection stops reading (so the remote side blocks, nothing is lost).
-const maxQueued = 4096
+const maxQueued = 1024
 
 // Open starts the protocol on t and returns when the pool is Opened.
 func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
