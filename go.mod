@@ -12,4 +12,7 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/kr/fs v0.1.0 // indirect
+require (
+	github.com/chzyer/readline v1.5.1 // indirect
+	github.com/kr/fs v0.1.0 // indirect
+)

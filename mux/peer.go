@@ -513,8 +513,10 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			j.cancel()
-			stopped = true
+			if !a.KeepRunning {
+				j.cancel()
+				stopped = true
+			}
 			<-j.done
 		}
 	} else {
@@ -528,8 +530,10 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		_, _, err := p.stream(ctx, x, f.ID, j.firstSeq, true, true, filter, stop)
 		if err != nil && ctx.Err() != nil {
-			j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
-			stopped = true
+			if !a.KeepRunning {
+				j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
+				stopped = true
+			}
 			<-j.done
 		}
 	}

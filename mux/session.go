@@ -265,10 +265,11 @@ func computerType(transport string) string {
 type ExecArgs struct {
 	Target      string        `json:"target"`
 	Script      string        `json:"script"`
-	JSON        bool          `json:"json,omitempty"`        // objects, no Out-Default
-	Async       bool          `json:"async,omitempty"`       // fail at once when busy; return the job
-	Timeout     time.Duration `json:"timeout,omitempty"`     // stop the command after this long
-	Interactive bool          `json:"interactive,omitempty"` // typed in an attached client: may prompt
+	JSON        bool          `json:"json,omitempty"`         // objects, no Out-Default
+	Async       bool          `json:"async,omitempty"`        // fail at once when busy; return the job
+	Timeout     time.Duration `json:"timeout,omitempty"`      // stop the command after this long
+	Interactive bool          `json:"interactive,omitempty"`  // typed in an attached client: may prompt
+	KeepRunning bool          `json:"keep_running,omitempty"` // the command belongs to the session: it goes on if the client leaves
 }
 
 // start runs a command: it takes a pipeline slot (waiting up to four
@@ -368,7 +369,9 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	if ctx.Err() == context.DeadlineExceeded && res.State == psrp.Stopped {
 		reason = ""
 	}
-	s.append(context.Background(), Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
+	// The slot is free before the state event is logged, so a client
+	// that reacts to the event (the REPL asking for the prompt) finds
+	// the session available.
 	j.mu.Lock()
 	j.State, j.HadErrors, j.End = state, hadErrors, time.Now()
 	j.mu.Unlock()
@@ -377,6 +380,7 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	s.lastActive = time.Now()
 	s.mu.Unlock()
 	<-s.slots
+	s.append(context.Background(), Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
 	close(j.done)
 }
 

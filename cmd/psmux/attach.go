@@ -61,6 +61,9 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		}
 		name = rows[0].Name
 	}
+	if !*readOnly && !*detachOthers && *since == 0 && term.IsTerminal(int(stdin.Fd())) {
+		return replOn(ctx, c, name, stdin, stdout, stderr)
+	}
 
 	// One reader of stdin: lines are commands, or answers while a
 	// prompt is showing.

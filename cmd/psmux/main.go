@@ -28,7 +28,8 @@ commands:
   has -t S                                           exit 0 if S exists, 1 if not
   exec -t TARGETS [--json] [--throttle N] [--timeout D] [--async] [--] SCRIPT
                                                      run SCRIPT in sessions (names, ids, globs, comma lists)
-  attach|a [-t S] [-d] [-r] [--via DEST]             follow a session and type commands (line mode)
+  (no command)                                       the REPL (PS psmux> ), starting the server if needed
+  attach|a [-t S] [-d] [-r] [--via DEST]             enter a session in the REPL (line mode when stdin is not a terminal)
   capture -t S [--since N] [--job N] [--json]        print a session's output log
   jobs -t S [--json]                                 the session's commands and their states
   rm -t TARGETS | --all                              close sessions (Remove-PSSession)
@@ -63,8 +64,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		args = args[2:]
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "psmux: the REPL arrives with the REPL issue; for now:\n"+usage)
-		return exitUsage
+		return runRepl(g, stdin, stdout, stderr)
 	}
 	rest := args[1:]
 	switch args[0] {

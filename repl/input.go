@@ -1,0 +1,119 @@
+package repl
+
+import (
+	"strings"
+	"unicode"
+)
+
+// incomplete reports whether script leaves a brace, parenthesis,
+// bracket or quote open, so the REPL continues it with ">> ".
+func incomplete(script string) bool {
+	depth := 0
+	var quote rune
+	rs := []rune(script)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				if i+1 < len(rs) && rs[i+1] == '\'' {
+					i++
+				} else {
+					quote = 0
+				}
+			}
+		case quote == '"':
+			switch c {
+			case '`':
+				i++
+			case '"':
+				quote = 0
+			}
+		case c == '`':
+			i++
+		case c == '#':
+			for i < len(rs) && rs[i] != '\n' {
+				i++
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '{' || c == '(' || c == '[':
+			depth++
+		case c == '}' || c == ')' || c == ']':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return depth > 0 || quote != 0
+}
+
+// token is one word of a psmux command line.
+type token struct {
+	text  string
+	param bool // -Name: a parameter name (text without the dash)
+	block bool // { … }: text is what is inside
+}
+
+// tokenize splits a command line the way PowerShell's parser would for
+// the simple commands psmux handles itself: words, 'quoted' and
+// "quoted" strings, { script blocks } and -Parameters.
+func tokenize(line string) []token {
+	var out []token
+	rs := []rune(line)
+	for i := 0; i < len(rs); {
+		if unicode.IsSpace(rs[i]) {
+			i++
+			continue
+		}
+		switch c := rs[i]; {
+		case c == '{':
+			depth, j := 0, i
+			for ; j < len(rs); j++ {
+				if rs[j] == '{' {
+					depth++
+				} else if rs[j] == '}' {
+					depth--
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			end := min(j, len(rs))
+			out = append(out, token{text: strings.TrimSpace(string(rs[i+1 : end])), block: true})
+			i = end + 1
+		case c == '\'' || c == '"':
+			j := i + 1
+			for j < len(rs) && rs[j] != c {
+				j++
+			}
+			out = append(out, token{text: string(rs[i+1 : min(j, len(rs))])})
+			i = j + 1
+		default:
+			j := i
+			var b strings.Builder
+			for j < len(rs) && !unicode.IsSpace(rs[j]) {
+				if rs[j] == '\'' || rs[j] == '"' {
+					q := rs[j]
+					j++
+					for j < len(rs) && rs[j] != q {
+						b.WriteRune(rs[j])
+						j++
+					}
+					j++
+					continue
+				}
+				b.WriteRune(rs[j])
+				j++
+			}
+			w := b.String()
+			if len(w) > 1 && w[0] == '-' && !strings.ContainsAny(w[1:2], "0123456789") {
+				out = append(out, token{text: strings.TrimSuffix(w[1:], ":"), param: true})
+			} else {
+				out = append(out, token{text: w})
+			}
+			i = j
+		}
+	}
+	return out
+}

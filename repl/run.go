@@ -1,0 +1,579 @@
+package repl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+)
+
+// Config is what Run needs: the terminal, and a client of the server.
+type Config struct {
+	Stdin          io.ReadCloser
+	Stdout, Stderr io.Writer
+	IsTerminal     func() bool
+	Width          func() int
+	Client         *mux.Client
+	// Target is the session to enter at start ("": the local prompt).
+	Target string
+	Color  bool
+	// Format formats objects that arrive unformatted (nil: ToString).
+	Format func(vs []clixml.Value, width int) []string
+	// PrintRows prints session rows as the Get-PSSession table.
+	PrintRows func(w io.Writer, rows []mux.Info)
+}
+
+const (
+	localPrompt    = "PS psmux> "
+	fallbackPrompt = "PS> "
+)
+
+// errDetach ends Run after C-b d.
+var errDetach = errors.New("repl: detached")
+
+type promptReq struct {
+	p   *mux.Prompt
+	ans chan mux.Answer
+}
+
+type repl struct {
+	cfg  Config
+	c    *mux.Client
+	ed   LineEditor
+	ctx  context.Context
+	cmds []command
+	out  *lineWriter
+	rend *Renderer
+	sig  chan os.Signal
+
+	mu         sync.Mutex
+	session    string // "" at the local prompt
+	remote     string // the remote prompt text
+	busy       bool
+	inReadline bool
+	wakes      int
+	prefix     bool // C-b seen
+	detach     bool
+	prompts    []promptReq
+	promptNote chan struct{}
+	mine       map[string]int // commands sent, their input event not yet seen
+	stopAttach context.CancelFunc
+	attachDone chan struct{}
+	jobs       []jobRow
+	tab        tabState
+}
+
+// Run runs the REPL until exit, Ctrl-D at the local prompt, or C-b d.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Client == nil {
+		return errors.New("repl: no client")
+	}
+	if cfg.IsTerminal == nil {
+		cfg.IsTerminal = func() bool { return false }
+	}
+	if cfg.Width == nil {
+		cfg.Width = func() int { return 120 }
+	}
+	r := &repl{cfg: cfg, c: cfg.Client, ctx: ctx, cmds: commandTable(), mine: map[string]int{}, promptNote: make(chan struct{}, 1)}
+	ed, err := newReadline(cfg, keyHooks{filter: r.filterKey, tab: r.complete})
+	if err != nil {
+		return fmt.Errorf("repl: %w", err)
+	}
+	r.ed = ed
+	r.out = &lineWriter{ed: ed}
+	r.rend = r.newRenderer(r.out)
+	r.c.OnPrompt = r.onPrompt
+	r.sig = make(chan os.Signal, 1)
+	signal.Notify(r.sig, os.Interrupt)
+	defer signal.Stop(r.sig)
+	err = r.loop()
+	r.leave()
+	// Close waits for the editor's reader, blocked on the terminal until
+	// a key comes (chzyer/readline#217): let it go with the process.
+	go ed.Close()
+	if errors.Is(err, errDetach) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+func (r *repl) newRenderer(w io.Writer) *Renderer {
+	return &Renderer{Out: w, Err: w, Color: r.cfg.Color, Progress: r.cfg.IsTerminal(), Width: r.cfg.Width(),
+		Format: r.cfg.Format, ReadLine: r.readAnswer}
+}
+
+func (r *repl) printf(format string, a ...any) { fmt.Fprintf(r.out, format, a...) }
+
+// filterKey runs in the editor's goroutine: C-b d detaches.
+func (r *repl) filterKey(k rune) (rune, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.prefix {
+		r.prefix = false
+		if k == 'd' {
+			r.detach = true
+			return 3, true // Ctrl-C: Readline returns, the loop sees detach
+		}
+		return k, true
+	}
+	if k == 2 {
+		r.prefix = true
+		return k, false
+	}
+	return k, true
+}
+
+func (r *repl) promptText(cont bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.session == "":
+		if cont {
+			return ">> "
+		}
+		return localPrompt
+	case r.busy:
+		return ""
+	case cont:
+		return ">> "
+	}
+	return "[" + r.session + "]: " + r.remote
+}
+
+func (r *repl) loop() error {
+	if r.cfg.Target != "" {
+		if err := r.enter(r.cfg.Target); err != nil {
+			return err
+		}
+	}
+	var block []string
+	for {
+		if r.servePrompts() {
+			continue
+		}
+		select {
+		case <-r.c.Done():
+			return fmt.Errorf("repl: %w", r.c.Err())
+		default:
+		}
+		r.mu.Lock()
+		if len(r.prompts) > 0 {
+			r.mu.Unlock()
+			continue
+		}
+		r.inReadline = true
+		r.mu.Unlock()
+		r.ed.SetPrompt(r.promptText(len(block) > 0))
+		line, err := r.ed.Readline()
+		r.mu.Lock()
+		r.inReadline = false
+		detach, woken := r.detach, false
+		if errors.Is(err, ErrInterrupt) && !detach && r.wakes > 0 {
+			r.wakes--
+			woken = true
+		}
+		session, busy := r.session, r.busy
+		r.mu.Unlock()
+		switch {
+		case detach:
+			if session != "" {
+				r.leave()
+				fmt.Fprintf(r.cfg.Stdout, "[detached (from session %s)]\n", session)
+			}
+			return errDetach
+		case woken:
+			continue
+		case errors.Is(err, ErrInterrupt):
+			block = nil
+			if session != "" && busy {
+				go func() { _, _ = r.c.Call(r.ctx, "stop", mux.StopArgs{Target: session}, nil) }()
+			}
+			continue
+		case errors.Is(err, io.EOF):
+			if len(block) > 0 {
+				block = nil
+				continue
+			}
+			if session == "" {
+				return io.EOF
+			}
+			r.leave()
+			continue
+		case err != nil:
+			return fmt.Errorf("repl: %w", err)
+		}
+		if strings.TrimSpace(line) == "" && len(block) == 0 {
+			continue
+		}
+		block = append(block, line)
+		script := strings.Join(block, "\n")
+		if incomplete(script) {
+			continue
+		}
+		block = nil
+		if err := r.run(session, script); err != nil {
+			if errors.Is(err, errDetach) || errors.Is(err, io.EOF) {
+				return err
+			}
+			r.printf("%s\n", r.rend.Red(strings.TrimPrefix(err.Error(), "repl: ")))
+		}
+	}
+}
+
+// run handles one complete input: a psmux command, or (in a session)
+// a command for the remote runspace.
+func (r *repl) run(session, script string) error {
+	toks := tokenize(script)
+	if len(toks) > 0 && !toks[0].param && !toks[0].block {
+		if c := lookup(r.cmds, toks[0].text); c != nil && (session == "" || isSessionCommand(c)) {
+			a, err := c.parse(toks[1:])
+			if err != nil {
+				return fmt.Errorf("repl: %s: %w", c.Name, err)
+			}
+			return c.Run(r, a)
+		}
+	}
+	if session == "" {
+		return fmt.Errorf("repl: not a psmux command: %s (Enter-PSSession NAME runs commands in a session; help lists psmux's)", strings.Fields(script)[0])
+	}
+	for _, l := range strings.Split(script, "\n") {
+		go func(l string) { _, _ = r.c.Call(r.ctx, "history", mux.HistoryArgs{Target: session, Line: l}, nil) }(l)
+		_ = r.ed.SaveHistory(l)
+	}
+	r.mu.Lock()
+	r.busy = true
+	r.mine[script]++
+	r.mu.Unlock()
+	go func() {
+		// KeepRunning: the command belongs to the session, not to this
+		// client, so it goes on when the client detaches; a busy session
+		// makes it wait as PowerShell does; its state event brings the
+		// prompt back
+		_, err := r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true, KeepRunning: true}, nil)
+		if err != nil {
+			r.printf("%s\n", r.rend.Red(strings.TrimPrefix(err.Error(), "sock: ")))
+			r.mu.Lock()
+			delete(r.mine, script)
+			r.mu.Unlock()
+			r.refreshPrompt(session)
+		}
+	}()
+	return nil
+}
+
+func isSessionCommand(c *command) bool {
+	return c.Name == "Exit-PSSession"
+}
+
+// refreshPrompt asks the session for its prompt and shows it.
+func (r *repl) refreshPrompt(session string) {
+	var p mux.PromptResult
+	// The server answers its fallback "PS> " when the pipeline slot is
+	// still held a moment after a command's state event: ask again.
+	for try := 0; try < 10; try++ {
+		p = mux.PromptResult{}
+		if data, err := r.c.Call(r.ctx, "prompt", mux.TargetArgs{Target: session}, nil); err == nil {
+			_ = json.Unmarshal(data, &p)
+		}
+		if p.Busy || p.Prompt != fallbackPrompt {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p.Prompt == fallbackPrompt && r.remote != "" {
+		p.Prompt = r.remote
+	}
+	r.mu.Lock()
+	if r.session != session {
+		r.mu.Unlock()
+		return
+	}
+	r.busy = p.Busy
+	if !p.Busy && p.Prompt != "" {
+		r.remote = p.Prompt
+	}
+	prompt := ""
+	if !r.busy {
+		prompt = "[" + session + "]: " + r.remote
+	}
+	r.mu.Unlock()
+	r.ed.SetPrompt(prompt)
+	r.ed.Refresh()
+}
+
+// enter attaches to a session and makes it the current one.
+func (r *repl) enter(name string) error {
+	r.leave()
+	ctx, cancel := context.WithCancel(r.ctx)
+	var shown uint64
+	var evMu sync.Mutex
+	data, wait, err := r.c.Attach(ctx, mux.AttachArgs{Target: name}, func(e mux.Seq) {
+		evMu.Lock()
+		defer evMu.Unlock()
+		r.event(name, e)
+		shown = e.Seq
+		_ = r.c.Ack(name, shown)
+	})
+	if err != nil {
+		cancel()
+		return fmt.Errorf("repl: %w", err)
+	}
+	var first struct {
+		Session mux.Info `json:"session"`
+		Busy    string   `json:"busy"`
+	}
+	_ = json.Unmarshal(data, &first)
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.session = first.Session.Name
+	if r.session == "" {
+		r.session = name
+	}
+	name = r.session
+	r.busy = first.Busy != ""
+	r.remote = ""
+	r.stopAttach, r.attachDone = cancel, done
+	r.mu.Unlock()
+	go func() {
+		defer close(done)
+		err := wait()
+		var me *mux.Error
+		if err != nil && ctx.Err() == nil && !(errors.As(err, &me) && me.Code == "detached") {
+			r.printf("psmux: %v\n", err)
+		}
+	}()
+	if first.Busy != "" {
+		r.printf("%s\n", first.Busy)
+	}
+	if data, err := r.c.Call(r.ctx, "history", mux.HistoryArgs{Target: name}, nil); err == nil {
+		var hist []string
+		_ = json.Unmarshal(data, &hist)
+		r.ed.ResetHistory()
+		for _, h := range hist {
+			_ = r.ed.SaveHistory(h)
+		}
+	}
+	if first.Busy == "" {
+		r.refreshPrompt(name)
+	}
+	return nil
+}
+
+// leave detaches from the current session, if any.
+func (r *repl) leave() {
+	r.mu.Lock()
+	stop, done := r.stopAttach, r.attachDone
+	had := r.session != ""
+	r.session, r.stopAttach, r.attachDone, r.busy = "", nil, nil, false
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	if had {
+		r.ed.ResetHistory()
+	}
+}
+
+// event shows one event of the attached session.
+func (r *repl) event(name string, e mux.Seq) {
+	switch e.Kind {
+	case mux.KindInput:
+		r.mu.Lock()
+		if r.mine[e.Text] > 0 {
+			r.mine[e.Text]--
+			if r.mine[e.Text] == 0 {
+				delete(r.mine, e.Text)
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.busy = true
+		remote := r.remote
+		r.mu.Unlock()
+		r.ed.SetPrompt("")
+		r.printf("[%s]: %s%s\n", name, remote, e.Text)
+		_ = r.ed.SaveHistory(e.Text)
+		return
+	case mux.KindState:
+		r.rend.Finish()
+		go r.refreshPrompt(name)
+		return
+	case mux.KindMsg:
+		if v, err := e.Value(); err == nil {
+			r.rend.Message(psrp.MessageType(e.Type), v)
+		}
+	case mux.KindHost:
+		if c, err := e.HostCall(); err == nil {
+			r.rend.HostCall(r.ctx, c)
+		}
+	case mux.KindNoise:
+		r.printf("psmux: %s: remote: %s\n", name, e.Text)
+	case mux.KindSession:
+		r.printf("psmux: session %s: %s\n", name, e.Text)
+	}
+}
+
+// onPrompt runs in the client's goroutine: the question goes to the
+// goroutine that owns the terminal.
+func (r *repl) onPrompt(p *mux.Prompt) mux.Answer {
+	req := promptReq{p: p, ans: make(chan mux.Answer, 1)}
+	r.mu.Lock()
+	r.prompts = append(r.prompts, req)
+	wake := r.inReadline
+	if wake {
+		r.wakes++
+	}
+	r.mu.Unlock()
+	select {
+	case r.promptNote <- struct{}{}:
+	default:
+	}
+	if wake {
+		r.ed.Wake()
+	}
+	select {
+	case a := <-req.ans:
+		return a
+	case <-r.ctx.Done():
+		return mux.Answer{Error: "psmux: the client is closing"}
+	}
+}
+
+// servePrompts answers the waiting prompts; it runs on the terminal's
+// goroutine.
+func (r *repl) servePrompts() bool {
+	served := false
+	for {
+		r.mu.Lock()
+		if len(r.prompts) == 0 {
+			r.mu.Unlock()
+			return served
+		}
+		req := r.prompts[0]
+		r.prompts = r.prompts[1:]
+		r.mu.Unlock()
+		req.ans <- r.answer(req.p)
+		served = true
+	}
+}
+
+func (r *repl) answer(p *mux.Prompt) mux.Answer {
+	if p.SSH != nil {
+		if p.SSH.Instruction != "" {
+			r.printf("%s\n", p.SSH.Instruction)
+		}
+		var a mux.Answer
+		for _, q := range p.SSH.Questions {
+			r.printf("%s", q.Text)
+			s, err := r.readAnswer(!q.Echo)
+			if err != nil {
+				return mux.Answer{Error: "psmux: no answer: " + err.Error()}
+			}
+			a.Answers = append(a.Answers, s)
+		}
+		return a
+	}
+	ps, err := mux.DecodeParams(p.XML)
+	if err != nil {
+		return mux.Answer{Error: "psmux: the prompt could not be read: " + err.Error()}
+	}
+	v, errRec := r.rend.HostCall(r.ctx, psrp.HostCallMsg{Method: psrp.HostMethod(p.Method), Params: ps})
+	if errRec != nil {
+		return mux.Answer{ErrXML: string(clixml.Encode(nil, *errRec))}
+	}
+	return mux.Answer{XML: string(clixml.Encode(nil, v))}
+}
+
+// readAnswer reads one answer on the terminal; what was written since
+// the last newline is its prompt.
+func (r *repl) readAnswer(hidden bool) (string, error) {
+	prompt := r.out.takePartial()
+	if hidden {
+		b, err := r.ed.ReadPassword(prompt)
+		return string(b), err
+	}
+	r.ed.SetPrompt(prompt)
+	return r.ed.Readline()
+}
+
+// call runs a request on behalf of a psmux command, answering prompts
+// meanwhile; Ctrl-C (SIGINT: the terminal is not raw now) cancels it.
+func (r *repl) call(op string, a any, onEvent func(mux.Seq)) (json.RawMessage, error) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	type res struct {
+		data json.RawMessage
+		err  error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		d, err := r.c.Call(ctx, op, a, onEvent)
+		ch <- res{d, err}
+	}()
+	for {
+		select {
+		case x := <-ch:
+			r.servePrompts()
+			if x.err != nil {
+				return nil, fmt.Errorf("repl: %w", x.err)
+			}
+			return x.data, nil
+		case <-r.promptNote:
+			r.servePrompts()
+		case <-r.sig:
+			cancel()
+		}
+	}
+}
+
+// lineWriter writes whole lines through the editor (which redraws its
+// prompt under them); a trailing partial line waits for its end or
+// becomes the prompt of an answer. A partial line starting with CR (a
+// progress bar) is drawn at once.
+type lineWriter struct {
+	mu      sync.Mutex
+	ed      LineEditor
+	partial []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	buf := append(w.partial, p...)
+	var out, rest []byte
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		out, rest = buf[:i+1], buf[i+1:]
+	} else {
+		rest = buf
+	}
+	if len(rest) > 0 && rest[0] == '\r' {
+		out, rest = buf, nil
+	}
+	w.partial = append([]byte(nil), rest...)
+	if len(out) > 0 {
+		if _, err := w.ed.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) takePartial() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := string(w.partial)
+	w.partial = nil
+	return s
+}
