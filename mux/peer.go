@@ -270,6 +270,15 @@ type JobInfo struct {
 	End       time.Time `json:"PSEndTime,omitzero"`
 }
 
+// sessionOf finds the one session a request's "target" names.
+func (p *peer) sessionOf(f *Frame) (*Session, error) {
+	a, err := decode[TargetArgs](f)
+	if err != nil {
+		return nil, err
+	}
+	return p.srv.one(a.Target)
+}
+
 func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	s := p.srv
 	switch f.Op {
@@ -306,11 +315,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(rows), nil
 	case "has":
-		a, err := decode[TargetArgs](f)
-		if err != nil {
-			return nil, err
-		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -333,11 +338,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(names), nil
 	case "reconnect":
-		a, err := decode[TargetArgs](f)
-		if err != nil {
-			return nil, err
-		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -353,7 +354,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -368,11 +369,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		x.mu.Unlock()
 		return marshal(n), nil
 	case "jobs":
-		a, err := decode[TargetArgs](f)
-		if err != nil {
-			return nil, err
-		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -391,7 +388,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -419,7 +416,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -429,11 +426,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(n), nil
 	case "prompt":
-		a, err := decode[TargetArgs](f)
-		if err != nil {
-			return nil, err
-		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -443,7 +436,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
@@ -457,7 +450,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		x, err := s.one(a.Target)
+		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
