@@ -223,6 +223,14 @@ func (s *Server) find(targets string) ([]*Session, error) {
 }
 
 func (s *Server) one(target string) (*Session, error) {
+	s.mu.Lock() // the common case, an exact name, without listing everything
+	for _, x := range s.sessions {
+		if x.Name == target {
+			s.mu.Unlock()
+			return x, nil
+		}
+	}
+	s.mu.Unlock()
 	ss, err := s.find(target)
 	if err != nil {
 		return nil, err

@@ -94,7 +94,7 @@ type serverResult struct {
 
 	elapsed               time.Duration
 	loadBefore, loadAfter string
-	procs                 int    // pwshsim processes behind sshd at the largest count
+	procs                 int // pwshsim processes behind sshd at the largest count
 
 	opens []time.Duration // `psmux new -F … ALIAS` wall time, every session
 	rss   []memPoint      // the server process
@@ -154,7 +154,8 @@ type attachResult struct {
 	pipe            []time.Duration // attach --since 1, stdout a pipe
 	capture         []time.Duration // psmux capture --since 1 into a pipe
 	captureBytes    int
-	others          int // other sessions in the server meanwhile
+	others          int  // other sessions in the server meanwhile
+	repl            bool // in a terminal, a default attach enters the REPL (this build's usage says so)
 	// The same with hist alone in the server (the others removed).
 	aloneFull, alonePipe, aloneCapture []time.Duration
 
@@ -238,7 +239,9 @@ func benchServer(cfg config, h *harness, r *serverResult) error {
 	if err != nil {
 		return err
 	}
-	r.psmuxV = strings.TrimSpace(string(must(exec.Command(bin, "version").Output())))
+	if out, err := exec.Command(bin, "version").Output(); err == nil {
+		r.psmuxV = strings.TrimSpace(string(out))
+	}
 	ccfg := sshd.ClientConfig(h)
 	ccfg.Timeout = 30 * time.Second
 	newArgs := func(name string) []string {
@@ -316,8 +319,17 @@ func benchServer(cfg config, h *harness, r *serverResult) error {
 		return err
 	}
 
-	// Attach.
-	if r.attach, err = attachBench(sc, srv, newArgs("hist")); err != nil {
+	// Attach, in this server and in a second one holding only the
+	// attach session.
+	lone, err := startMuxServer(bin, h.TempDir())
+	if err != nil {
+		return err
+	}
+	defer lone.stop()
+	if r.attach, err = attachBench(sc, srv, lone, newArgs("hist"), h.TempDir()); err != nil {
+		return err
+	}
+	if err := lone.stop(); err != nil {
 		return err
 	}
 	if v, err := srv.rssField("VmHWM"); err == nil {
@@ -334,8 +346,6 @@ func benchServer(cfg config, h *harness, r *serverResult) error {
 	}
 	return nil
 }
-
-func must[T any](v T, _ error) T { return v }
 
 // groupGlob selects the first gi+1 groups of sessions (named web<g><nnn>
 // with g = a, b, …): web* for all of them.
@@ -664,7 +674,10 @@ func (s *muxServer) settleRSS(r *serverResult, n int) error {
 
 // ---- fan-out ----
 
-var summaryRE = regexp.MustCompile(`^\[([^\]]+)\] (\S+) in (\S+)$`)
+var (
+	summaryRE = regexp.MustCompile(`^\[([^\]]+)\] (\S+) in (\S+)$`)
+	portRE    = regexp.MustCompile(`port [0-9]+`)
+)
 
 // fanout times `psmux exec -t GLOB -- 1` at every count, at psmux's
 // default throttle and at --throttle N, and sweeps `psmux exec -t NAME
@@ -858,24 +871,38 @@ func rawFanout(sc serverConfig, sshd *opensshd.Sshd, ccfg *gossh.ClientConfig, r
 
 // ---- attach ----
 
-// attachBench fills a session with lines of output and times attaches
-// to it in a pty, interleaved with tmux's attach and capture-pane over
-// a pane with the same history.
-func attachBench(sc serverConfig, srv *muxServer, newArgs []string) (*attachResult, error) {
+// attachBench fills a session named hist with lines of output, in srv
+// (which holds the fan-out's sessions) and in lone (hist alone), and
+// times attaches to it in a pty, interleaved round by round with tmux's
+// attach and capture-pane over a pane with the same history. The
+// headline kinds run every round; the breakdown kinds (the lone server,
+// stdout a pipe, capture) every other round. Round 0 is a warm-up.
+func attachBench(sc serverConfig, srv, lone *muxServer, newArgs []string, tmuxDir string) (*attachResult, error) {
 	a := &attachResult{lines: sc.fillLines}
-	if _, err := srv.timed(nil, newArgs...); err != nil {
-		return nil, err
+	if out, err := exec.Command(srv.bin, "help").Output(); err == nil {
+		a.repl = strings.Contains(string(out), "enter a session in the REPL")
 	}
-	progress("server: filling session hist with `1..%d` (psmux exec, output discarded)", sc.fillLines)
-	fill, err := srv.timed(nil, "exec", "-t", "hist", "--", fmt.Sprintf("1..%d", sc.fillLines))
-	if err != nil {
-		return nil, err
-	}
-	if n := len(fill.out); n != sc.fillLines {
-		return nil, fmt.Errorf("benchreport: the fill printed %d lines, want %d", n, sc.fillLines)
-	}
-	a.fill = fill.wall
-	if rows, err := srv.ls(); err == nil {
+	for i, s := range []*muxServer{srv, lone} {
+		if _, err := s.timed(nil, newArgs...); err != nil {
+			return nil, err
+		}
+		progress("server: filling session hist with `1..%d` (psmux exec, output discarded)", sc.fillLines)
+		fill, err := s.timed(nil, "exec", "-t", "hist", "--", fmt.Sprintf("1..%d", sc.fillLines))
+		if err != nil {
+			return nil, err
+		}
+		if n := len(fill.out); n != sc.fillLines {
+			return nil, fmt.Errorf("benchreport: the fill printed %d lines, want %d", n, sc.fillLines)
+		}
+		if i > 0 {
+			continue
+		}
+		a.fill = fill.wall
+		rows, err := s.ls()
+		if err != nil {
+			return nil, err
+		}
+		a.others = len(rows) - 1
 		for _, row := range rows {
 			if row.Name == "hist" {
 				a.logEvents = row.LastSeq
@@ -883,7 +910,7 @@ func attachBench(sc serverConfig, srv *muxServer, newArgs []string) (*attachResu
 		}
 	}
 
-	tm, err := startTmux(sc.fillLines, srv.env)
+	tm, err := startTmux(sc.fillLines, srv.env, tmuxDir)
 	if err != nil {
 		a.tmuxSkipped = "not measured: " + strings.TrimPrefix(err.Error(), "benchreport: ")
 		progress("server: tmux %s", a.tmuxSkipped)
@@ -892,7 +919,11 @@ func attachBench(sc serverConfig, srv *muxServer, newArgs []string) (*attachResu
 		a.tmuxVersion = tm.version
 	}
 	last := strconv.Itoa(sc.fillLines)
-	progress("server: attach in a %d×%d pty, %d + 1 warm-up each: tmux attach, tmux capture-pane, psmux attach --since 1, psmux attach (seen history), psmux capture", ptyCols, ptyRows, sc.attachN)
+	full := func(s *muxServer) []string {
+		return []string{s.bin, "-S", s.sock, "attach", "-t", "hist", "--since", "1"}
+	}
+	progress("server: attach in a %d×%d pty, %d + 1 warm-up rounds: tmux attach and capture-pane, psmux attach --since 1 and attach after a marker; every other round psmux with hist alone, into a pipe, capture",
+		ptyCols, ptyRows, sc.attachN)
 	for i := 0; i <= sc.attachN; i++ {
 		keep := i > 0
 		if tm != nil {
@@ -916,7 +947,7 @@ func attachBench(sc serverConfig, srv *muxServer, newArgs []string) (*attachResu
 				a.tmuxCaptureLines = len(run.out)
 			}
 		}
-		pr, err := ptyUntil([]string{srv.bin, "-S", srv.sock, "attach", "-t", "hist", "--since", "1"}, srv.env, &lineMatch{want: last}, typeEOF)
+		pr, err := ptyUntil(full(srv), srv.env, &lineMatch{want: last}, typeEOF)
 		if err != nil {
 			return nil, fmt.Errorf("%w (psmux attach --since 1)", err)
 		}
@@ -940,55 +971,36 @@ func attachBench(sc serverConfig, srv *muxServer, newArgs []string) (*attachResu
 			a.defFirst = append(a.defFirst, pr.first)
 			a.defBytes = pr.bytes
 		}
-		d, err := pipeUntil([]string{srv.bin, "-S", srv.sock, "attach", "-t", "hist", "--since", "1"}, srv.env, &lineMatch{want: last})
+		if i%2 != 0 {
+			continue
+		}
+		pr, err = ptyUntil(full(lone), lone.env, &lineMatch{want: last}, typeEOF)
 		if err != nil {
-			return nil, fmt.Errorf("%w (psmux attach --since 1 into a pipe)", err)
+			return nil, fmt.Errorf("%w (psmux attach --since 1, hist alone)", err)
 		}
-		run, err := srv.timed(nil, "capture", "-t", "hist", "--since", "1")
-		if err != nil {
-			return nil, err
-		}
-		if len(run.out) < sc.fillLines {
-			return nil, fmt.Errorf("benchreport: psmux capture printed %d lines, want at least %d", len(run.out), sc.fillLines)
-		}
-		if keep {
-			a.pipe = append(a.pipe, d)
-			a.capture = append(a.capture, run.wall)
-			a.captureBytes = len(run.stdout())
-		}
-	}
-	rows, err := srv.ls()
-	if err != nil {
-		return nil, err
-	}
-	a.others = len(rows) - 1
-	if a.others > 0 {
-		// Every event an attached client shows is acknowledged, and the
-		// server looks the session up among all of them for each ack:
-		// the same replays with hist alone in the server.
-		if _, err := srv.ok("rm", "-t", "web*"); err != nil {
-			return nil, err
-		}
-		n := max(sc.attachN/2, 1)
-		progress("server: the same with hist alone in the server (%d others removed), %d + 1 warm-up each", a.others, n)
-		for i := 0; i <= n; i++ {
-			pr, err := ptyUntil([]string{srv.bin, "-S", srv.sock, "attach", "-t", "hist", "--since", "1"}, srv.env, &lineMatch{want: last}, typeEOF)
-			if err != nil {
-				return nil, fmt.Errorf("%w (psmux attach --since 1, alone)", err)
+		var pipes, caps [2]time.Duration
+		for k, s := range []*muxServer{srv, lone} {
+			if pipes[k], err = pipeUntil(full(s), s.env, &lineMatch{want: last}); err != nil {
+				return nil, fmt.Errorf("%w (psmux attach --since 1 into a pipe)", err)
 			}
-			d, err := pipeUntil([]string{srv.bin, "-S", srv.sock, "attach", "-t", "hist", "--since", "1"}, srv.env, &lineMatch{want: last})
-			if err != nil {
-				return nil, fmt.Errorf("%w (psmux attach --since 1 into a pipe, alone)", err)
-			}
-			run, err := srv.timed(nil, "capture", "-t", "hist", "--since", "1")
+			run, err := s.timed(nil, "capture", "-t", "hist", "--since", "1")
 			if err != nil {
 				return nil, err
 			}
-			if i > 0 {
-				a.aloneFull = append(a.aloneFull, pr.until)
-				a.alonePipe = append(a.alonePipe, d)
-				a.aloneCapture = append(a.aloneCapture, run.wall)
+			if len(run.out) < sc.fillLines {
+				return nil, fmt.Errorf("benchreport: psmux capture printed %d lines, want at least %d", len(run.out), sc.fillLines)
 			}
+			caps[k] = run.wall
+			if k == 0 {
+				a.captureBytes = len(run.stdout())
+			}
+		}
+		if keep {
+			a.aloneFull = append(a.aloneFull, pr.until)
+			a.pipe = append(a.pipe, pipes[0])
+			a.alonePipe = append(a.alonePipe, pipes[1])
+			a.capture = append(a.capture, caps[0])
+			a.aloneCapture = append(a.aloneCapture, caps[1])
 		}
 	}
 	progress("server: attach p50: tmux %s; psmux full replay %s (pipe %s, alone %s / %s), seen history %s; capture: tmux %s, psmux %s (alone %s)",
@@ -1000,29 +1012,26 @@ func attachBench(sc serverConfig, srv *muxServer, newArgs []string) (*attachResu
 // tmuxServer is a tmux server on a private -L socket holding one pane
 // that printed `seq N` with history-limit N.
 type tmuxServer struct {
-	bin, label, version string
-	env                 []string
+	bin, sock, version string
+	env                []string
 }
 
-func startTmux(lines int, env []string) (*tmuxServer, error) {
+// startTmux starts a tmux server on a socket in dir (-S; tmux leaves
+// the socket file behind when it exits, and the harness removes dir).
+func startTmux(lines int, env []string, dir string) (*tmuxServer, error) {
 	bin, err := exec.LookPath("tmux")
 	if err != nil {
 		return nil, errors.New("tmux not installed")
 	}
-	t := &tmuxServer{bin: bin, label: fmt.Sprintf("psmux-bench-%d", os.Getpid()), env: env}
+	t := &tmuxServer{bin: bin, sock: filepath.Join(dir, "tmux"), env: env}
 	if out, err := exec.Command(bin, "-V").Output(); err == nil {
 		t.version = strings.TrimSpace(string(out))
 	}
-	conf, err := os.CreateTemp("", "psmux-bench-tmux-*.conf")
-	if err != nil {
+	conf := filepath.Join(dir, "tmux.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "set -g history-limit %d\n", lines), 0o600); err != nil {
 		return nil, fmt.Errorf("benchreport: %w", err)
 	}
-	defer os.Remove(conf.Name())
-	fmt.Fprintf(conf, "set -g history-limit %d\n", lines)
-	if err := conf.Close(); err != nil {
-		return nil, fmt.Errorf("benchreport: %w", err)
-	}
-	cmd := exec.Command(bin, "-L", t.label, "-f", conf.Name(), "new-session", "-d", "-s", "hist",
+	cmd := exec.Command(bin, "-S", t.sock, "-f", conf, "new-session", "-d", "-s", "hist",
 		"-x", strconv.Itoa(ptyCols), "-y", strconv.Itoa(ptyRows), fmt.Sprintf("seq %d; cat", lines))
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -1032,7 +1041,7 @@ func startTmux(lines int, env []string) (*tmuxServer, error) {
 	want := strconv.Itoa(lines)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c := exec.Command(bin, "-L", t.label, "capture-pane", "-p", "-t", "hist")
+		c := exec.Command(bin, "-S", t.sock, "capture-pane", "-p", "-t", "hist")
 		c.Env = env
 		out, err := c.Output()
 		if err == nil && slices.Contains(strings.Fields(string(out)), want) {
@@ -1048,15 +1057,15 @@ func startTmux(lines int, env []string) (*tmuxServer, error) {
 }
 
 func (t *tmuxServer) attachArgv() []string {
-	return []string{t.bin, "-L", t.label, "attach", "-t", "hist"}
+	return []string{t.bin, "-S", t.sock, "attach", "-t", "hist"}
 }
 
 func (t *tmuxServer) captureArgv() []string {
-	return []string{t.bin, "-L", t.label, "capture-pane", "-p", "-t", "hist", "-S", "-", "-E", "-"}
+	return []string{t.bin, "-S", t.sock, "capture-pane", "-p", "-t", "hist", "-S", "-", "-E", "-"}
 }
 
 func (t *tmuxServer) kill() {
-	c := exec.Command(t.bin, "-L", t.label, "kill-server")
+	c := exec.Command(t.bin, "-S", t.sock, "kill-server")
 	c.Env = t.env
 	_ = c.Run()
 }
@@ -1088,14 +1097,15 @@ func (m *substrMatch) feed(p []byte) bool {
 	return false
 }
 
-// lineMatch finds a line that is exactly want once CRs and ANSI escape
-// sequences are removed.
+// lineMatch finds a line that reads exactly want on the terminal: escape
+// sequences removed, and only what follows the line's last carriage
+// return (a prompt redrawn before the output is overwritten by it).
 type lineMatch struct {
 	want    string
 	partial []byte
 }
 
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+var ansiRE = regexp.MustCompile(`\x1b(\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78DEHMc])`)
 
 func (m *lineMatch) feed(p []byte) bool {
 	m.partial = append(m.partial, p...)
@@ -1105,6 +1115,9 @@ func (m *lineMatch) feed(p []byte) bool {
 			return false
 		}
 		line := ansiRE.ReplaceAll(bytes.TrimRight(m.partial[:i], "\r"), nil)
+		if j := bytes.LastIndexByte(line, '\r'); j >= 0 {
+			line = line[j+1:]
+		}
 		m.partial = m.partial[i+1:]
 		if string(line) == m.want {
 			return true
@@ -1112,19 +1125,25 @@ func (m *lineMatch) feed(p []byte) bool {
 	}
 }
 
-// Ways to end a program in a pty once its marker is drawn: Ctrl-D at
-// the start of a line (psmux attach detaches at end of input), or the
+// Ways to end a program in a pty once its marker is drawn: Ctrl-D twice
+// (psmux's line-mode attach detaches at the first end of input; its REPL
+// leaves the session at the first and exits at the second), or the
 // hang-up a terminal's closing sends (tmux's client then exits and the
-// session stays).
+// session stays). ptyUntil hangs up 3 s after the keys if the program is
+// still running.
 var (
-	typeEOF = func(cmd *exec.Cmd, master *os.File) { _, _ = master.Write([]byte("\x04")) }
-	hangUp  = func(cmd *exec.Cmd, master *os.File) { _ = cmd.Process.Signal(syscall.SIGHUP) }
+	typeEOF = func(cmd *exec.Cmd, master *os.File) {
+		_, _ = master.Write([]byte("\x04"))
+		time.Sleep(100 * time.Millisecond)
+		_, _ = master.Write([]byte("\x04"))
+	}
+	hangUp = func(cmd *exec.Cmd, master *os.File) { _ = cmd.Process.Signal(syscall.SIGHUP) }
 )
 
 // ptyUntil runs argv in a fresh pty of ptyCols × ptyRows and times it
 // from start until its output holds the marker; it then ends it with
-// quit, drains the terminal and waits for the program, killing it if it
-// has not exited 10 s later.
+// quit (and a hang-up 3 s later), drains the terminal and waits for the
+// program, killing it if it has not exited 10 s after the hang-up.
 func ptyUntil(argv, env []string, m matcher, quit func(*exec.Cmd, *os.File)) (ptyResult, error) {
 	var pr ptyResult
 	master, slave, err := openPTY(ptyCols, ptyRows)
@@ -1171,17 +1190,22 @@ func ptyUntil(argv, env []string, m matcher, quit func(*exec.Cmd, *os.File)) (pt
 		}
 	}
 	_ = master.SetReadDeadline(time.Time{})
-	quit(cmd, master)
 	drained := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, master); close(drained) }()
+	quit(cmd, master)
 	select {
 	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-		master.Close()
-		<-drained
-		return pr, fmt.Errorf("benchreport: %s did not exit when told to; killed", strings.Join(argv[1:], " "))
+	case <-time.After(3 * time.Second):
+		hangUp(cmd, master) // as closing the terminal would
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			master.Close()
+			<-drained
+			return pr, fmt.Errorf("benchreport: %s did not exit when told to nor on a hang-up; killed", strings.Join(argv[1:], " "))
+		}
 	}
 	master.Close()
 	<-drained
@@ -1297,7 +1321,7 @@ func faultBench(sc serverConfig, h *harness, sshd *opensshd.Sshd, bin string) (*
 			switch {
 			case m == nil:
 				if strings.Contains(l.text, "h3") && f.h3Detail == "" {
-					f.h3Detail = l.text
+					f.h3Detail = portRE.ReplaceAllString(l.text, "port PORT")
 				}
 			case m[1] == "h1" && m[2] == "Completed":
 				h1 = l.at

@@ -18,11 +18,15 @@ func renderServer(w *bytes.Buffer, cfg config, r *serverResult, sr *sshResult) {
 	sc := cfg.server
 	maxN := sc.counts[len(sc.counts)-1]
 	p("bench-reliability.md §2 (d) and (e) and SPEC S12's server targets, end to end through the `psmux` binary\n")
-	p("built for this run: `psmux -S SOCK server --foreground` runs as a child with its own `XDG_STATE_HOME`,\n")
+	p("built for this run (`%s`): `psmux -S SOCK server --foreground` runs as a child with its own `XDG_STATE_HOME`,\n", r.psmuxV)
 	p("and every figure is a client command (`new`, `exec`, `attach`, `capture`) run as a process, timed from\n")
 	p("its start. The sessions are **SSH sessions**: a second throwaway sshd (the same `testenv/opensshd`\n")
 	p("harness as above, `MaxSessions %d`), each session `psmux new -n NAME -F ssh_config ALIAS`, pwshsim\n", maxN+50)
-	p("behind `Subsystem powershell`. The server's pool put all of them on **%d SSH connection(s)**\n", r.sshConn)
+	conns := fmt.Sprintf("%d SSH connections", r.sshConn)
+	if r.sshConn == 1 {
+		conns = "one SSH connection"
+	}
+	p("behind `Subsystem powershell`. The server's pool put all of them on **%s**\n", conns)
 	p("(sshd's log), and %d pwshsim processes ran behind sshd with %d sessions open. The psmux CLI, the\n", r.procs, maxN)
 	p("server, sshd and every pwshsim share the machine's %d cores. The server figures took %s.", runtime.NumCPU(), r.elapsed.Round(time.Second))
 	if r.loadBefore != "" && r.loadAfter != "" {
@@ -49,7 +53,7 @@ func renderServer(w *bytes.Buffer, cfg config, r *serverResult, sr *sshResult) {
 		z, last := r.heap[0], r.heap[len(r.heap)-1]
 		row++
 		per := (last.kib - z.kib) / float64(last.n)
-		p("| %d | Memory per idle SSH session, Go heap + stacks after GC (in-process `mux.Server`), %d sessions | %.1f KiB per session (%.1f heap + %.1f stacks; %.1f goroutines) | the same with no session: %s | **%.2f×** the limit | ≤ %.0f KiB per idle session | %s |\n",
+		p("| %d | Memory per idle SSH session, Go heap + stacks after GC (in-process `mux.Server`), %d sessions | %.1f KiB per session (%.1f heap + %.1f stacks; %.1f goroutines) | the same process with no session: %s (benchreport's own heap included) | **%.2f×** the limit | ≤ %.0f KiB per idle session | %s |\n",
 			row, last.n, per, (last.heapKiB-z.heapKiB)/float64(last.n), (last.stackKiB-z.stackKiB)/float64(last.n),
 			float64(last.goroutines-z.goroutines)/float64(last.n), kibHuman(z.kib), per/targetIdleKiB, targetIdleKiB, verdictMem(per))
 	}
@@ -69,16 +73,16 @@ func renderServer(w *bytes.Buffer, cfg config, r *serverResult, sr *sshResult) {
 				row, thousands(a.lines), distShort(a.def), a.tmuxVersion, thousands(a.lines), fmtDur(pct(a.tmuxAttach, 50)), x, targetAttach, verdictAtMost(x, targetAttach))
 			row++
 			x = ratio(a.full, a.tmuxAttach)
-			p("| %d | Attach to a session holding %s lines no client has seen (`psmux attach -t S` = `--since 1`: the whole log replayed), pty, until the last line is drawn | %s | %s `attach`: %s (redraws only the visible screen) | **%.0f×** tmux | ≤ %.0f× tmux's attach | %s |\n",
-				row, thousands(a.lines), distShort(a.full), a.tmuxVersion, fmtDur(pct(a.tmuxAttach, 50)), x, targetAttach, verdictAtMost(x, targetAttach))
+			p("| %d | Attach to a session holding %s lines no client has seen (`psmux attach -t S` = `--since 1`: the whole log replayed), pty, until the last line is drawn | %s | %s `attach`: %s (redraws only the visible screen) | **%s** tmux | ≤ %.0f× tmux's attach | %s |\n",
+				row, thousands(a.lines), distShort(a.full), a.tmuxVersion, fmtDur(pct(a.tmuxAttach, 50)), fmtX(x), targetAttach, verdictAtMost(x, targetAttach))
 			row++
 			x = ratio(a.full, a.tmuxCapture)
-			p("| %d | Full replay of %s lines (`psmux attach --since 1`, pty) | %s | `tmux capture-pane -p -S - -E -` of the whole history into a pipe: %s | **%.0f×** capture-pane | none (S12 sets the attach) | informative |\n",
-				row, thousands(a.lines), fmtDur(pct(a.full, 50)), fmtDur(pct(a.tmuxCapture, 50)), x)
+			p("| %d | Full replay of %s lines (`psmux attach --since 1`, pty) | %s | `tmux capture-pane -p -S - -E -` of the whole history into a pipe: %s | **%s** capture-pane | none (S12 sets the attach) | informative |\n",
+				row, thousands(a.lines), fmtDur(pct(a.full, 50)), fmtDur(pct(a.tmuxCapture, 50)), fmtX(x))
 			row++
 			x = ratio(a.capture, a.tmuxCapture)
-			p("| %d | `psmux capture -t S --since 1` of %s lines into a pipe | %s | `tmux capture-pane -p -S - -E -`: %s | **%.0f×** capture-pane | none | informative |\n",
-				row, thousands(a.lines), distShort(a.capture), fmtDur(pct(a.tmuxCapture, 50)), x)
+			p("| %d | `psmux capture -t S --since 1` of %s lines into a pipe | %s | `tmux capture-pane -p -S - -E -`: %s | **%s** capture-pane | none | informative |\n",
+				row, thousands(a.lines), distShort(a.capture), fmtDur(pct(a.tmuxCapture, 50)), fmtX(x))
 		} else {
 			row++
 			p("| %d | Attach to a session holding %s lines, pty: history seen %s; whole log replayed %s | — | tmux %s | — | ≤ %.0f× tmux's attach | not evaluated (no tmux figure) |\n",
@@ -88,9 +92,9 @@ func renderServer(w *bytes.Buffer, cfg config, r *serverResult, sr *sshResult) {
 	if f := r.fault; f != nil {
 		row++
 		slow := max(pct(f.h1, 50), pct(f.h2, 50))
-		p("| %d | Issue 3: `psmux invoke --connect-timeout %s h1,h2,h3 -- \"'x'\"`, h3 blackholed: until h1's and h2's summary lines | %s and %s; h3 %s at %s; exit at %s | `psmux invoke h1 -- \"'x'\"` alone: %s | **%.2f×** alone (slower of h1, h2); exit at %.2f× the connect timeout | none in S12 (issue 3: a dead host must not hold up the others) | informative: h1 and h2 are not held up |\n",
+		p("| %d | Issue 3: `psmux invoke --connect-timeout %s h1,h2,h3 -- \"'x'\"`, h3 blackholed: until h1's and h2's summary lines | %s and %s; h3 %s at %s; exit at %s | `psmux invoke h1 -- \"'x'\"` alone: %s | **%.2f×** alone (slower of h1, h2); exit at %.2f× the connect timeout | none in S12 (issue 3: a dead host must not hold up the others) | %s |\n",
 			row, f.timeout, fmtDur(pct(f.h1, 50)), fmtDur(pct(f.h2, 50)), f.h3State, fmtDur(pct(f.h3, 50)), fmtDur(pct(f.total, 50)),
-			fmtDur(pct(f.alone, 50)), float64(slow)/float64(pct(f.alone, 50)), float64(pct(f.total, 50))/float64(f.timeout))
+			fmtDur(pct(f.alone, 50)), float64(slow)/float64(pct(f.alone, 50)), float64(pct(f.total, 50))/float64(f.timeout), f.heldUp())
 	}
 
 	renderMemory(w, r)
@@ -120,8 +124,9 @@ func renderMemory(w *bytes.Buffer, r *serverResult) {
 	p("last `psmux new` returned, with no session, then 1 and each count of idle SSH sessions (nothing run in\n")
 	p("them yet). **In process**: a `mux.Server` in benchreport's own process, its client on a `net.Pipe`,\n")
 	p("the same SSH sessions opened through the client protocol's `new`; Go's `HeapInuse` + `StackInuse`\n")
-	p("after two `runtime.GC()`. Per session = (reading − reading with none) / N; marginal = (reading −\n")
-	p("reading with 1) / (N − 1), which leaves out the one SSH connection the sessions share.\n\n")
+	p("after two `runtime.GC()` (the reading with none holds benchreport's own heap, the decode corpora\n")
+	p("among it; only differences count). Per session = (reading − reading with none) / N; marginal =\n")
+	p("(reading − reading with 1) / (N − 1), which leaves out the one SSH connection the sessions share.\n\n")
 	p("| Where | Sessions | Reading | Per session | Marginal per session | Goroutines |\n|---|---|---|---|---|---|\n")
 	line := func(where string, ms []memPoint, extra func(memPoint) string) {
 		var one *memPoint
@@ -151,13 +156,13 @@ func renderMemory(w *bytes.Buffer, r *serverResult) {
 		n := float64(last.n)
 		heap, stack := (last.heapKiB-z.heapKiB)/n, (last.stackKiB-z.stackKiB)/n
 		p("- What dominates: of the %.1f KiB of Go memory per idle session, %.1f KiB are goroutine stacks\n", heap+stack, stack)
-		p("  (%.1f goroutines per session) and %.1f KiB heap. Two fixed allocations make most of the heap:\n", float64(last.goroutines-z.goroutines)/n, heap)
+		p("  (%.1f goroutines per session) and %.1f KiB heap. Two fixed allocations per session make 88 KiB of it:\n", float64(last.goroutines-z.goroutines)/n, heap)
 		p("  the 64 KiB `bufio.Reader` that `psrp.NewReader` gives every session's read loop\n")
 		p("  (`sessions/psrp/reader.go`, from `sessions.(*Conn).readLoop`), and the output log's first segment,\n")
 		p("  1024 slots × 24 B = 24 KiB (`mux/outlog`, `segSize`), allocated by the session's first event\n")
 		p("  (\"Opened\"). A heap profile of a trial run (not this one) put 40%% of the in-use heap with 200\n")
-		p("  sessions in those 64 KiB readers. Together the two are 88 KiB of the %.0f KiB budget before\n", targetIdleKiB)
-		p("  any stack or channel state.\n")
+		p("  sessions in those 64 KiB readers. The two alone take 88 KiB of the %.0f KiB budget, before any\n", targetIdleKiB)
+		p("  stack, SSH channel or PSRP state.\n")
 	}
 	if len(r.rss) > 1 {
 		p("- The server process's RSS also holds what the Go runtime has not returned to the OS (garbage of\n")
@@ -186,7 +191,7 @@ func renderFanout(w *bytes.Buffer, cfg config, r *serverResult, sr *sshResult) {
 	p("Each round runs every fan-out variant and then the sweep over every session alone, so drift hits\n")
 	p("both; one warm-up round is not counted. ratio_d = p50(fan-out) / max_i p50(session i alone); the\n")
 	p("median session is given as a stricter denominator.\n\n")
-	p("| N | Throttle | n | p50 | p90 | p99 | First `[name] 1` p50 | Last summary p50 | Each session's own time p50 / p99 | ratio_d | / median session |\n")
+	p("| N | Throttle | n (warm-ups) | p50 | p90 | p99 | First `[name] 1` p50 | Last summary p50 | Each session's own time p50 / p99 (printed to the ms) | ratio_d | / median session |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, fc := range r.fan {
 		for _, fr := range fc.runs {
@@ -213,45 +218,81 @@ func renderFanout(w *bytes.Buffer, cfg config, r *serverResult, sr *sshResult) {
 				float64(pct(rf.wall, 50))/float64(one))
 		}
 	}
-	p("\n")
-	last := r.fan[len(r.fan)-1]
-	best := last.runs[0]
-	for _, fr := range last.runs {
-		if pct(fr.wall, 50) < pct(best.wall, 50) {
-			best = fr
-		}
-	}
-	budget := time.Duration(targetFanout * float64(last.slowest()))
-	p("- What the target asks at N=%d: all %d commands within %.1f × %s = %s, the time one session alone\n", last.n, last.n, targetFanout, fmtDur(last.slowest()), fmtDur(budget))
-	p("  takes. Most of that single-session time is fixed cost the fan-out pays once too: the `psmux` process\n")
-	p("  start, the socket connect and hello, the `find` request. One command on an open session is far less")
 	var loop *rtSet
 	if sr != nil {
 		loop = sr.rtAt(0)
 	}
+	p("\nWhat the target leaves room for, per N: one session alone takes about %s (median of the per-session\n", fmtDur(r.fan[0].medianSingle()))
+	p("p50s), and most of it is fixed cost a fan-out pays once too: the `psmux` process start, the socket\n")
+	p("connect and hello, the `find` request. ≤ %.1f× the slowest session leaves, beyond one session's own\n", targetFanout)
+	p("time, the room below for all N commands; against it, the raw echo floor above")
 	if loop != nil {
-		serial := time.Duration(last.n) * pct(loop.oneRet, 50)
-		p(":\n  the SSH section's `1` until Invoke returns is %s (p50, loopback), so %d of them one after another\n", fmtDur(pct(loop.oneRet, 50)), last.n)
-		p("  would take %s, and the best fan-out variant's p50 is %s (%.2f× that serial sum): on %d cores shared\n",
-			fmtDur(serial), fmtDur(pct(best.wall, 50)), float64(pct(best.wall, 50))/float64(serial), runtime.NumCPU())
-		p("  with sshd and %d pwshsim processes the commands gain almost nothing from running concurrently.\n", r.procs)
-	} else {
-		p(".\n")
+		p(" and N bare commands one\nafter another (N × the SSH section's `1` until Invoke returns on loopback, %s p50, through\n", fmtDur(pct(loop.oneRet, 50)))
+		p("`sessions.Conn` without the psmux server)")
+	}
+	p(".\n\n")
+	p("| N | ≤ %.1f × slowest alone | Room beyond one session (− median alone) | Raw echo on N channels, p50 | N bare commands in series | psmux fan-out p50, best throttle |\n", targetFanout)
+	p("|---|---|---|---|---|---|\n")
+	type bound struct {
+		n                 int
+		room, raw, serial time.Duration
+		best              time.Duration
+	}
+	var bounds []bound
+	for _, fc := range r.fan {
+		b := bound{n: fc.n, best: pct(fc.runs[0].wall, 50)}
+		for _, fr := range fc.runs {
+			b.best = min(b.best, pct(fr.wall, 50))
+		}
+		budget := time.Duration(targetFanout * float64(fc.slowest()))
+		b.room = budget - fc.medianSingle()
+		raw, serial := "—", "—"
+		for _, rf := range r.rawFan {
+			if rf.n == fc.n {
+				b.raw = pct(rf.wall, 50)
+				raw = fmtDur(b.raw)
+			}
+		}
+		if loop != nil {
+			b.serial = time.Duration(fc.n) * pct(loop.oneRet, 50)
+			serial = fmtDur(b.serial)
+		}
+		bounds = append(bounds, b)
+		p("| %d | %s | %s | %s | %s | %s |\n", fc.n, fmtDur(budget), fmtDur(b.room), raw, serial, fmtDur(b.best))
+	}
+	p("\n")
+	slower := true // every best fan-out slower than its commands in series
+	for _, b := range bounds {
+		p("- N=%d: psmux's best fan-out takes %s, %.1f× the room", b.n, fmtDur(b.best), float64(b.best)/float64(b.room))
+		if b.serial > 0 {
+			p(" and %.2f× the %d bare commands in series", float64(b.best)/float64(b.serial), b.n)
+			slower = slower && b.best >= b.serial
+		} else {
+			slower = false
+		}
+		switch {
+		case b.raw > 0 && b.raw > b.room:
+			p(". The raw echo floor alone\n  (%s) exceeds the room: with every session behind one sshd on %d cores, ≤ %.1f× is out of\n", fmtDur(b.raw), runtime.NumCPU(), targetFanout)
+			p("  reach here for any client.\n")
+		case b.raw > 0:
+			p(". The raw echo floor (%s)\n  fits in the room.\n", fmtDur(b.raw))
+		default:
+			p(".\n")
+		}
+	}
+	if slower {
+		p("- Run concurrently, the commands take longer than one after another: on %d cores shared with sshd\n", runtime.NumCPU())
+		p("  and %d pwshsim processes concurrency buys nothing, and each session's path through the server\n", r.procs)
+		p("  and the client (a job, its events logged and sent as frames, decoded and rendered with a prefix)\n")
+		p("  comes on top of the bare command.\n")
 	}
 	if len(r.rawFan) > 0 {
 		rf := r.rawFan[len(r.rawFan)-1]
-		p("- Even without psmux, a 1-byte echo on %d raw channels of one SSH connection takes %s (p50), %.1f× one\n",
-			rf.n, fmtDur(pct(rf.wall, 50)), float64(pct(rf.wall, 50))/float64(pct(r.rawFan[0].wall, 50)))
-		p("  channel's echo: every byte of every channel goes through the one sshd process that serves the\n")
-		p("  connection, and each echo through a `cat` it must schedule. A PSRP command costs sshd and pwshsim\n")
-		p("  more than an echo: 2–3 round trips and ~2 KB each way (SSH section).")
-		if rf.wall != nil && pct(rf.wall, 50) > budget-last.medianSingle() {
-			p(" The raw floor alone exceeds the\n  %s the target leaves beyond one session's fixed cost (%s − %s): on this machine, with\n",
-				fmtDur(budget-last.medianSingle()), fmtDur(budget), fmtDur(last.medianSingle()))
-			p("  every session behind one sshd, ≤ %.1f× is out of reach at N=%d whatever psmux does.\n", targetFanout, last.n)
-		} else {
-			p("\n")
-		}
+		p("- The raw floor grows with N (%.1f× one channel's echo at %d channels): every byte of every\n",
+			float64(pct(rf.wall, 50))/float64(pct(r.rawFan[0].wall, 50)), rf.n)
+		p("  channel goes through the one sshd process serving the connection, and each echo through a `cat`\n")
+		p("  it must schedule. A PSRP command costs sshd and pwshsim more than an echo (2–3 round trips, about\n")
+		p("  2 KB each way: SSH section).\n")
 	}
 	p("- The per-session times inside a fan-out (from the session's throttle slot to its result, as its\n")
 	p("  summary line prints them) grow with N: they measure queueing behind the other sessions, not the\n")
@@ -262,16 +303,23 @@ func renderAttach(w *bytes.Buffer, a *attachResult) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n### Attach with %s buffered lines (§2 (e))\n\n", thousands(a.lines))
 	p("**psmux**: the session `hist` (SSH, on the same server) ran `1..%d` through `psmux exec` (output\n", a.lines)
-	p("discarded; %s), leaving %d events in its log. **tmux**: `tmux -L NAME -f CONF new-session -d -x %d -y %d\n",
-		a.fill.Round(time.Millisecond), a.logEvents, ptyCols, ptyRows)
+	p("discarded; %s), leaving %d events in its log. **tmux**: `tmux -S SOCKET -f CONF new-session -d -x %d -y %d\n",
+		fmtDur(a.fill), a.logEvents, ptyCols, ptyRows)
 	p("'seq %d; cat'` with `history-limit %d` in CONF, on a private socket, killed afterwards. Each attach\n", a.lines, a.lines)
 	p("runs in a fresh %d×%d pseudo-terminal (opened by benchreport on /dev/ptmx; `TERM=xterm-256color`) and\n", ptyCols, ptyRows)
 	p("is timed from its start until the marker is on the terminal: for tmux, `%d` drawn (tmux redraws only\n", a.lines)
 	p("the visible screen, the last lines of the pane and its status line); for `psmux attach --since 1`, the\n")
 	p("line `%d` (the whole log replayed as lines); for a default `psmux attach` after a client has shown the\n", a.lines)
-	p("history, the output line of a marker command run just before (untimed). psmux is then detached with\n")
-	p("Ctrl-D, tmux's client hung up. Captures run into a pipe until the program exits. Every kind alternates\n")
-	p("with the others in each round; one warm-up round is not counted.\n\n")
+	p("history, the output line of a marker command run just before (untimed)")
+	if a.repl {
+		p("; in a terminal this build's default\n`psmux attach` is the REPL (its usage says so), while `--since` keeps the line-mode client")
+	}
+	p(". psmux is then detached with\n")
+	p("Ctrl-D, tmux's client hung up. Captures run into a pipe until the program exits. A second psmux server,\n")
+	p("started the same way, holds a session `hist` filled the same way and nothing else. Each round runs\n")
+	p("tmux's attach and capture-pane and psmux's two attaches to the server with the fan-out's sessions;\n")
+	p("every other round adds the breakdown kinds (the second server, stdout a pipe, `psmux capture`), so\n")
+	p("every kind is interleaved with the others. Round 0 is a warm-up and not counted.\n\n")
 	p("| Figure | n (warm-ups) | p50 | p90 | p99 | First byte p50 | Bytes | p50 / tmux attach | p50 / capture-pane |\n")
 	p("|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, ds, first []time.Duration, bytes int, warm int) {
@@ -283,8 +331,8 @@ func renderAttach(w *bytes.Buffer, a *attachResult) {
 			b = fmt.Sprintf("%d", bytes)
 		}
 		if len(a.tmuxAttach) > 0 {
-			vsA = fmt.Sprintf("%.2f×", ratio(ds, a.tmuxAttach))
-			vsC = fmt.Sprintf("%.2f×", ratio(ds, a.tmuxCapture))
+			vsA = fmtX(ratio(ds, a.tmuxAttach))
+			vsC = fmtX(ratio(ds, a.tmuxCapture))
 		}
 		p("| %s | %d (%d) | %s | %s | %s | %s | %s | %s | %s |\n", name, len(ds), warm,
 			fmtDur(pct(ds, 50)), fmtDur(pct(ds, 90)), fmtDur(pct(ds, 99)), fb, b, vsA, vsC)
@@ -294,14 +342,18 @@ func renderAttach(w *bytes.Buffer, a *attachResult) {
 		row(fmt.Sprintf("%s `capture-pane -p -S - -E -`, pipe (%d lines)", a.tmuxVersion, a.tmuxCaptureLines), a.tmuxCapture, nil, a.tmuxCaptureBytes, 1)
 	}
 	others := fmt.Sprintf(", %d other sessions in the server", a.others)
-	row("psmux `attach`, history already shown, pty"+others, a.def, a.defFirst, a.defBytes, 1)
+	defName := "psmux `attach`"
+	if a.repl {
+		defName += " (the REPL)"
+	}
+	row(defName+", history already shown, pty"+others, a.def, a.defFirst, a.defBytes, 1)
 	row("psmux `attach --since 1`, pty"+others, a.full, a.fullFirst, a.fullBytes, 1)
 	row("psmux `attach --since 1`, pipe"+others, a.pipe, nil, 0, 1)
 	row("psmux `capture --since 1`, pipe"+others, a.capture, nil, a.captureBytes, 1)
 	if len(a.aloneFull) > 0 {
-		row("psmux `attach --since 1`, pty, hist alone in the server", a.aloneFull, nil, 0, 1)
-		row("psmux `attach --since 1`, pipe, hist alone in the server", a.alonePipe, nil, 0, 1)
-		row("psmux `capture --since 1`, pipe, hist alone in the server", a.aloneCapture, nil, 0, 1)
+		row("psmux `attach --since 1`, pty, hist alone in a second server", a.aloneFull, nil, 0, 1)
+		row("psmux `attach --since 1`, pipe, hist alone in a second server", a.alonePipe, nil, 0, 1)
+		row("psmux `capture --since 1`, pipe, hist alone in a second server", a.aloneCapture, nil, 0, 1)
 	}
 	p("\n")
 	p("- A default `psmux attach` replays from the event after the last one an attached client acknowledged\n")
@@ -318,12 +370,12 @@ func renderAttach(w *bytes.Buffer, a *attachResult) {
 		pty, pipe, capt := pct(a.full, 50), pct(a.pipe, 50), pct(a.capture, 50)
 		apty, apipe, acapt := pct(a.aloneFull, 50), pct(a.alonePipe, 50), pct(a.aloneCapture, 50)
 		p("- What dominates the full replay (p50s from the table, with %d other sessions / hist alone):\n", a.others)
-		p("  - the terminal: pty − pipe = %s / %s. The attach client writes each line to the terminal on\n", fmtDur(pty-pipe), fmtDur(apty-apipe))
+		p("  - the terminal: pty − pipe = %s / %s. The attach client writes each line to the terminal on\n", fmtSigned(pty-pipe), fmtSigned(apty-apipe))
 		p("    its own (one write per event);\n")
 		p("  - the acknowledgements: the attach client sends an `ack` frame for every event it shows\n")
 		p("    (`cmd/psmux/attach.go`), and the server resolves each one's target with `Server.one` → `find`,\n")
 		p("    which lists and sorts every session (`mux/peer.go`, `mux/server.go`). Attach into a pipe with\n")
-		p("    %d other sessions − alone = %s; attach − capture (which sends no acks) into a pipe, alone = %s;\n", a.others, fmtDur(pipe-apipe), fmtDur(apipe-acapt))
+		p("    %d other sessions − alone = %s; attach − capture (which sends no acks) into a pipe, alone = %s;\n", a.others, fmtSigned(pipe-apipe), fmtSigned(apipe-acapt))
 		p("  - what is left, `psmux capture` into a pipe, %s (%s alone): the server sends one frame per event\n", fmtDur(capt), fmtDur(acapt))
 		p("    and the client decodes its JSON and the event's CLIXML and renders it, %.1f µs per line, against\n", float64(acapt)/float64(a.lines)/1e3)
 		p("    %.2f µs per line for tmux's capture-pane.\n", float64(pct(a.tmuxCapture, 50))/float64(a.lines)/1e3)
@@ -403,4 +455,28 @@ func verdictMem(kib float64) string {
 		return fmt.Sprintf("met: %.2f× the limit", kib/targetIdleKiB)
 	}
 	return fmt.Sprintf("**missed**: %.2f× the limit (needs %.0f KiB less per session)", kib/targetIdleKiB, kib-targetIdleKiB)
+}
+
+// fmtX writes a ratio: two decimals below 10, none above.
+func fmtX(x float64) string {
+	if x >= 10 {
+		return fmt.Sprintf("%.0f×", x)
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+// fmtSigned writes a difference of durations with its sign.
+func fmtSigned(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
+
+// heldUp says whether h1 and h2 waited for the blackholed h3.
+func (f *faultResult) heldUp() string {
+	if max(pct(f.h1, 50), pct(f.h2, 50)) < f.timeout/2 {
+		return "informative: h1 and h2 are not held up"
+	}
+	return "informative: **h1 and h2 waited for h3**"
 }

@@ -127,7 +127,7 @@ type Stats struct {
 }
 
 // segSize is the number of event slots per segment.
-const segSize = 1024
+const segSize = 256
 
 type segment [segSize][]byte
 

@@ -43,7 +43,7 @@ type Reader struct {
 // NewReader returns a client-side reader: lines before the first packet
 // that are not packets come back as Noise, blank lines are skipped.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10), max: MaxLineDefault}
+	return &Reader{br: bufio.NewReaderSize(r, 16<<10), max: MaxLineDefault}
 }
 
 // NewStrictReader returns a server-side reader that, like pwsh, accepts
