@@ -264,8 +264,14 @@ func TestREPLBusyReattachPromptsAndColours(t *testing.T) {
 	x.line(w2, "Write-Error 'boom'")
 	x.waitFor(w2, "boom")
 	x.waitPrompt(w2, w1Prompt)
-	if e := x.screen(w2, true); !strings.Contains(e, "\x1b[") {
-		t.Fatalf("no colour:\n%q", e)
+	red := false
+	for _, l := range strings.Split(x.screen(w2, true), "\n") {
+		if strings.Contains(l, "boom") && !strings.Contains(l, "PS /") && (strings.Contains(l, "\x1b[91m") || strings.Contains(l, "\x1b[31m")) {
+			red = true
+		}
+	}
+	if !red {
+		t.Fatalf("the error is not red:\n%q", x.screen(w2, true))
 	}
 }
 
