@@ -117,6 +117,43 @@ func (r *repl) cmdExit(args) error {
 	return nil
 }
 
+// psmux's sessions never leave the server, so Disconnect-PSSession and
+// Connect-PSSession only show where a session stands; detaching is the
+// client's business (C-b d).
+func (r *repl) cmdDisconnect(a args) error {
+	if err := r.cmdConnect(a); err != nil {
+		return err
+	}
+	r.printf("psmux: sessions stay open in the server with no client; C-b d detaches this client, psmux attach comes back\n")
+	return nil
+}
+
+func (r *repl) cmdConnect(a args) error {
+	t := target(a)
+	if t == "" {
+		return fmt.Errorf("repl: name a session (-Name or -Id)")
+	}
+	data, err := r.call("find", mux.TargetArgs{Target: t}, nil)
+	if err != nil {
+		return err
+	}
+	r.rows(data)
+	return nil
+}
+
+// cmdReceive prints the session's whole output log.
+func (r *repl) cmdReceive(a args) error {
+	t := target(a)
+	if t == "" {
+		return fmt.Errorf("repl: Receive-PSSession: name a session (-Name or -Id)")
+	}
+	rend := r.newRenderer(r.out)
+	rend.Progress = false
+	_, err := r.call("capture", mux.CaptureArgs{Target: t}, func(e mux.Seq) { r.renderTo(rend, e) })
+	rend.Finish()
+	return err
+}
+
 func (r *repl) cmdRm(a args) error {
 	t := target(a)
 	if t == "" {

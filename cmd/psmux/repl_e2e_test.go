@@ -305,6 +305,16 @@ func TestREPLInvokeCommandJobsAndCopy(t *testing.T) {
 	x.wait(w, "the job's output", func(s string) bool { return regexp.MustCompile(`(?m)^(\[w1\] )?from a job$`).MatchString(s) })
 	x.waitPrompt(w, `^PS psmux>$`)
 
+	x.tmux("send-keys", "-t", w, "C-l")
+	x.line(w, "Receive-PSSession w2")
+	x.wait(w, "w2's log", func(s string) bool { return regexp.MustCompile(`(?m)^icm says hi$`).MatchString(s) })
+	x.waitPrompt(w, `^PS psmux>$`)
+	x.line(w, "Disconnect-PSSession w2")
+	x.wait(w, "the row and the note", func(s string) bool {
+		return regexp.MustCompile(`\d+ w2 +SSH`).MatchString(s) && strings.Contains(s, "stay open in the server")
+	})
+	x.waitPrompt(w, `^PS psmux>$`)
+
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.bin")
 	data := bytes.Repeat([]byte("copy\x00\xfe"), 50000)
