@@ -1,12 +1,15 @@
 package mux
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/ssh"
 )
 
 // Event kinds.
@@ -87,6 +90,26 @@ func (e *Event) HostCall() (psrp.HostCallMsg, error) {
 	return psrp.HostCallMsg{CI: psrp.VoidCallID, Method: psrp.HostMethod(e.Method), Params: ps}, nil
 }
 
+// Render hands a msg or host event to h as the pipeline first did
+// (output and records to Message, void host calls to HostCall), so a
+// replayed event renders like a live one. It reports whether the event
+// was one of those two kinds.
+func (e *Event) Render(ctx context.Context, h sessions.Handler) bool {
+	switch e.Kind {
+	case KindMsg:
+		if v, err := e.Value(); err == nil {
+			h.Message(psrp.MessageType(e.Type), v)
+		}
+	case KindHost:
+		if c, err := e.HostCall(); err == nil {
+			h.HostCall(ctx, c)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
 // Prompt is a question for one interactive client: a host call that
 // needs an answer (Read-Host, Get-Credential, PromptForChoice …) or an
 // SSH question (password, passphrase, 2FA, host key).
@@ -112,6 +135,50 @@ type SSHPrompt struct {
 type SSHQuestion struct {
 	Text string `json:"text"`
 	Echo bool   `json:"echo"`
+}
+
+func newSSHPrompt(req ssh.PromptRequest) *SSHPrompt {
+	sp := &SSHPrompt{Kind: int(req.Kind), Name: req.Name, Instruction: req.Instruction}
+	for _, q := range req.Questions {
+		sp.Questions = append(sp.Questions, SSHQuestion{Text: q.Text, Echo: q.Echo})
+	}
+	return sp
+}
+
+func (sp *SSHPrompt) request(dest string) ssh.PromptRequest {
+	req := ssh.PromptRequest{Dest: dest, Kind: ssh.PromptKind(sp.Kind), Name: sp.Name, Instruction: sp.Instruction}
+	for _, q := range sp.Questions {
+		req.Questions = append(req.Questions, ssh.Question{Text: q.Text, Echo: q.Echo})
+	}
+	return req
+}
+
+// Reply answers p on this client: a host call through h (a Renderer
+// asks on the terminal), an SSH question through sp. Either may be nil;
+// a prompt nobody here can answer gets an Answer that says why.
+func (p *Prompt) Reply(ctx context.Context, h sessions.Handler, sp ssh.Prompter) Answer {
+	if p.SSH != nil {
+		if sp == nil {
+			return Answer{Error: "psmux: no terminal to answer on"}
+		}
+		ans, err := sp.Prompt(ctx, p.SSH.request(p.Dest))
+		if err != nil {
+			return Answer{Error: err.Error()}
+		}
+		return Answer{Answers: ans}
+	}
+	if h == nil {
+		return Answer{Error: "psmux: this client cannot answer prompts"}
+	}
+	ps, err := DecodeParams(p.XML)
+	if err != nil {
+		return Answer{Error: "psmux: the prompt could not be read: " + err.Error()}
+	}
+	v, errRec := h.HostCall(ctx, psrp.HostCallMsg{Method: psrp.HostMethod(p.Method), Params: ps})
+	if errRec != nil {
+		return Answer{ErrXML: string(clixml.Encode(nil, *errRec))}
+	}
+	return Answer{XML: string(clixml.Encode(nil, v))}
 }
 
 // Answer is a client's reply to a Prompt.

@@ -16,7 +16,8 @@ type Target struct {
 
 // Where describes an opened session's far end, in Get-PSSession terms.
 type Where struct {
-	Computer      string
+	Computer      string // the destination as named (an ssh_config alias, say)
+	HostName      string // what was dialled
 	User          string
 	Transport     string // SSH or Process
 	Configuration string // DefaultShell for SSH, as PowerShell shows it
@@ -34,7 +35,7 @@ type Opener struct {
 func (o *Opener) Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error) {
 	if tg.Dest == "" {
 		t, err := sessions.StartProcess(life, tg.Pwsh, diag)
-		return t, Where{Computer: "localhost", Transport: "Process"}, err
+		return t, Where{Computer: "localhost", HostName: "localhost", Transport: "Process"}, err
 	}
 	f := tg.Flags
 	if f == nil {
@@ -44,7 +45,7 @@ func (o *Opener) Open(ctx, life context.Context, tg Target, diag func(sessions.D
 	if err != nil {
 		return nil, Where{}, err
 	}
-	w := Where{Computer: cfg.Host, User: cfg.User, Transport: "SSH", Configuration: "DefaultShell"}
+	w := Where{Computer: cfg.Host, HostName: cfg.HostName, User: cfg.User, Transport: "SSH", Configuration: "DefaultShell"}
 	if f.System() {
 		t, err := sessions.StartProcess(life, ssh.SystemArgs(o.SystemSSH, tg.Dest, f.Overrides(), f.Spec()), diag)
 		return t, w, err

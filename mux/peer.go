@@ -343,7 +343,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 			return nil, err
 		}
 		if err := x.reconnect(ctx); err != nil {
-			return nil, errorf(CodeConnect, "%s", describeErr(err))
+			return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 		}
 		s.save()
 		return marshal(x.info()), nil
@@ -501,14 +501,12 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	_, attached = x.attached[p]
 	x.mu.Unlock()
 	var end Event
-	stopped := false
 	if attached { // the attach stream shows the events; wait for the end
 		select {
 		case <-j.done:
 		case <-ctx.Done():
 			if !a.KeepRunning {
 				j.cancel()
-				stopped = true
 			}
 			<-j.done
 		}
@@ -525,7 +523,6 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil && ctx.Err() != nil {
 			if !a.KeepRunning {
 				j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
-				stopped = true
 			}
 			<-j.done
 		}
@@ -536,7 +533,6 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if end.Kind == KindState {
 		res.Reason = end.XML
 	}
-	_ = stopped
 	return marshal(res), nil
 }
 
@@ -550,11 +546,9 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	interactive := !a.ReadOnly && p.interactive
 	for _, o := range x.attachPeer(p, !a.ReadOnly, a.DetachOthers) {
 		_ = o.send(&Frame{T: "detached", Msg: fmt.Sprintf("[detached (from session %s)]", x.Name)})
 	}
-	_ = interactive
 	defer x.detachPeer(p)
 	info := x.info()
 	busy := ""

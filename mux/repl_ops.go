@@ -32,7 +32,7 @@ func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, err
 	var c collector
 	res, err := conn.Invoke(ctx, psrp.ScriptPipeline(script, false), nil, &c)
 	if err != nil {
-		return nil, errorf(CodeBroken, "%s", describeErr(err))
+		return nil, errorf(CodeBroken, "%s", DescribeErr(err))
 	}
 	if res.State != psrp.Completed {
 		return nil, errorf(CodeInternal, "%s ended %s", strings.Fields(script)[0], res.State)
@@ -100,7 +100,10 @@ func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, err
 }
 
 func (s *Session) promptText(ctx context.Context) PromptResult {
-	if s.busyJob() != nil {
+	s.mu.Lock()
+	busy := s.running > 0 // dropped before a command's state event is logged
+	s.mu.Unlock()
+	if busy {
 		return PromptResult{Busy: true}
 	}
 	out, err := s.quiet(ctx, "prompt")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/psmux/psmux/mux/outlog"
 	"github.com/psmux/psmux/mux/store"
+	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/ssh"
 )
 
@@ -300,7 +301,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	}
 	if a.Dest != "" {
 		if _, err := ssh.Resolve(a.Dest, tg.Flags.Overrides()); err != nil {
-			return nil, errorf(CodeUsage, "%s", describeErr(err))
+			return nil, errorf(CodeUsage, "%s", DescribeErr(err))
 		}
 	}
 	s.mu.Lock()
@@ -325,7 +326,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		delete(s.sessions, id)
 		s.mu.Unlock()
 		x.close("open failed")
-		return nil, errorf(CodeConnect, "%s", describeErr(err))
+		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
 	if err := x.runInit(ctx); err != nil {
 		s.logf("session %s: init script: %v", name, err)
@@ -408,7 +409,7 @@ func (s *Server) restore() error {
 	for _, r := range reg.Sessions {
 		a := NewArgs{Name: r.Name, Dest: r.Dest, SSH: r.SSH, Init: r.InitScript}
 		if r.Pwsh != "" {
-			a.Pwsh = splitArgv(r.Pwsh)
+			a.Pwsh, _ = sessions.SplitCommand(r.Pwsh) // a bad line fails as Broken below
 		}
 		if v, ok := r.Options["idle_timeout"]; ok {
 			a.IdleTimeout, _ = time.ParseDuration(v)
@@ -454,42 +455,6 @@ func (s *Server) restore() error {
 	return nil
 }
 
-func splitArgv(s string) []string {
-	var out []string
-	var cur strings.Builder
-	in, q := false, byte(0)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case q != 0:
-			if c == q {
-				q = 0
-			} else {
-				cur.WriteByte(c)
-			}
-		case c == '\'' || c == '"':
-			q, in = c, true
-		case c == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			in = true
-		case c == ' ':
-			if in {
-				out = append(out, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteByte(c)
-			in = true
-		}
-	}
-	if in {
-		out = append(out, cur.String())
-	}
-	return out
-}
-
 // sshPrompt relays an SSH question to the client that asked for the
 // connection (carried in ctx), one question at a time server-wide.
 func (s *Server) sshPrompt(ctx context.Context, req ssh.PromptRequest) ([]string, error) {
@@ -499,11 +464,7 @@ func (s *Server) sshPrompt(ctx context.Context, req ssh.PromptRequest) ([]string
 	}
 	s.promptMu.Lock()
 	defer s.promptMu.Unlock()
-	sp := &SSHPrompt{Kind: int(req.Kind), Name: req.Name, Instruction: req.Instruction}
-	for _, q := range req.Questions {
-		sp.Questions = append(sp.Questions, SSHQuestion{Text: q.Text, Echo: q.Echo})
-	}
-	ans, err := p.ask(ctx, &Prompt{Dest: req.Dest, SSH: sp})
+	ans, err := p.ask(ctx, &Prompt{Dest: req.Dest, SSH: newSSHPrompt(req)})
 	if err != nil {
 		return nil, err
 	}

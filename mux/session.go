@@ -190,12 +190,12 @@ func (s *Session) open(ctx context.Context) error {
 	}
 	kill()
 	s.mu.Lock()
-	s.state, s.reason = "Broken", describeErr(err)
+	s.state, s.reason = "Broken", DescribeErr(err)
 	if where.Computer != "" {
 		s.where = where
 	}
 	s.mu.Unlock()
-	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + describeErr(err)})
+	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
 	return err
 }
 
@@ -214,7 +214,7 @@ func (s *Session) watch(conn *sessions.Conn) {
 	}
 	reason := "the connection ended"
 	if err := conn.Err(); err != nil {
-		reason = describeErr(err)
+		reason = DescribeErr(err)
 	}
 	s.state, s.reason = "Broken", reason
 	s.mu.Unlock()
@@ -222,8 +222,9 @@ func (s *Session) watch(conn *sessions.Conn) {
 	s.srv.logf("session %s (%d) is Broken: %s", s.Name, s.ID, reason)
 }
 
-// describeErr words an error without the package prefixes.
-func describeErr(err error) string {
+// DescribeErr words an error for people: a lost connection says so,
+// and the package prefixes go.
+func DescribeErr(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -362,7 +363,7 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	var reason string
 	if err != nil {
 		state, hadErrors = "Failed", true
-		reason = describeErr(err)
+		reason = DescribeErr(err)
 	} else if res.State == psrp.Failed || res.State == psrp.Stopped {
 		reason = string(clixml.Encode(nil, res.Reason))
 	}
@@ -631,28 +632,28 @@ func (s *Session) copyFile(ctx context.Context, a CopyArgs) (int64, error) {
 	}
 	cfg, err := ssh.Resolve(s.target.Dest, s.target.Flags.Overrides())
 	if err != nil {
-		return 0, errorf(CodeUsage, "%s", describeErr(err))
+		return 0, errorf(CodeUsage, "%s", DescribeErr(err))
 	}
 	c, release, err := s.srv.pool.Client(ctx, cfg)
 	if err != nil {
-		return 0, errorf(CodeConnect, "%s", describeErr(err))
+		return 0, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
 	defer release()
 	sc, err := c.SFTP()
 	if err != nil {
-		return 0, errorf(CodeConnect, "%s", describeErr(err))
+		return 0, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
 	defer sc.Close()
 	if a.Upload {
 		n, err := ssh.Upload(ctx, sc, a.Local, a.Remote, nil)
 		if err != nil {
-			return n, errorf(CodeInternal, "%s", describeErr(err))
+			return n, errorf(CodeInternal, "%s", DescribeErr(err))
 		}
 		return n, nil
 	}
 	n, err := ssh.Download(ctx, sc, a.Remote, a.Local, nil)
 	if err != nil {
-		return n, errorf(CodeInternal, "%s", describeErr(err))
+		return n, errorf(CodeInternal, "%s", DescribeErr(err))
 	}
 	return n, nil
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/mux"
-	"github.com/psmux/psmux/sessions/psrp"
 )
 
 // jobRow is a job started with Invoke-Command -AsJob.
@@ -163,32 +162,6 @@ func (r *repl) cmdRm(a args) error {
 	return err
 }
 
-// prefixWriter tags every line with [name].
-type prefixWriter struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix string
-	open   bool
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []byte
-	for _, c := range b {
-		if !p.open && c != '\r' {
-			out = append(out, p.prefix...)
-			p.open = true
-		}
-		out = append(out, c)
-		if c == '\n' {
-			p.open = false
-		}
-	}
-	_, err := p.w.Write(out)
-	return len(b), err
-}
-
 func (r *repl) cmdInvoke(a args) error {
 	sessions := a.list("Session")
 	script := a["ScriptBlock"]
@@ -218,13 +191,15 @@ func (r *repl) cmdInvoke(a args) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(sessions))
 	for i, s := range sessions {
-		rend := r.newRenderer(&prefixWriter{mu: &mu, w: r.out, prefix: "[" + s + "] "})
+		pw := &PrefixWriter{W: &LockedWriter{Mu: &mu, W: r.out}, Prefix: "[" + s + "] "}
+		rend := r.newRenderer(pw)
 		rend.Progress = false
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, errs[i] = r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: s, Script: script}, func(e mux.Seq) { r.renderTo(rend, e) })
 			rend.Finish()
+			pw.Flush()
 		}()
 	}
 	done := make(chan struct{})
@@ -249,18 +224,7 @@ func (r *repl) cmdInvoke(a args) error {
 	return nil
 }
 
-func (r *repl) renderTo(rend *Renderer, e mux.Seq) {
-	switch e.Kind {
-	case mux.KindMsg:
-		if v, err := e.Value(); err == nil {
-			rend.Message(psrp.MessageType(e.Type), v)
-		}
-	case mux.KindHost:
-		if c, err := e.HostCall(); err == nil {
-			rend.HostCall(r.ctx, c)
-		}
-	}
-}
+func (r *repl) renderTo(rend *Renderer, e mux.Seq) { e.Render(r.ctx, rend) }
 
 func (r *repl) printJobs(js []jobRow) {
 	r.printf("%-3s %-15s %-11s %-13s %s\n", "Id", "Name", "State", "Location", "Command")

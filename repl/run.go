@@ -11,11 +11,10 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/ssh"
 )
 
 // Config is what Run needs: the terminal, and a client of the server.
@@ -278,18 +277,11 @@ func isSessionCommand(c *command) bool {
 
 // refreshPrompt asks the session for its prompt and shows it.
 func (r *repl) refreshPrompt(session string) {
+	// The server frees a command's pipeline slot before it logs the
+	// command's end, so asking right after the state event works.
 	var p mux.PromptResult
-	// The server answers its fallback "PS> " when the pipeline slot is
-	// still held a moment after a command's state event: ask again.
-	for try := 0; try < 10; try++ {
-		p = mux.PromptResult{}
-		if data, err := r.c.Call(r.ctx, "prompt", mux.TargetArgs{Target: session}, nil); err == nil {
-			_ = json.Unmarshal(data, &p)
-		}
-		if p.Busy || p.Prompt != fallbackPrompt {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	if data, err := r.c.Call(r.ctx, "prompt", mux.TargetArgs{Target: session}, nil); err == nil {
+		_ = json.Unmarshal(data, &p)
 	}
 	if p.Prompt == fallbackPrompt && r.remote != "" {
 		p.Prompt = r.remote
@@ -410,14 +402,8 @@ func (r *repl) event(name string, e mux.Seq) {
 		r.rend.Finish()
 		go r.refreshPrompt(name)
 		return
-	case mux.KindMsg:
-		if v, err := e.Value(); err == nil {
-			r.rend.Message(psrp.MessageType(e.Type), v)
-		}
-	case mux.KindHost:
-		if c, err := e.HostCall(); err == nil {
-			r.rend.HostCall(r.ctx, c)
-		}
+	case mux.KindMsg, mux.KindHost:
+		e.Render(r.ctx, r.rend)
 	case mux.KindNoise:
 		r.printf("psmux: %s: remote: %s\n", name, e.Text)
 	case mux.KindSession:
@@ -470,30 +456,25 @@ func (r *repl) servePrompts() bool {
 }
 
 func (r *repl) answer(p *mux.Prompt) mux.Answer {
-	if p.SSH != nil {
-		if p.SSH.Instruction != "" {
-			r.printf("%s\n", p.SSH.Instruction)
+	return p.Reply(r.ctx, r.rend, ssh.PromptFunc(r.askSSH))
+}
+
+// askSSH asks an SSH question (password, passphrase, 2FA, host key) on
+// the terminal.
+func (r *repl) askSSH(_ context.Context, req ssh.PromptRequest) ([]string, error) {
+	if req.Instruction != "" {
+		r.printf("%s\n", req.Instruction)
+	}
+	var answers []string
+	for _, q := range req.Questions {
+		r.printf("%s", q.Text)
+		s, err := r.readAnswer(!q.Echo)
+		if err != nil {
+			return nil, fmt.Errorf("repl: no answer: %w", err)
 		}
-		var a mux.Answer
-		for _, q := range p.SSH.Questions {
-			r.printf("%s", q.Text)
-			s, err := r.readAnswer(!q.Echo)
-			if err != nil {
-				return mux.Answer{Error: "psmux: no answer: " + err.Error()}
-			}
-			a.Answers = append(a.Answers, s)
-		}
-		return a
+		answers = append(answers, s)
 	}
-	ps, err := mux.DecodeParams(p.XML)
-	if err != nil {
-		return mux.Answer{Error: "psmux: the prompt could not be read: " + err.Error()}
-	}
-	v, errRec := r.rend.HostCall(r.ctx, psrp.HostCallMsg{Method: psrp.HostMethod(p.Method), Params: ps})
-	if errRec != nil {
-		return mux.Answer{ErrXML: string(clixml.Encode(nil, *errRec))}
-	}
-	return mux.Answer{XML: string(clixml.Encode(nil, v))}
+	return answers, nil
 }
 
 // readAnswer reads one answer on the terminal; what was written since

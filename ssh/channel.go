@@ -114,7 +114,6 @@ func (c *Client) Open(ctx context.Context, spec ChannelSpec, stderr func(line st
 		return nil, fmt.Errorf("ssh: %s: cannot open a channel: %w", c.cfg.Dest, o.err)
 	}
 	ch := &Channel{c: c, ch: o.ch, exit: make(chan struct{}), reqsDone: make(chan struct{})}
-	c.channels.Add(1)
 	ch.wg.Add(2)
 	go ch.requests(o.reqs)
 	go ch.stderr(stderr)
@@ -250,7 +249,6 @@ func (ch *Channel) Close() error {
 			err = nil
 		}
 		ch.wg.Wait()
-		ch.c.channels.Add(-1)
 		if ch.release != nil {
 			ch.release()
 		}

@@ -74,6 +74,8 @@ type Config struct {
 	ServerAliveCountMax int           // default 3
 	ConnectTimeout      time.Duration // psmux default 30 s when unset; 0 after "ConnectTimeout 0": no limit but the caller's context
 	RekeyLimit          int64         // bytes; 0 = x/crypto's default
+
+	hops Overrides // how Resolve reads this destination's ProxyJump hops
 }
 
 // Addr is HostName:Port in a form net.Dial accepts.
@@ -203,6 +205,9 @@ func Resolve(dest string, o Overrides) (*Config, error) {
 	if o.ConnectTimeout > 0 {
 		c.ConnectTimeout = o.ConnectTimeout
 	}
+	// ProxyJump hops are read from the same files with the same -o
+	// options; -l -p -i belong to the destination alone, as with ssh.
+	c.hops = Overrides{ConfigFile: o.ConfigFile, Options: o.Options, ConnectTimeout: o.ConnectTimeout}
 	return c, nil
 }
 

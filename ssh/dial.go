@@ -20,9 +20,6 @@ type DialOptions struct {
 	Prompter Prompter
 	// Warn receives notices: host keys added, the server's banner.
 	Warn func(string)
-	// ResolveHop resolves a ProxyJump hop; nil resolves it with the
-	// default ssh_config files and no overrides.
-	ResolveHop func(hop string) (*Config, error)
 }
 
 // UnreachableError says the destination could not be reached: the TCP
@@ -73,7 +70,6 @@ type Client struct {
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
-	channels  atomic.Int64
 }
 
 // Dial connects to cfg's destination through its ProxyJump hops,
@@ -92,7 +88,7 @@ func Dial(ctx context.Context, cfg *Config, o DialOptions) (*Client, error) {
 	}
 	var via *gossh.Client
 	for _, hop := range cfg.ProxyJump {
-		hc, err := o.resolveHop(hop)
+		hc, err := Resolve(hop, cfg.hops)
 		if err != nil {
 			closeChain()
 			return nil, fmt.Errorf("ssh: ProxyJump %s: %w", hop, err)
@@ -119,13 +115,6 @@ func Dial(ctx context.Context, cfg *Config, o DialOptions) (*Client, error) {
 		go c.keepalive(cfg.ServerAliveInterval, max(cfg.ServerAliveCountMax, 1))
 	}
 	return c, nil
-}
-
-func (o DialOptions) resolveHop(hop string) (*Config, error) {
-	if o.ResolveHop != nil {
-		return o.ResolveHop(hop)
-	}
-	return Resolve(hop, Overrides{})
 }
 
 // dialHop makes one TCP connection (directly or through via) and runs

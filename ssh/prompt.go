@@ -30,7 +30,7 @@ type PromptRequest struct {
 
 // Prompter asks the user. The server relays it to one attached client;
 // `psmux invoke` answers on the terminal. It returns one answer per
-// question, or an error (ErrNoPrompter when nobody can answer).
+// question, or an error when nobody can answer.
 type Prompter interface {
 	Prompt(ctx context.Context, req PromptRequest) ([]string, error)
 }

@@ -30,8 +30,8 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	readOnly := fs.Bool("r", false, "read-only: see output, run nothing")
 	since := fs.Uint64("since", 0, "replay from this event sequence number (default: what no client has seen)")
 	via := fs.String("via", "", "attach to the server on another host, through SSH and psmux proxy there")
-	var sf sshFlags
-	sf.register(fs)
+	var sf ssh.Flags
+	sf.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -93,23 +93,23 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		}
 	}
 	r := &repl.Renderer{Out: stdout, Err: stderr, Width: width, Format: format.Lines, Color: color, ReadLine: readLine}
-	answer := promptHandler(stdin, stderr, r)
+	// SSH questions are read from the same line stream as commands.
+	askSSH := ssh.PromptFunc(func(_ context.Context, req ssh.PromptRequest) ([]string, error) {
+		var answers []string
+		for _, q := range req.Questions {
+			fmt.Fprint(stderr, q.Text)
+			l, err := readLine(!q.Echo)
+			if err != nil {
+				return nil, fmt.Errorf("no answer: %w", err)
+			}
+			answers = append(answers, l)
+		}
+		return answers, nil
+	})
 	c.OnPrompt = func(p *mux.Prompt) mux.Answer {
 		promptMu.Lock()
 		defer promptMu.Unlock()
-		if p.SSH != nil {
-			a := mux.Answer{}
-			for _, q := range p.SSH.Questions {
-				fmt.Fprint(stderr, q.Text)
-				l, err := readLine(!q.Echo)
-				if err != nil {
-					return mux.Answer{Error: "no answer"}
-				}
-				a.Answers = append(a.Answers, l)
-			}
-			return a
-		}
-		return answer(p)
+		return p.Reply(ctx, r, askSSH)
 	}
 	detached := make(chan string, 1)
 	c.OnDetached = func(msg string) {
@@ -209,8 +209,8 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 
 // connectVia reaches a server on another host: an SSH channel running
 // `psmux proxy` there carries the client protocol.
-func connectVia(ctx context.Context, dest string, sf *sshFlags, stdin *os.File, stderr io.Writer) (*mux.Client, error) {
-	cfg, err := ssh.Resolve(dest, sf.overrides())
+func connectVia(ctx context.Context, dest string, sf *ssh.Flags, stdin *os.File, stderr io.Writer) (*mux.Client, error) {
+	cfg, err := ssh.Resolve(dest, sf.Overrides())
 	if err != nil {
 		return nil, err
 	}

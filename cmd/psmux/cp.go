@@ -37,8 +37,8 @@ func remotePath(s string) (dest, path string, ok bool) {
 func runCp(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("cp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var sf sshFlags
-	sf.register(fs)
+	var sf ssh.Flags
+	sf.Register(fs)
 	quiet := fs.Bool("q", false, "no progress")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: psmux cp ["+sshFlagsUsage+"] [-q] SRC DST   (one of them DEST:path)")
@@ -71,7 +71,7 @@ func runCp(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "psmux: cp: --ssh-client=system is not supported for cp; use scp or sftp")
 		return exitUsage
 	}
-	d := newDialer(&sf, stdin, stderr, false, func(_, msg string) { fmt.Fprintln(stderr, strings.TrimRight(msg, "\n")) })
+	d := newDialer(&sf, stdin, stderr, false, func(msg string) { fmt.Fprintln(stderr, strings.TrimRight(msg, "\n")) })
 	defer d.close()
 	cfg, err := d.resolve(dest)
 	if err != nil {
@@ -90,13 +90,13 @@ func runCp(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 	}()
 	c, release, err := d.pool.Client(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: %s\n", describe(err))
+		fmt.Fprintf(stderr, "psmux: %s\n", mux.DescribeErr(err))
 		return exitConnect
 	}
 	defer release()
 	s, err := c.SFTP()
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: %s\n", describe(err))
+		fmt.Fprintf(stderr, "psmux: %s\n", mux.DescribeErr(err))
 		return exitConnect
 	}
 	defer s.Close()
@@ -120,7 +120,7 @@ func runCp(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 			fmt.Fprintln(stderr, "psmux: cp: interrupted; the destination was left untouched")
 			return exitStopped
 		}
-		fmt.Fprintf(stderr, "psmux: cp: %s\n", describe(err))
+		fmt.Fprintf(stderr, "psmux: cp: %s\n", mux.DescribeErr(err))
 		if c.Err() != nil {
 			return exitConnect
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/ssh"
@@ -32,8 +33,8 @@ type check struct {
 func runDoctor(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var sf sshFlags
-	sf.register(fs)
+	var sf ssh.Flags
+	sf.Register(fs)
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: psmux doctor ["+sshFlagsUsage+"] [--json] DEST") }
 	if err := fs.Parse(args); err != nil {
@@ -43,7 +44,7 @@ func runDoctor(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if err := sf.check(); err != nil {
+	if err := sf.Check(); err != nil {
 		fmt.Fprintf(stderr, "psmux: doctor: %v\n", err)
 		return exitUsage
 	}
@@ -75,9 +76,9 @@ func runDoctor(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	return code
 }
 
-func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report func(check)) int {
+func doctor(dest string, sf *ssh.Flags, stdin *os.File, stderr io.Writer, report func(check)) int {
 	var notices []string
-	d := newDialer(sf, stdin, stderr, false, func(_, msg string) { notices = append(notices, strings.TrimSpace(msg)) })
+	d := newDialer(sf, stdin, stderr, false, func(msg string) { notices = append(notices, strings.TrimSpace(msg)) })
 	defer d.close()
 	cfg, err := d.resolve(dest)
 	if err != nil {
@@ -90,7 +91,7 @@ func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report 
 	}
 	report(check{Name: "config", OK: true, Detail: fmt.Sprintf("%s@%s%s (User, HostName and Port as ssh -G resolves them)", cfg.User, cfg.Addr(), via)})
 	if sf.System() {
-		report(check{Name: "client", OK: true, Detail: "--ssh-client=system: the ssh program does the connecting; run: " + strings.Join(ssh.SystemArgs(d.system, dest, sf.overrides(), sf.spec()), " ")})
+		report(check{Name: "client", OK: true, Detail: "--ssh-client=system: the ssh program does the connecting; run: " + strings.Join(ssh.SystemArgs("", dest, sf.Overrides(), sf.Spec()), " ")})
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -103,16 +104,16 @@ func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report 
 		var ae *ssh.AuthError
 		switch {
 		case errors.As(err, &ue):
-			report(check{Name: "reach", Detail: describe(err), Fix: "check HostName and Port (psmux doctor prints what they resolve to), the network, and that sshd runs on the host"})
+			report(check{Name: "reach", Detail: mux.DescribeErr(err), Fix: "check HostName and Port (psmux doctor prints what they resolve to), the network, and that sshd runs on the host"})
 		case errors.As(err, &hk):
 			report(check{Name: "reach", OK: true, Detail: "TCP and SSH version exchange answered"})
-			report(check{Name: "host key", Detail: describe(err)})
+			report(check{Name: "host key", Detail: mux.DescribeErr(err)})
 		case errors.As(err, &ae):
 			report(check{Name: "reach", OK: true, Detail: "TCP and SSH version exchange answered"})
 			report(check{Name: "host key", OK: true, Detail: "matches known_hosts"})
-			report(check{Name: "auth", Detail: describe(err), Fix: "load a key into ssh-agent (ssh-add), name one with -i or IdentityFile, or run from a terminal so psmux can ask for the password"})
+			report(check{Name: "auth", Detail: mux.DescribeErr(err), Fix: "load a key into ssh-agent (ssh-add), name one with -i or IdentityFile, or run from a terminal so psmux can ask for the password"})
 		default:
-			report(check{Name: "reach", Detail: describe(err)})
+			report(check{Name: "reach", Detail: mux.DescribeErr(err)})
 		}
 		return exitConnect
 	}
@@ -130,7 +131,7 @@ func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report 
 	report(check{Name: "host key", OK: true, Detail: hkDetail})
 	report(check{Name: "auth", OK: true, Detail: c.AuthMethod() + " as " + cfg.User})
 
-	spec := sf.spec()
+	spec := sf.Spec()
 	ch, err := c.Open(ctx, spec, nil)
 	if err != nil {
 		var se *ssh.SubsystemError
@@ -138,7 +139,7 @@ func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report 
 			report(check{Name: "subsystem", Detail: fmt.Sprintf("the server refused the %q subsystem (OpenSSH: \"subsystem request failed on channel 0\")", spec.Subsystem),
 				Fix: ssh.SubsystemFix})
 		} else {
-			report(check{Name: "subsystem", Detail: describe(err)})
+			report(check{Name: "subsystem", Detail: mux.DescribeErr(err)})
 		}
 		return exitConnect
 	}
@@ -152,7 +153,7 @@ func doctor(dest string, sf *sshFlags, stdin *os.File, stderr io.Writer, report 
 		}
 	}})
 	if err != nil {
-		detail := describe(err)
+		detail := mux.DescribeErr(err)
 		if len(noise) > 0 {
 			detail += "; the remote side said: " + strings.Join(noise, " / ")
 		}

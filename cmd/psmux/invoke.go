@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/repl"
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/format"
@@ -49,8 +49,8 @@ type outcome struct {
 func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var sf sshFlags
-	sf.register(fs)
+	var sf ssh.Flags
+	sf.Register(fs)
 	local := fs.Bool("local", false, "run a local pwsh -s (or --pwsh CMD) instead of connecting to a host")
 	pwsh := fs.String("pwsh", "", "the command that speaks OutOfProc on stdio (default $PSMUX_PWSH or \""+defaultPwsh+"\")")
 	asJSON := fs.Bool("json", false, "print NDJSON events instead of formatted output")
@@ -60,7 +60,7 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	rest := fs.Args()
-	if err := sf.check(); err != nil {
+	if err := sf.Check(); err != nil {
 		fmt.Fprintf(stderr, "psmux: invoke: %v\n", err)
 		return exitUsage
 	}
@@ -101,7 +101,7 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		}}}
 	} else {
 		var warnMu sync.Mutex
-		d = newDialer(&sf, stdin, stderr, len(dests) > 1, func(dest, msg string) {
+		d = newDialer(&sf, stdin, stderr, len(dests) > 1, func(msg string) {
 			warnMu.Lock()
 			defer warnMu.Unlock()
 			fmt.Fprintln(stderr, strings.TrimRight(msg, "\n"))
@@ -149,8 +149,8 @@ func localArgv(pwsh string, stderr io.Writer) ([]string, int) {
 func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin *os.File, stdout, stderr io.Writer) int {
 	fan := len(targets) > 1
 	var outMu sync.Mutex // one lock for both streams keeps lines whole
-	sharedOut := &lockedWriter{mu: &outMu, w: stdout}
-	sharedErr := &lockedWriter{mu: &outMu, w: stderr}
+	sharedOut := &repl.LockedWriter{Mu: &outMu, W: stdout}
+	sharedErr := &repl.LockedWriter{Mu: &outMu, W: stderr}
 
 	// Ctrl-C stops the pipelines (Signal); a second one gives up on them.
 	runCtx, stop := context.WithCancel(context.Background())
@@ -192,10 +192,10 @@ func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			out, errw := io.Writer(sharedOut), io.Writer(sharedErr)
-			var pOut, pErr *prefixWriter
+			var pOut, pErr *repl.PrefixWriter
 			if fan && !asJSON {
-				pOut = &prefixWriter{w: sharedOut, prefix: "[" + tg.name + "] "}
-				pErr = &prefixWriter{w: sharedErr, prefix: "[" + tg.name + "] "}
+				pOut = &repl.PrefixWriter{W: sharedOut, Prefix: "[" + tg.name + "] "}
+				pErr = &repl.PrefixWriter{W: sharedErr, Prefix: "[" + tg.name + "] "}
 				out, errw = pOut, pErr
 			}
 			r := runner{name: tg.name, asJSON: asJSON, width: width,
@@ -205,8 +205,8 @@ func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin
 			}
 			outcomes[i] = r.run(runCtx, killCtx, tg, script, out, errw)
 			if pOut != nil {
-				pOut.flush()
-				pErr.flush()
+				pOut.Flush()
+				pErr.Flush()
 			}
 			if fan && !asJSON {
 				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", tg.name, outcomes[i].state, outcomes[i].took.Round(time.Millisecond))
@@ -266,7 +266,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	defer cancelOpen()
 	t, computer, err := tg.open(openCtx, procCtx, diag)
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: %s\n", describe(err))
+		fmt.Fprintf(stderr, "psmux: %s\n", mux.DescribeErr(err))
 		return end(failure(err))
 	}
 	stopKill := context.AfterFunc(procCtx, func() { _ = t.Close() })
@@ -279,7 +279,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	conn, err := sessions.Open(openCtx, t, sessions.Options{Host: host, Diag: diag})
 	cancelOpen()
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: cannot open a session with %s: %s\n", tg.name, describe(err))
+		fmt.Fprintf(stderr, "psmux: cannot open a session with %s: %s\n", tg.name, mux.DescribeErr(err))
 		_ = t.Close()
 		return end(failure(err))
 	}
@@ -305,7 +305,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	cancelClose()
 	_ = t.Close()
 	if err != nil {
-		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, describe(err))
+		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, mux.DescribeErr(err))
 		o := failure(err)
 		if jw != nil {
 			jw.End(o.state, true, time.Since(start))
@@ -313,7 +313,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 		return end(o)
 	}
 	if cerr != nil && !errors.Is(cerr, sessions.ErrClosed) {
-		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, describe(cerr))
+		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, mux.DescribeErr(cerr))
 	}
 	hadErrors := res.HadErrors || (renderer != nil && renderer.Errors() > 0)
 	o := outcome{state: "Completed", exit: exitOK, hadErrors: hadErrors}
@@ -351,60 +351,4 @@ func failure(err error) outcome {
 		return outcome{state: "Stopped", exit: exitStopped, err: err}
 	}
 	return outcome{state: "Broken", exit: exitConnect, err: err}
-}
-
-// describe words an error for the terminal: the innermost package
-// prefixes are dropped where an outer one already says it.
-func describe(err error) string {
-	var be *sessions.BrokenError
-	if errors.As(err, &be) {
-		return "connection lost: " + strings.TrimPrefix(be.Err.Error(), "ssh: ")
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "sessions: "), "ssh: ")
-}
-
-// lockedWriter serialises writes to w under a shared lock.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// prefixWriter writes whole lines, each starting with prefix.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-	buf    []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	var out []byte
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			break
-		}
-		out = append(out, p.prefix...)
-		out = append(out, p.buf[:i+1]...)
-		p.buf = p.buf[i+1:]
-	}
-	if len(out) > 0 {
-		if _, err := p.w.Write(out); err != nil {
-			return 0, err
-		}
-	}
-	return len(b), nil
-}
-
-func (p *prefixWriter) flush() {
-	if len(p.buf) > 0 {
-		_, _ = p.w.Write(append([]byte(p.prefix), append(p.buf, '\n')...))
-		p.buf = nil
-	}
 }

@@ -18,9 +18,7 @@ import (
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/format"
-	"github.com/psmux/psmux/sessions/psrp"
 	"github.com/psmux/psmux/ssh"
-	"golang.org/x/term"
 )
 
 // muxError maps a server error to the exit status of SPEC S8 and prints
@@ -48,52 +46,24 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// sshPromptAnswer answers a relayed SSH question on this terminal.
+// promptHandler answers what the server asks this client: SSH questions
+// on the terminal, host prompts through r (nil: none).
 func promptHandler(stdin *os.File, stderr io.Writer, r *repl.Renderer) func(p *mux.Prompt) mux.Answer {
-	var tp ssh.Prompter = repl.SSHPrompter(stdin, stderr, true)
-	return func(p *mux.Prompt) mux.Answer {
-		ctx := context.Background()
-		if p.SSH != nil {
-			if tp == nil {
-				return mux.Answer{Error: "psmux: no terminal to answer on"}
-			}
-			req := ssh.PromptRequest{Dest: p.Dest, Kind: ssh.PromptKind(p.SSH.Kind), Name: p.SSH.Name, Instruction: p.SSH.Instruction}
-			for _, q := range p.SSH.Questions {
-				req.Questions = append(req.Questions, ssh.Question{Text: q.Text, Echo: q.Echo})
-			}
-			ans, err := tp.Prompt(ctx, req)
-			if err != nil {
-				return mux.Answer{Error: err.Error()}
-			}
-			return mux.Answer{Answers: ans}
-		}
-		if r == nil {
-			return mux.Answer{Error: "psmux: this client cannot answer prompts"}
-		}
-		ps, err := mux.DecodeParams(p.XML)
-		if err != nil {
-			return mux.Answer{Error: "psmux: the prompt could not be read: " + err.Error()}
-		}
-		v, errRec := r.HostCall(ctx, psrp.HostCallMsg{Method: psrp.HostMethod(p.Method), Params: ps})
-		if errRec != nil {
-			return mux.Answer{ErrXML: string(clixml.Encode(nil, *errRec))}
-		}
-		return mux.Answer{XML: string(clixml.Encode(nil, v))}
+	tp := repl.SSHPrompter(stdin, stderr, true)
+	var h sessions.Handler
+	if r != nil {
+		h = r
 	}
+	return func(p *mux.Prompt) mux.Answer { return p.Reply(context.Background(), h, tp) }
 }
 
 // render shows one event through h (a Renderer or a JSONWriter).
 // Session notices go to stderr.
 func render(h sessions.Handler, e mux.Seq, name string, stderr io.Writer) {
+	if e.Render(context.Background(), h) {
+		return
+	}
 	switch e.Kind {
-	case mux.KindMsg:
-		if v, err := e.Value(); err == nil {
-			h.Message(psrp.MessageType(e.Type), v)
-		}
-	case mux.KindHost:
-		if c, err := e.HostCall(); err == nil {
-			h.HostCall(context.Background(), c)
-		}
 	case mux.KindNoise:
 		fmt.Fprintf(stderr, "psmux: %s: remote: %s\n", name, e.Text)
 	case mux.KindSession:
@@ -137,8 +107,8 @@ func trunc(s string, n int) string {
 // runNew is `psmux new [-n NAME] [SSHFLAGS] DEST | --local [--pwsh CMD]`.
 func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
-	var sf sshFlags
-	sf.register(fs)
+	var sf ssh.Flags
+	sf.Register(fs)
 	name := fs.String("n", "", "session name (default Runspace<Id>)")
 	init := fs.String("init", "", "script run when the session opens and after reconnect")
 	idle := fs.Duration("idle-timeout", 0, "close the session after this long with no client and no command (default 2h; -1s: never)")
@@ -151,7 +121,7 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if err := sf.check(); err != nil {
+	if err := sf.Check(); err != nil {
 		fmt.Fprintf(stderr, "psmux: new: %v\n", err)
 		return exitUsage
 	}
@@ -348,8 +318,8 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 
 	fan := len(rows) > 1
 	var outMu sync.Mutex
-	sharedOut := &lockedWriter{mu: &outMu, w: stdout}
-	sharedErr := &lockedWriter{mu: &outMu, w: stderr}
+	sharedOut := &repl.LockedWriter{Mu: &outMu, W: stdout}
+	sharedErr := &repl.LockedWriter{Mu: &outMu, W: stderr}
 	width := 120
 	outcomes := make([]outcome, len(rows))
 	sem := make(chan struct{}, max(*throttle, 1))
@@ -362,10 +332,10 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			defer func() { <-sem }()
 			start := time.Now()
 			out, errw := io.Writer(sharedOut), io.Writer(sharedErr)
-			var pOut, pErr *prefixWriter
+			var pOut, pErr *repl.PrefixWriter
 			if fan && !*asJSON {
-				pOut = &prefixWriter{w: sharedOut, prefix: "[" + row.Name + "] "}
-				pErr = &prefixWriter{w: sharedErr, prefix: "[" + row.Name + "] "}
+				pOut = &repl.PrefixWriter{W: sharedOut, Prefix: "[" + row.Name + "] "}
+				pErr = &repl.PrefixWriter{W: sharedErr, Prefix: "[" + row.Name + "] "}
 				out, errw = pOut, pErr
 			}
 			var h sessions.Handler
@@ -424,8 +394,8 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				jw.End(res.State, res.HadErrors, o.took)
 			}
 			if pOut != nil {
-				pOut.flush()
-				pErr.flush()
+				pOut.Flush()
+				pErr.Flush()
 			}
 			if fan && !*asJSON {
 				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", row.Name, o.state, o.took.Round(time.Millisecond))
@@ -505,5 +475,3 @@ func runKillServer(g global, stdin *os.File, stderr io.Writer) int {
 	<-c.Done()
 	return exitOK
 }
-
-var _ = term.IsTerminal
