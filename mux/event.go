@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,36 @@ func encodeEvent(e Event) []byte {
 		panic(fmt.Sprintf("mux: encode event: %v", err))
 	}
 	return b
+}
+
+// eventHead reads an encoded event's command id and kind from the front
+// of its JSON, where encodeEvent puts them ({"ts":…,"cmd":…,"kind":…}),
+// so following one command's output does not decode every value. Any
+// other shape is decoded in full.
+func eventHead(b []byte) (cmd int, kind string) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"ts":`))
+	for ok && len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' {
+		rest = rest[1:]
+	}
+	if ok {
+		if r, has := bytes.CutPrefix(rest, []byte(`,"cmd":`)); has {
+			for len(r) > 0 && r[0] >= '0' && r[0] <= '9' {
+				cmd = cmd*10 + int(r[0]-'0')
+				r = r[1:]
+			}
+			rest = r
+		}
+		if r, has := bytes.CutPrefix(rest, []byte(`,"kind":"`)); has {
+			if i := bytes.IndexByte(r, '"'); i >= 0 {
+				return cmd, string(r[:i])
+			}
+		}
+	}
+	var e Event
+	if json.Unmarshal(b, &e) != nil {
+		return 0, ""
+	}
+	return e.Cmd, e.Kind
 }
 
 func msgEvent(cmd int, t psrp.MessageType, v clixml.Value) Event {

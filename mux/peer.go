@@ -393,7 +393,6 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 			return nil, err
 		}
 		from := a.Since
-		filter := func(Event) bool { return true }
 		if a.Job != 0 {
 			x.mu.Lock()
 			j := x.jobs[a.Job]
@@ -402,9 +401,8 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 				return nil, errorf(CodeNotFound, "can't find job %d in session %s", a.Job, x.Name)
 			}
 			from = max(from, j.firstSeq)
-			filter = func(e Event) bool { return e.Cmd == a.Job }
 		}
-		next, lost, err := p.stream(ctx, x, f.ID, from, false, false, filter, nil)
+		next, lost, _, err := p.stream(ctx, x, f.ID, from, false, false, a.Job)
 		if err != nil {
 			return nil, err
 		}
@@ -500,7 +498,7 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	x.mu.Lock()
 	_, attached = x.attached[p]
 	x.mu.Unlock()
-	var end Event
+	var end *Event
 	if attached { // the attach stream shows the events; wait for the end
 		select {
 		case <-j.done:
@@ -511,15 +509,8 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 			<-j.done
 		}
 	} else {
-		filter := func(e Event) bool { return e.Cmd == j.ID }
-		stop := func(e Event) bool {
-			if e.Kind == KindState {
-				end = e
-				return true
-			}
-			return false
-		}
-		_, _, err := p.stream(ctx, x, f.ID, j.firstSeq, true, true, filter, stop)
+		var err error
+		_, _, end, err = p.stream(ctx, x, f.ID, j.firstSeq, true, true, j.ID)
 		if err != nil && ctx.Err() != nil {
 			if !a.KeepRunning {
 				j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
@@ -530,7 +521,7 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	j.mu.Lock()
 	res.State, res.HadErrors = j.State, j.HadErrors
 	j.mu.Unlock()
-	if end.Kind == KindState {
+	if end != nil {
 		res.Reason = end.XML
 	}
 	return marshal(res), nil
@@ -563,7 +554,7 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if from == 0 {
 		from = x.seenSeq() + 1
 	}
-	_, _, err = p.stream(ctx, x, f.ID, from, true, false, nil, nil)
+	_, _, _, err = p.stream(ctx, x, f.ID, from, true, false, 0)
 	if errors.Is(err, errLogClosed) {
 		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[session %s closed]", x.Name)})
 	}
@@ -576,12 +567,14 @@ var (
 )
 
 // stream sends the log's events from seq from, in order, as ev frames
-// tagged id. With follow it waits for more until ctx ends or stop says
-// so; otherwise it stops at the end of what is there. With ack it
-// acknowledges what was sent (an exec's own output); attached clients
-// acknowledge what they have shown themselves. It returns the next seq and how many
-// events were lost (evicted) on the way.
-func (p *peer) stream(ctx context.Context, x *Session, id uint64, from uint64, follow, ack bool, filter, stop func(Event) bool) (uint64, uint64, error) {
+// tagged id. With cmd set, only that command's events go, and a
+// following stream ends after the command's state event, which it
+// returns. With follow it waits for more until ctx ends; otherwise it
+// stops at the end of what is there. With ack it acknowledges what was
+// sent (an exec's own output); attached clients acknowledge what they
+// have shown themselves. It returns the next seq and how many events
+// were lost (evicted) on the way.
+func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, ack bool, cmd int) (uint64, uint64, *Event, error) {
 	if from == 0 {
 		from = 1
 	}
@@ -595,33 +588,28 @@ func (p *peer) stream(ctx context.Context, x *Session, id uint64, from uint64, f
 			e := encodeEvent(Event{Kind: KindSession, Text: fmt.Sprintf("%d events were dropped (Drop policy, log budget full)", lost)})
 			frame = evFrameSeq(frame[:0], id, from, e)
 			if err := p.sendRaw(frame); err != nil {
-				return from, totalLost, err
+				return from, totalLost, nil, err
 			}
 		}
 		for _, e := range evs {
-			if filter != nil || stop != nil {
-				var ev Event
-				if err := json.Unmarshal(e.Data, &ev); err != nil {
+			var kind string
+			if cmd != 0 {
+				var c int
+				if c, kind = eventHead(e.Data); c != cmd {
 					continue
 				}
-				if filter != nil && !filter(ev) {
-					continue
-				}
-				frame = evFrameSeq(frame[:0], id, e.Seq, e.Data)
-				if err := p.sendRaw(frame); err != nil {
-					return e.Seq, totalLost, err
-				}
-				if stop != nil && stop(ev) {
-					if ack {
-						x.log.Ack(e.Seq)
-					}
-					return e.Seq + 1, totalLost, nil
-				}
-				continue
 			}
 			frame = evFrameSeq(frame[:0], id, e.Seq, e.Data)
 			if err := p.sendRaw(frame); err != nil {
-				return e.Seq, totalLost, err
+				return e.Seq, totalLost, nil, err
+			}
+			if follow && kind == KindState {
+				if ack {
+					x.log.Ack(e.Seq)
+				}
+				end := new(Event)
+				_ = json.Unmarshal(e.Data, end)
+				return e.Seq + 1, totalLost, end, nil
 			}
 		}
 		if len(evs) > 0 && ack {
@@ -632,13 +620,13 @@ func (p *peer) stream(ctx context.Context, x *Session, id uint64, from uint64, f
 			continue
 		}
 		if !follow {
-			return from, totalLost, nil
+			return from, totalLost, nil, nil
 		}
 		if err := x.log.Wait(ctx, from); err != nil {
 			if ctx.Err() != nil {
-				return from, totalLost, ctx.Err()
+				return from, totalLost, nil, ctx.Err()
 			}
-			return from, totalLost, errLogClosed
+			return from, totalLost, nil, errLogClosed
 		}
 	}
 }
