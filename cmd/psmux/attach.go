@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/repl"
@@ -119,17 +118,13 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		}
 	}
 	var outMu sync.Mutex
-	var shown uint64
 	data, wait, err := c.Attach(ctx, mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers},
 		func(e mux.Seq) {
 			outMu.Lock()
 			defer outMu.Unlock()
-			defer func() {
-				// acknowledge each event once it has been shown, so an attach
-				// after this client dies resumes right after it
-				shown = e.Seq
-				_ = c.Ack(name, shown)
-			}()
+			// acknowledge each event once it has been shown, so an attach
+			// after this client dies resumes right after it
+			defer c.Ack(name, e.Seq)
 			if e.Kind == mux.KindInput {
 				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)
 				return
@@ -149,19 +144,9 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	}
 	ended := make(chan error, 1)
 	go func() { ended <- wait() }()
-	ackTick := time.NewTicker(100 * time.Millisecond)
-	defer ackTick.Stop()
-	var acked uint64
 
 	for {
 		select {
-		case <-ackTick.C:
-			outMu.Lock()
-			if shown > acked {
-				acked = shown
-				_ = c.Ack(name, acked)
-			}
-			outMu.Unlock()
 		case <-c.Done():
 			fmt.Fprintf(stderr, "psmux: %v\n", c.Err())
 			return exitConnect
@@ -180,11 +165,6 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			return exitOK
 		case line, ok := <-lines:
 			if !ok {
-				outMu.Lock()
-				if shown > acked {
-					_ = c.Ack(name, shown)
-				}
-				outMu.Unlock()
 				fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
 				return exitOK
 			}

@@ -218,10 +218,10 @@ func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin
 }
 
 // exitFor folds the outcomes into one exit status: connection trouble
-// first, then a stop, then errors.
+// first, then a stop, then errors, then a busy session.
 func exitFor(outs []outcome, stopped bool) int {
 	code := exitOK
-	rank := map[int]int{exitOK: 0, exitErrors: 1, exitStopped: 2, exitConnect: 3}
+	rank := map[int]int{exitOK: 0, exitBusy: 1, exitErrors: 2, exitStopped: 3, exitConnect: 4}
 	for _, o := range outs {
 		if rank[o.exit] > rank[code] {
 			code = o.exit

@@ -404,13 +404,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 		}()
 	}
 	wg.Wait()
-	code := exitFor(outcomes, false)
-	for _, o := range outcomes {
-		if o.exit == exitBusy && code == exitOK {
-			code = exitBusy
-		}
-	}
-	return code
+	return exitFor(outcomes, false)
 }
 
 func muxErrorCode(err error) int {
