@@ -3,6 +3,7 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	req "github.com/psmux/psmux/testenv/require"
 	"io"
 	"os"
 	"os/exec"
@@ -118,8 +119,7 @@ func (r *recorder) count(t psrp.MessageType) int {
 }
 
 // transports yields the transports the suite runs against: in memory,
-// over a pipe to the pwshsim binary, and a real pwsh when PSMUX_PWSH
-// names one.
+// over a pipe to the pwshsim binary, and a real pwsh when there is one.
 func transports(t *testing.T) map[string]func(t *testing.T) sessions.Transport {
 	t.Helper()
 	out := map[string]func(t *testing.T) sessions.Transport{
@@ -128,10 +128,14 @@ func transports(t *testing.T) map[string]func(t *testing.T) sessions.Transport {
 			return startProcess(t, []string{pwshsimBinary(t), "-s"})
 		},
 	}
-	if cmd := os.Getenv("PSMUX_PWSH"); cmd != "" {
-		out = map[string]func(t *testing.T) sessions.Transport{"pwsh": func(t *testing.T) sessions.Transport {
+	cmd := req.PwshCommand()
+	if cmd == "" && req.Required(req.Pwsh) {
+		cmd = req.PwshServer(t)
+	}
+	if cmd != "" {
+		out["pwsh"] = func(t *testing.T) sessions.Transport {
 			return startProcess(t, strings.Fields(cmd))
-		}}
+		}
 	}
 	return out
 }

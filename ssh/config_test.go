@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"maps"
 	"os"
 	"os/exec"
@@ -17,8 +18,8 @@ import (
 )
 
 // requireOpenSSH returns the path of the system ssh. Without it the
-// test is skipped, unless PSMUX_REQUIRE_OPENSSH is set (CI sets it
-// where OpenSSH is installed), which makes its absence a failure.
+// test is skipped, unless PSMUX_REQUIRE lists openssh (CI sets it),
+// which makes its absence a failure.
 func requireOpenSSH(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("ssh")
@@ -28,10 +29,7 @@ func requireOpenSSH(t *testing.T) string {
 		}
 	}
 	if err != nil {
-		if os.Getenv("PSMUX_REQUIRE_OPENSSH") != "" {
-			t.Fatalf("PSMUX_REQUIRE_OPENSSH is set but the OpenSSH client is unusable: %v", err)
-		}
-		t.Skipf("the OpenSSH client is needed as the reference (set PSMUX_REQUIRE_OPENSSH to make this a failure): %v", err)
+		req.Missing(t, req.OpenSSH, "the OpenSSH client is needed as the reference (apt-get install openssh-client): %v", err)
 	}
 	return path
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	req "github.com/psmux/psmux/testenv/require"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ func debugCorpus(t *testing.T) string {
 		dir = filepath.Join("..", "..", "..", "shared", "corpus")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "expect.jsonl")); err != nil {
-		t.Skip("shared/corpus not found beside the project: " + err.Error())
+		req.Missing(t, req.Corpus, "shared/corpus not found beside the project: %v", err)
 	}
 	return dir
 }

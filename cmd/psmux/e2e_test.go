@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +15,8 @@ import (
 	"testing"
 )
 
-// End-to-end tests of the psmux binary: against pwshsim (or a real pwsh
-// when PSMUX_PWSH names one), against psrpcore's independent server, and
+// End-to-end tests of the psmux binary: against pwshsim and a real pwsh
+// (PSMUX_PWSH, pwsh on PATH or PSMUX_PWSH_BIN), against psrpcore's independent server, and
 // with psrpcore's client driving pwshsim.
 
 var binDir string
@@ -42,12 +43,24 @@ func TestMain(m *testing.M) {
 func psmuxBin() string   { return filepath.Join(binDir, "psmux") }
 func pwshsimBin() string { return filepath.Join(binDir, "pwshsim") }
 
-// servers are the OutOfProc servers every invoke test runs against.
-func servers(t *testing.T) map[string]string {
-	if p := os.Getenv("PSMUX_PWSH"); p != "" {
-		return map[string]string{"pwsh": p}
+// realPwsh returns the OutOfProc command line of a real pwsh, "" when
+// there is none, and fails when PSMUX_REQUIRE lists pwsh and there is none.
+func realPwsh(t *testing.T) string {
+	t.Helper()
+	if c := req.PwshCommand(); c != "" || !req.Required(req.Pwsh) {
+		return c
 	}
+	return req.PwshServer(t)
+}
+
+// servers are the OutOfProc servers every invoke test runs against:
+// pwshsim always, real pwsh when there is one, psrpcore's server when its
+// source is there.
+func servers(t *testing.T) map[string]string {
 	out := map[string]string{"pwshsim": pwshsimBin() + " -s"}
+	if p := realPwsh(t); p != "" {
+		out["pwsh"] = p
+	}
 	if src := psrpcoreSrc(t, false); src != "" {
 		out["psrpcore"] = peerServer(src)
 	}
@@ -60,11 +73,11 @@ func sharedDir() string { return filepath.Join("..", "..", "..", "shared") }
 func psrpcoreSrc(t *testing.T, required bool) string {
 	src := os.Getenv("PSRPCORE_SRC")
 	if src == "" && required {
-		t.Skip("PSRPCORE_SRC is not set: the independent psrpcore peers need a checkout of jborean93/psrpcore (see README)")
+		req.Missing(t, req.Psrpcore, "PSRPCORE_SRC is not set: the independent psrpcore peers need a checkout of jborean93/psrpcore's src (README, \"Testing against real PowerShell\")")
 	}
 	if _, err := os.Stat(filepath.Join(sharedDir(), "peers")); err != nil && src != "" {
 		if required {
-			t.Skip("../shared/peers not found beside the project")
+			req.Missing(t, req.Psrpcore, "../shared/peers not found beside the project")
 		}
 		return ""
 	}

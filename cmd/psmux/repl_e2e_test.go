@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,9 +28,7 @@ type tmuxEnv struct {
 
 func newTmux(t *testing.T, sshd *opensshd.Sshd, extraEnv ...string) *tmuxEnv {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("no tmux")
-	}
+	req.Tool(t, req.Tmux, "tmux", "apt-get install tmux")
 	m := newMuxEnv(t)
 	home := t.TempDir()
 	if sshd != nil {

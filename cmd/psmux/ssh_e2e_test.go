@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,15 +24,23 @@ import (
 
 // End-to-end tests of psmux over SSH against Debian's real sshd on
 // loopback, whose "Subsystem powershell" runs pwshsim (or psrpcore's
-// independent server, or a real pwsh when PSMUX_PWSH names one).
+// independent server, or a real pwsh).
 
-// subsystemCommand is what sshd runs for "Subsystem powershell".
+// subsystemCommand is what sshd runs for "Subsystem powershell" in tests
+// where the PowerShell server does not matter: pwshsim.
 func subsystemCommand(t *testing.T) string {
-	if p := os.Getenv("PSMUX_PWSH"); p != "" {
-		// A real pwsh: the same binary serves -sshs.
-		return strings.Replace(p, " -s ", " -sshs ", 1)
-	}
 	return pwshsimBin() + " -sshs -NoLogo -NoProfile"
+}
+
+// subsystems are the "Subsystem powershell" commands tests about the
+// PowerShell server run against: pwshsim always, real pwsh when there is
+// one.
+func subsystems(t *testing.T) map[string]string {
+	out := map[string]string{"pwshsim": subsystemCommand(t)}
+	if p := realPwsh(t); p != "" {
+		out["pwsh"] = req.SSHS(p)
+	}
+	return out
 }
 
 // psmuxRun runs the psmux binary with env added.
@@ -62,8 +71,8 @@ func startSshd(t *testing.T, subsystem string, extra ...string) *opensshd.Sshd {
 
 func TestInvokeOverOpenSSH(t *testing.T) {
 	opensshd.Require(t)
-	servers := map[string]string{"pwshsim": subsystemCommand(t)}
-	if src := psrpcoreSrc(t, false); src != "" && os.Getenv("PSMUX_PWSH") == "" {
+	servers := subsystems(t)
+	if src := psrpcoreSrc(t, false); src != "" {
 		servers["psrpcore"] = peerServer(src)
 	}
 	for name, sub := range servers {

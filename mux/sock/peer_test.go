@@ -5,6 +5,7 @@ package sock
 import (
 	"context"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"io"
 	"net"
 	"os"
@@ -61,9 +62,7 @@ func everyoneCanReach(dir string) string {
 }
 
 func TestForeignUIDRefused(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a client as another uid")
-	}
+	req.Rooted(t, "run a client as another uid")
 	base := shortTemp(t)
 	if d := everyoneCanReach(base); d != "" {
 		t.Fatalf("uid %d cannot reach the test socket: %s is not searchable by others (set TMPDIR to a directory that is)", nobody, d)

@@ -5,6 +5,7 @@ package sock
 import (
 	"context"
 	"errors"
+	req "github.com/psmux/psmux/testenv/require"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -250,9 +251,7 @@ func TestCheckDirRefusesUnsafe(t *testing.T) {
 		})
 	}
 	t.Run("foreign owner", func(t *testing.T) {
-		if os.Getuid() != 0 {
-			t.Skip("needs root to chown a directory to another uid")
-		}
+		req.Rooted(t, "chown a directory to another uid")
 		d := mk("foreign", 0o700)
 		if err := os.Chown(d, 65534, 65534); err != nil {
 			t.Fatal(err)

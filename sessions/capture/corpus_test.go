@@ -45,6 +45,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"maps"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func corpusDir(t testing.TB) string {
 		dir = filepath.Join("..", "..", "..", "shared", "corpus")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "expect.jsonl")); err != nil {
-		t.Skip("shared/corpus not found beside the project: " + err.Error())
+		req.Missing(t, req.Corpus, "shared/corpus not found beside the project: %v", err)
 	}
 	return dir
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	req "github.com/psmux/psmux/testenv/require"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -101,11 +102,11 @@ func loadCorpus() []corpusMsg {
 func needCorpus(t testing.TB) []corpusMsg {
 	t.Helper()
 	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus absent: %s not found (%v)", corpusDir, err)
+		req.Missing(t, req.Corpus, "%s not found (%v)", corpusDir, err)
 	}
 	msgs := loadCorpus()
 	if len(msgs) == 0 {
-		t.Skipf("corpus absent: no PSRP messages found under %s", corpusDir)
+		req.Missing(t, req.Corpus, "no PSRP messages found under %s", corpusDir)
 	}
 	return msgs
 }
@@ -117,7 +118,7 @@ func TestCorpusIronposhDirectoryInfo(t *testing.T) {
 	path := filepath.Join(corpusDir, "ironposh", "parse_real_pipeline_output.clixml")
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("corpus absent: %v", err)
+		req.Missing(t, req.Corpus, "%v", err)
 	}
 	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("<Objs")) {
 		t.Fatalf("expected a bare <Obj> body, found an <Objs> document")

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	req "github.com/psmux/psmux/testenv/require"
 	"net"
 	"os"
 	"os/exec"
@@ -24,11 +25,6 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// RequireEnv names the environment variable that turns a missing OpenSSH
-// into a test failure instead of a skip (CI sets it).
-const RequireEnv = "PSMUX_REQUIRE_OPENSSH"
-
-// readyTimeout bounds how long sshd may take to log that it listens.
 const readyTimeout = 30 * time.Second
 
 // drainTimeout bounds reading the log after sshd was killed, while
@@ -41,14 +37,14 @@ const bindAttempts = 5
 
 // Require returns the absolute path of sshd: "sshd" in PATH, else
 // /usr/sbin/sshd (Debian keeps it out of non-root PATHs). When it is
-// absent the test is skipped, or failed if PSMUX_REQUIRE_OPENSSH is set.
+// absent the test is skipped, or failed if PSMUX_REQUIRE lists openssh.
 func Require(t testing.TB) string {
 	t.Helper()
 	return require(t, "sshd", "/usr/sbin/sshd", "sshd not installed: apt-get install openssh-server")
 }
 
 // RequireClient returns the absolute path of the OpenSSH client ssh,
-// skipping (or failing, under PSMUX_REQUIRE_OPENSSH) like Require.
+// skipping (or failing, under PSMUX_REQUIRE=openssh) like Require.
 func RequireClient(t testing.TB) string {
 	t.Helper()
 	return require(t, "ssh", "/usr/bin/ssh", "ssh not installed: apt-get install openssh-client")
@@ -56,22 +52,7 @@ func RequireClient(t testing.TB) string {
 
 func require(t testing.TB, name, fallback, msg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if _, serr := os.Stat(fallback); serr == nil {
-			p, err = fallback, nil
-		}
-	}
-	if err == nil {
-		p, err = filepath.Abs(p)
-	}
-	if err != nil {
-		if os.Getenv(RequireEnv) != "" {
-			t.Fatalf("opensshd: %s (%s is set)", msg, RequireEnv)
-		}
-		t.Skip(msg)
-	}
-	return p
+	return req.Tool(t, req.OpenSSH, name, msg, fallback)
 }
 
 // Options configure Start.
