@@ -86,11 +86,27 @@ func eventHead(b []byte) (cmd int, kind string) {
 }
 
 func msgEvent(cmd int, t psrp.MessageType, v clixml.Value) Event {
-	return Event{Cmd: cmd, Kind: KindMsg, Type: int(t), XML: string(clixml.Encode(nil, v))}
+	return Event{Cmd: cmd, Kind: KindMsg, Type: int(t), XML: encodeLogged(v)}
 }
 
 func hostEvent(cmd int, c psrp.HostCallMsg) Event {
-	return Event{Cmd: cmd, Kind: KindHost, Method: int(c.Method), XML: encodeParams(c.Params)}
+	ps := make([]clixml.Value, len(c.Params))
+	for i, p := range c.Params {
+		ps[i] = withoutSecrets(p)
+	}
+	return Event{Cmd: cmd, Kind: KindHost, Method: int(c.Method), XML: encodeParams(ps)}
+}
+
+// encodeLogged encodes a value for the log.
+func encodeLogged(v clixml.Value) string {
+	return string(clixml.Encode(nil, withoutSecrets(v)))
+}
+
+// withoutSecrets returns v with every SecureString emptied: the log (and
+// every client that reads it) keeps that there was one, never its
+// plaintext or ciphertext.
+func withoutSecrets(v clixml.Value) clixml.Value {
+	return psrp.MapSecureStrings(v, func(string) string { return "" })
 }
 
 // encodeParams encodes host call parameters as one <Objs> document.

@@ -365,7 +365,7 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 		state, hadErrors = "Failed", true
 		reason = DescribeErr(err)
 	} else if res.State == psrp.Failed || res.State == psrp.Stopped {
-		reason = string(clixml.Encode(nil, res.Reason))
+		reason = encodeLogged(res.Reason)
 	}
 	if ctx.Err() == context.DeadlineExceeded && res.State == psrp.Stopped {
 		reason = ""

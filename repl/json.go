@@ -73,8 +73,9 @@ func (j *JSONWriter) HostCall(_ context.Context, c psrp.HostCallMsg) (clixml.Val
 	return clixml.Value{}, sessions.HostError(c.Method, "psmux: "+c.Method.String()+" cannot be answered with --json")
 }
 
-// End prints the closing line of the session.
-func (j *JSONWriter) End(state string, hadErrors bool, d time.Duration) {
+// End prints the closing line of the session; reason, the failure's
+// message, is there for a Failed pipeline.
+func (j *JSONWriter) End(state string, hadErrors bool, d time.Duration, reason string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	line, _ := json.Marshal(struct {
@@ -82,6 +83,22 @@ func (j *JSONWriter) End(state string, hadErrors bool, d time.Duration) {
 		State      string `json:"state"`
 		HadErrors  bool   `json:"had_errors"`
 		DurationMS int64  `json:"duration_ms"`
-	}{j.Session, state, hadErrors, d.Milliseconds()})
+		Reason     string `json:"reason,omitempty"`
+	}{j.Session, state, hadErrors, d.Milliseconds(), reason})
 	_, _ = j.W.Write(append(line, '\n'))
+}
+
+// FailureText is the message of a pipeline's failure as the server's log
+// keeps it (mux.Event.XML of a state event, mux.ExecResult.Reason): the
+// error record's text, or the text itself when it is no record (a broken
+// connection's description).
+func FailureText(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	v, err := clixml.Decode([]byte(reason))
+	if err != nil {
+		return reason
+	}
+	return sessions.ErrorText(v)
 }

@@ -61,7 +61,25 @@ func (p *pipeRun) take() []any {
 // PIPELINE_INPUT (spec.NoInput must then be false). Cancelling ctx stops
 // the pipeline with a Signal, like Ctrl-C; Invoke still waits for the
 // server to confirm, unless the connection ends.
+//
+// When an interactive pipeline (one ending in Out-Default) fails, its
+// error is shown the way pwsh's console shows it: the failure's record
+// (ReportedRecord) goes to the server's Out-Default, whose output reaches
+// h before Invoke returns. If the server cannot show it, h receives the
+// record as an ERROR_RECORD.
 func (c *Conn) Invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {
+	res, err := c.invoke(ctx, spec, input, h)
+	if err != nil || res.State != psrp.Failed || !spec.Interactive() || res.Reason.Kind == clixml.Nil {
+		return res, err
+	}
+	rep, rerr := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(res.Reason)}, h)
+	if rerr != nil || rep.State != psrp.Completed {
+		h.Message(psrp.ErrorRecord, res.Reason)
+	}
+	return res, nil
+}
+
+func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {
 	pid := uuid.New()
 	res := Result{ID: pid}
 	pr := &pipeRun{notify: make(chan struct{}, 1)}

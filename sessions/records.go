@@ -72,3 +72,65 @@ func HostError(m psrp.HostMethod, message string) *clixml.Value {
 	v := NewErrorRecord(message, "RemoteHostExecutionException", "System.Management.Automation.Remoting.RemoteHostException", 0, "NotSpecified")
 	return &v
 }
+
+// ReportedRecord is the error record pwsh's console sends to Out-Default
+// to show a failed pipeline (ConsoleHost.ReportException): the failure's
+// record as the client holds it, its exception wrapped in a
+// RemoteException (so it no longer reads as thrown by a throw statement),
+// its InvocationInfo moved into that exception.
+func ReportedRecord(reason clixml.Value) clixml.Value {
+	if reason.Kind != clixml.Object || reason.Obj == nil {
+		return reason
+	}
+	src := reason.Obj
+	exc, _ := src.Get("Exception")
+	inv, _ := src.Get("InvocationInfo")
+	msg := ErrorText(reason)
+	if exc.Obj != nil {
+		if m, ok := exc.Obj.Get("Message"); ok && m.Kind == clixml.String {
+			msg = m.Text
+		}
+	}
+	rex := &clixml.PSObject{
+		TypeNames: []string{"System.Management.Automation.RemoteException", "System.Management.Automation.RuntimeException",
+			"System.SystemException", "System.Exception", "System.Object"},
+		ToString: "System.Management.Automation.RemoteException: " + msg, HasToString: true,
+	}
+	rex.AddProp("SerializedRemoteException", deserialized(exc)).
+		AddProp("SerializedRemoteInvocationInfo", deserialized(inv)).
+		AddProp("WasThrownFromThrowStatement", clixml.BoolV(false)).
+		AddProp("Message", clixml.Str(msg))
+	rec := &clixml.PSObject{TypeNames: src.TypeNames, ToString: src.ToString, HasToString: src.HasToString}
+	for _, m := range src.Members {
+		switch {
+		case m.Name == "Exception":
+			rec.AddMember(m.Name, clixml.Obj(rex))
+		case m.Name == "InvocationInfo":
+			rec.AddMember(m.Name, clixml.NilV())
+		case m.Name == "SerializeExtendedInfo":
+			rec.AddMember(m.Name, clixml.BoolV(false))
+		case strings.HasPrefix(m.Name, "InvocationInfo_"), m.Name == "PipelineIterationInfo":
+			// extended info goes with the InvocationInfo
+		default:
+			rec.AddMember(m.Name, m.Value)
+		}
+	}
+	return clixml.Obj(rec)
+}
+
+// deserialized returns a shallow copy of an object whose type names read
+// as a deserialized object's, as pwsh writes a value it received.
+func deserialized(v clixml.Value) clixml.Value {
+	if v.Kind != clixml.Object || v.Obj == nil {
+		return v
+	}
+	o := *v.Obj
+	o.TypeNames = make([]string, len(v.Obj.TypeNames))
+	for i, t := range v.Obj.TypeNames {
+		if !strings.HasPrefix(t, "Deserialized.") {
+			t = "Deserialized." + t
+		}
+		o.TypeNames[i] = t
+	}
+	return clixml.Obj(&o)
+}

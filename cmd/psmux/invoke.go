@@ -308,7 +308,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 		fmt.Fprintf(stderr, "psmux: %s: %s\n", tg.name, mux.DescribeErr(err))
 		o := failure(err)
 		if jw != nil {
-			jw.End(o.state, true, time.Since(start))
+			jw.End(o.state, true, time.Since(start), mux.DescribeErr(err))
 		}
 		return end(o)
 	}
@@ -321,15 +321,16 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	case res.State == psrp.Stopped || runCtx.Err() != nil:
 		o.state, o.exit = "Stopped", exitStopped
 	case res.State == psrp.Failed:
-		if renderer != nil {
-			fmt.Fprintln(stderr, renderer.Red(repl.ConciseError(res.Reason)))
-		}
 		o.state, o.exit = "Failed", exitErrors
 	case hadErrors:
 		o.state, o.exit = "HadErrors", exitErrors
 	}
 	if jw != nil {
-		jw.End(res.State.String(), hadErrors, time.Since(start))
+		reason := ""
+		if res.State == psrp.Failed {
+			reason = sessions.ErrorText(res.Reason)
+		}
+		jw.End(res.State.String(), hadErrors, time.Since(start), reason)
 	}
 	return end(o)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/repl"
 	"github.com/psmux/psmux/sessions"
-	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/ssh"
 )
@@ -379,11 +378,6 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			case res.State == "Stopped" || runCtx.Err() != nil:
 				o.state, o.exit = "Stopped", exitStopped
 			case res.State == "Failed":
-				if renderer != nil && res.Reason != "" {
-					if v, err := clixml.Decode([]byte(res.Reason)); err == nil {
-						fmt.Fprintln(errw, renderer.Red(repl.ConciseError(v)))
-					}
-				}
 				o.state, o.exit = "Failed", exitErrors
 			case res.HadErrors:
 				o.state, o.exit = "HadErrors", exitErrors
@@ -391,7 +385,11 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				o.state = "Completed"
 			}
 			if jw != nil && err == nil && !*async {
-				jw.End(res.State, res.HadErrors, o.took)
+				reason := ""
+				if res.State == "Failed" {
+					reason = repl.FailureText(res.Reason)
+				}
+				jw.End(res.State, res.HadErrors, o.took, reason)
 			}
 			if pOut != nil {
 				pOut.Flush()
@@ -433,15 +431,32 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 	defer c.Close()
 	var h sessions.Handler
 	var renderer *repl.Renderer
+	var jw *repl.JSONWriter
 	if *asJSON {
-		h = &repl.JSONWriter{W: stdout, Session: *target}
+		jw = &repl.JSONWriter{W: stdout, Session: *target}
+		h = jw
 	} else {
 		renderer = &repl.Renderer{Out: stdout, Err: stderr, Width: 120, Format: format.Lines}
 		h = renderer
 	}
+	started := map[int]int64{} // command → when its input was logged
 	_, err = c.Call(ctx, "capture", mux.CaptureArgs{Target: *target, Since: *since, Job: *jobID}, func(e mux.Seq) {
-		if e.Kind == mux.KindInput && renderer != nil {
+		switch {
+		case e.Kind == mux.KindInput && renderer != nil:
 			fmt.Fprintf(stdout, "PS> %s\n", e.Text)
+			return
+		case e.Kind == mux.KindInput:
+			started[e.Cmd] = e.TS
+		case e.Kind == mux.KindState && jw != nil:
+			var took time.Duration
+			if ts, ok := started[e.Cmd]; ok {
+				took = time.Duration(e.TS-ts) * time.Millisecond
+			}
+			reason := ""
+			if e.Text == "Failed" {
+				reason = repl.FailureText(e.XML)
+			}
+			jw.End(e.Text, e.HadErrors, took, reason)
 			return
 		}
 		render(h, e, *target, stderr)

@@ -384,14 +384,21 @@ func (v Value) IsNil() bool {
 	return v.Kind == Nil || ((v.Kind == Object || v.Kind == ProgressRecord || v.Kind == MemberSet) && v.Obj == nil)
 }
 
-// Str returns the display text: Text for a primitive; for an object its
-// ToString, or else its wrapped primitive's text; "" for Nil, member sets
-// and progress records.
+// SecureStringText is how a SecureString shows, as pwsh shows it: its
+// type name, never its contents.
+const SecureStringText = "System.Security.SecureString"
+
+// Str returns the display text: Text for a primitive (SecureStringText
+// for a SecureString); for an object its ToString, or else its wrapped
+// primitive's text; "" for Nil, member sets and progress records.
 func (v Value) Str() string {
 	for i := 0; i < 8; i++ {
 		if v.Kind != Object {
-			if v.Kind == ProgressRecord || v.Kind == MemberSet {
+			switch v.Kind {
+			case ProgressRecord, MemberSet:
 				return ""
+			case SecureString:
+				return SecureStringText
 			}
 			return v.Text
 		}

@@ -52,8 +52,9 @@ func AppendFaithfulJSON(dst []byte, v Value) []byte {
 // --json): primitives as themselves (strings, numbers, booleans, null;
 // Sg/Db infinities and NaN as "Infinity", "-Infinity", "NaN" like
 // ConvertTo-Json; D as a number; C as a one-character string), dates and
-// durations as their ISO 8601 text, BA as base64, SS as {"SecureString":
-// base64}; an object as
+// durations as their ISO 8601 text, BA as base64, SS as the string
+// "System.Security.SecureString" (its contents are never shown); an
+// object as
 //
 //   - a cycle (or an object past the budget described at
 //     AppendFaithfulJSON) → its ToString string, or null;
@@ -187,6 +188,9 @@ func (r *renderer) value(dst []byte, v Value) []byte {
 		}
 		return strconv.AppendFloat(dst, f, 'g', -1, 64)
 	case SecureString:
+		if !r.faithful {
+			return appendJSONString(dst, SecureStringText)
+		}
 		dst = append(dst, `{"SecureString":`...)
 		dst = appendJSONString(dst, v.Text)
 		return append(dst, '}')

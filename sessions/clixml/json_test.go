@@ -33,7 +33,7 @@ var jsonCases = []struct {
 	{"URI", `<URI>http://x/</URI>`, `"http://x/"`, `"http://x/"`},
 	{"Version", `<Version>2.3</Version>`, `"2.3"`, `"2.3"`},
 	{"BA", `<BA>AQID</BA>`, `"AQID"`, `"AQID"`},
-	{"SS", `<SS>c2VjcmV0</SS>`, `{"SecureString":"c2VjcmV0"}`, `{"SecureString":"c2VjcmV0"}`},
+	{"SS", `<SS>c2VjcmV0</SS>`, `{"SecureString":"c2VjcmV0"}`, `"System.Security.SecureString"`},
 	{"SBK", `<SBK>ls</SBK>`, `{"ScriptBlock":"ls"}`, `"ls"`},
 	{"XD", `<XD>&lt;a/&gt;</XD>`, `"<a/>"`, `"<a/>"`},
 	{"PR", `<PR><AV>Copy</AV><AI>1</AI><Nil /><PI>-1</PI><PC>50</PC><T>Processing</T><SR>-1</SR><SD>half</SD></PR>`,

@@ -3,6 +3,7 @@ package psrp
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/psmux/psmux/sessions/clixml"
 )
@@ -562,6 +563,24 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 		m.History = script
 	}
 	return m
+}
+
+// Interactive reports whether the pipeline ends in Out-Default, as an
+// interactive one from ScriptPipeline does.
+func (m CreatePipelineMsg) Interactive() bool {
+	return len(m.Cmds) > 0 && strings.EqualFold(m.Cmds[len(m.Cmds)-1].Cmd, "Out-Default")
+}
+
+// ReportPipeline returns the CREATE_PIPELINE pwsh's console sends to
+// show a failed interactive pipeline's error (ConsoleHost.ReportException):
+// Out-Default alone, the error record as its input.
+func ReportPipeline() CreatePipelineMsg {
+	t := true
+	return CreatePipelineMsg{
+		Cmds:           []PipelineCommand{{Cmd: "Out-Default", UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError}},
+		ApartmentState: apartmentUnknown,
+		HostInfo:       RunspaceHost(),
+	}
 }
 
 // Value encodes the body as pwsh does.

@@ -171,6 +171,20 @@ func init() {
 			return &stageProc{process: func(v val, has bool) error { return cx.readHost() }}, nil
 		}})
 
+	register(&cmdletDef{name: "ConvertTo-SecureString", typeName: "Microsoft.PowerShell.Commands.ConvertToSecureStringCommand",
+		params: []paramSpec{positional("String", 0), switchP("AsPlainText"), switchP("Force")},
+		make: func(cx *cmdCtx) (*stageProc, error) {
+			return &stageProc{process: func(v val, has bool) error {
+				s := cx.str("String")
+				if !cx.has("String") && has {
+					s = toStr(v)
+				}
+				// inside the runspace a SecureString holds its plaintext;
+				// it is sealed on its way to the client
+				return cx.out(clixml.Value{Kind: clixml.SecureString, Text: s})
+			}}, nil
+		}})
+
 	register(&cmdletDef{name: "Get-Credential", typeName: "Microsoft.PowerShell.Commands.GetCredentialCommand",
 		params: []paramSpec{positional("Credential", 0), named("UserName"), named("Message"), named("Title")},
 		make: func(cx *cmdCtx) (*stageProc, error) {
@@ -923,7 +937,11 @@ func makeOutDefault(cx *cmdCtx) (*stageProc, error) {
 				}
 				v = cx.get("InputObject")
 			}
-			return write(fm.Write(toValue(v)))
+			x := toValue(v)
+			if lines, ok := deserializedError(x); ok {
+				return write(append(fm.Flush(), lines...))
+			}
+			return write(fm.Write(x))
 		},
 		end: func() error {
 			delete(it.flushers, id)
@@ -1099,4 +1117,30 @@ func fakeProcesses(pid int) []clixml.Value {
 		proc("sshd", 601, 0, 1495040, 9261056, 0.02, 601),
 		proc("systemd", 1, 0, 6778880, 13107200, 2.5, 1),
 	}
+}
+
+// deserializedError renders an ErrorRecord that reached the runspace
+// serialized (pipeline input, as pwsh's console re-sends a failed
+// pipeline's error): pwsh's ConciseView finds no CategoryInfo or
+// InvocationInfo on such an object, so it reads "Error: " and the
+// exception's message.
+func deserializedError(v clixml.Value) ([]format.Line, bool) {
+	if v.Kind != clixml.Object || v.Obj == nil || len(v.Obj.TypeNames) == 0 ||
+		v.Obj.TypeNames[0] != "Deserialized.System.Management.Automation.ErrorRecord" {
+		return nil, false
+	}
+	msg := v.Obj.ToString
+	if exc, ok := v.Obj.Get("Exception"); ok && exc.Obj != nil {
+		if m, ok := exc.Obj.Get("Message"); ok && m.Kind == clixml.String {
+			msg = m.Text
+		}
+	}
+	var out []format.Line
+	for i, l := range strings.Split(strings.ReplaceAll(msg, "\r\n", "\n"), "\n") {
+		if i == 0 {
+			l = "Error: " + l
+		}
+		out = append(out, format.Line{Text: l, Error: true})
+	}
+	return out, true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -449,7 +450,7 @@ func (p *spipe) data(pk psrp.Packet) {
 		case psrp.PipelineInput:
 			if p.input != nil {
 				select {
-				case p.input <- p.open(v):
+				case p.input <- p.open(deserialize(v)):
 				case <-p.ctx.Done():
 				}
 			}
@@ -506,6 +507,21 @@ func (p *spipe) open(v clixml.Value) clixml.Value {
 		}
 		return plain
 	})
+}
+
+// deserialize marks an object from the client as pwsh's deserializer
+// does: "Deserialized." before each type name.
+func deserialize(v clixml.Value) clixml.Value {
+	if v.Kind != clixml.Object || v.Obj == nil || len(v.Obj.TypeNames) == 0 ||
+		strings.HasPrefix(v.Obj.TypeNames[0], "Deserialized.") {
+		return v
+	}
+	o := *v.Obj
+	o.TypeNames = make([]string, len(v.Obj.TypeNames))
+	for i, t := range v.Obj.TypeNames {
+		o.TypeNames[i] = "Deserialized." + t
+	}
+	return clixml.Value{Kind: clixml.Object, Obj: &o}
 }
 
 // seal turns plaintext SecureStrings into wire form for the client.
