@@ -72,11 +72,31 @@ func (c *Conn) Invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 	if err != nil || res.State != psrp.Failed || !spec.Interactive() || res.Reason.Kind == clixml.Nil {
 		return res, err
 	}
-	rep, rerr := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(res.Reason)}, h)
+	rep, rerr := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(res.Reason)}, asErrors{h})
 	if rerr != nil || rep.State != psrp.Completed {
 		h.Message(psrp.ErrorRecord, res.Reason)
 	}
 	return res, nil
+}
+
+// asErrors hands the lines of a failure's report to h as error lines.
+// pwsh's Out-Default writes a re-sent record with WriteLine, as plain
+// output (pwsh's console prints it uncoloured, on stdout); psmux shows a
+// failure as an error: on stderr, in red (SPEC S8, S9).
+type asErrors struct{ Handler }
+
+func (a asErrors) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	text := -1
+	switch c.Method {
+	case psrp.Write1, psrp.WriteLine2:
+		text = 0
+	case psrp.Write2, psrp.WriteLine3:
+		text = 2
+	}
+	if text >= 0 && text < len(c.Params) {
+		c = psrp.HostCallMsg{CI: c.CI, Method: psrp.WriteErrorLine, Params: []clixml.Value{c.Params[text]}}
+	}
+	return a.Handler.HostCall(ctx, c)
 }
 
 func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {

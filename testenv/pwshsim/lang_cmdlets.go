@@ -1123,7 +1123,8 @@ func fakeProcesses(pid int) []clixml.Value {
 // serialized (pipeline input, as pwsh's console re-sends a failed
 // pipeline's error): pwsh's ConciseView finds no CategoryInfo or
 // InvocationInfo on such an object, so it reads "Error: " and the
-// exception's message.
+// exception's message, and Out-Default writes it as plain output
+// (WriteLine), not to the error stream.
 func deserializedError(v clixml.Value) ([]format.Line, bool) {
 	if v.Kind != clixml.Object || v.Obj == nil || len(v.Obj.TypeNames) == 0 ||
 		v.Obj.TypeNames[0] != "Deserialized.System.Management.Automation.ErrorRecord" {
@@ -1140,7 +1141,7 @@ func deserializedError(v clixml.Value) ([]format.Line, bool) {
 		if i == 0 {
 			l = "Error: " + l
 		}
-		out = append(out, format.Line{Text: l, Error: true})
+		out = append(out, format.Line{Text: l})
 	}
 	return out, true
 }
