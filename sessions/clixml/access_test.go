@@ -280,6 +280,7 @@ func TestStrAndIsNil(t *testing.T) {
 		{Obj(&PSObject{Primitive: ptr(Str("wrapped"))}), "wrapped"},
 		{Obj(&PSObject{}), ""},
 		{Value{Kind: ProgressRecord, Obj: &PSObject{}}, ""},
+		{SecureStringV("YQBiAGMA"), "System.Security.SecureString"}, // never its contents
 	}
 	for _, tc := range cases {
 		if got := tc.v.Str(); got != tc.want {
