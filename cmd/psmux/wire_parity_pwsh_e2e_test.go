@@ -350,25 +350,27 @@ type wireEnv struct {
 	sshBin string // a directory with an ssh that reads the test's ssh_config
 }
 
-// wireSubsystem is the sshd subsystem of each side: pwsh's client always
-// asks for "powershell".
-var wireSubsystem = map[string]string{wireRef: "powershell", wireMux: "psmuxwire"}
+// wireSubsystem is the sshd subsystem each side uses for scenario (pwsh's
+// clients take -Subsystem, psmux --subsystem): its script tees the
+// client's packets into the scenario's capture, so the scenarios can run
+// at the same time.
+func wireSubsystem(side, scenario string) string { return "wire-" + side + "-" + scenario }
 
 func newWireEnv(t *testing.T, server string) *wireEnv {
 	t.Helper()
 	e := &wireEnv{t: t, dir: t.TempDir()}
 	subs := map[string]string{"sftp": "internal-sftp"}
 	for _, side := range []string{wireRef, wireMux} {
-		// The label file names the scenario the side's next connection
-		// belongs to; the wrapper tees the client's packets into
-		// <scenario>-<side>.in and marks the connection's end.
-		label := filepath.Join(e.dir, "label-"+side)
-		script := fmt.Sprintf("#!/bin/sh\nn=%s/$(cat %s)-%s\ntee \"$n.in\" | %s\ntouch \"$n.done\"\n", e.dir, label, side, req.SSHS(server))
-		path := filepath.Join(e.dir, "tee-"+side+".sh")
-		if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
-			t.Fatal(err)
+		for _, scenario := range wireScenarios {
+			// The connection's end is marked for waitDone.
+			n := filepath.Join(e.dir, scenario+"-"+side)
+			script := fmt.Sprintf("#!/bin/sh\ntee %s.in | %s\ntouch %s.done\n", n, req.SSHS(server), n)
+			path := filepath.Join(e.dir, wireSubsystem(side, scenario)+".sh")
+			if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			subs[wireSubsystem(side, scenario)] = path
 		}
-		subs[wireSubsystem[side]] = path
 	}
 	e.sshd = opensshd.Start(t, opensshd.Options{Subsystems: subs})
 	// pwsh's client runs the system ssh, which reads ~/.ssh/config from
@@ -390,13 +392,6 @@ func (e *wireEnv) on(t *testing.T) *wireEnv {
 	return &c
 }
 
-func (e *wireEnv) label(side, scenario string) {
-	e.t.Helper()
-	if err := os.WriteFile(filepath.Join(e.dir, "label-"+side), []byte(scenario), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 func (e *wireEnv) path(side, scenario string) string {
 	return filepath.Join(e.dir, scenario+"-"+side+".in")
 }
@@ -405,9 +400,14 @@ func (e *wireEnv) path(side, scenario string) string {
 func (e *wireEnv) waitWire(side, scenario, what string, ok func(*wireCapture) bool) {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
+	size := int64(-1)
 	for {
-		if c, _ := readWire(e.path(side, scenario)); c != nil && ok(c) {
-			return
+		// Decode again only when the capture grew.
+		if st, err := os.Stat(e.path(side, scenario)); err == nil && st.Size() != size {
+			size = st.Size()
+			if c, _ := readWire(e.path(side, scenario)); c != nil && ok(c) {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
 			e.t.Fatalf("%s %s: waiting for %s on the wire", side, scenario, what)
@@ -481,67 +481,68 @@ func (e *wireEnv) interactive(x *tmuxEnv, w, side, prompt, local string) {
 	x.waitPrompt(w, local)
 }
 
-// runPwshSide drives pwsh's own client through the scenarios.
-func (e *wireEnv) runPwshSide(client string) {
-	t := e.t
-	lbl := filepath.Join(e.dir, "label-"+wireRef)
+// pwshBatch drives pwsh's own client through invoke and session.
+func (e *wireEnv) pwshBatch(client string) {
 	script := fmt.Sprintf(`$ErrorActionPreference = 'Stop'
-Invoke-Command -HostName %[1]s -ScriptBlock ([scriptblock]::Create('1+1'))
-Set-Content -NoNewline -LiteralPath '%[2]s' -Value session
-$s = New-PSSession -HostName %[1]s
+Invoke-Command -HostName %[1]s -Subsystem %[2]s -ScriptBlock ([scriptblock]::Create('1+1'))
+$s = New-PSSession -HostName %[1]s -Subsystem %[3]s
 Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create('1+1'))
 Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create('Get-Item /')) | ForEach-Object FullName
 Remove-PSSession $s
-`, wireAlias, lbl)
-	e.label(wireRef, "invoke")
+`, wireAlias, wireSubsystem(wireRef, "invoke"), wireSubsystem(wireRef, "session"))
 	cmd := exec.Command(client, "-NoProfile", "-NonInteractive", "-c", script)
 	cmd.Env = append(os.Environ(), "PATH="+e.sshBin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	if err != nil || string(out) != "2\n2\n/\n" {
-		t.Fatalf("pwsh's client: %v\n%s\n%s", err, out, e.sshd.Log())
+		e.t.Fatalf("pwsh's client: %v\n%s\n%s", err, out, e.sshd.Log())
 	}
 	e.waitDone(wireRef, "invoke")
 	e.waitDone(wireRef, "session")
+}
 
-	e.label(wireRef, "interactive")
-	x := newTmux(t, nil)
+// pwshInteractive drives Enter-PSSession in tmux.
+func (e *wireEnv) pwshInteractive(client string) {
+	x := newTmux(e.t, nil)
 	x.tmux("new-window", "-t", "main", "-n", "ref", fmt.Sprintf("env PATH=%s:$PATH TERM=xterm %s -NoProfile -NoLogo; sleep 600", e.sshBin, client))
 	w := "main:ref"
 	local := `^PS /.*> ?$`
 	x.waitPrompt(w, local)
-	x.line(w, "Enter-PSSession -HostName "+wireAlias)
+	x.line(w, "Enter-PSSession -HostName "+wireAlias+" -Subsystem "+wireSubsystem(wireRef, "interactive"))
 	e.interactive(x, w, wireRef, `^\[`+wireAlias+`\]: PS .*> ?$`, local)
 	e.waitDone(wireRef, "interactive")
 }
 
-// runPsmuxSide drives psmux through the same scenarios.
-func (e *wireEnv) runPsmuxSide() {
+// psmuxBatch drives psmux invoke and a server session through invoke and
+// session.
+func (e *wireEnv) psmuxBatch() {
 	t := e.t
-	ssh := []string{"--subsystem", wireSubsystem[wireMux], "-F", e.sshd.SSHConfig, wireAlias}
-	e.label(wireMux, "invoke")
-	r := psmuxRun(t, nil, append(append([]string{"invoke"}, ssh...), "--", "1+1")...)
+	ssh := func(scenario string) []string {
+		return []string{"--subsystem", wireSubsystem(wireMux, scenario), "-F", e.sshd.SSHConfig, wireAlias}
+	}
+	r := psmuxRun(t, nil, append(append([]string{"invoke"}, ssh("invoke")...), "--", "1+1")...)
 	if r.code != 0 || r.stdout != "2\n" {
 		t.Fatalf("psmux invoke: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	e.waitDone(wireMux, "invoke")
 
-	e.label(wireMux, "session")
-	x := newTmux(t, e.sshd)
-	x.m.env = append(x.m.env, "HOME="+x.home) // the server resolves the Host alias
-	x.m.must(append([]string{"new", "-n", "s1"}, ssh...)...)
-	if r := x.m.must("exec", "-t", "s1", "--", "1+1"); r.stdout != "2\n" {
+	m := newMuxEnv(t)
+	m.must(append([]string{"new", "-n", "s1"}, ssh("session")...)...)
+	if r := m.must("exec", "-t", "s1", "--", "1+1"); r.stdout != "2\n" {
 		t.Fatalf("exec 1+1: %q", r.stdout)
 	}
-	if r := x.m.must("exec", "-t", "s1", "--", "Get-Item /"); !strings.Contains(r.stdout, "drwx") {
+	if r := m.must("exec", "-t", "s1", "--", "Get-Item /"); !strings.Contains(r.stdout, "drwx") {
 		t.Fatalf("exec Get-Item /: %q", r.stdout)
 	}
-	x.m.must("rm", "-t", "s1")
+	m.must("rm", "-t", "s1")
 	e.waitDone(wireMux, "session")
+}
 
-	e.label(wireMux, "interactive")
+// psmuxInteractive drives the REPL in tmux.
+func (e *wireEnv) psmuxInteractive() {
+	x := newTmux(e.t, e.sshd)
 	w := x.start("repl")
 	x.waitPrompt(w, `^PS psmux>$`)
-	x.line(w, "New-PSSession -HostName "+wireAlias+" -Subsystem "+wireSubsystem[wireMux]+" -Name w1")
+	x.line(w, "New-PSSession -HostName "+wireAlias+" -Subsystem "+wireSubsystem(wireMux, "interactive")+" -Name w1")
 	x.waitPrompt(w, `^PS psmux>$`)
 	x.line(w, "Enter-PSSession w1")
 	e.interactive(x, w, wireMux, w1Prompt, `^PS psmux>$`)
@@ -562,14 +563,17 @@ func TestWireParityPwsh(t *testing.T) {
 	allowed := wireAllowList(t)
 	e := newWireEnv(t, server)
 	t.Run("capture", func(t *testing.T) {
-		t.Run(wireRef, func(t *testing.T) {
-			t.Parallel()
-			e.on(t).runPwshSide(client)
-		})
-		t.Run(wireMux, func(t *testing.T) {
-			t.Parallel()
-			e.on(t).runPsmuxSide()
-		})
+		for name, drive := range map[string]func(e *wireEnv){
+			"pwsh-batch":        func(e *wireEnv) { e.pwshBatch(client) },
+			"pwsh-interactive":  func(e *wireEnv) { e.pwshInteractive(client) },
+			"psmux-batch":       (*wireEnv).psmuxBatch,
+			"psmux-interactive": (*wireEnv).psmuxInteractive,
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				drive(e.on(t))
+			})
+		}
 	})
 	if t.Failed() {
 		return
