@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +42,11 @@ const (
 	wireAlias = "psmux-test"
 )
 
-var wireScenarios = []string{"invoke", "session", "interactive"}
+// wirePatience bounds each wait: the test starts ten pwsh processes, up
+// to four at once, on machines that may be busy.
+const wirePatience = 3 * time.Minute
+
+var wireScenarios = []string{"invoke", "stop", "session", "interactive"}
 
 // wireMsg is one decoded message: its type and its fields flattened to
 // path → JSON text.
@@ -399,7 +406,7 @@ func (e *wireEnv) path(side, scenario string) string {
 // waitWire polls the capture of side's scenario until ok holds.
 func (e *wireEnv) waitWire(side, scenario, what string, ok func(*wireCapture) bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(wirePatience)
 	size := int64(-1)
 	for {
 		// Decode again only when the capture grew.
@@ -420,7 +427,7 @@ func (e *wireEnv) waitWire(side, scenario, what string, ok func(*wireCapture) bo
 func (e *wireEnv) waitDone(side, scenario string) {
 	e.t.Helper()
 	done := filepath.Join(e.dir, scenario+"-"+side+".done")
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(wirePatience)
 	for {
 		if _, err := os.Stat(done); err == nil {
 			return
@@ -485,24 +492,32 @@ func (e *wireEnv) interactive(x *tmuxEnv, w, side, prompt, local string) {
 func (e *wireEnv) pwshBatch(client string) {
 	script := fmt.Sprintf(`$ErrorActionPreference = 'Stop'
 Invoke-Command -HostName %[1]s -Subsystem %[2]s -ScriptBlock ([scriptblock]::Create('1+1'))
+$j = Invoke-Command -AsJob -HostName %[1]s -Subsystem %[4]s -ScriptBlock ([scriptblock]::Create('Write-Output started; Start-Sleep 30'))
+$deadline = (Get-Date).AddMinutes(3)
+while (-not $j.ChildJobs[0].Output.Count -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
+Stop-Job $j
+$j.ChildJobs[0].Output
+Remove-Job $j
 $s = New-PSSession -HostName %[1]s -Subsystem %[3]s
 Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create('1+1'))
 Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create('Get-Item /')) | ForEach-Object FullName
 Remove-PSSession $s
-`, wireAlias, wireSubsystem(wireRef, "invoke"), wireSubsystem(wireRef, "session"))
+`, wireAlias, wireSubsystem(wireRef, "invoke"), wireSubsystem(wireRef, "session"), wireSubsystem(wireRef, "stop"))
 	cmd := exec.Command(client, "-NoProfile", "-NonInteractive", "-c", script)
 	cmd.Env = append(os.Environ(), "PATH="+e.sshBin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
-	if err != nil || string(out) != "2\n2\n/\n" {
+	if err != nil || string(out) != "2\nstarted\n2\n/\n" {
 		e.t.Fatalf("pwsh's client: %v\n%s\n%s", err, out, e.sshd.Log())
 	}
-	e.waitDone(wireRef, "invoke")
-	e.waitDone(wireRef, "session")
+	for _, scenario := range []string{"invoke", "stop", "session"} {
+		e.waitDone(wireRef, scenario)
+	}
 }
 
 // pwshInteractive drives Enter-PSSession in tmux.
 func (e *wireEnv) pwshInteractive(client string) {
 	x := newTmux(e.t, nil)
+	x.patience = wirePatience
 	x.tmux("new-window", "-t", "main", "-n", "ref", fmt.Sprintf("env PATH=%s:$PATH TERM=xterm %s -NoProfile -NoLogo; sleep 600", e.sshBin, client))
 	w := "main:ref"
 	local := `^PS /.*> ?$`
@@ -525,6 +540,29 @@ func (e *wireEnv) psmuxBatch() {
 	}
 	e.waitDone(wireMux, "invoke")
 
+	// Ctrl-C once the command runs, as TestInvokeCtrlCStops.
+	cmd := exec.Command(psmuxBin(), append(append([]string{"invoke"}, ssh("stop")...), "--", "Write-Output started; Start-Sleep 30")...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "started\n" {
+		cmd.Process.Kill()
+		t.Fatalf("psmux invoke: first line %q, %v; stderr %s", line, err, stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
+		t.Fatalf("psmux invoke after SIGINT: %v, want exit %d; stderr %s", err, exitStopped, stderr.String())
+	}
+	e.waitDone(wireMux, "stop")
+
 	m := newMuxEnv(t)
 	m.must(append([]string{"new", "-n", "s1"}, ssh("session")...)...)
 	if r := m.must("exec", "-t", "s1", "--", "1+1"); r.stdout != "2\n" {
@@ -540,6 +578,7 @@ func (e *wireEnv) psmuxBatch() {
 // psmuxInteractive drives the REPL in tmux.
 func (e *wireEnv) psmuxInteractive() {
 	x := newTmux(e.t, e.sshd)
+	x.patience = wirePatience
 	w := x.start("repl")
 	x.waitPrompt(w, `^PS psmux>$`)
 	x.line(w, "New-PSSession -HostName "+wireAlias+" -Subsystem "+wireSubsystem(wireMux, "interactive")+" -Name w1")
