@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -237,7 +235,7 @@ func compareWire(scenario string, ref, got *wireCapture) []wireDiff {
 			for p := range gm.fields {
 				paths[p] = true
 			}
-			for _, p := range slices.Sorted(mapsKeys(paths)) {
+			for _, p := range slices.Sorted(maps.Keys(paths)) {
 				rv, rok := rm.fields[p]
 				gv, gok := gm.fields[p]
 				if rok && gok && rv == gv {
@@ -298,16 +296,6 @@ func nthMsg(msgs []wireMsg, typ string, n int) *wireMsg {
 		}
 	}
 	return nil
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // wireAllowed is one row of docs/WIRE-PARITY.md's allow-list.
@@ -540,27 +528,8 @@ func (e *wireEnv) psmuxBatch() {
 	}
 	e.waitDone(wireMux, "invoke")
 
-	// Ctrl-C once the command runs, as TestInvokeCtrlCStops.
-	cmd := exec.Command(psmuxBin(), append(append([]string{"invoke"}, ssh("stop")...), "--", "Write-Output started; Start-Sleep 30")...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "started\n" {
-		cmd.Process.Kill()
-		t.Fatalf("psmux invoke: first line %q, %v; stderr %s", line, err, stderr.String())
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	var ee *exec.ExitError
-	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
-		t.Fatalf("psmux invoke after SIGINT: %v, want exit %d; stderr %s", err, exitStopped, stderr.String())
-	}
+	// Ctrl-C once the command runs.
+	invokeInterrupted(t, ssh("stop")...)
 	e.waitDone(wireMux, "stop")
 
 	m := newMuxEnv(t)
