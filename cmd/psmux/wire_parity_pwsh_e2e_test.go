@@ -560,6 +560,7 @@ func (e *wireEnv) psmuxInteractive() {
 
 func TestWireParityPwsh(t *testing.T) {
 	opensshd.Require(t)
+	req.Tool(t, req.Tmux, "tmux", "apt-get install tmux")
 	server := realPwsh(t)
 	if server == "" {
 		t.Skip("no real pwsh")
