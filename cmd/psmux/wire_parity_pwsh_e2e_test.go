@@ -24,9 +24,10 @@ import (
 )
 
 // Wire parity with pwsh's own client: the same scenarios are driven once
-// by pwsh (Invoke-Command -HostName, New-PSSession/Invoke-Command -Session/
-// Remove-PSSession, Enter-PSSession in tmux) and once by psmux (invoke,
-// new/exec/rm, the REPL in tmux), both against one real sshd whose
+// by pwsh (Invoke-Command -HostName, Invoke-Command -AsJob + Stop-Job,
+// New-PSSession/Invoke-Command -Session/Remove-PSSession, Enter-PSSession
+// in tmux) and once by psmux (invoke, invoke + SIGINT, new/exec/rm, the
+// REPL in tmux), both against one real sshd whose
 // subsystems tee what the client sends into a file before a real
 // pwsh -sshs. Both captures are decoded with package capture and compared:
 // the OutOfProc packets per channel (session, each pipeline) in order and
