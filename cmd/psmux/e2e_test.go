@@ -167,28 +167,37 @@ func TestInvokeLocal(t *testing.T) {
 func TestInvokeCtrlCStops(t *testing.T) {
 	for name, server := range servers(t) {
 		t.Run(name, func(t *testing.T) {
-			cmd := exec.Command(psmuxBin(), "invoke", "--local", "--pwsh", server, "--", "Write-Output started; Start-Sleep 30")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Wait for the pipeline's first output: it is running.
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil || strings.TrimSpace(line) != "started" {
-				t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
-			}
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			err = cmd.Wait()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
-				t.Fatalf("after SIGINT: %v, want exit %d; stderr %s", err, exitStopped, errb.String())
-			}
+			invokeInterrupted(t, "--local", "--pwsh", server)
 		})
+	}
+}
+
+// invokeInterrupted runs psmux invoke with args and the script
+// "Write-Output started; Start-Sleep 30", sends SIGINT once "started" is
+// printed (the pipeline runs) and fails unless psmux exits 4 (Stopped).
+func invokeInterrupted(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(psmuxBin(), append(append([]string{"invoke"}, args...), "--", "Write-Output started; Start-Sleep 30")...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "started" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
+		t.Fatalf("after SIGINT: %v, want exit %d; stderr %s", err, exitStopped, errb.String())
 	}
 }
 

@@ -24,6 +24,9 @@ type tmuxEnv struct {
 	m    *muxEnv
 	home string
 	env  []string
+	// patience bounds each wait (30s when zero); tests that start
+	// several pwsh processes at once give more.
+	patience time.Duration
 }
 
 func newTmux(t *testing.T, sshd *opensshd.Sshd, extraEnv ...string) *tmuxEnv {
@@ -89,7 +92,11 @@ func (x *tmuxEnv) screen(target string, escapes bool) string {
 // a terminal); it fails after a generous deadline.
 func (x *tmuxEnv) wait(target, what string, ok func(string) bool) string {
 	x.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	patience := x.patience
+	if patience == 0 {
+		patience = 30 * time.Second
+	}
+	deadline := time.Now().Add(patience)
 	for {
 		s := x.screen(target, false)
 		if ok(s) {
