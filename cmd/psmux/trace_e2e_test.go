@@ -149,7 +149,7 @@ func TestServerTraceMasksSecrets(t *testing.T) {
 // visible ones with "alice"; it returns the rendered output.
 func execWithAnswers(t *testing.T, m *muxEnv, session, script string, hidden ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := sock.Dial(ctx, m.sock)
 	if err != nil {
@@ -188,7 +188,16 @@ func execWithAnswers(t *testing.T, m *muxEnv, session, script string, hidden ...
 	if _, _, err := c.Attach(ctx, mux.AttachArgs{Target: session}, show); err != nil {
 		t.Fatalf("attach: %v", err)
 	}
-	_, err = c.Call(ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true}, show)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true}, show)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Minute): // Call goes on waiting after ctx asks the server to stop
+		t.Fatalf("exec did not end\nstdout:\n%s\nserver log:\n%s", out.String(), m.log())
+	}
 	r.Finish()
 	if err != nil {
 		t.Fatalf("exec: %v\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", err, out.String(), errb.String(), m.log())
