@@ -2,9 +2,6 @@ package transcripts
 
 import (
 	"embed"
-	"io/fs"
-	"sort"
-	"strings"
 )
 
 //go:embed testdata/*.oop
@@ -100,17 +97,4 @@ var Scenarios = []Scenario{
 // Transcript returns the recorded traffic of a scenario.
 func Transcript(name string) ([]byte, error) {
 	return files.ReadFile("testdata/" + name + ".oop")
-}
-
-// Names lists the recorded scenarios.
-func Names() []string {
-	ents, _ := fs.ReadDir(files, "testdata")
-	var out []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".oop"); ok {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
