@@ -31,6 +31,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Trace logs every request.
 	Trace bool
+	// TraceDir, when set, receives each session's OutOfProc traffic as
+	// TraceDir/<name>.oop, secrets masked (SPEC S10).
+	TraceDir string
 	// IdleCheck is how often idle sessions are looked for; default 1 s.
 	IdleCheck time.Duration
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/sessions/trace"
 	"github.com/psmux/psmux/ssh"
 )
 
@@ -173,6 +177,7 @@ func (s *Session) open(ctx context.Context) error {
 	}
 	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
 	if err == nil {
+		t = s.traced(t)
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
 			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces), Diag: diag})
@@ -197,6 +202,30 @@ func (s *Session) open(ctx context.Context) error {
 	s.mu.Unlock()
 	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
 	return err
+}
+
+// traced records t's traffic under the server's TraceDir, if it has one.
+// A trace that cannot be opened is logged, not fatal.
+func (s *Session) traced(t sessions.Transport) sessions.Transport {
+	dir := s.srv.cfg.TraceDir
+	if dir == "" {
+		return t
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == 0 || r == '\\' {
+			return '_'
+		}
+		return r
+	}, s.Name)
+	if name == "" || name == "." || name == ".." {
+		name = strconv.Itoa(s.ID)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name+".oop"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		s.srv.logf("trace: %v", err)
+		return t
+	}
+	return trace.Wrap(t, f)
 }
 
 // watch marks the session Broken when its connection ends on its own.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/pscrypto"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -109,6 +110,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
 	c.pool.MaxMessage = opts.MaxMessage
+	c.pool.Crypto = &pscrypto.Client{}
 	if err := c.pool.Open(psrp.InitRunspacePoolMsg{
 		MinRunspaces: opts.MinRunspaces, MaxRunspaces: opts.MaxRunspaces,
 		ApartmentState: 2, HostInfo: opts.Host, ApplicationArguments: opts.AppArgs,

@@ -35,7 +35,7 @@ commands:
   rm -t TARGETS | --all                              close sessions (Remove-PSSession)
   reconnect -t S                                     reopen a Broken session and re-run its init script
   kill-server                                        stop the server and every session
-  server [--foreground] [--trace]                    run the server (started on demand otherwise)
+  server [--foreground] [--trace DIR]                run the server (started on demand otherwise)
   proxy                                              bridge stdin/stdout to the server (for attach --via)
   invoke [SSHFLAGS] DEST[,DEST…] [--json] [--throttle N] [--] SCRIPT
                                                      run SCRIPT in temporary sessions on hosts, no server

@@ -63,13 +63,13 @@ func stateDir(socket string) string {
 	return filepath.Join(base, "psmux", name)
 }
 
-// runServer is `psmux server [--foreground] [--trace]`: listen on the
+// runServer is `psmux server [--foreground] [--trace DIR]`: listen on the
 // socket, restore the registry, serve until kill-server.
 func runServer(g global, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fg := fs.Bool("foreground", false, "stay in the foreground and log to stderr")
-	trace := fs.Bool("trace", false, "log every request")
+	trace := fs.String("trace", "", "write each session's OutOfProc traffic to `DIR`/<name>.oop (secrets masked) and log every request")
 	readyFD := fs.Int("ready-fd", 0, "write \"ready\" to this descriptor once listening (used when started on demand)")
 	idle := fs.Duration("idle-check", time.Second, "how often idle sessions are looked for")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +84,15 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		fmt.Fprintf(stderr, "psmux: server: %v\n", err)
 		return exitConnect
+	}
+	if *trace != "" {
+		if *trace, err = filepath.Abs(*trace); err == nil {
+			err = os.MkdirAll(*trace, 0o700)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "psmux: server: --trace: %v\n", err)
+			return exitUsage
+		}
 	}
 	logw := io.Writer(stderr)
 	if !*fg {
@@ -101,7 +110,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	}
 	defer os.Remove(path)
 	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, "sessions.json"),
-		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace})
+		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)
 		return exitConnect

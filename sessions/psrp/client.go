@@ -93,19 +93,21 @@ type ClientPool struct {
 	State      RunspacePoolStateValue
 	Negotiated string // the server's protocolversion
 	MaxMessage int    // cap on one reassembled message (0 = MaxMessageDefault)
-	Decode     []clixml.Option
+	// Crypto does protocol 2.3's SecureString key exchange (package
+	// pscrypto); nil makes a SecureString under 2.3 an error.
+	Crypto Crypto
+	Decode []clixml.Option
 
-	frag       Fragmenter
-	rx         map[rxKey]*Defragmenter
-	tx         map[uuid.UUID]*txQueue
-	out        []Packet
-	pipes      map[uuid.UUID]*clientPipe
-	events     []any
-	key        *KeyPair
-	sessionKey []byte
-	waiting    []pendingResponse
-	closeSent  bool
-	scratch    []byte
+	frag      Fragmenter
+	rx        map[rxKey]*Defragmenter
+	tx        map[uuid.UUID]*txQueue
+	out       []Packet
+	pipes     map[uuid.UUID]*clientPipe
+	events    []any
+	keySent   bool // PUBLIC_KEY went out
+	waiting   []pendingResponse
+	closeSent bool
+	scratch   []byte
 }
 
 // NewClientPool returns a pool with a fresh RPID.
@@ -233,9 +235,12 @@ func (p *ClientPool) Respond(pid uuid.UUID, r HostResponseMsg) error {
 func (p *ClientPool) sendSealed(pid uuid.UUID, prompt bool, t MessageType, v clixml.Value) error {
 	if hasSecure(v) {
 		if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
-			v = sealValue(v, nil)
-		} else if p.sessionKey != nil {
-			v = sealValue(v, p.sessionKey)
+			v = MapSecureStrings(v, PlainSecureText)
+		} else if p.Crypto != nil && p.Crypto.HasSessionKey() {
+			v = MapSecureStrings(v, func(plain string) string {
+				s, _ := p.Crypto.Seal(UTF16LE(plain))
+				return s
+			})
 		} else {
 			if err := p.requestKey(); err != nil {
 				return err
@@ -253,15 +258,18 @@ func (p *ClientPool) sendSealed(pid uuid.UUID, prompt bool, t MessageType, v cli
 }
 
 func (p *ClientPool) requestKey() error {
-	if p.key != nil {
+	if p.keySent {
 		return nil
 	}
-	k, err := NewKeyPair()
+	if p.Crypto == nil {
+		return errors.New("psrp: a SecureString under protocol " + p.Negotiated + " needs the key exchange, and the pool has no Crypto")
+	}
+	blob, err := p.Crypto.NewKey()
 	if err != nil {
 		return err
 	}
-	p.key = k
-	p.send(NilGUID, false, PublicKey, NilGUID, KeyMsg{Base64: k.PublicKeyBlob()}.Value(PublicKey))
+	p.keySent = true
+	p.send(NilGUID, false, PublicKey, NilGUID, KeyMsg{Base64: blob}.Value(PublicKey))
 	return nil
 }
 
@@ -340,23 +348,19 @@ func mapProps(ps []clixml.Property, f func(string) string) []clixml.Property {
 	return out
 }
 
-// sealValue returns a copy of v with every SecureString sealed.
-func sealValue(v clixml.Value, key []byte) clixml.Value {
-	return MapSecureStrings(v, func(plain string) string {
-		s, _ := SealSecureString(key, plain)
-		return s
-	})
-}
-
 // OpenSecure returns the plaintext of an <SS> the server sent.
 func (p *ClientPool) OpenSecure(v clixml.Value) (string, error) {
 	if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
-		return OpenSecureString(nil, v.Text)
+		return OpenPlainSecureText(v.Text)
 	}
-	if p.sessionKey == nil {
+	if p.Crypto == nil || !p.Crypto.HasSessionKey() {
 		return "", ErrNoSessionKey
 	}
-	return OpenSecureString(p.sessionKey, v.Text)
+	b, err := p.Crypto.Open(v.Text)
+	if err != nil {
+		return "", err
+	}
+	return FromUTF16LE(b)
 }
 
 // Stop queues a Signal for a running pipeline (Ctrl-C).
@@ -493,10 +497,10 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 		if err != nil {
 			return err
 		}
-		if p.key == nil {
+		if !p.keySent {
 			return protoErr("ENCRYPTED_SESSION_KEY without a PUBLIC_KEY")
 		}
-		if p.sessionKey, err = p.key.DecryptSessionKey(k.Base64); err != nil {
+		if err = p.Crypto.SetSessionKey(k.Base64); err != nil {
 			return err
 		}
 		held := p.waiting

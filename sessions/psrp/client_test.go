@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/pscrypto"
 )
 
 // serverPacket builds the Data packet a server sends for one message.
@@ -156,6 +157,7 @@ func TestClientPoolRefusesClientOnlyPackets(t *testing.T) {
 func TestSecureStringKeyExchange(t *testing.T) {
 	var f Fragmenter
 	p := openPool(t, &f) // negotiated 2.3: needs the key exchange
+	p.Crypto = &pscrypto.Client{}
 	pid := uuid.New()
 	_ = p.Invoke(pid, ScriptPipeline("Read-Host -AsSecureString", false))
 	receive(t, p, Packet{Kind: CommandAck, GUID: pid})
@@ -186,7 +188,7 @@ func TestSecureStringKeyExchange(t *testing.T) {
 	for i := range key {
 		key[i] = byte(i)
 	}
-	enc, err := EncryptSessionKey(pub.Base64, key)
+	enc, err := pscrypto.EncryptSessionKey(pub.Base64, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +209,8 @@ func TestSecureStringKeyExchange(t *testing.T) {
 		if err != nil || r.Result == nil || r.Result.Kind != clixml.SecureString {
 			t.Fatalf("response %+v %v", r, err)
 		}
-		plain, err := OpenSecureString(key, r.Result.Text)
+		b, err := pscrypto.Open(key, r.Result.Text)
+		plain, _ := FromUTF16LE(b)
 		if err != nil || plain != "hunter2" {
 			t.Fatalf("sealed SecureString opens to %q, %v", plain, err)
 		}

@@ -121,7 +121,11 @@ func (s *Server) writePacket(p psrp.Packet) {
 // sendMessage writes one message, one fragment per Data line, with the
 // BOM pwsh puts before every body.
 func (s *Server) sendMessage(guid uuid.UUID, t psrp.MessageType, pid uuid.UUID, v clixml.Value) {
-	body := clixml.Encode([]byte{0xEF, 0xBB, 0xBF}, v)
+	s.sendBody(guid, t, pid, clixml.Encode([]byte{0xEF, 0xBB, 0xBF}, v))
+}
+
+// sendBody writes one message whose body is already encoded.
+func (s *Server) sendBody(guid uuid.UUID, t psrp.MessageType, pid uuid.UUID, body []byte) {
 	msg := psrp.AppendMessage(nil, psrp.Message{Destination: psrp.ToClient, Type: t, RPID: s.rpidFor(t), PID: pid, Data: body})
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -293,7 +297,7 @@ func (s *Server) sessionData(p psrp.Packet) error {
 			}
 			key := make([]byte, 32)
 			_, _ = rand.Read(key)
-			enc, err := psrp.EncryptSessionKey(k.Base64, key)
+			enc, err := encryptSessionKey(k.Base64, key)
 			if err != nil {
 				return err
 			}
@@ -501,7 +505,7 @@ func (p *spipe) sessionKey() []byte {
 func (p *spipe) open(v clixml.Value) clixml.Value {
 	key := p.sessionKey()
 	return psrp.MapSecureStrings(v, func(sealed string) string {
-		plain, err := psrp.OpenSecureString(key, sealed)
+		plain, err := openSecure(key, sealed)
 		if err != nil {
 			return ""
 		}
@@ -528,8 +532,7 @@ func deserialize(v clixml.Value) clixml.Value {
 func (p *spipe) seal(v clixml.Value) clixml.Value {
 	key := p.sessionKey()
 	return psrp.MapSecureStrings(v, func(plain string) string {
-		s, _ := psrp.SealSecureString(key, plain)
-		return s
+		return sealSecure(key, plain)
 	})
 }
 
@@ -544,6 +547,10 @@ func (p *spipe) run(cp psrp.CreatePipelineMsg, input chan clixml.Value) {
 		for _, a := range c.Args {
 			cmds[i].Args = append(cmds[i].Args, Arg{Name: a.Name, Value: p.open(a.Value)})
 		}
+	}
+	if rp := replayFor(cp); rp != nil {
+		p.replay(rp)
+		return
 	}
 	var in <-chan clixml.Value
 	if input != nil {

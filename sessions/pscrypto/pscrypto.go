@@ -1,4 +1,4 @@
-package psrp
+package pscrypto
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"unicode/utf16"
 )
 
 // The SecureString key exchange of protocol 2.3 (psrp-brief §9): the
@@ -24,9 +23,6 @@ var (
 	simpleBlobHeader    = []byte{0x01, 0x02, 0x00, 0x00, 0x10, 0x66, 0x00, 0x00, 0x00, 0xa4, 0x00, 0x00}
 )
 
-// ErrNoSessionKey means a SecureString needs the key exchange first.
-var ErrNoSessionKey = errors.New("psrp: no session key: the SecureString key exchange has not completed")
-
 // KeyPair is the client's side of the exchange.
 type KeyPair struct{ priv *rsa.PrivateKey }
 
@@ -34,7 +30,7 @@ type KeyPair struct{ priv *rsa.PrivateKey }
 func NewKeyPair() (*KeyPair, error) {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return nil, fmt.Errorf("psrp: generate RSA key: %w", err)
+		return nil, fmt.Errorf("pscrypto: generate RSA key: %w", err)
 	}
 	return &KeyPair{priv: k}, nil
 }
@@ -63,17 +59,18 @@ func (k *KeyPair) PublicKeyBlob() string {
 func (k *KeyPair) DecryptSessionKey(b64 string) ([]byte, error) {
 	blob, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return nil, fmt.Errorf("psrp: EncryptedSessionKey is not base64: %w", err)
+		return nil, fmt.Errorf("pscrypto: EncryptedSessionKey is not base64: %w", err)
 	}
 	if len(blob) != len(simpleBlobHeader)+256 || !bytes.Equal(blob[:len(simpleBlobHeader)], simpleBlobHeader) {
-		return nil, fmt.Errorf("psrp: EncryptedSessionKey: expected a %d-byte CAPI SIMPLEBLOB for AES-256, got %d bytes", len(simpleBlobHeader)+256, len(blob))
+		return nil, fmt.Errorf("pscrypto: EncryptedSessionKey: expected a %d-byte CAPI SIMPLEBLOB for AES-256, got %d bytes", len(simpleBlobHeader)+256, len(blob))
 	}
+	//lint:ignore SA1019 CAPI's SIMPLEBLOB, which the protocol prescribes, is PKCS #1 v1.5
 	key, err := rsa.DecryptPKCS1v15(nil, k.priv, reversed(blob[len(simpleBlobHeader):]))
 	if err != nil {
-		return nil, fmt.Errorf("psrp: decrypt session key: %w", err)
+		return nil, fmt.Errorf("pscrypto: decrypt session key: %w", err)
 	}
 	if len(key) != 32 {
-		return nil, fmt.Errorf("psrp: session key of %d bytes: expected 32", len(key))
+		return nil, fmt.Errorf("pscrypto: session key of %d bytes: expected 32", len(key))
 	}
 	return key, nil
 }
@@ -83,55 +80,33 @@ func (k *KeyPair) DecryptSessionKey(b64 string) ([]byte, error) {
 func EncryptSessionKey(publicKeyB64 string, key []byte) (string, error) {
 	blob, err := base64.StdEncoding.DecodeString(publicKeyB64)
 	if err != nil {
-		return "", fmt.Errorf("psrp: PublicKey is not base64: %w", err)
+		return "", fmt.Errorf("pscrypto: PublicKey is not base64: %w", err)
 	}
 	if len(blob) < len(publicKeyBlobHeader)+4+8 || !bytes.Equal(blob[:8], publicKeyBlobHeader[:8]) || string(blob[8:12]) != "RSA1" {
-		return "", errors.New("psrp: PublicKey: expected a CAPI PUBLICKEYBLOB (06 02 … RSA1)")
+		return "", errors.New("pscrypto: PublicKey: expected a CAPI PUBLICKEYBLOB (06 02 … RSA1)")
 	}
 	bits := binary.LittleEndian.Uint32(blob[12:16])
 	if bits%8 != 0 || bits < 1024 || bits > 16384 || len(blob) != 20+int(bits/8) {
-		return "", fmt.Errorf("psrp: PublicKey: bad key length %d bits for a %d-byte blob", bits, len(blob))
+		return "", fmt.Errorf("pscrypto: PublicKey: bad key length %d bits for a %d-byte blob", bits, len(blob))
 	}
 	e := binary.LittleEndian.Uint32(blob[16:20])
 	pub := &rsa.PublicKey{E: int(e), N: new(big.Int).SetBytes(reversed(blob[20:]))}
+	//lint:ignore SA1019 CAPI's SIMPLEBLOB, which the protocol prescribes, is PKCS #1 v1.5
 	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, key)
 	if err != nil {
-		return "", fmt.Errorf("psrp: encrypt session key: %w", err)
+		return "", fmt.Errorf("pscrypto: encrypt session key: %w", err)
 	}
 	out := append(append([]byte(nil), simpleBlobHeader...), reversed(ct)...)
 	return base64.StdEncoding.EncodeToString(out), nil
 }
 
-func utf16le(s string) []byte {
-	u := utf16.Encode([]rune(s))
-	b := make([]byte, 2*len(u))
-	for i, c := range u {
-		binary.LittleEndian.PutUint16(b[2*i:], c)
-	}
-	return b
-}
-
-func fromUTF16LE(b []byte) (string, error) {
-	if len(b)%2 != 0 {
-		return "", errors.New("psrp: SecureString: odd number of UTF-16 bytes")
-	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return string(utf16.Decode(u)), nil
-}
-
-// SealSecureString returns the <SS> text for plain: AES-CBC with key, or
-// plain UTF-16LE when key is nil (protocol 2.4).
-func SealSecureString(key []byte, plain string) (string, error) {
-	data := utf16le(plain)
-	if key == nil {
-		return base64.StdEncoding.EncodeToString(data), nil
-	}
+// Seal returns the <SS> text for a SecureString's UTF-16LE bytes:
+// AES-256-CBC with key, zero IV, PKCS#7 padding.
+func Seal(key []byte, utf16le []byte) (string, error) {
+	data := append([]byte(nil), utf16le...)
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return "", fmt.Errorf("psrp: SecureString: %w", err)
+		return "", fmt.Errorf("pscrypto: SecureString: %w", err)
 	}
 	pad := aes.BlockSize - len(data)%aes.BlockSize
 	data = append(data, bytes.Repeat([]byte{byte(pad)}, pad)...)
@@ -139,26 +114,72 @@ func SealSecureString(key []byte, plain string) (string, error) {
 	return base64.StdEncoding.EncodeToString(data), nil
 }
 
-// OpenSecureString reverses SealSecureString.
-func OpenSecureString(key []byte, b64 string) (string, error) {
+// Open reverses Seal: it returns the UTF-16LE bytes.
+func Open(key []byte, b64 string) ([]byte, error) {
 	data, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return "", fmt.Errorf("psrp: SecureString is not base64: %w", err)
-	}
-	if key == nil {
-		return fromUTF16LE(data)
+		return nil, fmt.Errorf("pscrypto: SecureString is not base64: %w", err)
 	}
 	if len(data) == 0 || len(data)%aes.BlockSize != 0 {
-		return "", fmt.Errorf("psrp: SecureString of %d bytes: expected a multiple of %d", len(data), aes.BlockSize)
+		return nil, fmt.Errorf("pscrypto: SecureString of %d bytes: expected a multiple of %d", len(data), aes.BlockSize)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return "", fmt.Errorf("psrp: SecureString: %w", err)
+		return nil, fmt.Errorf("pscrypto: SecureString: %w", err)
 	}
 	cipher.NewCBCDecrypter(block, make([]byte, aes.BlockSize)).CryptBlocks(data, data)
 	pad := int(data[len(data)-1])
 	if pad == 0 || pad > aes.BlockSize || pad > len(data) {
-		return "", errors.New("psrp: SecureString: bad padding (wrong session key?)")
+		return nil, errors.New("pscrypto: SecureString: bad padding (wrong session key?)")
 	}
-	return fromUTF16LE(data[:len(data)-pad])
+	return data[:len(data)-pad], nil
+}
+
+// Client is the client side of the exchange for a psrp.ClientPool
+// (psrp.Crypto): a key pair, then the session key the server sent.
+type Client struct {
+	kp  *KeyPair
+	key []byte
+}
+
+// NewKey makes the RSA key pair and returns its PUBLICKEYBLOB.
+func (c *Client) NewKey() (string, error) {
+	k, err := NewKeyPair()
+	if err != nil {
+		return "", err
+	}
+	c.kp = k
+	return k.PublicKeyBlob(), nil
+}
+
+// SetSessionKey opens the server's ENCRYPTED_SESSION_KEY.
+func (c *Client) SetSessionKey(encrypted string) error {
+	if c.kp == nil {
+		return errors.New("pscrypto: a session key before a key pair")
+	}
+	k, err := c.kp.DecryptSessionKey(encrypted)
+	if err != nil {
+		return err
+	}
+	c.key = k
+	return nil
+}
+
+// HasSessionKey reports whether the exchange has completed.
+func (c *Client) HasSessionKey() bool { return c.key != nil }
+
+// Seal encrypts a SecureString's UTF-16LE bytes with the session key.
+func (c *Client) Seal(utf16le []byte) (string, error) {
+	if c.key == nil {
+		return "", errors.New("pscrypto: no session key")
+	}
+	return Seal(c.key, utf16le)
+}
+
+// Open decrypts an <SS> text with the session key into UTF-16LE bytes.
+func (c *Client) Open(sealed string) ([]byte, error) {
+	if c.key == nil {
+		return nil, errors.New("pscrypto: no session key")
+	}
+	return Open(c.key, sealed)
 }
