@@ -311,10 +311,14 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 			return nil, errorf(CodeBroken, textBroken, a.Script)
 		}
 	}
-	jctx, cancel := context.WithCancel(context.Background())
+	base, release := context.WithCancel(context.Background())
 	if a.Timeout > 0 {
-		jctx, cancel = context.WithTimeout(context.Background(), a.Timeout)
+		base, release = context.WithTimeout(context.Background(), a.Timeout)
 	}
+	jctx, stop := sessions.WithStop(base)
+	// The first call stops the command; a later one (a second Ctrl-C)
+	// sends the stop again.
+	cancel := func() { stop(); release() }
 	s.mu.Lock()
 	s.nextCmd++
 	j := &job{ID: s.nextCmd, Command: a.Script, Interactive: a.Interactive, Owner: p, cancel: cancel,

@@ -71,10 +71,24 @@ type txQueue struct {
 	queue       []Packet
 }
 
+// clientPipe is one pipeline's progress through psrp-brief §1.5. pwsh
+// handles each stdin line on its own thread, so a packet about a pipeline
+// is sent only once the server has finished with what it depends on:
+// the CREATE_PIPELINE after the CommandAck, a Signal after the
+// CREATE_PIPELINE's DataAck (the server acks it from Prepare, when the
+// pipeline exists; a Signal before that finds nothing to stop), the Close
+// after the CommandAck and after the DataAck of the last Data sent (a
+// Close racing the CREATE_PIPELINE makes the server run the pipeline
+// after its transport closed).
 type clientPipe struct {
-	state     PSInvocationState
-	closeSent bool
-	signaled  bool
+	state       PSInvocationState
+	commandAck  bool // the server has the command transport
+	createLeft  int  // CREATE_PIPELINE packets not yet acked
+	created     bool // the CREATE_PIPELINE was acked: the pipeline exists
+	stopWanted  bool // a stop waits for created
+	signalOut   bool // a Signal waits for its SignalAck
+	closeWanted bool // a Close waits for commandAck and the last DataAck
+	closeSent   bool
 }
 
 type pendingResponse struct {
@@ -104,7 +118,9 @@ type ClientPool struct {
 	key        *KeyPair
 	sessionKey []byte
 	waiting    []pendingResponse
-	closeSent  bool
+	closeSent  bool               // the session Close is wanted
+	closeOut   bool               // the session Close was sent
+	acked      map[uuid.UUID]bool // pipelines closed before their CommandAck came
 	scratch    []byte
 }
 
@@ -146,6 +162,9 @@ func (p *ClientPool) send(guid uuid.UUID, prompt bool, t MessageType, pid uuid.U
 
 // sendRaw queues one message with the given body bytes.
 func (p *ClientPool) sendRaw(guid uuid.UUID, prompt bool, t MessageType, pid uuid.UUID, body []byte) {
+	if pp := p.pipes[guid]; pp != nil && pp.closeWanted {
+		return // nothing for a pipeline follows its Close
+	}
 	msg := AppendMessage(nil, Message{Destination: ToServer, Type: t, RPID: p.RPID, PID: pid, Data: body})
 	q := p.tx[guid]
 	_ = p.frag.FragmentEach(msg, nil, func(fr []byte) error {
@@ -177,10 +196,13 @@ func (p *ClientPool) Invoke(pid uuid.UUID, m CreatePipelineMsg) error {
 	if _, dup := p.pipes[pid]; dup {
 		return fmt.Errorf("psrp: invoke: pipeline %s exists already", pid)
 	}
-	p.pipes[pid] = &clientPipe{state: Running}
-	p.tx[pid] = &txQueue{}
+	pp := &clientPipe{state: Running}
+	p.pipes[pid] = pp
+	q := &txQueue{}
+	p.tx[pid] = q
 	p.out = append(p.out, Packet{Kind: Command, GUID: pid})
 	p.send(pid, false, CreatePipeline, pid, m.Value())
+	pp.createLeft = len(q.queue)
 	return nil
 }
 
@@ -359,46 +381,99 @@ func (p *ClientPool) OpenSecure(v clixml.Value) (string, error) {
 	return OpenSecureString(p.sessionKey, v.Text)
 }
 
-// Stop queues a Signal for a running pipeline (Ctrl-C).
+// Stop asks the server to stop a running pipeline (Ctrl-C). The Signal
+// goes out once the pipeline exists on the server; asking again after
+// its SignalAck sends another.
 func (p *ClientPool) Stop(pid uuid.UUID) error {
 	pp, err := p.pipe(pid, "stop")
 	if err != nil {
 		return err
 	}
-	if pp.state.Terminal() || pp.closeSent || pp.signaled {
+	if pp.state.Terminal() || pp.closeWanted {
 		return nil
 	}
-	pp.signaled = true
-	p.out = append(p.out, Packet{Kind: Signal, GUID: pid})
+	pp.stopWanted = true
+	p.signal(pid, pp)
 	return nil
 }
 
+// signal sends a wanted Signal when the pipeline exists and no Signal is
+// outstanding.
+func (p *ClientPool) signal(pid uuid.UUID, pp *clientPipe) {
+	if !pp.stopWanted || !pp.created || pp.signalOut || pp.closeWanted || pp.state.Terminal() {
+		return
+	}
+	pp.stopWanted = false
+	pp.signalOut = true
+	p.out = append(p.out, Packet{Kind: Signal, GUID: pid})
+}
+
 // ClosePipeline queues the pipeline's one Close (stopping it if it runs).
+// Data not yet sent for it is dropped: nothing for a pipeline follows its
+// Close.
 func (p *ClientPool) ClosePipeline(pid uuid.UUID) error {
 	pp, err := p.pipe(pid, "close")
 	if err != nil {
 		return err
 	}
-	if !pp.closeSent {
-		pp.closeSent = true
-		p.out = append(p.out, Packet{Kind: Close, GUID: pid})
-	}
+	p.wantClose(pid, pp)
 	return nil
 }
 
+func (p *ClientPool) wantClose(pid uuid.UUID, pp *clientPipe) {
+	if pp.closeWanted {
+		return
+	}
+	pp.closeWanted = true
+	pp.stopWanted = false
+	if q := p.tx[pid]; q != nil {
+		clear(q.queue)
+		q.queue = nil
+	}
+	p.sendClose(pid, pp)
+}
+
+// sendClose sends a wanted Close once the server has the command
+// transport and has acked the last Data sent for it.
+func (p *ClientPool) sendClose(pid uuid.UUID, pp *clientPipe) {
+	if !pp.closeWanted || pp.closeSent || !pp.commandAck {
+		return
+	}
+	if q := p.tx[pid]; q != nil && q.awaitingAck {
+		return
+	}
+	pp.closeSent = true
+	p.out = append(p.out, Packet{Kind: Close, GUID: pid})
+	p.sendSessionClose()
+}
+
 // Close queues the Close of every pipeline not yet closed, then the
-// session Close.
+// session Close, which goes out after every pipeline's Close (pwsh
+// answers it once all its commands are closed).
 func (p *ClientPool) Close() {
 	if p.closeSent {
 		return
 	}
-	for pid := range p.pipes {
-		_ = p.ClosePipeline(pid)
+	for pid, pp := range p.pipes {
+		p.wantClose(pid, pp)
 	}
 	p.closeSent = true
 	if p.State == PoolOpened || p.State == PoolOpening {
 		p.State = PoolClosing
 	}
+	p.sendSessionClose()
+}
+
+func (p *ClientPool) sendSessionClose() {
+	if !p.closeSent || p.closeOut {
+		return
+	}
+	for _, pp := range p.pipes {
+		if !pp.closeSent {
+			return
+		}
+	}
+	p.closeOut = true
 	p.out = append(p.out, Packet{Kind: Close, GUID: NilGUID})
 }
 
@@ -414,21 +489,48 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 			return p.events, nil // ack for a pipeline already closed
 		}
 		q.awaitingAck = false
+		if pp := p.pipes[pk.GUID]; pp != nil {
+			if pp.createLeft > 0 {
+				if pp.createLeft--; pp.createLeft == 0 && !pp.closeWanted {
+					pp.created = true
+					p.signal(pk.GUID, pp)
+				}
+			}
+			p.sendClose(pk.GUID, pp)
+		}
 		p.flush(pk.GUID)
 	case CommandAck:
-		q := p.tx[pk.GUID]
-		if q == nil {
+		pp := p.pipes[pk.GUID]
+		if pp == nil {
+			if p.acked[pk.GUID] {
+				delete(p.acked, pk.GUID) // its CloseAck came first
+				return p.events, nil
+			}
 			return nil, protoErr("CommandAck for unknown pipeline %s", pk.GUID)
 		}
-		q.ready = true
+		pp.commandAck = true
+		if q := p.tx[pk.GUID]; q != nil {
+			q.ready = true
+		}
+		p.sendClose(pk.GUID, pp)
 		p.flush(pk.GUID)
 	case SignalAck:
+		if pp := p.pipes[pk.GUID]; pp != nil {
+			pp.signalOut = false
+			p.signal(pk.GUID, pp)
+		}
 		p.events = append(p.events, SignalAckEvent{PID: pk.GUID})
 	case CloseAck:
 		if pk.GUID == NilGUID {
 			p.State = PoolClosed
 			p.events = append(p.events, SessionClosedEvent{})
 			break
+		}
+		if pp := p.pipes[pk.GUID]; pp != nil && !pp.commandAck {
+			if p.acked == nil {
+				p.acked = map[uuid.UUID]bool{}
+			}
+			p.acked[pk.GUID] = true // its CommandAck may still come
 		}
 		delete(p.pipes, pk.GUID)
 		delete(p.tx, pk.GUID)
@@ -531,9 +633,8 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 		st := PSInvocationState(s.State)
 		if pp := p.pipes[guid]; pp != nil {
 			pp.state = st
-			if st.Terminal() && !pp.closeSent {
-				pp.closeSent = true
-				p.out = append(p.out, Packet{Kind: Close, GUID: guid})
+			if st.Terminal() {
+				p.wantClose(guid, pp)
 			}
 		}
 		p.events = append(p.events, PipelineStateEvent{PID: guid, State: st, Reason: s.Reason})
