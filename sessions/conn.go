@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/google/uuid"
@@ -38,11 +39,31 @@ type Options struct {
 	Host         psrp.HostInfo // the pool's host; zero value = psrp.NoHost()
 	MinRunspaces int32         // default 1
 	MaxRunspaces int32         // default 1
-	AppArgs      clixml.Value  // ApplicationArguments; zero = Nil
-	MaxMessage   int           // cap on one message; 0 = 64 MiB
+	// AppArgs are the ApplicationArguments (a PSPrimitiveDictionary or
+	// zero); psmux's PSVersionTable is added as pwsh's client adds its own.
+	AppArgs    clixml.Value
+	MaxMessage int // cap on one message; 0 = 64 MiB
 	// Diag receives noise and error lines from the remote side. It is
 	// called from the connection's goroutine and must not block.
 	Diag func(kind DiagKind, text string)
+}
+
+// ClientVersion is psmux's version, which servers see in
+// $PSSenderInfo.ApplicationArguments.PSVersionTable.GitCommitId.
+var ClientVersion = "dev"
+
+// versionTable is what psmux tells servers about itself. Where pwsh's
+// values describe the client program psmux gives its own (GitCommitId,
+// OS); PSVersion is the PowerShell client line psmux speaks like, so the
+// server offers what it offers such a client (its remote debugger needs
+// 4 or later, Get-FormatData's current format 5.1 or later).
+func versionTable() psrp.ClientVersionTable {
+	platform := "Unix"
+	if runtime.GOOS == "windows" {
+		platform = "Win32NT"
+	}
+	return psrp.ClientVersionTable{PSVersion: "7.6.0", GitCommitID: "psmux " + ClientVersion,
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Platform: platform, Protocol: psrp.ClientProtocol, Edition: "Core"}
 }
 
 // ErrClosed is returned for operations on a closed connection.
@@ -99,9 +120,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	if opts.Host == (psrp.HostInfo{}) {
 		opts.Host = psrp.NoHost()
 	}
-	if opts.AppArgs.Kind == clixml.Nil && opts.AppArgs.Obj == nil {
-		opts.AppArgs = clixml.NilV()
-	}
+	opts.AppArgs = versionTable().ApplicationArguments(opts.AppArgs)
 	c := &Conn{
 		t: t, opts: opts, pool: psrp.NewClientPool(),
 		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -97,4 +98,52 @@ func serverArgvs(t *testing.T) map[string][]string {
 		out["pwsh"] = argv
 	}
 	return out
+}
+
+// realPwsh opens a session with the real pwsh, or skips without one.
+func realPwsh(t *testing.T, host psrp.HostInfo) *sessions.Conn {
+	t.Helper()
+	argv := pwshArgv(t)
+	if argv == nil {
+		t.Skip("no pwsh (PSMUX_REQUIRE=pwsh makes this a failure)")
+	}
+	return open(t, startProcess(t, argv), host)
+}
+
+// psmux sends a PSVersionTable in ApplicationArguments as pwsh's client
+// does: scripts see it in $PSSenderInfo and pwsh makes its remote
+// debugger (without one Wait-Debugger stopped the pipeline for good).
+func TestSenderInfoVersionTable(t *testing.T) {
+	c := realPwsh(t, psrp.NoHost())
+	h := &recorder{}
+	run(t, c, `$v = $PSSenderInfo.ApplicationArguments.PSVersionTable.PSVersion; "$($v.GetType().Name) $($v.Major)"; $Host.Runspace.Debugger.GetType().Name`, h)
+	if got := strings.Join(h.outputs(), ","); got != "Version 7,ServerRemoteDebugger" {
+		t.Fatalf("PSVersion and debugger: %q, want \"Version 7,ServerRemoteDebugger\"", got)
+	}
+}
+
+// The interactive pipeline asks for no InvocationInfo on records
+// (RemoteStreamOptions 0), as Enter-PSSession does; a non-interactive
+// one asks for it (AddInvocationInfo), as Invoke-Command does.
+func TestInteractiveRemoteStreamOptions(t *testing.T) {
+	c := realPwsh(t, psrp.TerminalHost(80, 25, "t"))
+	for _, interactive := range []bool{true, false} {
+		h := &recorder{}
+		if _, err := c.Invoke(context.Background(), psrp.ScriptPipeline(`Write-Warning w`, interactive), nil, h); err != nil {
+			t.Fatal(err)
+		}
+		var rec clixml.Value
+		for i, m := range h.msgs {
+			if m == psrp.WarningRecord {
+				rec = h.values[i]
+			}
+		}
+		if rec.Obj == nil {
+			t.Fatalf("interactive %v: no WARNING_RECORD (%v)", interactive, h.msgs)
+		}
+		_, hasInfo := rec.Obj.Get("InvocationInfo_BoundParameters")
+		if hasInfo == interactive {
+			t.Fatalf("interactive %v: InvocationInfo on the warning: %v, want %v", interactive, hasInfo, !interactive)
+		}
+	}
 }
