@@ -34,6 +34,8 @@ type SessionOptions struct {
 	Policy       outlog.Policy
 	MaxRunspaces int // default 1: one pipeline at a time
 	Width        int // the host's BufferSize width; default 120
+	// MaxObjectSize caps one object from the server in bytes; 0: 200 MB.
+	MaxObjectSize int
 }
 
 // Info is a session's row: Get-PSSession's columns plus psmux's.
@@ -175,7 +177,8 @@ func (s *Session) open(ctx context.Context) error {
 	if err == nil {
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
-			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces), Diag: diag})
+			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces),
+			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag})
 		if err == nil {
 			s.mu.Lock()
 			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill

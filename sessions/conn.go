@@ -41,8 +41,11 @@ type Options struct {
 	MaxRunspaces int32         // default 1
 	// AppArgs are the ApplicationArguments (a PSPrimitiveDictionary or
 	// zero); psmux's PSVersionTable is added as pwsh's client adds its own.
-	AppArgs    clixml.Value
-	MaxMessage int // cap on one message; 0 = 64 MiB
+	AppArgs clixml.Value
+	// MaxReceivedObjectSize caps one message from the server in bytes,
+	// checked before it is allocated (PowerShell's
+	// MaximumReceivedObjectSize); 0 = psrp.MaxMessageDefault, 200 MB.
+	MaxReceivedObjectSize int
 	// Diag receives noise and error lines from the remote side. It is
 	// called from the connection's goroutine and must not block.
 	Diag func(kind DiagKind, text string)
@@ -127,7 +130,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 		done: make(chan struct{}), drained: make(chan struct{}, 1),
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
-	c.pool.MaxMessage = opts.MaxMessage
+	c.pool.MaxMessage = opts.MaxReceivedObjectSize
 	if err := c.pool.Open(psrp.InitRunspacePoolMsg{
 		MinRunspaces: opts.MinRunspaces, MaxRunspaces: opts.MaxRunspaces,
 		ApartmentState: 2, HostInfo: opts.Host, ApplicationArguments: opts.AppArgs,

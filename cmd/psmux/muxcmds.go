@@ -106,7 +106,7 @@ func trunc(s string, n int) string {
 
 // runNew is `psmux new [-n NAME] [SSHFLAGS] DEST | --local [--pwsh CMD]`.
 func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
+	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] [--max-received-object-size MB] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
 	var sf ssh.Flags
 	sf.Register(fs)
 	name := fs.String("n", "", "session name (default Runspace<Id>)")
@@ -115,6 +115,7 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 	policy := fs.String("policy", "", "output log policy when full: Block (default) or Drop")
 	budget := fs.Int64("budget", 0, "output log memory budget in bytes (default 64 MiB)")
 	maxRS := fs.Int("max-runspaces", 1, "pipelines that may run at once")
+	maxObj := fs.Int("max-received-object-size", 0, maxObjectUsage)
 	local := fs.Bool("local", false, "a local pwsh -s (or --pwsh CMD) instead of a host")
 	pwsh := fs.String("pwsh", "", "the local OutOfProc server command")
 	asJSON := fs.Bool("json", false, "print the row as JSON")
@@ -125,7 +126,7 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "psmux: new: %v\n", err)
 		return exitUsage
 	}
-	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS}
+	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS, MaxObjectMB: *maxObj}
 	switch {
 	case *local:
 		argv, code := localArgv(*pwsh, stderr)

@@ -121,6 +121,7 @@ type ClientPool struct {
 	closeSent  bool               // the session Close is wanted
 	closeOut   bool               // the session Close was sent
 	acked      map[uuid.UUID]bool // pipelines closed before their CommandAck came
+	decode     []clixml.Option    // Decode with the size cap, made on first use
 	scratch    []byte
 }
 
@@ -559,6 +560,19 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 	return p.events, nil
 }
 
+// decodeOptions are Decode with the message cap as the CLIXML size cap
+// (the decoder's own default is smaller than a message may be).
+func (p *ClientPool) decodeOptions() []clixml.Option {
+	if p.decode == nil {
+		max := p.MaxMessage
+		if max <= 0 {
+			max = MaxMessageDefault
+		}
+		p.decode = append([]clixml.Option{clixml.MaxSize(max)}, p.Decode...)
+	}
+	return p.decode
+}
+
 func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	m, err := ParseMessage(raw)
 	if err != nil {
@@ -566,7 +580,7 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	}
 	v := clixml.NilV()
 	if len(m.Body()) > 0 {
-		if v, err = clixml.Decode(m.Body(), p.Decode...); err != nil {
+		if v, err = clixml.Decode(m.Body(), p.decodeOptions()...); err != nil {
 			return fmt.Errorf("psrp: %s: %w", m.Type, err)
 		}
 	}
