@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +69,7 @@ type job struct {
 	Owner       *peer // who started it; nil after it left
 	cancel      context.CancelFunc
 	done        chan struct{}
+	lost        string // why the connection was lost, when that ended the command
 
 	mu        sync.Mutex
 	State     string
@@ -103,6 +105,7 @@ type Session struct {
 	restored     bool
 	where        Where
 	conn         *sessions.Conn
+	closingConn  *atomic.Bool // set when psmux closes conn: its stderr is then pwsh's exit line
 	transport    sessions.Transport
 	killProc     context.CancelFunc
 	running      int
@@ -170,7 +173,13 @@ func (s *Session) open(ctx context.Context) error {
 	s.mu.Unlock()
 	defer close(done)
 	life, kill := context.WithCancel(context.Background())
+	// After psmux closes the session pwsh writes one stderr line as it
+	// exits ("An unknown element "" was received…"): normal, not news.
+	closing := new(atomic.Bool)
 	diag := func(k sessions.DiagKind, text string) {
+		if k == sessions.DiagStderr && closing.Load() {
+			return
+		}
 		s.append(context.Background(), Event{Kind: KindNoise, Text: text})
 	}
 	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
@@ -182,6 +191,7 @@ func (s *Session) open(ctx context.Context) error {
 		if err == nil {
 			s.mu.Lock()
 			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill
+			s.closingConn = closing
 			s.lastActive = time.Now()
 			s.mu.Unlock()
 			s.append(context.Background(), Event{Kind: KindSession, Text: "Opened"})
@@ -371,6 +381,12 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	if err != nil {
 		state, hadErrors = "Failed", true
 		reason = DescribeErr(err)
+		var be *sessions.BrokenError
+		if errors.As(err, &be) {
+			j.mu.Lock()
+			j.lost = reason
+			j.mu.Unlock()
+		}
 	} else if res.State == psrp.Failed || res.State == psrp.Stopped {
 		reason = string(clixml.Encode(nil, res.Reason))
 	}
@@ -551,6 +567,9 @@ func (s *Session) close(reason string) {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
 		conn, t, kill := s.conn, s.transport, s.killProc
+		if s.closingConn != nil {
+			s.closingConn.Store(true)
+		}
 		s.state = "Closing"
 		for _, j := range s.jobs {
 			j.cancel()
@@ -583,7 +602,10 @@ func (s *Session) close(reason string) {
 func (s *Session) reconnect(ctx context.Context) error {
 	s.mu.Lock()
 	conn, t, kill := s.conn, s.transport, s.killProc
-	s.conn, s.transport, s.killProc = nil, nil, nil
+	if s.closingConn != nil {
+		s.closingConn.Store(true)
+	}
+	s.conn, s.transport, s.killProc, s.closingConn = nil, nil, nil, nil
 	s.mu.Unlock()
 	if conn != nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -377,12 +377,17 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			case *async:
 				fmt.Fprintf(out, "job %d started in %s (psmux capture -t %s --job %d)\n", res.Job, row.Name, row.Name, res.Job)
 				o.state = "Running"
+			case res.Lost != "":
+				fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Lost)
+				o.state, o.exit = "Broken", exitConnect
 			case res.State == "Stopped" || runCtx.Err() != nil:
 				o.state, o.exit = "Stopped", exitStopped
 			case res.State == "Failed":
 				if renderer != nil && res.Reason != "" {
 					if v, err := clixml.Decode([]byte(res.Reason)); err == nil {
 						fmt.Fprintln(errw, renderer.Red(repl.ConciseError(v)))
+					} else { // not a record: why psmux could not run it
+						fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Reason)
 					}
 				}
 				o.state, o.exit = "Failed", exitErrors
@@ -392,7 +397,11 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				o.state = "Completed"
 			}
 			if jw != nil && err == nil && !*async {
-				jw.End(res.State, res.HadErrors, o.took)
+				st := res.State
+				if res.Lost != "" {
+					st = o.state
+				}
+				jw.End(st, res.HadErrors, o.took)
 			}
 			if pOut != nil {
 				pOut.Flush()

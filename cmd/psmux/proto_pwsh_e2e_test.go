@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -44,5 +50,76 @@ func TestInvokeLargeObject(t *testing.T) {
 	code, _, stderr = run("--max-received-object-size", "50")
 	if code != exitConnect || !strings.Contains(stderr, "maximum received object size") || !strings.Contains(stderr, "(50 MB)") {
 		t.Fatalf("over the limit: exit %d (want %d), stderr %q: want the limit named", code, exitConnect, stderr)
+	}
+}
+
+// childPIDs lists the children of pid (all its threads').
+func childPIDs(t *testing.T, pid int) []int {
+	t.Helper()
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, w := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(w); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// A local session's pwsh killed while exec runs a command: exec says the
+// connection was lost and why, and exits 3 (SPEC S8), not 1 in silence.
+func TestExecConnectionLost(t *testing.T) {
+	server := realPwsh(t)
+	if server == "" {
+		t.Skip("no pwsh (PSMUX_REQUIRE=pwsh makes this a failure)")
+	}
+	m := newMuxEnv(t)
+	m.must("new", "-n", "a", "--local", "--pwsh", server)
+	children := childPIDs(t, m.serverPID())
+	if len(children) != 1 {
+		t.Fatalf("the server has children %v, want its one pwsh", children)
+	}
+	cmd := m.cmd("exec", "-t", "a", "--", `"started"; Start-Sleep 60; "after"`)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "started" {
+		t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
+	}
+	if err := syscall.Kill(children[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(errb.String(), "a: connection lost: ") {
+		t.Fatalf("exec after its pwsh died: exit %d (want %d), stderr %q: want the reason", code, exitConnect, errb.String())
+	}
+}
+
+// pwsh's exit line after psmux closed a local session (reconnect) is
+// normal: it is not logged as a remote error.
+func TestReconnectLocalHidesExitLine(t *testing.T) {
+	server := realPwsh(t)
+	if server == "" {
+		t.Skip("no pwsh (PSMUX_REQUIRE=pwsh makes this a failure)")
+	}
+	m := newMuxEnv(t)
+	m.must("new", "-n", "a", "--local", "--pwsh", server)
+	m.must("reconnect", "-t", "a")
+	r := m.must("capture", "-t", "a")
+	if all := r.stdout + r.stderr; !strings.Contains(all, "Reconnected") || strings.Contains(all, "remote:") {
+		t.Fatalf("capture after reconnect:\n%s\nwant the reconnect and no remote error line", all)
 	}
 }
