@@ -168,22 +168,9 @@ func TestInvokeCtrlCStops(t *testing.T) {
 	for name, server := range servers(t) {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(psmuxBin(), "invoke", "--local", "--pwsh", server, "--", "Write-Output started; Start-Sleep 30")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Wait for the pipeline's first output: it is running.
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil || strings.TrimSpace(line) != "started" {
-				t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
-			}
+			errb := startUntilStarted(t, cmd)
 			_ = cmd.Process.Signal(syscall.SIGINT)
-			err = cmd.Wait()
+			err := cmd.Wait()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
 				t.Fatalf("after SIGINT: %v, want exit %d; stderr %s", err, exitStopped, errb.String())

@@ -75,17 +75,50 @@ func childPIDs(t *testing.T, pid int) []int {
 // A local session's pwsh killed while exec runs a command: exec says the
 // connection was lost and why, and exits 3 (SPEC S8), not 1 in silence.
 func TestExecConnectionLost(t *testing.T) {
+	m := localPwshSession(t)
+	children := childPIDs(t, m.serverPID())
+	if len(children) != 1 {
+		t.Fatalf("the server has children %v, want its one pwsh", children)
+	}
+	cmd := m.cmd("exec", "-t", "a", "--", `"started"; Start-Sleep 60; "after"`)
+	errb := startUntilStarted(t, cmd)
+	if err := syscall.Kill(children[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(errb.String(), "a: connection lost: ") {
+		t.Fatalf("exec after its pwsh died: exit %d (want %d), stderr %q: want the reason", code, exitConnect, errb.String())
+	}
+}
+
+// pwsh's exit line after psmux closed a local session (reconnect) is
+// normal: it is not logged as a remote error.
+func TestReconnectLocalHidesExitLine(t *testing.T) {
+	m := localPwshSession(t)
+	m.must("reconnect", "-t", "a")
+	r := m.must("capture", "-t", "a")
+	if all := r.stdout + r.stderr; !strings.Contains(all, "Reconnected") || strings.Contains(all, "remote:") {
+		t.Fatalf("capture after reconnect:\n%s\nwant the reconnect and no remote error line", all)
+	}
+}
+
+// localPwshSession starts a server with one session "a" on a local real
+// pwsh, or skips without pwsh.
+func localPwshSession(t *testing.T) *muxEnv {
+	t.Helper()
 	server := realPwsh(t)
 	if server == "" {
 		t.Skip("no pwsh (PSMUX_REQUIRE=pwsh makes this a failure)")
 	}
 	m := newMuxEnv(t)
 	m.must("new", "-n", "a", "--local", "--pwsh", server)
-	children := childPIDs(t, m.serverPID())
-	if len(children) != 1 {
-		t.Fatalf("the server has children %v, want its one pwsh", children)
-	}
-	cmd := m.cmd("exec", "-t", "a", "--", `"started"; Start-Sleep 60; "after"`)
+	return m
+}
+
+// startUntilStarted starts cmd and waits for its first output line,
+// "started": the pipeline runs. It returns cmd's stderr.
+func startUntilStarted(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -99,27 +132,5 @@ func TestExecConnectionLost(t *testing.T) {
 	if err != nil || strings.TrimSpace(line) != "started" {
 		t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
 	}
-	if err := syscall.Kill(children[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(errb.String(), "a: connection lost: ") {
-		t.Fatalf("exec after its pwsh died: exit %d (want %d), stderr %q: want the reason", code, exitConnect, errb.String())
-	}
-}
-
-// pwsh's exit line after psmux closed a local session (reconnect) is
-// normal: it is not logged as a remote error.
-func TestReconnectLocalHidesExitLine(t *testing.T) {
-	server := realPwsh(t)
-	if server == "" {
-		t.Skip("no pwsh (PSMUX_REQUIRE=pwsh makes this a failure)")
-	}
-	m := newMuxEnv(t)
-	m.must("new", "-n", "a", "--local", "--pwsh", server)
-	m.must("reconnect", "-t", "a")
-	r := m.must("capture", "-t", "a")
-	if all := r.stdout + r.stderr; !strings.Contains(all, "Reconnected") || strings.Contains(all, "remote:") {
-		t.Fatalf("capture after reconnect:\n%s\nwant the reconnect and no remote error line", all)
-	}
+	return &errb
 }
