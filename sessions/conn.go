@@ -46,6 +46,10 @@ type Options struct {
 	// checked before it is allocated (PowerShell's
 	// MaximumReceivedObjectSize); 0 = psrp.MaxMessageDefault, 200 MB.
 	MaxReceivedObjectSize int
+	// Protocol is the protocolversion psmux announces; "" = 2.4. With
+	// 2.3 pwsh encrypts SecureStrings with the session key, as it does
+	// for a 2.3 peer.
+	Protocol string
 	// Diag receives noise and error lines from the remote side. It is
 	// called from the connection's goroutine and must not block.
 	Diag func(kind DiagKind, text string)
@@ -60,13 +64,16 @@ var ClientVersion = "dev"
 // OS); PSVersion is the PowerShell client line psmux speaks like, so the
 // server offers what it offers such a client (its remote debugger needs
 // 4 or later, Get-FormatData's current format 5.1 or later).
-func versionTable() psrp.ClientVersionTable {
+func versionTable(protocol string) psrp.ClientVersionTable {
+	if protocol == "" {
+		protocol = psrp.ClientProtocol
+	}
 	platform := "Unix"
 	if runtime.GOOS == "windows" {
 		platform = "Win32NT"
 	}
 	return psrp.ClientVersionTable{PSVersion: "7.6.0", GitCommitID: "psmux " + ClientVersion,
-		OS: runtime.GOOS + "/" + runtime.GOARCH, Platform: platform, Protocol: psrp.ClientProtocol, Edition: "Core"}
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Platform: platform, Protocol: protocol, Edition: "Core"}
 }
 
 // ErrClosed is returned for operations on a closed connection.
@@ -123,7 +130,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	if opts.Host == (psrp.HostInfo{}) {
 		opts.Host = psrp.NoHost()
 	}
-	opts.AppArgs = versionTable().ApplicationArguments(opts.AppArgs)
+	opts.AppArgs = versionTable(opts.Protocol).ApplicationArguments(opts.AppArgs)
 	c := &Conn{
 		t: t, opts: opts, pool: psrp.NewClientPool(),
 		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64),
@@ -131,6 +138,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
 	c.pool.MaxMessage = opts.MaxReceivedObjectSize
+	c.pool.Protocol = opts.Protocol
 	if err := c.pool.Open(psrp.InitRunspacePoolMsg{
 		MinRunspaces: opts.MinRunspaces, MaxRunspaces: opts.MaxRunspaces,
 		ApartmentState: 2, HostInfo: opts.Host, ApplicationArguments: opts.AppArgs,
@@ -162,6 +170,16 @@ func (c *Conn) PrivateData() clixml.Value {
 	var v clixml.Value
 	c.do(func() { v = c.privData })
 	return v
+}
+
+// OpenSecure returns the plaintext of a SecureString the server sent.
+// Under protocol 2.3 its value is delivered only once the session key is
+// there to open it.
+func (c *Conn) OpenSecure(v clixml.Value) (string, error) {
+	var s string
+	err := ErrClosed
+	c.do(func() { s, err = c.pool.OpenSecure(v) })
+	return s, err
 }
 
 // Negotiated returns the server's protocol version.

@@ -147,3 +147,31 @@ func TestInteractiveRemoteStreamOptions(t *testing.T) {
 		}
 	}
 }
+
+// A client that announces protocol 2.3 gets SecureStrings encrypted with
+// the session key; pwsh (≥ 2.2) never starts the exchange itself, so the
+// client sends PUBLIC_KEY when a SecureString arrives, as pwsh's client
+// does when it deserializes one, and the value is delivered once the key
+// opens it.
+func TestSecureStringFromServerStartsKeyExchange(t *testing.T) {
+	argv := pwshArgv(t)
+	if argv == nil {
+		t.Skip("no pwsh (PSMUX_REQUIRE=pwsh makes this a failure)")
+	}
+	c, err := sessions.Open(context.Background(), startProcess(t, argv), sessions.Options{Protocol: psrp.ProtocolVersion23})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	for i, want := range []string{"hunter2", "second"} { // the second one uses the key already there
+		h := &recorder{}
+		run(t, c, `ConvertTo-SecureString '`+want+`' -AsPlainText -Force`, h)
+		if len(h.values) != 1 || h.values[0].Kind != clixml.SecureString {
+			t.Fatalf("run %d: values %v, want one SecureString", i, h.values)
+		}
+		got, err := c.OpenSecure(h.values[0])
+		if err != nil || got != want {
+			t.Fatalf("run %d: the SecureString opens to %q, %v; want %q", i, got, err, want)
+		}
+	}
+}

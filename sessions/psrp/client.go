@@ -91,6 +91,14 @@ type clientPipe struct {
 	closeSent   bool
 }
 
+// heldMsg is a message from the server that waits for the session key:
+// one with a SecureString that cannot be opened yet, or any after it.
+type heldMsg struct {
+	guid uuid.UUID
+	t    MessageType
+	v    clixml.Value
+}
+
 type pendingResponse struct {
 	pid uuid.UUID
 	t   MessageType
@@ -106,6 +114,7 @@ type ClientPool struct {
 	RPID       uuid.UUID
 	State      RunspacePoolStateValue
 	Negotiated string // the server's protocolversion
+	Protocol   string // the protocolversion psmux announces; "" = ClientProtocol
 	MaxMessage int    // cap on one reassembled message (0 = MaxMessageDefault)
 	Decode     []clixml.Option
 
@@ -122,6 +131,8 @@ type ClientPool struct {
 	closeOut   bool               // the session Close was sent
 	acked      map[uuid.UUID]bool // pipelines closed before their CommandAck came
 	decode     []clixml.Option    // Decode with the size cap, made on first use
+	held       []heldMsg          // messages from the server waiting for the session key
+	heldBytes  int
 	scratch    []byte
 }
 
@@ -142,7 +153,7 @@ func (p *ClientPool) Open(init InitRunspacePoolMsg) error {
 		return fmt.Errorf("psrp: open: pool is %s, expected BeforeOpen", p.State)
 	}
 	p.State = PoolOpening
-	p.send(NilGUID, false, SessionCapability, NilGUID, NewSessionCapability(ClientProtocol).Value())
+	p.send(NilGUID, false, SessionCapability, NilGUID, NewSessionCapability(p.protocol()).Value())
 	p.send(NilGUID, false, InitRunspacePool, NilGUID, init.Value())
 	return nil
 }
@@ -255,7 +266,7 @@ func (p *ClientPool) Respond(pid uuid.UUID, r HostResponseMsg) error {
 
 func (p *ClientPool) sendSealed(pid uuid.UUID, prompt bool, t MessageType, v clixml.Value) error {
 	if hasSecure(v) {
-		if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
+		if p.plainSecure() {
 			v = sealValue(v, nil)
 		} else if p.sessionKey != nil {
 			v = sealValue(v, p.sessionKey)
@@ -371,9 +382,23 @@ func sealValue(v clixml.Value, key []byte) clixml.Value {
 	})
 }
 
+// plainSecure reports whether SecureStrings travel unencrypted: both
+// sides speak protocol 2.4 or later (pwsh decides by the other side's
+// version, so either one at 2.3 means the session key).
+func (p *ClientPool) plainSecure() bool {
+	return CompareVersion(p.protocol(), ProtocolVersion24) >= 0 && CompareVersion(p.Negotiated, ProtocolVersion24) >= 0
+}
+
+func (p *ClientPool) protocol() string {
+	if p.Protocol == "" {
+		return ClientProtocol
+	}
+	return p.Protocol
+}
+
 // OpenSecure returns the plaintext of an <SS> the server sent.
 func (p *ClientPool) OpenSecure(v clixml.Value) (string, error) {
-	if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
+	if p.plainSecure() {
 		return OpenSecureString(nil, v.Text)
 	}
 	if p.sessionKey == nil {
@@ -564,11 +589,7 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 // (the decoder's own default is smaller than a message may be).
 func (p *ClientPool) decodeOptions() []clixml.Option {
 	if p.decode == nil {
-		max := p.MaxMessage
-		if max <= 0 {
-			max = MaxMessageDefault
-		}
-		p.decode = append([]clixml.Option{clixml.MaxSize(max)}, p.Decode...)
+		p.decode = append([]clixml.Option{clixml.MaxSize(p.maxMessage())}, p.Decode...)
 	}
 	return p.decode
 }
@@ -585,6 +606,35 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 		}
 	}
 	switch m.Type {
+	case SessionCapability, EncryptedSessionKey, PublicKeyRequest:
+	default:
+		// A SecureString the session key must open (protocol 2.3) starts
+		// the key exchange from this side, as pwsh's client does when it
+		// deserializes one; it and what follows wait for the key.
+		if len(p.held) > 0 || (p.sessionKey == nil && !p.plainSecure() && hasSecure(v)) {
+			if p.heldBytes += len(raw); p.heldBytes > p.maxMessage() {
+				return protoErr("%d bytes from the server wait for the SecureString session key, more than the %d-byte cap: no ENCRYPTED_SESSION_KEY came", p.heldBytes, p.maxMessage())
+			}
+			if err := p.requestKey(); err != nil {
+				return err
+			}
+			p.held = append(p.held, heldMsg{guid, m.Type, v})
+			return nil
+		}
+	}
+	return p.dispatch(guid, m.Type, v)
+}
+
+func (p *ClientPool) maxMessage() int {
+	if p.MaxMessage > 0 {
+		return p.MaxMessage
+	}
+	return MaxMessageDefault
+}
+
+// dispatch acts on one decoded message from the server.
+func (p *ClientPool) dispatch(guid uuid.UUID, t MessageType, v clixml.Value) error {
+	switch t {
 	case SessionCapability:
 		c, err := ParseSessionCapability(v)
 		if err != nil {
@@ -598,14 +648,14 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	case ApplicationPrivateData:
 		p.events = append(p.events, PrivateDataEvent{Value: v})
 	case RunspacePoolState:
-		s, err := ParseState(m.Type, v)
+		s, err := ParseState(t, v)
 		if err != nil {
 			return err
 		}
 		p.State = RunspacePoolStateValue(s.State)
 		p.events = append(p.events, PoolStateEvent{State: p.State, Reason: s.Reason})
 	case EncryptedSessionKey:
-		k, err := ParseKey(m.Type, v)
+		k, err := ParseKey(t, v)
 		if err != nil {
 			return err
 		}
@@ -627,20 +677,27 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 			}
 			_ = p.sendSealed(h.pid, h.t == PipelineHostResponse, h.t, h.v)
 		}
+		in := p.held
+		p.held, p.heldBytes = nil, 0
+		for _, h := range in {
+			if err := p.dispatch(h.guid, h.t, h.v); err != nil {
+				return err
+			}
+		}
 	case PublicKeyRequest:
 		return p.requestKey()
 	case RunspacePoolHostCall, PipelineHostCall:
-		c, err := ParseHostCall(m.Type, v)
+		c, err := ParseHostCall(t, v)
 		if err != nil {
 			return err
 		}
 		pid := NilGUID
-		if m.Type == PipelineHostCall {
+		if t == PipelineHostCall {
 			pid = guid
 		}
 		p.events = append(p.events, HostCallEvent{PID: pid, Call: c})
 	case PipelineState:
-		s, err := ParseState(m.Type, v)
+		s, err := ParseState(t, v)
 		if err != nil {
 			return err
 		}
@@ -654,9 +711,9 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 		p.events = append(p.events, PipelineStateEvent{PID: guid, State: st, Reason: s.Reason})
 	default:
 		if guid == NilGUID {
-			p.events = append(p.events, OtherEvent{Type: m.Type, Value: v})
+			p.events = append(p.events, OtherEvent{Type: t, Value: v})
 		} else {
-			p.events = append(p.events, PipelineDataEvent{PID: guid, Type: m.Type, Value: v})
+			p.events = append(p.events, PipelineDataEvent{PID: guid, Type: t, Value: v})
 		}
 	}
 	return nil
