@@ -12,6 +12,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/psmux/psmux/testenv/faultproxy"
+	"github.com/psmux/psmux/testenv/opensshd"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // xCounter counts the 'x' bytes written to it without keeping them.
@@ -133,4 +137,46 @@ func startUntilStarted(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
 		t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
 	}
 	return &errb
+}
+
+// A session's SSH connection reset while exec runs a command: exec says
+// the connection was lost and exits 3.
+func TestExecConnectionLostOverSSH(t *testing.T) {
+	opensshd.Require(t)
+	for name, subsystem := range subsystems(t) {
+		t.Run(name, func(t *testing.T) {
+			sshd := startSshd(t, subsystem)
+			proxy, err := faultproxy.New(sshd.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer proxy.Close()
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+			m := newMuxEnv(t)
+			m.newSSH(sshd, "a", "-p", strconv.Itoa(proxy.Port()), "-o", "UserKnownHostsFile="+kh)
+			cmd := m.cmd("exec", "-t", "a", "--", `"started"; Start-Sleep 60; "after"`)
+			errb := startUntilStarted(t, cmd)
+			proxy.ResetAll()
+			_ = cmd.Wait()
+			if code := cmd.ProcessState.ExitCode(); code != exitConnect || !strings.Contains(errb.String(), "a: connection lost: ") {
+				t.Fatalf("exec after the connection reset: exit %d (want %d), stderr %q: want the reason", code, exitConnect, errb.String())
+			}
+		})
+	}
+}
+
+// exec --timeout 1ms stops the command even though the stop is asked
+// for before the pipeline exists on the server: its output never comes.
+// One command per session: right after a stop pwsh sometimes refuses
+// the next command ("a pipeline is already running"), a separate matter.
+func TestExecTimeoutBeforeThePipelineExists(t *testing.T) {
+	m := localPwshSession(t)
+	m.must("new", "-n", "b", "--local", "--pwsh", realPwsh(t))
+	for _, s := range []string{"a", "b"} {
+		r := m.run("exec", "-t", s, "--timeout", "1ms", "--", `Start-Sleep 3; "after"`)
+		if r.code != exitStopped || strings.Contains(r.stdout, "after") {
+			t.Fatalf("%s: exit %d (want %d), stdout %q, stderr %q: the stop was lost", s, r.code, exitStopped, r.stdout, r.stderr)
+		}
+	}
 }
