@@ -146,13 +146,7 @@ func TestExecConnectionLostOverSSH(t *testing.T) {
 	for name, subsystem := range subsystems(t) {
 		t.Run(name, func(t *testing.T) {
 			sshd := startSshd(t, subsystem)
-			proxy, err := faultproxy.New(sshd.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer proxy.Close()
-			kh := filepath.Join(t.TempDir(), "known_hosts")
-			os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+			proxy, kh := proxied(t, sshd)
 			m := newMuxEnv(t)
 			m.newSSH(sshd, "a", "-p", strconv.Itoa(proxy.Port()), "-o", "UserKnownHostsFile="+kh)
 			cmd := m.cmd("exec", "-t", "a", "--", `"started"; Start-Sleep 60; "after"`)
@@ -179,4 +173,18 @@ func TestExecTimeoutBeforeThePipelineExists(t *testing.T) {
 			t.Fatalf("%s: exit %d (want %d), stdout %q, stderr %q: the stop was lost", s, r.code, exitStopped, r.stdout, r.stderr)
 		}
 	}
+}
+
+// proxied puts a fault proxy in front of sshd (closed with the test) and
+// returns it with a known_hosts file that trusts sshd's key at its address.
+func proxied(t *testing.T, sshd *opensshd.Sshd) (*faultproxy.Proxy, string) {
+	t.Helper()
+	proxy, err := faultproxy.New(sshd.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+	return proxy, kh
 }
