@@ -258,6 +258,7 @@ type ExecResult struct {
 	State     string `json:"state"`
 	HadErrors bool   `json:"had_errors"`
 	Reason    string `json:"reason,omitempty"` // CLIXML of the error record, for Failed
+	Lost      string `json:"lost,omitempty"`   // the connection was lost while the command ran: why
 }
 
 // JobInfo is one job's row.
@@ -519,7 +520,7 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 	}
 	j.mu.Lock()
-	res.State, res.HadErrors = j.State, j.HadErrors
+	res.State, res.HadErrors, res.Lost = j.State, j.HadErrors, j.lost
 	j.mu.Unlock()
 	if end != nil {
 		res.Reason = end.XML

@@ -256,13 +256,24 @@ type NewArgs struct {
 	Budget      int64         `json:"budget,omitempty"`
 	Policy      string        `json:"policy,omitempty"`
 	MaxRunspace int           `json:"max_runspaces,omitempty"`
+	// MaxObjectMB is MaximumReceivedObjectSizeMB: the largest object
+	// accepted from the server, in MB; 0: 200.
+	MaxObjectMB int `json:"max_received_object_size_mb,omitempty"`
 }
+
+// MaxObjectMB bounds --max-received-object-size: one object is held
+// whole, a few times over, while it is decoded.
+const MaxObjectMB = 1 << 10
 
 // DefaultIdleTimeout is WinRM's default.
 const DefaultIdleTimeout = 2 * time.Hour
 
 func (a NewArgs) options() (SessionOptions, error) {
 	o := SessionOptions{IdleTimeout: a.IdleTimeout, Budget: a.Budget, MaxRunspaces: a.MaxRunspace}
+	if a.MaxObjectMB < 0 || a.MaxObjectMB > MaxObjectMB {
+		return o, errorf(CodeUsage, "new: --max-received-object-size %d: expected 1 to %d (MB)", a.MaxObjectMB, MaxObjectMB)
+	}
+	o.MaxObjectSize = a.MaxObjectMB << 20
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	} else if o.IdleTimeout < 0 {
@@ -359,6 +370,9 @@ func (s *Server) save() {
 		if x.spec.MaxRunspace != 0 {
 			opts["max_runspaces"] = strconv.Itoa(x.spec.MaxRunspace)
 		}
+		if x.spec.MaxObjectMB != 0 {
+			opts["max_received_object_size_mb"] = strconv.Itoa(x.spec.MaxObjectMB)
+		}
 		x.mu.Lock()
 		where := x.where
 		x.mu.Unlock()
@@ -423,6 +437,9 @@ func (s *Server) restore() error {
 		a.Policy = r.Options["policy"]
 		if v, ok := r.Options["max_runspaces"]; ok {
 			a.MaxRunspace, _ = strconv.Atoi(v)
+		}
+		if v, ok := r.Options["max_received_object_size_mb"]; ok {
+			a.MaxObjectMB, _ = strconv.Atoi(v)
 		}
 		opts, _ := a.options()
 		tg, terr := a.target()

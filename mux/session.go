@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,8 @@ type SessionOptions struct {
 	Policy       outlog.Policy
 	MaxRunspaces int // default 1: one pipeline at a time
 	Width        int // the host's BufferSize width; default 120
+	// MaxObjectSize caps one object from the server in bytes; 0: 200 MB.
+	MaxObjectSize int
 }
 
 // Info is a session's row: Get-PSSession's columns plus psmux's.
@@ -70,6 +73,7 @@ type job struct {
 	Owner       *peer // who started it; nil after it left
 	cancel      context.CancelFunc
 	done        chan struct{}
+	lost        string // why the connection was lost, when that ended the command
 
 	mu        sync.Mutex
 	State     string
@@ -105,6 +109,7 @@ type Session struct {
 	restored     bool
 	where        Where
 	conn         *sessions.Conn
+	closingConn  *atomic.Bool // set when psmux closes conn: its stderr is then pwsh's exit line
 	transport    sessions.Transport
 	killProc     context.CancelFunc
 	running      int
@@ -172,7 +177,13 @@ func (s *Session) open(ctx context.Context) error {
 	s.mu.Unlock()
 	defer close(done)
 	life, kill := context.WithCancel(context.Background())
+	// After psmux closes the session pwsh writes one stderr line as it
+	// exits ("An unknown element "" was received…"): normal, not news.
+	closing := new(atomic.Bool)
 	diag := func(k sessions.DiagKind, text string) {
+		if k == sessions.DiagStderr && closing.Load() {
+			return
+		}
 		s.append(context.Background(), Event{Kind: KindNoise, Text: text})
 	}
 	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
@@ -180,10 +191,12 @@ func (s *Session) open(ctx context.Context) error {
 		t = s.traced(t)
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
-			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces), Diag: diag})
+			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces),
+			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag})
 		if err == nil {
 			s.mu.Lock()
 			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill
+			s.closingConn = closing
 			s.lastActive = time.Now()
 			s.mu.Unlock()
 			s.append(context.Background(), Event{Kind: KindSession, Text: "Opened"})
@@ -340,10 +353,14 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 			return nil, errorf(CodeBroken, textBroken, a.Script)
 		}
 	}
-	jctx, cancel := context.WithCancel(context.Background())
+	base, release := context.WithCancel(context.Background())
 	if a.Timeout > 0 {
-		jctx, cancel = context.WithTimeout(context.Background(), a.Timeout)
+		base, release = context.WithTimeout(context.Background(), a.Timeout)
 	}
+	jctx, stop := sessions.WithStop(base)
+	// The first call stops the command; a later one (a second Ctrl-C)
+	// sends the stop again.
+	cancel := func() { stop(); release() }
 	s.mu.Lock()
 	s.nextCmd++
 	j := &job{ID: s.nextCmd, Command: a.Script, Interactive: a.Interactive, Owner: p, cancel: cancel,
@@ -393,6 +410,12 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	if err != nil {
 		state, hadErrors = "Failed", true
 		reason = DescribeErr(err)
+		var be *sessions.BrokenError
+		if errors.As(err, &be) {
+			j.mu.Lock()
+			j.lost = reason
+			j.mu.Unlock()
+		}
 	} else if res.State == psrp.Failed || res.State == psrp.Stopped {
 		reason = encodeLogged(res.Reason)
 	}
@@ -573,6 +596,9 @@ func (s *Session) close(reason string) {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
 		conn, t, kill := s.conn, s.transport, s.killProc
+		if s.closingConn != nil {
+			s.closingConn.Store(true)
+		}
 		s.state = "Closing"
 		for _, j := range s.jobs {
 			j.cancel()
@@ -605,7 +631,10 @@ func (s *Session) close(reason string) {
 func (s *Session) reconnect(ctx context.Context) error {
 	s.mu.Lock()
 	conn, t, kill := s.conn, s.transport, s.killProc
-	s.conn, s.transport, s.killProc = nil, nil, nil
+	if s.closingConn != nil {
+		s.closingConn.Store(true)
+	}
+	s.conn, s.transport, s.killProc, s.closingConn = nil, nil, nil, nil
 	s.mu.Unlock()
 	if conn != nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/google/uuid"
@@ -39,11 +40,41 @@ type Options struct {
 	Host         psrp.HostInfo // the pool's host; zero value = psrp.NoHost()
 	MinRunspaces int32         // default 1
 	MaxRunspaces int32         // default 1
-	AppArgs      clixml.Value  // ApplicationArguments; zero = Nil
-	MaxMessage   int           // cap on one message; 0 = 64 MiB
+	// AppArgs are the ApplicationArguments (a PSPrimitiveDictionary or
+	// zero); psmux's PSVersionTable is added as pwsh's client adds its own.
+	AppArgs clixml.Value
+	// MaxReceivedObjectSize caps one message from the server in bytes,
+	// checked before it is allocated (PowerShell's
+	// MaximumReceivedObjectSize); 0 = psrp.MaxMessageDefault, 200 MB.
+	MaxReceivedObjectSize int
+	// Protocol is the protocolversion psmux announces; "" = 2.4. With
+	// 2.3 pwsh encrypts SecureStrings with the session key, as it does
+	// for a 2.3 peer.
+	Protocol string
 	// Diag receives noise and error lines from the remote side. It is
 	// called from the connection's goroutine and must not block.
 	Diag func(kind DiagKind, text string)
+}
+
+// ClientVersion is psmux's version, which servers see in
+// $PSSenderInfo.ApplicationArguments.PSVersionTable.GitCommitId.
+var ClientVersion = "dev"
+
+// versionTable is what psmux tells servers about itself. Where pwsh's
+// values describe the client program psmux gives its own (GitCommitId,
+// OS); PSVersion is the PowerShell client line psmux speaks like, so the
+// server offers what it offers such a client (its remote debugger needs
+// 4 or later, Get-FormatData's current format 5.1 or later).
+func versionTable(protocol string) psrp.ClientVersionTable {
+	if protocol == "" {
+		protocol = psrp.ClientProtocol
+	}
+	platform := "Unix"
+	if runtime.GOOS == "windows" {
+		platform = "Win32NT"
+	}
+	return psrp.ClientVersionTable{PSVersion: "7.6.0", GitCommitID: "psmux " + ClientVersion,
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Platform: platform, Protocol: protocol, Edition: "Core"}
 }
 
 // ErrClosed is returned for operations on a closed connection.
@@ -100,16 +131,15 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	if opts.Host == (psrp.HostInfo{}) {
 		opts.Host = psrp.NoHost()
 	}
-	if opts.AppArgs.Kind == clixml.Nil && opts.AppArgs.Obj == nil {
-		opts.AppArgs = clixml.NilV()
-	}
+	opts.AppArgs = versionTable(opts.Protocol).ApplicationArguments(opts.AppArgs)
 	c := &Conn{
 		t: t, opts: opts, pool: psrp.NewClientPool(),
 		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64),
 		done: make(chan struct{}), drained: make(chan struct{}, 1),
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
-	c.pool.MaxMessage = opts.MaxMessage
+	c.pool.MaxMessage = opts.MaxReceivedObjectSize
+	c.pool.Protocol = opts.Protocol
 	c.pool.Crypto = &pscrypto.Client{}
 	if err := c.pool.Open(psrp.InitRunspacePoolMsg{
 		MinRunspaces: opts.MinRunspaces, MaxRunspaces: opts.MaxRunspaces,
@@ -142,6 +172,16 @@ func (c *Conn) PrivateData() clixml.Value {
 	var v clixml.Value
 	c.do(func() { v = c.privData })
 	return v
+}
+
+// OpenSecure returns the plaintext of a SecureString the server sent.
+// Under protocol 2.3 its value is delivered only once the session key is
+// there to open it.
+func (c *Conn) OpenSecure(v clixml.Value) (string, error) {
+	var s string
+	err := ErrClosed
+	c.do(func() { s, err = c.pool.OpenSecure(v) })
+	return s, err
 }
 
 // Negotiated returns the server's protocol version.

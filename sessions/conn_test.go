@@ -128,16 +128,25 @@ func transports(t *testing.T) map[string]func(t *testing.T) sessions.Transport {
 			return startProcess(t, []string{pwshsimBinary(t), "-s"})
 		},
 	}
+	if argv := pwshArgv(t); argv != nil {
+		out["pwsh"] = func(t *testing.T) sessions.Transport {
+			return startProcess(t, argv)
+		}
+	}
+	return out
+}
+
+// pwshArgv is the real pwsh server's command line, nil without one.
+func pwshArgv(t *testing.T) []string {
+	t.Helper()
 	cmd := req.PwshCommand()
 	if cmd == "" && req.Required(req.Pwsh) {
 		cmd = req.PwshServer(t)
 	}
-	if cmd != "" {
-		out["pwsh"] = func(t *testing.T) sessions.Transport {
-			return startProcess(t, strings.Fields(cmd))
-		}
+	if cmd == "" {
+		return nil
 	}
-	return out
+	return strings.Fields(cmd)
 }
 
 func startProcess(t *testing.T, argv []string) sessions.Transport {

@@ -57,10 +57,32 @@ func (p *pipeRun) take() []any {
 	return q
 }
 
+type againKey struct{}
+
+// WithStop returns a context for Invoke and the function that stops the
+// pipeline: its first call cancels the context (a Signal, like Ctrl-C),
+// each later call sends the Signal again (a second Ctrl-C).
+func WithStop(parent context.Context) (context.Context, func()) {
+	again := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.WithValue(parent, againKey{}, again))
+	var once sync.Once
+	return ctx, func() {
+		first := false
+		once.Do(func() { first = true; cancel() })
+		if !first {
+			select {
+			case again <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // Invoke runs one pipeline to its end. input, when not nil, is sent as
 // PIPELINE_INPUT (spec.NoInput must then be false). Cancelling ctx stops
-// the pipeline with a Signal, like Ctrl-C; Invoke still waits for the
-// server to confirm, unless the connection ends.
+// the pipeline with a Signal, like Ctrl-C, sent once the pipeline exists
+// on the server (see WithStop for asking again); Invoke still waits for
+// the server to confirm, unless the connection ends.
 //
 // When an interactive pipeline (one ending in Out-Default) fails, its
 // error is shown the way pwsh's console shows it: the failure's record
@@ -130,13 +152,18 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 	defer cancelHost()
 	stopped := false
 	stop := ctx.Done()
+	again, _ := ctx.Value(againKey{}).(chan struct{})
+	var restop chan struct{} // again, once the first stop was sent
 	for {
 		select {
 		case <-pr.notify:
 		case <-stop:
-			stop = nil
+			stop, restop = nil, again
 			stopped = true
 			cancelHost()
+			c.do(func() { _ = c.pool.Stop(pid) })
+			continue
+		case <-restop:
 			c.do(func() { _ = c.pool.Stop(pid) })
 			continue
 		}

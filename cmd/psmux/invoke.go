@@ -25,8 +25,10 @@ import (
 
 const defaultPwsh = "pwsh -s -NoLogo -NoProfile"
 
-const invokeUsage = "usage: psmux invoke [" + sshFlagsUsage + "] [--throttle N] [--json] DEST[,DEST…] [--] SCRIPT\n" +
-	"       psmux invoke --local [--pwsh CMD] [--json] [--] SCRIPT"
+const invokeUsage = "usage: psmux invoke [" + sshFlagsUsage + "] [--throttle N] [--json] [--max-received-object-size MB] DEST[,DEST…] [--] SCRIPT\n" +
+	"       psmux invoke --local [--pwsh CMD] [--json] [--max-received-object-size MB] [--] SCRIPT"
+
+const maxObjectUsage = "the largest object accepted from the server, in MB, as PowerShell's MaximumReceivedObjectSizeMB (default 200)"
 
 // target is one place a script runs: a host over SSH or a local pwsh.
 type target struct {
@@ -55,6 +57,7 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	pwsh := fs.String("pwsh", "", "the command that speaks OutOfProc on stdio (default $PSMUX_PWSH or \""+defaultPwsh+"\")")
 	asJSON := fs.Bool("json", false, "print NDJSON events instead of formatted output")
 	throttle := fs.Int("throttle", 32, "run at most this many destinations at once")
+	maxObj := fs.Int("max-received-object-size", 0, maxObjectUsage)
 	fs.Usage = func() { fmt.Fprintln(stderr, invokeUsage) }
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -62,6 +65,10 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	rest := fs.Args()
 	if err := sf.Check(); err != nil {
 		fmt.Fprintf(stderr, "psmux: invoke: %v\n", err)
+		return exitUsage
+	}
+	if *maxObj < 0 || *maxObj > mux.MaxObjectMB {
+		fmt.Fprintf(stderr, "psmux: invoke: --max-received-object-size %d: expected 1 to %d (MB)\n", *maxObj, mux.MaxObjectMB)
 		return exitUsage
 	}
 	var dests []string
@@ -117,7 +124,7 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 			}})
 		}
 	}
-	return invokeAll(targets, script, *asJSON, max(*throttle, 1), stdin, stdout, stderr)
+	return invokeAll(targets, script, *asJSON, *maxObj<<20, max(*throttle, 1), stdin, stdout, stderr)
 }
 
 // localArgv finds the local OutOfProc server's command line.
@@ -146,7 +153,7 @@ func localArgv(pwsh string, stderr io.Writer) ([]string, int) {
 // invokeAll runs script on every target, at most throttle at once. With
 // more than one target each output line is prefixed "[name] " and a
 // summary line per target closes the run.
-func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin *os.File, stdout, stderr io.Writer) int {
+func invokeAll(targets []target, script string, asJSON bool, maxObject, throttle int, stdin *os.File, stdout, stderr io.Writer) int {
 	fan := len(targets) > 1
 	var outMu sync.Mutex // one lock for both streams keeps lines whole
 	sharedOut := &repl.LockedWriter{Mu: &outMu, W: stdout}
@@ -198,7 +205,7 @@ func invokeAll(targets []target, script string, asJSON bool, throttle int, stdin
 				pErr = &repl.PrefixWriter{W: sharedErr, Prefix: "[" + tg.name + "] "}
 				out, errw = pOut, pErr
 			}
-			r := runner{name: tg.name, asJSON: asJSON, width: width,
+			r := runner{name: tg.name, asJSON: asJSON, width: width, maxObject: maxObject,
 				color: outTTY && os.Getenv("NO_COLOR") == "", progress: errTTY && !fan}
 			if !fan && stdin != nil && term.IsTerminal(int(stdin.Fd())) {
 				r.in = stdin
@@ -235,12 +242,14 @@ func exitFor(outs []outcome, stopped bool) int {
 
 // runner runs one script on one target and renders it.
 type runner struct {
-	name     string
-	asJSON   bool
-	width    int
-	color    bool
-	progress bool
-	in       *os.File
+	name   string
+	asJSON bool
+	// maxObject caps one object from the server in bytes; 0: 200 MB.
+	maxObject int
+	width     int
+	color     bool
+	progress  bool
+	in        *os.File
 }
 
 func (r runner) run(runCtx, killCtx context.Context, tg target, script string, stdout, stderr io.Writer) outcome {
@@ -276,7 +285,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	if r.asJSON {
 		host = psrp.NoHost()
 	}
-	conn, err := sessions.Open(openCtx, t, sessions.Options{Host: host, Diag: diag})
+	conn, err := sessions.Open(openCtx, t, sessions.Options{Host: host, Diag: diag, MaxReceivedObjectSize: r.maxObject})
 	cancelOpen()
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: cannot open a session with %s: %s\n", tg.name, mux.DescribeErr(err))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/psmux/psmux/sessions"
 )
 
 // Exit statuses of exec/invoke (SPEC S8).
@@ -50,6 +52,7 @@ SSHFLAGS: -l USER -p PORT -i KEY -J JUMP -o Key=Value -F CONFIG
 `
 
 func main() {
+	sessions.ClientVersion = version
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

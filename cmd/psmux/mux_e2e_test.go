@@ -521,13 +521,7 @@ func TestDropPolicyCountsDropped(t *testing.T) {
 func TestBrokenOnResetWhileOthersAnswer(t *testing.T) {
 	opensshd.Require(t)
 	sshd := startSshd(t, subsystemCommand(t), "MaxSessions 50")
-	proxy, err := faultproxy.New(sshd.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+	proxy, kh := proxied(t, sshd)
 	m := newMuxEnv(t)
 	keep := []string{"-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3"}
 	m.must(append(append([]string{"new", "-n", "flaky", "--init", "$inited = 'yes'", "-F", sshd.SSHConfig, "-p", strconv.Itoa(proxy.Port()),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/psmux/psmux/sessions/clixml"
 	"io"
 	"os"
 	"os/signal"
@@ -105,7 +106,7 @@ func trunc(s string, n int) string {
 
 // runNew is `psmux new [-n NAME] [SSHFLAGS] DEST | --local [--pwsh CMD]`.
 func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
+	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] [--max-received-object-size MB] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
 	var sf ssh.Flags
 	sf.Register(fs)
 	name := fs.String("n", "", "session name (default Runspace<Id>)")
@@ -114,6 +115,7 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 	policy := fs.String("policy", "", "output log policy when full: Block (default) or Drop")
 	budget := fs.Int64("budget", 0, "output log memory budget in bytes (default 64 MiB)")
 	maxRS := fs.Int("max-runspaces", 1, "pipelines that may run at once")
+	maxObj := fs.Int("max-received-object-size", 0, maxObjectUsage)
 	local := fs.Bool("local", false, "a local pwsh -s (or --pwsh CMD) instead of a host")
 	pwsh := fs.String("pwsh", "", "the local OutOfProc server command")
 	asJSON := fs.Bool("json", false, "print the row as JSON")
@@ -124,7 +126,7 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "psmux: new: %v\n", err)
 		return exitUsage
 	}
-	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS}
+	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS, MaxObjectMB: *maxObj}
 	switch {
 	case *local:
 		argv, code := localArgv(*pwsh, stderr)
@@ -375,9 +377,18 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			case *async:
 				fmt.Fprintf(out, "job %d started in %s (psmux capture -t %s --job %d)\n", res.Job, row.Name, row.Name, res.Job)
 				o.state = "Running"
+			case res.Lost != "":
+				fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Lost)
+				o.state, o.exit = "Broken", exitConnect
 			case res.State == "Stopped" || runCtx.Err() != nil:
 				o.state, o.exit = "Stopped", exitStopped
 			case res.State == "Failed":
+				if renderer != nil && res.Reason != "" {
+					if _, err := clixml.Decode([]byte(res.Reason)); err != nil {
+						// not a record (the server shows those): why psmux could not run it
+						fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Reason)
+					}
+				}
 				o.state, o.exit = "Failed", exitErrors
 			case res.HadErrors:
 				o.state, o.exit = "HadErrors", exitErrors
@@ -385,11 +396,14 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				o.state = "Completed"
 			}
 			if jw != nil && err == nil && !*async {
-				reason := ""
+				st, reason := res.State, ""
+				if res.Lost != "" {
+					st = o.state
+				}
 				if res.State == "Failed" {
 					reason = repl.FailureText(res.Reason)
 				}
-				jw.End(res.State, res.HadErrors, o.took, reason)
+				jw.End(st, res.HadErrors, o.took, reason)
 			}
 			if pOut != nil {
 				pOut.Flush()

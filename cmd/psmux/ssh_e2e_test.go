@@ -301,13 +301,7 @@ func TestFanOutWithBlackholedHost(t *testing.T) {
 func TestResetMidOutputExits3(t *testing.T) {
 	opensshd.Require(t)
 	sshd := startSshd(t, subsystemCommand(t))
-	proxy, err := faultproxy.New(sshd.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(proxy.Addr())}, sshd.HostKey)+"\n"), 0o600)
+	proxy, kh := proxied(t, sshd)
 	proxy.ResetAfter(1 << 20)
 	r := psmuxRun(t, nil, "invoke", "-F", sshd.SSHConfig, "-p", fmt.Sprint(proxy.Port()), "-o", "UserKnownHostsFile="+kh,
 		sshd.Alias, "--", "1..200000 | % { 'x' * 100 }")

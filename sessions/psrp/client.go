@@ -71,10 +71,32 @@ type txQueue struct {
 	queue       []Packet
 }
 
+// clientPipe is one pipeline's progress through psrp-brief §1.5. pwsh
+// handles each stdin line on its own thread, so a packet about a pipeline
+// is sent only once the server has finished with what it depends on:
+// the CREATE_PIPELINE after the CommandAck, a Signal after the
+// CREATE_PIPELINE's DataAck (the server acks it from Prepare, when the
+// pipeline exists; a Signal before that finds nothing to stop), the Close
+// after the CommandAck and after the DataAck of the last Data sent (a
+// Close racing the CREATE_PIPELINE makes the server run the pipeline
+// after its transport closed).
 type clientPipe struct {
-	state     PSInvocationState
-	closeSent bool
-	signaled  bool
+	state       PSInvocationState
+	commandAck  bool // the server has the command transport
+	createLeft  int  // CREATE_PIPELINE packets not yet acked
+	created     bool // the CREATE_PIPELINE was acked: the pipeline exists
+	stopWanted  bool // a stop waits for created
+	signalOut   bool // a Signal waits for its SignalAck
+	closeWanted bool // a Close waits for commandAck and the last DataAck
+	closeSent   bool
+}
+
+// heldMsg is a message from the server that waits for the session key:
+// one with a SecureString that cannot be opened yet, or any after it.
+type heldMsg struct {
+	guid uuid.UUID
+	t    MessageType
+	v    clixml.Value
 }
 
 type pendingResponse struct {
@@ -92,6 +114,7 @@ type ClientPool struct {
 	RPID       uuid.UUID
 	State      RunspacePoolStateValue
 	Negotiated string // the server's protocolversion
+	Protocol   string // the protocolversion psmux announces; "" = ClientProtocol
 	MaxMessage int    // cap on one reassembled message (0 = MaxMessageDefault)
 	// Crypto does protocol 2.3's SecureString key exchange (package
 	// pscrypto); nil makes a SecureString under 2.3 an error.
@@ -106,7 +129,12 @@ type ClientPool struct {
 	events    []any
 	keySent   bool // PUBLIC_KEY went out
 	waiting   []pendingResponse
-	closeSent bool
+	closeSent bool               // the session Close is wanted
+	closeOut  bool               // the session Close was sent
+	acked     map[uuid.UUID]bool // pipelines closed before their CommandAck came
+	decode    []clixml.Option    // Decode with the size cap, made on first use
+	held      []heldMsg          // messages from the server waiting for the session key
+	heldBytes int
 	scratch   []byte
 }
 
@@ -127,7 +155,7 @@ func (p *ClientPool) Open(init InitRunspacePoolMsg) error {
 		return fmt.Errorf("psrp: open: pool is %s, expected BeforeOpen", p.State)
 	}
 	p.State = PoolOpening
-	p.send(NilGUID, false, SessionCapability, NilGUID, NewSessionCapability(ClientProtocol).Value())
+	p.send(NilGUID, false, SessionCapability, NilGUID, NewSessionCapability(p.protocol()).Value())
 	p.send(NilGUID, false, InitRunspacePool, NilGUID, init.Value())
 	return nil
 }
@@ -148,6 +176,9 @@ func (p *ClientPool) send(guid uuid.UUID, prompt bool, t MessageType, pid uuid.U
 
 // sendRaw queues one message with the given body bytes.
 func (p *ClientPool) sendRaw(guid uuid.UUID, prompt bool, t MessageType, pid uuid.UUID, body []byte) {
+	if pp := p.pipes[guid]; pp != nil && pp.closeWanted {
+		return // nothing for a pipeline follows its Close
+	}
 	msg := AppendMessage(nil, Message{Destination: ToServer, Type: t, RPID: p.RPID, PID: pid, Data: body})
 	q := p.tx[guid]
 	_ = p.frag.FragmentEach(msg, nil, func(fr []byte) error {
@@ -179,10 +210,13 @@ func (p *ClientPool) Invoke(pid uuid.UUID, m CreatePipelineMsg) error {
 	if _, dup := p.pipes[pid]; dup {
 		return fmt.Errorf("psrp: invoke: pipeline %s exists already", pid)
 	}
-	p.pipes[pid] = &clientPipe{state: Running}
-	p.tx[pid] = &txQueue{}
+	pp := &clientPipe{state: Running}
+	p.pipes[pid] = pp
+	q := &txQueue{}
+	p.tx[pid] = q
 	p.out = append(p.out, Packet{Kind: Command, GUID: pid})
 	p.send(pid, false, CreatePipeline, pid, m.Value())
+	pp.createLeft = len(q.queue)
 	return nil
 }
 
@@ -234,9 +268,9 @@ func (p *ClientPool) Respond(pid uuid.UUID, r HostResponseMsg) error {
 
 func (p *ClientPool) sendSealed(pid uuid.UUID, prompt bool, t MessageType, v clixml.Value) error {
 	if hasSecure(v) {
-		if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
+		if p.plainSecure() {
 			v = MapSecureStrings(v, PlainSecureText)
-		} else if p.Crypto != nil && p.Crypto.HasSessionKey() {
+		} else if p.hasKey() {
 			v = MapSecureStrings(v, func(plain string) string {
 				s, _ := p.Crypto.Seal(UTF16LE(plain))
 				return s
@@ -272,6 +306,9 @@ func (p *ClientPool) requestKey() error {
 	p.send(NilGUID, false, PublicKey, NilGUID, KeyMsg{Base64: blob}.Value(PublicKey))
 	return nil
 }
+
+// hasKey reports whether the 2.3 session key arrived.
+func (p *ClientPool) hasKey() bool { return p.Crypto != nil && p.Crypto.HasSessionKey() }
 
 func hasSecure(v clixml.Value) bool {
 	switch v.Kind {
@@ -348,12 +385,26 @@ func mapProps(ps []clixml.Property, f func(string) string) []clixml.Property {
 	return out
 }
 
+// plainSecure reports whether SecureStrings travel unencrypted: both
+// sides speak protocol 2.4 or later (pwsh decides by the other side's
+// version, so either one at 2.3 means the session key).
+func (p *ClientPool) plainSecure() bool {
+	return CompareVersion(p.protocol(), ProtocolVersion24) >= 0 && CompareVersion(p.Negotiated, ProtocolVersion24) >= 0
+}
+
+func (p *ClientPool) protocol() string {
+	if p.Protocol == "" {
+		return ClientProtocol
+	}
+	return p.Protocol
+}
+
 // OpenSecure returns the plaintext of an <SS> the server sent.
 func (p *ClientPool) OpenSecure(v clixml.Value) (string, error) {
-	if CompareVersion(p.Negotiated, ProtocolVersion24) >= 0 {
+	if p.plainSecure() {
 		return OpenPlainSecureText(v.Text)
 	}
-	if p.Crypto == nil || !p.Crypto.HasSessionKey() {
+	if !p.hasKey() {
 		return "", ErrNoSessionKey
 	}
 	b, err := p.Crypto.Open(v.Text)
@@ -363,46 +414,99 @@ func (p *ClientPool) OpenSecure(v clixml.Value) (string, error) {
 	return FromUTF16LE(b)
 }
 
-// Stop queues a Signal for a running pipeline (Ctrl-C).
+// Stop asks the server to stop a running pipeline (Ctrl-C). The Signal
+// goes out once the pipeline exists on the server; asking again after
+// its SignalAck sends another.
 func (p *ClientPool) Stop(pid uuid.UUID) error {
 	pp, err := p.pipe(pid, "stop")
 	if err != nil {
 		return err
 	}
-	if pp.state.Terminal() || pp.closeSent || pp.signaled {
+	if pp.state.Terminal() || pp.closeWanted {
 		return nil
 	}
-	pp.signaled = true
-	p.out = append(p.out, Packet{Kind: Signal, GUID: pid})
+	pp.stopWanted = true
+	p.signal(pid, pp)
 	return nil
 }
 
+// signal sends a wanted Signal when the pipeline exists and no Signal is
+// outstanding.
+func (p *ClientPool) signal(pid uuid.UUID, pp *clientPipe) {
+	if !pp.stopWanted || !pp.created || pp.signalOut || pp.closeWanted || pp.state.Terminal() {
+		return
+	}
+	pp.stopWanted = false
+	pp.signalOut = true
+	p.out = append(p.out, Packet{Kind: Signal, GUID: pid})
+}
+
 // ClosePipeline queues the pipeline's one Close (stopping it if it runs).
+// Data not yet sent for it is dropped: nothing for a pipeline follows its
+// Close.
 func (p *ClientPool) ClosePipeline(pid uuid.UUID) error {
 	pp, err := p.pipe(pid, "close")
 	if err != nil {
 		return err
 	}
-	if !pp.closeSent {
-		pp.closeSent = true
-		p.out = append(p.out, Packet{Kind: Close, GUID: pid})
-	}
+	p.wantClose(pid, pp)
 	return nil
 }
 
+func (p *ClientPool) wantClose(pid uuid.UUID, pp *clientPipe) {
+	if pp.closeWanted {
+		return
+	}
+	pp.closeWanted = true
+	pp.stopWanted = false
+	if q := p.tx[pid]; q != nil {
+		clear(q.queue)
+		q.queue = nil
+	}
+	p.sendClose(pid, pp)
+}
+
+// sendClose sends a wanted Close once the server has the command
+// transport and has acked the last Data sent for it.
+func (p *ClientPool) sendClose(pid uuid.UUID, pp *clientPipe) {
+	if !pp.closeWanted || pp.closeSent || !pp.commandAck {
+		return
+	}
+	if q := p.tx[pid]; q != nil && q.awaitingAck {
+		return
+	}
+	pp.closeSent = true
+	p.out = append(p.out, Packet{Kind: Close, GUID: pid})
+	p.sendSessionClose()
+}
+
 // Close queues the Close of every pipeline not yet closed, then the
-// session Close.
+// session Close, which goes out after every pipeline's Close (pwsh
+// answers it once all its commands are closed).
 func (p *ClientPool) Close() {
 	if p.closeSent {
 		return
 	}
-	for pid := range p.pipes {
-		_ = p.ClosePipeline(pid)
+	for pid, pp := range p.pipes {
+		p.wantClose(pid, pp)
 	}
 	p.closeSent = true
 	if p.State == PoolOpened || p.State == PoolOpening {
 		p.State = PoolClosing
 	}
+	p.sendSessionClose()
+}
+
+func (p *ClientPool) sendSessionClose() {
+	if !p.closeSent || p.closeOut {
+		return
+	}
+	for _, pp := range p.pipes {
+		if !pp.closeSent {
+			return
+		}
+	}
+	p.closeOut = true
 	p.out = append(p.out, Packet{Kind: Close, GUID: NilGUID})
 }
 
@@ -418,21 +522,48 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 			return p.events, nil // ack for a pipeline already closed
 		}
 		q.awaitingAck = false
+		if pp := p.pipes[pk.GUID]; pp != nil {
+			if pp.createLeft > 0 {
+				if pp.createLeft--; pp.createLeft == 0 && !pp.closeWanted {
+					pp.created = true
+					p.signal(pk.GUID, pp)
+				}
+			}
+			p.sendClose(pk.GUID, pp)
+		}
 		p.flush(pk.GUID)
 	case CommandAck:
-		q := p.tx[pk.GUID]
-		if q == nil {
+		pp := p.pipes[pk.GUID]
+		if pp == nil {
+			if p.acked[pk.GUID] {
+				delete(p.acked, pk.GUID) // its CloseAck came first
+				return p.events, nil
+			}
 			return nil, protoErr("CommandAck for unknown pipeline %s", pk.GUID)
 		}
-		q.ready = true
+		pp.commandAck = true
+		if q := p.tx[pk.GUID]; q != nil {
+			q.ready = true
+		}
+		p.sendClose(pk.GUID, pp)
 		p.flush(pk.GUID)
 	case SignalAck:
+		if pp := p.pipes[pk.GUID]; pp != nil {
+			pp.signalOut = false
+			p.signal(pk.GUID, pp)
+		}
 		p.events = append(p.events, SignalAckEvent{PID: pk.GUID})
 	case CloseAck:
 		if pk.GUID == NilGUID {
 			p.State = PoolClosed
 			p.events = append(p.events, SessionClosedEvent{})
 			break
+		}
+		if pp := p.pipes[pk.GUID]; pp != nil && !pp.commandAck {
+			if p.acked == nil {
+				p.acked = map[uuid.UUID]bool{}
+			}
+			p.acked[pk.GUID] = true // its CommandAck may still come
 		}
 		delete(p.pipes, pk.GUID)
 		delete(p.tx, pk.GUID)
@@ -461,6 +592,15 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 	return p.events, nil
 }
 
+// decodeOptions are Decode with the message cap as the CLIXML size cap
+// (the decoder's own default is smaller than a message may be).
+func (p *ClientPool) decodeOptions() []clixml.Option {
+	if p.decode == nil {
+		p.decode = append([]clixml.Option{clixml.MaxSize(p.maxMessage())}, p.Decode...)
+	}
+	return p.decode
+}
+
 func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	m, err := ParseMessage(raw)
 	if err != nil {
@@ -468,11 +608,40 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	}
 	v := clixml.NilV()
 	if len(m.Body()) > 0 {
-		if v, err = clixml.Decode(m.Body(), p.Decode...); err != nil {
+		if v, err = clixml.Decode(m.Body(), p.decodeOptions()...); err != nil {
 			return fmt.Errorf("psrp: %s: %w", m.Type, err)
 		}
 	}
 	switch m.Type {
+	case SessionCapability, EncryptedSessionKey, PublicKeyRequest:
+	default:
+		// A SecureString the session key must open (protocol 2.3) starts
+		// the key exchange from this side, as pwsh's client does when it
+		// deserializes one; it and what follows wait for the key.
+		if len(p.held) > 0 || (!p.hasKey() && !p.plainSecure() && hasSecure(v)) {
+			if p.heldBytes += len(raw); p.heldBytes > p.maxMessage() {
+				return protoErr("%d bytes from the server wait for the SecureString session key, more than the %d-byte cap: no ENCRYPTED_SESSION_KEY came", p.heldBytes, p.maxMessage())
+			}
+			if err := p.requestKey(); err != nil {
+				return err
+			}
+			p.held = append(p.held, heldMsg{guid, m.Type, v})
+			return nil
+		}
+	}
+	return p.dispatch(guid, m.Type, v)
+}
+
+func (p *ClientPool) maxMessage() int {
+	if p.MaxMessage > 0 {
+		return p.MaxMessage
+	}
+	return MaxMessageDefault
+}
+
+// dispatch acts on one decoded message from the server.
+func (p *ClientPool) dispatch(guid uuid.UUID, t MessageType, v clixml.Value) error {
+	switch t {
 	case SessionCapability:
 		c, err := ParseSessionCapability(v)
 		if err != nil {
@@ -486,14 +655,14 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 	case ApplicationPrivateData:
 		p.events = append(p.events, PrivateDataEvent{Value: v})
 	case RunspacePoolState:
-		s, err := ParseState(m.Type, v)
+		s, err := ParseState(t, v)
 		if err != nil {
 			return err
 		}
 		p.State = RunspacePoolStateValue(s.State)
 		p.events = append(p.events, PoolStateEvent{State: p.State, Reason: s.Reason})
 	case EncryptedSessionKey:
-		k, err := ParseKey(m.Type, v)
+		k, err := ParseKey(t, v)
 		if err != nil {
 			return err
 		}
@@ -515,37 +684,43 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 			}
 			_ = p.sendSealed(h.pid, h.t == PipelineHostResponse, h.t, h.v)
 		}
+		in := p.held
+		p.held, p.heldBytes = nil, 0
+		for _, h := range in {
+			if err := p.dispatch(h.guid, h.t, h.v); err != nil {
+				return err
+			}
+		}
 	case PublicKeyRequest:
 		return p.requestKey()
 	case RunspacePoolHostCall, PipelineHostCall:
-		c, err := ParseHostCall(m.Type, v)
+		c, err := ParseHostCall(t, v)
 		if err != nil {
 			return err
 		}
 		pid := NilGUID
-		if m.Type == PipelineHostCall {
+		if t == PipelineHostCall {
 			pid = guid
 		}
 		p.events = append(p.events, HostCallEvent{PID: pid, Call: c})
 	case PipelineState:
-		s, err := ParseState(m.Type, v)
+		s, err := ParseState(t, v)
 		if err != nil {
 			return err
 		}
 		st := PSInvocationState(s.State)
 		if pp := p.pipes[guid]; pp != nil {
 			pp.state = st
-			if st.Terminal() && !pp.closeSent {
-				pp.closeSent = true
-				p.out = append(p.out, Packet{Kind: Close, GUID: guid})
+			if st.Terminal() {
+				p.wantClose(guid, pp)
 			}
 		}
 		p.events = append(p.events, PipelineStateEvent{PID: guid, State: st, Reason: s.Reason})
 	default:
 		if guid == NilGUID {
-			p.events = append(p.events, OtherEvent{Type: m.Type, Value: v})
+			p.events = append(p.events, OtherEvent{Type: t, Value: v})
 		} else {
-			p.events = append(p.events, PipelineDataEvent{PID: guid, Type: m.Type, Value: v})
+			p.events = append(p.events, PipelineDataEvent{PID: guid, Type: t, Value: v})
 		}
 	}
 	return nil

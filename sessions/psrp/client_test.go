@@ -98,8 +98,12 @@ func TestClientPoolAckDiscipline(t *testing.T) {
 	if st := evs[0].(PipelineStateEvent); st.State != Completed || st.PID != pid {
 		t.Fatalf("state event %+v", st)
 	}
+	if got := kinds(p.Outgoing()); len(got) != 0 {
+		t.Fatalf("after Completed: %v, want nothing until the input's DataAck", got)
+	}
+	receive(t, p, Packet{Kind: DataAck, GUID: pid})
 	if got := kinds(p.Outgoing()); len(got) != 1 || got[0] != "Close" {
-		t.Fatalf("after Completed: %v, want Close", got)
+		t.Fatalf("after Completed and the last DataAck: %v, want Close", got)
 	}
 	_ = p.ClosePipeline(pid)
 	p.Close()
@@ -123,9 +127,13 @@ func TestClientPoolClosesRunningPipelinesBeforeSession(t *testing.T) {
 	a, b := uuid.New(), uuid.New()
 	_ = p.Invoke(a, ScriptPipeline("a", false))
 	_ = p.Invoke(b, ScriptPipeline("b", false))
+	for _, pid := range []uuid.UUID{a, b} {
+		receive(t, p, Packet{Kind: CommandAck, GUID: pid})
+		receive(t, p, Packet{Kind: DataAck, GUID: pid})
+	}
 	p.Outgoing()
 	_ = p.Stop(a)
-	_ = p.Stop(a) // one Signal only
+	_ = p.Stop(a) // one Signal outstanding at a time
 	p.Close()
 	out := p.Outgoing()
 	if len(out) != 4 || out[0].Kind != Signal || out[3].Kind != Close || out[3].GUID != NilGUID {

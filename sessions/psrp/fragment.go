@@ -11,8 +11,9 @@ const FragmentHeaderLen = 21
 // DefaultFragmentSize is pwsh's fragment size including the header.
 const DefaultFragmentSize = 32 << 10
 
-// MaxMessageDefault caps one reassembled message (SPEC S4).
-const MaxMessageDefault = 64 << 20
+// MaxMessageDefault caps one reassembled message (SPEC S4): PowerShell's
+// MaximumReceivedObjectSize default, 200 MB (200 << 20 bytes).
+const MaxMessageDefault = 200 << 20
 
 // Fragment is one PSRP fragment.
 type Fragment struct {
@@ -39,9 +40,26 @@ func AppendFragment(dst []byte, f Fragment) []byte {
 }
 
 // FragmentError reports a fragment stream that breaks the rules of §2.
-type FragmentError struct{ Reason string }
+type FragmentError struct {
+	Reason string
+	Size   uint64 // for a message over the cap: its size so far
+	Limit  int    // for a message over the cap: the cap
+}
 
-func (e *FragmentError) Error() string { return "psrp: bad fragment: " + e.Reason }
+func (e *FragmentError) Error() string {
+	if e.Limit > 0 {
+		return "psrp: " + e.Reason
+	}
+	return "psrp: bad fragment: " + e.Reason
+}
+
+// sizeError is a message over the cap: Size is what was known when it
+// was refused, the bytes so far with the next fragment.
+func sizeError(size uint64, limit int) *FragmentError {
+	return &FragmentError{Size: size, Limit: limit, Reason: fmt.Sprintf(
+		"the object received (%d bytes so far) exceeds the maximum received object size, %d bytes (%d MB)",
+		size, limit, limit>>20)}
+}
 
 // Fragmenter cuts messages into fragments with increasing object ids.
 type Fragmenter struct {
@@ -143,7 +161,7 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 			return &FragmentError{Reason: fmt.Sprintf("object id %d: expected a positive id", int64(oid))}
 		}
 		if uint64(blen) > uint64(max) {
-			return &FragmentError{Reason: fmt.Sprintf("blob length %d exceeds the %d-byte message cap", blen, max)}
+			return sizeError(uint64(blen), max)
 		}
 		if flags&^3 != 0 {
 			return &FragmentError{Reason: fmt.Sprintf("unknown flags 0x%02x: expected start (1) and end (2) bits only", flags)}
@@ -180,7 +198,7 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 			}
 		}
 		if d.size+len(blob) > max {
-			return &FragmentError{Reason: fmt.Sprintf("message of object %d exceeds the %d-byte cap", oid, max)}
+			return sizeError(uint64(d.size+len(blob)), max)
 		}
 		d.nextFrag = fid + 1
 		if d.RecordIDs {

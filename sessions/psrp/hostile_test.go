@@ -150,14 +150,14 @@ func TestHostileBlobLength2To31(t *testing.T) {
 
 // TestHostile200MiBMessage streams a 200 MiB PIPELINE_OUTPUT message in
 // pwsh's 32 KiB fragments through ClientPool.Receive: it must be refused
-// at the 64 MiB message cap. Memory is sampled between Receive calls in two
+// at a 64 MiB message cap. Memory is sampled between Receive calls in two
 // passes: HeapInuse as the process has it (garbage not yet collected
 // included), and the live heap (HeapAlloc right after a forced GC, every
 // 2 MiB), which must stay within the cap plus slack.
 func TestHostile200MiBMessage(t *testing.T) {
 	const (
 		total = 200 << 20
-		cap_  = psrp.MaxMessageDefault
+		cap_  = 64 << 20
 		slack = 16 << 20
 	)
 	blobMax := psrp.DefaultFragmentSize - psrp.FragmentHeaderLen
@@ -167,6 +167,7 @@ func TestHostile200MiBMessage(t *testing.T) {
 
 	stream := func(live bool) (peak uint64, sent int, frags uint64, err error) {
 		p := psrp.NewClientPool()
+		p.MaxMessage = cap_
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -215,12 +216,12 @@ func TestHostile200MiBMessage(t *testing.T) {
 	if err == nil {
 		t.Fatalf("the whole %d-byte message was accepted", total)
 	}
-	wantProtocolFragmentError(t, err, "cap")
+	wantProtocolFragmentError(t, err, "exceeds the")
 	if sent > cap_ || sent+blobMax <= cap_ {
 		t.Errorf("refused after %d bytes, want at the %d-byte cap", sent, cap_)
 	}
 	live, _, _, err2 := stream(true)
-	wantProtocolFragmentError(t, err2, "cap")
+	wantProtocolFragmentError(t, err2, "exceeds the")
 	t.Logf("200 MiB message in %d-byte fragments: refused at fragment %d after %s: %v",
 		psrp.DefaultFragmentSize, frags, hostileMiB(uint64(sent)), err)
 	t.Logf("peak HeapInuse %s above the start; peak live heap %s (cap %s)", hostileMiB(inuse), hostileMiB(live), hostileMiB(cap_))
@@ -278,7 +279,7 @@ func TestHostileSplitFragment(t *testing.T) {
 	// the second fragment takes the message over the cap
 	err := send(append(fragHeader(1, 1, false, true, 2<<20), make([]byte, 2<<20)...))
 	elapsed := time.Since(start)
-	wantProtocolFragmentError(t, err, "cap")
+	wantProtocolFragmentError(t, err, "exceeds the")
 	extra := peak - base
 	t.Logf("one %s fragment in %d-byte packets, then 2 MiB more: %v", hostileMiB(uint64(blen)), chunk, err)
 	t.Logf("peak HeapInuse %s above the start (cap %s); %v for %d packets", hostileMiB(extra), hostileMiB(cap_), elapsed.Round(time.Millisecond), int(blen)/chunk+2)

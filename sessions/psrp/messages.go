@@ -487,6 +487,60 @@ func ParseInitRunspacePool(v clixml.Value) (InitRunspacePoolMsg, error) {
 	return m, err
 }
 
+// ClientVersionTable is the PSVersionTable a client puts in
+// INIT_RUNSPACEPOOL's ApplicationArguments, where the server's scripts
+// read it as $PSSenderInfo.ApplicationArguments.PSVersionTable and pwsh
+// reads the client's version (a remote debugger is made only for a
+// client of version 4 or later).
+type ClientVersionTable struct {
+	PSVersion     string // a dotted version
+	GitCommitID   string
+	OS            string
+	Platform      string // Unix or Win32NT
+	Protocol      string // PSRemotingProtocolVersion
+	Edition       string // PSEdition
+	Serialization string // SerializationVersion; "" = 1.1.0.1
+}
+
+// ApplicationArguments returns the PSPrimitiveDictionary pwsh's client
+// sends (CloneAndAddPSVersionTable): {PSVersionTable = {…}}, with the
+// same keys and types, added to the entries of args (a dictionary or Nil).
+// args that already hold a PSVersionTable are returned as they are.
+func (t ClientVersionTable) ApplicationArguments(args clixml.Value) clixml.Value {
+	dict := &clixml.PSObject{TypeNames: []string{tnPrimitiveDict, tnHashtable, tnObject}, Container: clixml.Dictionary}
+	if args.Kind == clixml.Object && args.Obj != nil && args.Obj.Container == clixml.Dictionary {
+		for _, e := range args.Obj.Dict {
+			if e.Key.Kind == clixml.String && equalFold(e.Key.Text, "PSVersionTable") {
+				return args
+			}
+		}
+		dict.Dict = append(dict.Dict, args.Obj.Dict...)
+	}
+	ser := t.Serialization
+	if ser == "" {
+		ser = serializationVer
+	}
+	compat := &clixml.PSObject{TypeNames: []string{"System.Version[]", "System.Array", tnObject}, Container: clixml.List}
+	for _, v := range []string{"1.0", "2.0", "3.0", "4.0", "5.0", "5.1", "6.0", "7.0"} {
+		compat.Items = append(compat.Items, clixml.VersionV(v))
+	}
+	str := func(k string, v clixml.Value) clixml.DictEntry { return clixml.DictEntry{Key: clixml.Str(k), Value: v} }
+	table := &clixml.PSObject{TypeNames: dict.TypeNames, Container: clixml.Dictionary, Dict: []clixml.DictEntry{
+		str("PSSemanticVersion", clixml.Str(t.PSVersion)),
+		str("OS", clixml.Str(t.OS)),
+		str("GitCommitId", clixml.Str(t.GitCommitID)),
+		str("SerializationVersion", clixml.VersionV(ser)),
+		str("WSManStackVersion", clixml.VersionV("3.0")),
+		str("PSCompatibleVersions", clixml.Obj(compat)),
+		str("Platform", clixml.Str(t.Platform)),
+		str("PSVersion", clixml.VersionV(t.PSVersion)),
+		str("PSRemotingProtocolVersion", clixml.VersionV(t.Protocol)),
+		str("PSEdition", clixml.Str(t.Edition)),
+	}}
+	dict.Dict = append(dict.Dict, str("PSVersionTable", clixml.Obj(table)))
+	return clixml.Obj(dict)
+}
+
 // ---- CREATE_PIPELINE ----
 
 // Parameter is one argument of a Command (Name "" = positional).
@@ -542,8 +596,10 @@ type CreatePipelineMsg struct {
 }
 
 // ScriptPipeline returns the CREATE_PIPELINE for running script the way
-// psmux does: interactive (Out-Default appended, errors merged, as
-// Enter-PSSession does, psrp-brief §8.5) or not (objects returned).
+// psmux does: interactive (Out-Default appended, errors merged, and
+// RemoteStreamOptions 0, as Enter-PSSession does, psrp-brief §8.5) or not
+// (objects returned, records with their InvocationInfo, as
+// Invoke-Command does).
 func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 	m := CreatePipelineMsg{
 		Cmds:                []PipelineCommand{{Cmd: script, IsScript: true}},
@@ -561,6 +617,7 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 		m.Cmds = append(m.Cmds, PipelineCommand{Cmd: "Out-Default", UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError})
 		m.AddToHistory = true
 		m.History = script
+		m.RemoteStreamOptions = 0
 	}
 	return m
 }
@@ -621,11 +678,10 @@ func (m CreatePipelineMsg) Value() clixml.Value {
 		AddMember("IsNested", clixml.BoolV(m.IsNested)).
 		AddMember("History", history).
 		AddMember("RedirectShellErrorOutputPipe", clixml.BoolV(m.RedirectShellError))
-	rso := "None"
+	// The enum has no member for 0: pwsh's ToString is "0".
+	rso := strconv.Itoa(int(m.RemoteStreamOptions))
 	if m.RemoteStreamOptions == remoteStreamAddInfo {
 		rso = "AddInvocationInfo"
-	} else if m.RemoteStreamOptions != 0 {
-		rso = strconv.Itoa(int(m.RemoteStreamOptions))
 	}
 	return clixml.Obj(bag().
 		AddMember("PowerShell", clixml.Obj(ps)).
