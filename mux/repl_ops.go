@@ -2,8 +2,8 @@ package mux
 
 import (
 	"context"
-	"fmt"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -17,6 +17,13 @@ const maxHistory = 5000
 // completion). It needs a free pipeline slot and never waits for one:
 // a busy session gives ErrBusy-coded error at once.
 func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, error) {
+	return s.quietRun(ctx, psrp.ScriptPipeline(script, false), nil)
+}
+
+// quietRun runs one pipeline as quiet does; h, when not nil, also sees
+// what it produces.
+func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
+	script := p.Cmds[0].Cmd
 	s.mu.Lock()
 	state, conn := s.state, s.conn
 	s.mu.Unlock()
@@ -29,8 +36,8 @@ func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, err
 		return nil, errorf(CodeBusy, "%s", textBusyPipeline)
 	}
 	defer func() { <-s.slots }()
-	var c collector
-	res, err := conn.Invoke(ctx, psrp.ScriptPipeline(script, false), nil, &c)
+	c := collector{h: h}
+	res, err := conn.Invoke(ctx, p, nil, &c)
 	if err != nil {
 		return nil, errorf(CodeBroken, "%s", DescribeErr(err))
 	}
@@ -40,15 +47,23 @@ func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, err
 	return c.out, nil
 }
 
-type collector struct{ out []clixml.Value }
+type collector struct {
+	out []clixml.Value
+	h   sessions.Handler
+}
 
 func (c *collector) Message(t psrp.MessageType, v clixml.Value) {
 	if t == psrp.PipelineOutput {
 		c.out = append(c.out, v)
+	} else if c.h != nil {
+		c.h.Message(t, v)
 	}
 }
 
-func (c *collector) HostCall(_ context.Context, m psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+func (c *collector) HostCall(ctx context.Context, m psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	if c.h != nil {
+		return c.h.HostCall(ctx, m)
+	}
 	return clixml.Value{}, sessions.HostError(m.Method, "psmux: no host for this call")
 }
 
@@ -65,17 +80,27 @@ type CompleteArgs struct {
 	Cursor int    `json:"cursor"` // in runes
 }
 
-// Completion is TabExpansion2's answer.
+// Completion is TabExpansion2's answer, its indexes in runes.
 type Completion struct {
 	ReplacementIndex  int      `json:"replacement_index"`
 	ReplacementLength int      `json:"replacement_length"`
 	Matches           []string `json:"matches"`
 }
 
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
+// complete asks TabExpansion2, the line passed as a parameter (not
+// quoted into a script, where any of PowerShell's quote characters
+// would end it). TabExpansion2 counts in UTF-16 code units, the REPL
+// in runes.
 func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, error) {
-	out, err := s.quiet(ctx, fmt.Sprintf("TabExpansion2 -inputScript %s -cursorColumn %d", psQuote(a.Line), a.Cursor))
+	line := []rune(a.Line)
+	if a.Cursor < 0 || a.Cursor > len(line) {
+		return Completion{}, errorf(CodeUsage, "cursor %d is outside the line", a.Cursor)
+	}
+	p := psrp.ScriptPipeline("TabExpansion2", false)
+	p.Cmds[0].IsScript = false
+	p.Cmds[0].Args = []psrp.Parameter{{Name: "inputScript", Value: clixml.Str(a.Line)},
+		{Name: "cursorColumn", Value: clixml.I32(int32(utf16Len(line[:a.Cursor])))}}
+	out, err := s.quietRun(ctx, p, nil)
 	if err != nil || len(out) == 0 {
 		return Completion{}, err
 	}
@@ -89,6 +114,7 @@ func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, err
 		n, _ := x.Int()
 		c.ReplacementLength = int(n)
 	}
+	c.ReplacementIndex, c.ReplacementLength = runeSpan(line, c.ReplacementIndex, c.ReplacementLength)
 	if x, ok := v.Get("CompletionMatches"); ok && x.Obj != nil {
 		for _, m := range x.Obj.Items {
 			if t, ok := m.Get("CompletionText"); ok {
@@ -136,4 +162,31 @@ func (s *Session) history(line string) []string {
 		return nil
 	}
 	return append([]string(nil), s.hist...)
+}
+
+func utf16Len(rs []rune) int {
+	n := 0
+	for _, r := range rs {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// runeSpan turns a span in UTF-16 code units of line into runes.
+func runeSpan(line []rune, start, length int) (int, int) {
+	at := func(u int) int {
+		n := 0
+		for i, r := range line {
+			if n >= u {
+				return i
+			}
+			n += utf16.RuneLen(r)
+		}
+		return len(line)
+	}
+	if start < 0 || length < 0 {
+		return start, length
+	}
+	s := at(start)
+	return s, at(start+length) - s
 }

@@ -190,6 +190,13 @@ func (r *Renderer) format(vs []clixml.Value) []string {
 	return out
 }
 
+// SetWidth changes the width objects are formatted to.
+func (r *Renderer) SetWidth(w int) {
+	r.mu.Lock()
+	r.Width = w
+	r.mu.Unlock()
+}
+
 func (r *Renderer) width() int {
 	if r.Width > 0 {
 		return r.Width
@@ -250,16 +257,31 @@ func hostInformation(v clixml.Value) (msg string, noNewline bool, fg, bg int, ok
 	n, _ := md.Obj.Get("NoNewLine")
 	noNewline, _ = n.Bool()
 	if c, ok := md.Obj.Get("ForegroundColor"); ok {
-		if x, err := unwrapInt(c); err == nil {
-			fg = int(x)
-		}
+		fg = consoleColor(c)
 	}
 	if c, ok := md.Obj.Get("BackgroundColor"); ok {
-		if x, err := unwrapInt(c); err == nil {
-			bg = int(x)
-		}
+		bg = consoleColor(c)
 	}
 	return m.Text, noNewline, fg, bg, true
+}
+
+// consoleColorNames are System.ConsoleColor's names, by value.
+var consoleColorNames = [16]string{"Black", "DarkBlue", "DarkGreen", "DarkCyan", "DarkRed", "DarkMagenta", "DarkYellow", "Gray",
+	"DarkGray", "Blue", "Green", "Cyan", "Red", "Magenta", "Yellow", "White"}
+
+// consoleColor reads a ConsoleColor as its number or, as pwsh
+// serialises a HostInformationMessage's colours, its name; -1 when it
+// is neither.
+func consoleColor(v clixml.Value) int {
+	if x, err := unwrapInt(v); err == nil {
+		return int(x)
+	}
+	for i, n := range consoleColorNames {
+		if strings.EqualFold(n, strings.TrimSpace(v.Str())) {
+			return i
+		}
+	}
+	return -1
 }
 
 func unwrapInt(v clixml.Value) (int64, error) {

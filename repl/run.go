@@ -14,6 +14,7 @@ import (
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
 	"github.com/psmux/psmux/ssh"
 )
 
@@ -23,6 +24,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	IsTerminal     func() bool
 	Width          func() int
+	// Height is the terminal's height (nil or 0: unknown).
+	Height func() int
 	Client         *mux.Client
 	// Target is the session to enter at start ("": the local prompt).
 	Target string
@@ -67,6 +70,9 @@ type repl struct {
 	prompts    []promptReq
 	promptNote chan struct{}
 	mine       map[string]int // commands sent, their input event not yet seen
+	own        map[int]bool   // running commands this client typed, by id
+	exitCmd    int            // the own command that asked to leave (SetShouldExit, PopRunspace)
+	leaveReq   string         // the session to leave at the next turn of the loop
 	stopAttach context.CancelFunc
 	attachDone chan struct{}
 	jobs       []jobRow
@@ -84,7 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Width == nil {
 		cfg.Width = func() int { return 120 }
 	}
-	r := &repl{cfg: cfg, c: cfg.Client, ctx: ctx, cmds: commandTable(), mine: map[string]int{}, promptNote: make(chan struct{}, 1)}
+	r := &repl{cfg: cfg, c: cfg.Client, ctx: ctx, cmds: commandTable(), mine: map[string]int{}, own: map[int]bool{}, promptNote: make(chan struct{}, 1)}
 	ed, err := newReadline(cfg, keyHooks{filter: r.filterKey, tab: r.complete})
 	if err != nil {
 		return fmt.Errorf("repl: %w", err)
@@ -161,6 +167,14 @@ func (r *repl) loop() error {
 		if r.servePrompts() {
 			continue
 		}
+		r.mu.Lock()
+		leaving := r.leaveReq != "" && r.leaveReq == r.session
+		r.leaveReq = ""
+		r.mu.Unlock()
+		if leaving {
+			block = nil
+			r.leave()
+		}
 		select {
 		case <-r.c.Done():
 			return fmt.Errorf("repl: %w", r.c.Err())
@@ -235,7 +249,11 @@ func (r *repl) loop() error {
 func (r *repl) run(session, script string) error {
 	toks := tokenize(script)
 	if len(toks) > 0 && !toks[0].param && !toks[0].block {
-		if c := lookup(r.cmds, toks[0].text); c != nil && (session == "" || isSessionCommand(c)) {
+		// exit with an exit code is PowerShell's exit, run in the
+		// session (which asks the host to leave, SetShouldExit); a bare
+		// exit is Exit-PSSession, as in pwsh's client
+		exitCode := session != "" && strings.EqualFold(toks[0].text, "exit") && len(toks) > 1
+		if c := lookup(r.cmds, toks[0].text); c != nil && (session == "" || isSessionCommand(c)) && !exitCode {
 			a, err := c.parse(toks[1:])
 			if err != nil {
 				return fmt.Errorf("repl: %s: %w", c.Name, err)
@@ -259,7 +277,8 @@ func (r *repl) run(session, script string) error {
 		// client, so it goes on when the client detaches; a busy session
 		// makes it wait as PowerShell does; its state event brings the
 		// prompt back
-		_, err := r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true, KeepRunning: true}, nil)
+		w, h := r.size()
+		_, err := r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true, KeepRunning: true, Width: w, Height: h}, nil)
 		if err != nil {
 			r.printf("%s\n", r.rend.Red(strings.TrimPrefix(err.Error(), "sock: ")))
 			r.mu.Lock()
@@ -269,6 +288,17 @@ func (r *repl) run(session, script string) error {
 		}
 	}()
 	return nil
+}
+
+// size is the terminal's size now (it is asked for each command, so a
+// resized terminal is seen by the next one); the renderer follows it.
+func (r *repl) size() (w, h int) {
+	w = r.cfg.Width()
+	if r.cfg.Height != nil {
+		h = r.cfg.Height()
+	}
+	r.rend.SetWidth(w)
+	return w, h
 }
 
 func isSessionCommand(c *command) bool {
@@ -368,6 +398,7 @@ func (r *repl) leave() {
 	stop, done := r.stopAttach, r.attachDone
 	had := r.session != ""
 	r.session, r.stopAttach, r.attachDone, r.busy = "", nil, nil, false
+	r.own, r.exitCmd = map[int]bool{}, 0
 	r.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -388,6 +419,7 @@ func (r *repl) event(name string, e mux.Seq) {
 			if r.mine[e.Text] == 0 {
 				delete(r.mine, e.Text)
 			}
+			r.own[e.Cmd] = true
 			r.mu.Unlock()
 			return
 		}
@@ -400,14 +432,53 @@ func (r *repl) event(name string, e mux.Seq) {
 		return
 	case mux.KindState:
 		r.rend.Finish()
+		r.mu.Lock()
+		exit := r.exitCmd == e.Cmd && r.own[e.Cmd]
+		delete(r.own, e.Cmd)
+		if exit {
+			r.exitCmd = 0
+		}
+		r.mu.Unlock()
+		if exit {
+			r.requestLeave(name)
+			return
+		}
 		go r.refreshPrompt(name)
 		return
-	case mux.KindMsg, mux.KindHost:
+	case mux.KindHost:
+		if m := psrp.HostMethod(e.Method); m == psrp.SetShouldExit || m == psrp.PopRunspace {
+			// exit or Exit-PSSession ran in the session: a command this
+			// client typed leaves it when it ends, as Enter-PSSession
+			// pops its runspace; the session stays in the server
+			r.mu.Lock()
+			if r.own[e.Cmd] {
+				r.exitCmd = e.Cmd
+			}
+			r.mu.Unlock()
+			return
+		}
+		e.Render(r.ctx, r.rend)
+	case mux.KindMsg:
 		e.Render(r.ctx, r.rend)
 	case mux.KindNoise:
 		r.printf("psmux: %s: remote: %s\n", name, e.Text)
 	case mux.KindSession:
 		r.printf("psmux: session %s: %s\n", name, e.Text)
+	}
+}
+
+// requestLeave makes the loop leave session at its next turn, waking a
+// running Readline.
+func (r *repl) requestLeave(session string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.session != session {
+		return
+	}
+	r.leaveReq = session
+	if r.inReadline {
+		r.wakes++
+		r.ed.Wake()
 	}
 }
 
