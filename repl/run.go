@@ -26,7 +26,7 @@ type Config struct {
 	Width          func() int
 	// Height is the terminal's height (nil or 0: unknown).
 	Height func() int
-	Client         *mux.Client
+	Client *mux.Client
 	// Target is the session to enter at start ("": the local prompt).
 	Target string
 	Color  bool
