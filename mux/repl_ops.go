@@ -67,10 +67,38 @@ func (c *collector) HostCall(ctx context.Context, m psrp.HostCallMsg) (clixml.Va
 	return clixml.Value{}, sessions.HostError(m.Method, "psmux: no host for this call")
 }
 
-// PromptResult is the remote prompt function's text.
+// PromptResult is the remote prompt function's text, and what it wrote
+// to the host (Write-Host, posh-git style), shown before it as pwsh's
+// client does.
 type PromptResult struct {
-	Prompt string `json:"prompt"`
-	Busy   bool   `json:"busy,omitempty"`
+	Prompt string  `json:"prompt"`
+	Busy   bool    `json:"busy,omitempty"`
+	Host   []Event `json:"host,omitempty"` // msg (Information) and host (Write*) events
+	// Fallback: the prompt function failed or said nothing; Prompt is
+	// pwsh's fallback "PS> ".
+	Fallback bool `json:"fallback,omitempty"`
+}
+
+// maxPromptHost caps the host output kept from one prompt function.
+const maxPromptHost = 256
+
+// promptHost keeps what the prompt function writes to the host.
+type promptHost struct{ evs []Event }
+
+func (h *promptHost) Message(t psrp.MessageType, v clixml.Value) {
+	if t == psrp.InformationRecord && len(h.evs) < maxPromptHost {
+		h.evs = append(h.evs, msgEvent(0, t, v))
+	}
+}
+
+func (h *promptHost) HostCall(_ context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	if c.Method.Void() || c.CI == psrp.VoidCallID {
+		if len(h.evs) < maxPromptHost {
+			h.evs = append(h.evs, hostEvent(0, c))
+		}
+		return clixml.Value{}, nil
+	}
+	return clixml.Value{}, sessions.HostError(c.Method, "psmux: the prompt function cannot ask for input")
 }
 
 // CompleteArgs ask the session's TabExpansion2.
@@ -132,15 +160,16 @@ func (s *Session) promptText(ctx context.Context) PromptResult {
 	if busy {
 		return PromptResult{Busy: true}
 	}
-	out, err := s.quiet(ctx, "prompt")
+	var h promptHost
+	out, err := s.quietRun(ctx, psrp.ScriptPipeline("prompt", false), &h)
 	if err != nil || len(out) == 0 {
-		return PromptResult{Prompt: "PS> "}
+		return PromptResult{Prompt: "PS> ", Host: h.evs, Fallback: true}
 	}
 	var b strings.Builder
 	for _, v := range out {
 		b.WriteString(v.Str())
 	}
-	return PromptResult{Prompt: b.String()}
+	return PromptResult{Prompt: b.String(), Host: h.evs}
 }
 
 // HistoryArgs add a line to a session's history, or (Line empty) read it.

@@ -427,7 +427,10 @@ func (h *logHandler) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.V
 // a command typed interactively waits ("waiting for input" in ls); a
 // non-interactive one fails at once.
 func (s *Session) prompt(ctx context.Context, j *job, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
-	pr := &Prompt{Session: s.Name, Method: int(c.Method), XML: encodeParams(c.Params)}
+	s.mu.Lock()
+	computer := s.where.Computer
+	s.mu.Unlock()
+	pr := &Prompt{Session: s.Name, Computer: computer, Method: int(c.Method), XML: encodeParams(c.Params)}
 	waiting := false
 	defer func() {
 		if waiting {

@@ -36,10 +36,7 @@ type Config struct {
 	PrintRows func(w io.Writer, rows []mux.Info)
 }
 
-const (
-	localPrompt    = "PS psmux> "
-	fallbackPrompt = "PS> "
-)
+const localPrompt = "PS psmux> "
 
 // errDetach ends Run after C-b d.
 var errDetach = errors.New("repl: detached")
@@ -62,6 +59,7 @@ type repl struct {
 	mu         sync.Mutex
 	session    string // "" at the local prompt
 	remote     string // the remote prompt text
+	remoteHost string // the end of the prompt function's host output (on the prompt's line)
 	busy       bool
 	inReadline bool
 	wakes      int
@@ -153,7 +151,7 @@ func (r *repl) promptText(cont bool) string {
 	case cont:
 		return ">> "
 	}
-	return "[" + r.session + "]: " + r.remote
+	return r.remoteHost + "[" + r.session + "]: " + r.remote
 }
 
 func (r *repl) loop() error {
@@ -313,9 +311,19 @@ func (r *repl) refreshPrompt(session string) {
 	if data, err := r.c.Call(r.ctx, "prompt", mux.TargetArgs{Target: session}, nil); err == nil {
 		_ = json.Unmarshal(data, &p)
 	}
-	if p.Prompt == fallbackPrompt && r.remote != "" {
+	if p.Fallback && r.remote != "" {
 		p.Prompt = r.remote
 	}
+	// the prompt function's Write-Host output comes first, as pwsh's
+	// client shows it: whole lines above, the rest on the prompt's line
+	var host bytes.Buffer
+	if len(p.Host) > 0 {
+		rend := &Renderer{Out: &host, Err: &host, Color: r.cfg.Color}
+		for _, e := range p.Host {
+			e.Render(r.ctx, rend)
+		}
+	}
+	lines, tail := splitLastLine(host.String())
 	r.mu.Lock()
 	if r.session != session {
 		r.mu.Unlock()
@@ -324,14 +332,24 @@ func (r *repl) refreshPrompt(session string) {
 	r.busy = p.Busy
 	if !p.Busy && p.Prompt != "" {
 		r.remote = p.Prompt
+		r.remoteHost = tail
 	}
 	prompt := ""
 	if !r.busy {
-		prompt = "[" + session + "]: " + r.remote
+		prompt = r.remoteHost + "[" + session + "]: " + r.remote
 	}
 	r.mu.Unlock()
+	if lines != "" && !p.Busy {
+		r.printf("%s", lines)
+	}
 	r.ed.SetPrompt(prompt)
 	r.ed.Refresh()
+}
+
+// splitLastLine splits s after its last newline.
+func splitLastLine(s string) (lines, tail string) {
+	i := strings.LastIndexByte(s, '\n')
+	return s[:i+1], s[i+1:]
 }
 
 // enter attaches to a session and makes it the current one.
@@ -364,7 +382,7 @@ func (r *repl) enter(name string) error {
 	}
 	name = r.session
 	r.busy = first.Busy != ""
-	r.remote = ""
+	r.remote, r.remoteHost = "", ""
 	r.stopAttach, r.attachDone = cancel, done
 	r.mu.Unlock()
 	go func() {
@@ -424,10 +442,10 @@ func (r *repl) event(name string, e mux.Seq) {
 			return
 		}
 		r.busy = true
-		remote := r.remote
+		remote := r.remoteHost + "[" + name + "]: " + r.remote
 		r.mu.Unlock()
 		r.ed.SetPrompt("")
-		r.printf("[%s]: %s%s\n", name, remote, e.Text)
+		r.printf("%s%s\n", remote, e.Text)
 		_ = r.ed.SaveHistory(e.Text)
 		return
 	case mux.KindState:
@@ -539,7 +557,7 @@ func (r *repl) askSSH(_ context.Context, req ssh.PromptRequest) ([]string, error
 	var answers []string
 	for _, q := range req.Questions {
 		r.printf("%s", q.Text)
-		s, err := r.readAnswer(!q.Echo)
+		s, err := r.readInput(!q.Echo, 0)
 		if err != nil {
 			return nil, fmt.Errorf("repl: no answer: %w", err)
 		}
@@ -548,12 +566,16 @@ func (r *repl) askSSH(_ context.Context, req ssh.PromptRequest) ([]string, error
 	return answers, nil
 }
 
-// readAnswer reads one answer on the terminal; what was written since
-// the last newline is its prompt.
-func (r *repl) readAnswer(hidden bool) (string, error) {
+// readAnswer reads the answer to a host prompt on the terminal; what
+// was written since the last newline is its prompt. Hidden input shows
+// a * per character, as pwsh's console does.
+func (r *repl) readAnswer(hidden bool) (string, error) { return r.readInput(hidden, '*') }
+
+// readInput reads one line; hidden input echoes mask (0: nothing).
+func (r *repl) readInput(hidden bool, mask rune) (string, error) {
 	prompt := r.out.takePartial()
 	if hidden {
-		b, err := r.ed.ReadPassword(prompt)
+		b, err := r.ed.ReadPassword(prompt, mask)
 		return string(b), err
 	}
 	r.ed.SetPrompt(prompt)
