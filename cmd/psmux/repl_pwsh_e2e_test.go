@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	req "github.com/psmux/psmux/testenv/require"
 	"github.com/psmux/psmux/testenv/opensshd"
+	req "github.com/psmux/psmux/testenv/require"
 )
 
 // REPL behaviours checked against pwsh's own Enter-PSSession: each test
