@@ -13,15 +13,10 @@ import (
 // maxHistory caps a session's history.
 const maxHistory = 5000
 
-// quiet runs script without logging it (the REPL's prompt and Tab
-// completion). It needs a free pipeline slot and never waits for one:
-// a busy session gives ErrBusy-coded error at once.
-func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, error) {
-	return s.quietRun(ctx, psrp.ScriptPipeline(script, false), nil)
-}
-
-// quietRun runs one pipeline as quiet does; h, when not nil, also sees
-// what it produces.
+// quietRun runs a pipeline without logging it (the REPL's prompt and
+// Tab completion); h, when not nil, sees what it produces besides
+// output. It needs a free pipeline slot and never waits for one: a busy
+// session gives ErrBusy-coded error at once.
 func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
 	script := p.Cmds[0].Cmd
 	s.mu.Lock()

@@ -155,7 +155,7 @@ func TestREPLSecurePromptsAsPwshClient(t *testing.T) {
 // quote characters.
 func TestREPLTabCompletionUnicode(t *testing.T) {
 	forSubsystems(t, func(t *testing.T, x *tmuxEnv, w string) {
-		for _, typed := range []string{"'😀'; Get-Loc", "'it’’s'; Get-Loc", "“it’s”; Get-Loc"} {
+		for _, typed := range []string{"'😀😀😀😀😀😀😀😀'; Get-Loc", "'it’’s'; Get-Loc", "“it’s”; Get-Loc"} {
 			x.tmux("send-keys", "-t", w, "-l", typed)
 			x.keys(w, "Tab")
 			want := strings.TrimSuffix(typed, "Get-Loc") + "Get-Location"
