@@ -106,16 +106,24 @@ func TestREPLHostSizeIsTerminal(t *testing.T) {
 	check()
 }
 
+// secret answers a hidden prompt, checking that it shows a * for each
+// character as pwsh's console does.
+func (x *tmuxEnv) secret(w, prompt, answer string) {
+	x.t.Helper()
+	x.wait(w, prompt, func(s string) bool { return strings.HasPrefix(lastLine(s), prompt) })
+	x.tmux("send-keys", "-t", w, "-l", answer)
+	masked := prompt + " " + strings.Repeat("*", len(answer))
+	x.wait(w, masked, func(s string) bool { return lastLine(s) == masked })
+	x.keys(w, "Enter")
+}
+
 // Secure and credential prompts carry pwsh's client warnings, secure
 // input echoes *, and an array field is asked until an empty line.
 func TestREPLSecurePromptsAsPwshClient(t *testing.T) {
 	x, w := replPwsh(t)
 	x.line(w, `$s = Read-Host -AsSecureString 'pw'; "len=$($s.Length)"`)
 	x.waitFor(w, "WARNING: A script or application on the remote computer PSMUX-TEST is sending a prompt request.")
-	x.wait(w, "pw:", func(s string) bool { return strings.HasPrefix(lastLine(s), "pw:") })
-	x.tmux("send-keys", "-t", w, "-l", "abc")
-	x.wait(w, "pw: ***", func(s string) bool { return lastLine(s) == "pw: ***" })
-	x.keys(w, "Enter")
+	x.secret(w, "pw:", "abc")
 	x.waitFor(w, "len=3")
 	x.waitPrompt(w, w1Prompt)
 
@@ -130,10 +138,7 @@ func TestREPLSecurePromptsAsPwshClient(t *testing.T) {
 		}
 	}
 	x.line(w, "bob")
-	x.wait(w, "the password prompt", func(s string) bool { return strings.HasPrefix(lastLine(s), "Password for user bob:") })
-	x.tmux("send-keys", "-t", w, "-l", "pw12")
-	x.wait(w, "****", func(s string) bool { return lastLine(s) == "Password for user bob: ****" })
-	x.keys(w, "Enter")
+	x.secret(w, "Password for user bob:", "pw12")
 	x.waitFor(w, "user=bob")
 	x.waitPrompt(w, w1Prompt)
 
