@@ -62,6 +62,14 @@ func (c *collector) HostCall(ctx context.Context, m psrp.HostCallMsg) (clixml.Va
 	return clixml.Value{}, sessions.HostError(m.Method, "psmux: no host for this call")
 }
 
+// PromptArgs ask for a session's prompt; Width and Height are the
+// terminal's, the prompt function's host RawUI size (0: the session's).
+type PromptArgs struct {
+	Target string `json:"target"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
 // PromptResult is the remote prompt function's text, and what it wrote
 // to the host (Write-Host, posh-git style), shown before it as pwsh's
 // client does.
@@ -148,7 +156,7 @@ func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, err
 	return c, nil
 }
 
-func (s *Session) promptText(ctx context.Context) PromptResult {
+func (s *Session) promptText(ctx context.Context, a PromptArgs) PromptResult {
 	s.mu.Lock()
 	busy := s.running > 0 // dropped before a command's state event is logged
 	s.mu.Unlock()
@@ -156,7 +164,11 @@ func (s *Session) promptText(ctx context.Context) PromptResult {
 		return PromptResult{Busy: true}
 	}
 	var h promptHost
-	out, err := s.quietRun(ctx, psrp.ScriptPipeline("prompt", false), &h)
+	p := psrp.ScriptPipeline("prompt", false)
+	if a.Width > 0 {
+		p.HostInfo = psrp.TerminalHost(a.Width, a.Height, "psmux")
+	}
+	out, err := s.quietRun(ctx, p, &h)
 	if err != nil || len(out) == 0 {
 		return PromptResult{Prompt: "PS> ", Host: h.evs, Fallback: true}
 	}

@@ -308,7 +308,8 @@ func (r *repl) refreshPrompt(session string) {
 	// The server frees a command's pipeline slot before it logs the
 	// command's end, so asking right after the state event works.
 	var p mux.PromptResult
-	if data, err := r.c.Call(r.ctx, "prompt", mux.TargetArgs{Target: session}, nil); err == nil {
+	w, h := r.size()
+	if data, err := r.c.Call(r.ctx, "prompt", mux.PromptArgs{Target: session, Width: w, Height: h}, nil); err == nil {
 		_ = json.Unmarshal(data, &p)
 	}
 	if p.Fallback && r.remote != "" {

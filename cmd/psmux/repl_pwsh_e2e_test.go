@@ -86,10 +86,11 @@ func TestREPLWriteHostColours(t *testing.T) {
 	})
 }
 
-// $Host.UI.RawUI.WindowSize and BufferSize are the pane's size, and
-// follow it when it changes.
+// $Host.UI.RawUI.WindowSize and BufferSize are the pane's size, in
+// commands and in the prompt function, and follow it when it changes.
 func TestREPLHostSizeIsTerminal(t *testing.T) {
 	x, w := replPwsh(t)
+	x.line(w, `function prompt { "W$($Host.UI.RawUI.WindowSize.Width)> " }`)
 	check := func() {
 		t.Helper()
 		size := strings.TrimSpace(x.tmux("display", "-p", "-t", w, "#{pane_width}x#{pane_height}"))
@@ -99,7 +100,7 @@ func TestREPLHostSizeIsTerminal(t *testing.T) {
 		if want := "size=" + size + " buffer=" + size; !strings.Contains(s, want) {
 			t.Fatalf("want %s:\n%s", want, s)
 		}
-		x.waitPrompt(w, w1Prompt)
+		x.waitPrompt(w, `^\[w1\]: W`+strings.Split(size, "x")[0]+`>$`)
 	}
 	check()
 	x.tmux("resize-window", "-t", w, "-x", "97", "-y", "31")
