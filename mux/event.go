@@ -164,8 +164,9 @@ type Prompt struct {
 	Session string `json:"session"`
 	Dest    string `json:"dest,omitempty"`
 	// host call
-	Method int    `json:"method,omitempty"`
-	XML    string `json:"xml,omitempty"` // the parameters
+	Computer string `json:"computer,omitempty"` // the session's remote computer
+	Method   int    `json:"method,omitempty"`
+	XML      string `json:"xml,omitempty"` // the parameters
 	// ssh question
 	SSH *SSHPrompt `json:"ssh,omitempty"`
 }
@@ -220,6 +221,9 @@ func (p *Prompt) Reply(ctx context.Context, h sessions.Handler, sp ssh.Prompter)
 	ps, err := DecodeParams(p.XML)
 	if err != nil {
 		return Answer{Error: "psmux: the prompt could not be read: " + err.Error()}
+	}
+	if cs, ok := h.(interface{ SetComputer(string) }); ok {
+		cs.SetComputer(p.Computer) // for the warnings of pwsh's client
 	}
 	v, errRec := h.HostCall(ctx, psrp.HostCallMsg{Method: psrp.HostMethod(p.Method), Params: ps})
 	if errRec != nil {

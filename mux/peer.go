@@ -425,11 +425,15 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(n), nil
 	case "prompt":
+		a, err := decode[PromptArgs](f)
+		if err != nil {
+			return nil, err
+		}
 		x, err := p.sessionOf(f)
 		if err != nil {
 			return nil, err
 		}
-		return marshal(x.promptText(ctx)), nil
+		return marshal(x.promptText(ctx, a)), nil
 	case "complete":
 		a, err := decode[CompleteArgs](f)
 		if err != nil {

@@ -2,8 +2,8 @@ package mux
 
 import (
 	"context"
-	"fmt"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -13,10 +13,12 @@ import (
 // maxHistory caps a session's history.
 const maxHistory = 5000
 
-// quiet runs script without logging it (the REPL's prompt and Tab
-// completion). It needs a free pipeline slot and never waits for one:
-// a busy session gives ErrBusy-coded error at once.
-func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, error) {
+// quietRun runs a pipeline without logging it (the REPL's prompt and
+// Tab completion); h, when not nil, sees what it produces besides
+// output. It needs a free pipeline slot and never waits for one: a busy
+// session gives ErrBusy-coded error at once.
+func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
+	script := p.Cmds[0].Cmd
 	s.mu.Lock()
 	state, conn := s.state, s.conn
 	s.mu.Unlock()
@@ -29,8 +31,8 @@ func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, err
 		return nil, errorf(CodeBusy, "%s", textBusyPipeline)
 	}
 	defer func() { <-s.slots }()
-	var c collector
-	res, err := conn.Invoke(ctx, psrp.ScriptPipeline(script, false), nil, &c)
+	c := collector{h: h}
+	res, err := conn.Invoke(ctx, p, nil, &c)
 	if err != nil {
 		return nil, errorf(CodeBroken, "%s", DescribeErr(err))
 	}
@@ -40,22 +42,66 @@ func (s *Session) quiet(ctx context.Context, script string) ([]clixml.Value, err
 	return c.out, nil
 }
 
-type collector struct{ out []clixml.Value }
+type collector struct {
+	out []clixml.Value
+	h   sessions.Handler
+}
 
 func (c *collector) Message(t psrp.MessageType, v clixml.Value) {
 	if t == psrp.PipelineOutput {
 		c.out = append(c.out, v)
+	} else if c.h != nil {
+		c.h.Message(t, v)
 	}
 }
 
-func (c *collector) HostCall(_ context.Context, m psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+func (c *collector) HostCall(ctx context.Context, m psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	if c.h != nil {
+		return c.h.HostCall(ctx, m)
+	}
 	return clixml.Value{}, sessions.HostError(m.Method, "psmux: no host for this call")
 }
 
-// PromptResult is the remote prompt function's text.
+// PromptArgs ask for a session's prompt; Width and Height are the
+// terminal's, the prompt function's host RawUI size (0: the session's).
+type PromptArgs struct {
+	Target string `json:"target"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
+// PromptResult is the remote prompt function's text, and what it wrote
+// to the host (Write-Host, posh-git style), shown before it as pwsh's
+// client does.
 type PromptResult struct {
-	Prompt string `json:"prompt"`
-	Busy   bool   `json:"busy,omitempty"`
+	Prompt string  `json:"prompt"`
+	Busy   bool    `json:"busy,omitempty"`
+	Host   []Event `json:"host,omitempty"` // msg (Information) and host (Write*) events
+	// Fallback: the prompt function failed or said nothing; Prompt is
+	// pwsh's fallback "PS> ".
+	Fallback bool `json:"fallback,omitempty"`
+}
+
+// maxPromptHost caps the host output kept from one prompt function.
+const maxPromptHost = 256
+
+// promptHost keeps what the prompt function writes to the host.
+type promptHost struct{ evs []Event }
+
+func (h *promptHost) Message(t psrp.MessageType, v clixml.Value) {
+	if t == psrp.InformationRecord && len(h.evs) < maxPromptHost {
+		h.evs = append(h.evs, msgEvent(0, t, v))
+	}
+}
+
+func (h *promptHost) HostCall(_ context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	if c.Method.Void() || c.CI == psrp.VoidCallID {
+		if len(h.evs) < maxPromptHost {
+			h.evs = append(h.evs, hostEvent(0, c))
+		}
+		return clixml.Value{}, nil
+	}
+	return clixml.Value{}, sessions.HostError(c.Method, "psmux: the prompt function cannot ask for input")
 }
 
 // CompleteArgs ask the session's TabExpansion2.
@@ -65,17 +111,27 @@ type CompleteArgs struct {
 	Cursor int    `json:"cursor"` // in runes
 }
 
-// Completion is TabExpansion2's answer.
+// Completion is TabExpansion2's answer, its indexes in runes.
 type Completion struct {
 	ReplacementIndex  int      `json:"replacement_index"`
 	ReplacementLength int      `json:"replacement_length"`
 	Matches           []string `json:"matches"`
 }
 
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
+// complete asks TabExpansion2, the line passed as a parameter (not
+// quoted into a script, where any of PowerShell's quote characters
+// would end it). TabExpansion2 counts in UTF-16 code units, the REPL
+// in runes.
 func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, error) {
-	out, err := s.quiet(ctx, fmt.Sprintf("TabExpansion2 -inputScript %s -cursorColumn %d", psQuote(a.Line), a.Cursor))
+	line := []rune(a.Line)
+	if a.Cursor < 0 || a.Cursor > len(line) {
+		return Completion{}, errorf(CodeUsage, "cursor %d is outside the line", a.Cursor)
+	}
+	p := psrp.ScriptPipeline("TabExpansion2", false)
+	p.Cmds[0].IsScript = false
+	p.Cmds[0].Args = []psrp.Parameter{{Name: "inputScript", Value: clixml.Str(a.Line)},
+		{Name: "cursorColumn", Value: clixml.I32(int32(utf16Len(line[:a.Cursor])))}}
+	out, err := s.quietRun(ctx, p, nil)
 	if err != nil || len(out) == 0 {
 		return Completion{}, err
 	}
@@ -89,6 +145,7 @@ func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, err
 		n, _ := x.Int()
 		c.ReplacementLength = int(n)
 	}
+	c.ReplacementIndex, c.ReplacementLength = runeSpan(line, c.ReplacementIndex, c.ReplacementLength)
 	if x, ok := v.Get("CompletionMatches"); ok && x.Obj != nil {
 		for _, m := range x.Obj.Items {
 			if t, ok := m.Get("CompletionText"); ok {
@@ -99,22 +156,27 @@ func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, err
 	return c, nil
 }
 
-func (s *Session) promptText(ctx context.Context) PromptResult {
+func (s *Session) promptText(ctx context.Context, a PromptArgs) PromptResult {
 	s.mu.Lock()
 	busy := s.running > 0 // dropped before a command's state event is logged
 	s.mu.Unlock()
 	if busy {
 		return PromptResult{Busy: true}
 	}
-	out, err := s.quiet(ctx, "prompt")
+	var h promptHost
+	p := psrp.ScriptPipeline("prompt", false)
+	if a.Width > 0 {
+		p.HostInfo = psrp.TerminalHost(a.Width, a.Height, "psmux")
+	}
+	out, err := s.quietRun(ctx, p, &h)
 	if err != nil || len(out) == 0 {
-		return PromptResult{Prompt: "PS> "}
+		return PromptResult{Prompt: "PS> ", Host: h.evs, Fallback: true}
 	}
 	var b strings.Builder
 	for _, v := range out {
 		b.WriteString(v.Str())
 	}
-	return PromptResult{Prompt: b.String()}
+	return PromptResult{Prompt: b.String(), Host: h.evs}
 }
 
 // HistoryArgs add a line to a session's history, or (Line empty) read it.
@@ -136,4 +198,31 @@ func (s *Session) history(line string) []string {
 		return nil
 	}
 	return append([]string(nil), s.hist...)
+}
+
+func utf16Len(rs []rune) int {
+	n := 0
+	for _, r := range rs {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// runeSpan turns a span in UTF-16 code units of line into runes.
+func runeSpan(line []rune, start, length int) (int, int) {
+	at := func(u int) int {
+		n := 0
+		for i, r := range line {
+			if n >= u {
+				return i
+			}
+			n += utf16.RuneLen(r)
+		}
+		return len(line)
+	}
+	if start < 0 || length < 0 {
+		return start, length
+	}
+	s := at(start)
+	return s, at(start+length) - s
 }

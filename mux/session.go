@@ -313,6 +313,10 @@ type ExecArgs struct {
 	Timeout     time.Duration `json:"timeout,omitempty"`      // stop the command after this long
 	Interactive bool          `json:"interactive,omitempty"`  // typed in an attached client: may prompt
 	KeepRunning bool          `json:"keep_running,omitempty"` // the command belongs to the session: it goes on if the client leaves
+	// Width and Height are the typing terminal's size, the pipeline's
+	// host RawUI WindowSize and BufferSize (0: the session's default).
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
 }
 
 // start runs a command: it takes a pipeline slot (waiting up to four
@@ -404,7 +408,13 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	defer s.wg.Done()
 	defer j.cancel()
 	h := &logHandler{s: s, j: j, ctx: ctx}
-	res, err := conn.Invoke(ctx, psrp.ScriptPipeline(a.Script, !a.JSON), nil, h)
+	p := psrp.ScriptPipeline(a.Script, !a.JSON)
+	if a.Width > 0 {
+		// the pipeline's own host, as a console client declares it, so
+		// $Host.UI.RawUI and Out-Default's width follow the terminal
+		p.HostInfo = psrp.TerminalHost(a.Width, a.Height, "psmux")
+	}
+	res, err := conn.Invoke(ctx, p, nil, h)
 	state, hadErrors := res.State.String(), res.HadErrors || h.errors > 0
 	var reason string
 	if err != nil {
@@ -469,7 +479,10 @@ func (h *logHandler) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.V
 // a command typed interactively waits ("waiting for input" in ls); a
 // non-interactive one fails at once.
 func (s *Session) prompt(ctx context.Context, j *job, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
-	pr := &Prompt{Session: s.Name, Method: int(c.Method), XML: encodeParams(c.Params)}
+	s.mu.Lock()
+	computer := s.where.Computer
+	s.mu.Unlock()
+	pr := &Prompt{Session: s.Name, Computer: computer, Method: int(c.Method), XML: encodeParams(c.Params)}
 	waiting := false
 	defer func() {
 		if waiting {

@@ -5,6 +5,11 @@ import (
 	"unicode"
 )
 
+// PowerShell's quote characters: any of a family opens and closes its
+// kind of string.
+func isSingleQuote(c rune) bool { return strings.ContainsRune("'‘’‚‛", c) }
+func isDoubleQuote(c rune) bool { return strings.ContainsRune("\"“”„", c) }
+
 // incomplete reports whether script leaves a brace, parenthesis,
 // bracket or quote open, so the REPL continues it with ">> ".
 func incomplete(script string) bool {
@@ -15,18 +20,18 @@ func incomplete(script string) bool {
 		c := rs[i]
 		switch {
 		case quote == '\'':
-			if c == '\'' {
-				if i+1 < len(rs) && rs[i+1] == '\'' {
+			if isSingleQuote(c) {
+				if i+1 < len(rs) && isSingleQuote(rs[i+1]) {
 					i++
 				} else {
 					quote = 0
 				}
 			}
 		case quote == '"':
-			switch c {
-			case '`':
+			switch {
+			case c == '`':
 				i++
-			case '"':
+			case isDoubleQuote(c):
 				quote = 0
 			}
 		case c == '`':
@@ -35,8 +40,10 @@ func incomplete(script string) bool {
 			for i < len(rs) && rs[i] != '\n' {
 				i++
 			}
-		case c == '\'' || c == '"':
-			quote = c
+		case isSingleQuote(c):
+			quote = '\''
+		case isDoubleQuote(c):
+			quote = '"'
 		case c == '{' || c == '(' || c == '[':
 			depth++
 		case c == '}' || c == ')' || c == ']':

@@ -12,7 +12,9 @@ import (
 // SetPrompt and Refresh may be called from any goroutine.
 type LineEditor interface {
 	Readline() (string, error)
-	ReadPassword(prompt string) ([]byte, error)
+	// ReadPassword reads a line without echoing it; a mask other than 0
+	// is shown for each character.
+	ReadPassword(prompt string, mask rune) ([]byte, error)
 	SetPrompt(prompt string)
 	Refresh()
 	// Write shows asynchronous output above the prompt and redraws it.
@@ -134,8 +136,15 @@ func newReadline(cfg Config, h keyHooks) (*rlEditor, error) {
 }
 
 func (e *rlEditor) Readline() (string, error) { return e.rl.Readline() }
-func (e *rlEditor) ReadPassword(p string) ([]byte, error) {
-	return e.rl.ReadPassword(p)
+func (e *rlEditor) ReadPassword(p string, mask rune) ([]byte, error) {
+	if mask == 0 {
+		return e.rl.ReadPassword(p)
+	}
+	cfg := e.rl.GenPasswordConfig()
+	cfg.Prompt = p
+	cfg.EnableMask = true
+	cfg.MaskRune = mask
+	return e.rl.ReadPasswordWithConfig(cfg)
 }
 func (e *rlEditor) SetPrompt(p string) { e.rl.SetPrompt(p) }
 func (e *rlEditor) Refresh()           { e.rl.Refresh() }

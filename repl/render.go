@@ -44,6 +44,7 @@ type Renderer struct {
 	ReadLine func(hidden bool) (string, error)
 
 	mu        sync.Mutex
+	computer  string // see SetComputer
 	errors    int
 	twins     map[twinKey]int
 	twinOrder []twinKey
@@ -190,6 +191,21 @@ func (r *Renderer) format(vs []clixml.Value) []string {
 	return out
 }
 
+// SetComputer names the remote computer the next prompts come from:
+// secure and credential prompts then carry pwsh's client warnings.
+func (r *Renderer) SetComputer(c string) {
+	r.mu.Lock()
+	r.computer = c
+	r.mu.Unlock()
+}
+
+// SetWidth changes the width objects are formatted to.
+func (r *Renderer) SetWidth(w int) {
+	r.mu.Lock()
+	r.Width = w
+	r.mu.Unlock()
+}
+
 func (r *Renderer) width() int {
 	if r.Width > 0 {
 		return r.Width
@@ -250,16 +266,31 @@ func hostInformation(v clixml.Value) (msg string, noNewline bool, fg, bg int, ok
 	n, _ := md.Obj.Get("NoNewLine")
 	noNewline, _ = n.Bool()
 	if c, ok := md.Obj.Get("ForegroundColor"); ok {
-		if x, err := unwrapInt(c); err == nil {
-			fg = int(x)
-		}
+		fg = consoleColor(c)
 	}
 	if c, ok := md.Obj.Get("BackgroundColor"); ok {
-		if x, err := unwrapInt(c); err == nil {
-			bg = int(x)
-		}
+		bg = consoleColor(c)
 	}
 	return m.Text, noNewline, fg, bg, true
+}
+
+// consoleColorNames are System.ConsoleColor's names, by value.
+var consoleColorNames = [16]string{"Black", "DarkBlue", "DarkGreen", "DarkCyan", "DarkRed", "DarkMagenta", "DarkYellow", "Gray",
+	"DarkGray", "Blue", "Green", "Cyan", "Red", "Magenta", "Yellow", "White"}
+
+// consoleColor reads a ConsoleColor as its number or, as pwsh
+// serialises a HostInformationMessage's colours, its name; -1 when it
+// is neither.
+func consoleColor(v clixml.Value) int {
+	if x, err := unwrapInt(v); err == nil {
+		return int(x)
+	}
+	for i, n := range consoleColorNames {
+		if strings.EqualFold(n, strings.TrimSpace(v.Str())) {
+			return i
+		}
+	}
+	return -1
 }
 
 func unwrapInt(v clixml.Value) (int64, error) {
@@ -425,7 +456,7 @@ func (r *Renderer) prompt(ctx context.Context, c psrp.HostCallMsg) (clixml.Value
 		return clixml.Value{}, sessions.HostError(c.Method, fmt.Sprintf(errNoTerminal, name))
 	}
 	r.Finish()
-	p := c.Params
+	p := r.remoteWarnings(c)
 	fail := func(err error) (clixml.Value, *clixml.Value) {
 		return clixml.Value{}, sessions.HostError(c.Method, "psmux: prompt: "+err.Error())
 	}
@@ -455,27 +486,31 @@ func (r *Renderer) prompt(ctx context.Context, c psrp.HostCallMsg) (clixml.Value
 				if shown == "" {
 					shown = fname.Text
 				}
-				fmt.Fprintf(r.Err, "%s: ", strings.ReplaceAll(shown, "&", ""))
+				shown = strings.ReplaceAll(shown, "&", "")
 				var val clixml.Value
-				switch ftype.Text {
-				case "System.Security.SecureString":
-					s, err := r.readLine(true)
-					if err != nil {
-						return fail(err)
+				if elem, ok := strings.CutSuffix(ftype.Text, "[]"); ok {
+					// an array: one value a line, "name[i]: ", until an
+					// empty line, as pwsh's console asks
+					arr := &clixml.PSObject{TypeNames: []string{"System.Object[]", "System.Array", "System.Object"}, Container: clixml.List}
+					for i := 0; ; i++ {
+						fmt.Fprintf(r.Err, "%s[%d]: ", shown, i)
+						v, empty, errRec := r.field(c.Method, elem)
+						if errRec != nil {
+							return clixml.Value{}, errRec
+						}
+						if empty {
+							break
+						}
+						arr.Items = append(arr.Items, v)
 					}
-					val = secure(s)
-				case "System.Management.Automation.PSCredential":
-					cred, errRec := r.credential("", "", "")
+					val = clixml.Obj(arr)
+				} else {
+					fmt.Fprintf(r.Err, "%s: ", shown)
+					v, _, errRec := r.field(c.Method, ftype.Text)
 					if errRec != nil {
 						return clixml.Value{}, errRec
 					}
-					val = cred
-				default:
-					s, err := r.readLine(false)
-					if err != nil {
-						return fail(err)
-					}
-					val = clixml.Str(s)
+					val = v
 				}
 				dict.Dict = append(dict.Dict, clixml.DictEntry{Key: clixml.Str(fname.Text), Value: val})
 			}
@@ -487,6 +522,84 @@ func (r *Renderer) prompt(ctx context.Context, c psrp.HostCallMsg) (clixml.Value
 		return r.choice(c)
 	}
 	return clixml.Value{}, sessions.HostError(c.Method, "psmux: unsupported prompt")
+}
+
+// field reads one value of a Prompt field of type typ; empty reports an
+// empty answer.
+func (r *Renderer) field(m psrp.HostMethod, typ string) (v clixml.Value, empty bool, errRec *clixml.Value) {
+	switch typ {
+	case tnSecureString:
+		s, err := r.readLine(true)
+		if err != nil {
+			return v, false, sessions.HostError(m, "psmux: prompt: "+err.Error())
+		}
+		return secure(s), s == "", nil
+	case tnPSCredential:
+		cred, errRec := r.credential("", "", "")
+		return cred, false, errRec
+	}
+	s, err := r.readLine(false)
+	if err != nil {
+		return v, false, sessions.HostError(m, "psmux: prompt: "+err.Error())
+	}
+	return clixml.Str(s), s == "", nil
+}
+
+// The texts pwsh's client adds to a remote computer's secure prompts
+// (RemotingErrorIdStrings; RemoteHostCall.PerformSecurityChecksOnHostMessage).
+const (
+	credDefaultCaption  = "PowerShell credential request " // CredUI's, trailing space included
+	credCaptionFormat   = "PowerShell Credential Request: %s"
+	credMessageFormat   = "Warning: A script or application on the remote computer %s is requesting your credentials. Enter your credentials only if you trust the remote computer and the application or script that is requesting them.\n\n%s"
+	readSecureWarning   = "A script or application on the remote computer %s is asking to read a line securely. Enter sensitive information, such as your credentials, only if you trust the remote computer and the application or script that is requesting it."
+	promptSecureWarning = "A script or application on the remote computer %s is sending a prompt request. When you are prompted, enter sensitive information, such as credentials or passwords, only if you trust the remote computer and the application or script that is requesting the data."
+	tnSecureString      = "System.Security.SecureString"
+	tnPSCredential      = "System.Management.Automation.PSCredential"
+)
+
+// remoteWarnings does what pwsh's client does before it shows a remote
+// computer's prompt: a warning before secure input, and a credential
+// request's caption and message marked as coming from that computer.
+// It returns the parameters to prompt with.
+func (r *Renderer) remoteWarnings(c psrp.HostCallMsg) []clixml.Value {
+	p := c.Params
+	r.mu.Lock()
+	computer := strings.ToUpper(r.computer)
+	r.mu.Unlock()
+	if computer == "" {
+		return p
+	}
+	warn := func(format string) {
+		r.errLine(r.paint(colorYellow, -1, "WARNING: "+fmt.Sprintf(format, computer)))
+	}
+	credential := false
+	switch c.Method {
+	case psrp.ReadLineAsSecureString:
+		warn(readSecureWarning)
+	case psrp.PromptForCredential1, psrp.PromptForCredential2:
+		credential = true
+	case psrp.Prompt:
+		if fields := param(p, 2); fields.Obj != nil {
+			for _, f := range fields.Obj.Items {
+				ftype, _ := f.Get("parameterTypeFullName")
+				switch ftype.Text {
+				case tnSecureString:
+					warn(promptSecureWarning)
+				case tnPSCredential:
+					credential = true
+				}
+			}
+		}
+	}
+	if !credential || len(p) < 2 {
+		return p
+	}
+	p = append([]clixml.Value(nil), p...)
+	if caption := p[0].Text; !strings.EqualFold(caption, credDefaultCaption) {
+		p[0] = clixml.Str(fmt.Sprintf(credCaptionFormat, caption))
+	}
+	p[1] = clixml.Str(fmt.Sprintf(credMessageFormat, computer, p[1].Text))
+	return p
 }
 
 func (r *Renderer) captionMessage(caption, message string) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
 	"github.com/psmux/psmux/ssh"
 )
 
@@ -23,7 +24,9 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	IsTerminal     func() bool
 	Width          func() int
-	Client         *mux.Client
+	// Height is the terminal's height (nil or 0: unknown).
+	Height func() int
+	Client *mux.Client
 	// Target is the session to enter at start ("": the local prompt).
 	Target string
 	Color  bool
@@ -33,10 +36,7 @@ type Config struct {
 	PrintRows func(w io.Writer, rows []mux.Info)
 }
 
-const (
-	localPrompt    = "PS psmux> "
-	fallbackPrompt = "PS> "
-)
+const localPrompt = "PS psmux> "
 
 // errDetach ends Run after C-b d.
 var errDetach = errors.New("repl: detached")
@@ -59,6 +59,7 @@ type repl struct {
 	mu         sync.Mutex
 	session    string // "" at the local prompt
 	remote     string // the remote prompt text
+	remoteHost string // the end of the prompt function's host output (on the prompt's line)
 	busy       bool
 	inReadline bool
 	wakes      int
@@ -67,6 +68,9 @@ type repl struct {
 	prompts    []promptReq
 	promptNote chan struct{}
 	mine       map[string]int // commands sent, their input event not yet seen
+	own        map[int]bool   // running commands this client typed, by id
+	exitCmd    int            // the own command that asked to leave (SetShouldExit, PopRunspace)
+	leaveReq   string         // the session to leave at the next turn of the loop
 	stopAttach context.CancelFunc
 	attachDone chan struct{}
 	jobs       []jobRow
@@ -84,7 +88,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Width == nil {
 		cfg.Width = func() int { return 120 }
 	}
-	r := &repl{cfg: cfg, c: cfg.Client, ctx: ctx, cmds: commandTable(), mine: map[string]int{}, promptNote: make(chan struct{}, 1)}
+	r := &repl{cfg: cfg, c: cfg.Client, ctx: ctx, cmds: commandTable(), mine: map[string]int{}, own: map[int]bool{}, promptNote: make(chan struct{}, 1)}
 	ed, err := newReadline(cfg, keyHooks{filter: r.filterKey, tab: r.complete})
 	if err != nil {
 		return fmt.Errorf("repl: %w", err)
@@ -147,7 +151,7 @@ func (r *repl) promptText(cont bool) string {
 	case cont:
 		return ">> "
 	}
-	return "[" + r.session + "]: " + r.remote
+	return r.remoteHost + "[" + r.session + "]: " + r.remote
 }
 
 func (r *repl) loop() error {
@@ -160,6 +164,14 @@ func (r *repl) loop() error {
 	for {
 		if r.servePrompts() {
 			continue
+		}
+		r.mu.Lock()
+		leaving := r.leaveReq != "" && r.leaveReq == r.session
+		r.leaveReq = ""
+		r.mu.Unlock()
+		if leaving {
+			block = nil
+			r.leave()
 		}
 		select {
 		case <-r.c.Done():
@@ -235,7 +247,11 @@ func (r *repl) loop() error {
 func (r *repl) run(session, script string) error {
 	toks := tokenize(script)
 	if len(toks) > 0 && !toks[0].param && !toks[0].block {
-		if c := lookup(r.cmds, toks[0].text); c != nil && (session == "" || isSessionCommand(c)) {
+		// exit with an exit code is PowerShell's exit, run in the
+		// session (which asks the host to leave, SetShouldExit); a bare
+		// exit is Exit-PSSession, as in pwsh's client
+		exitCode := session != "" && strings.EqualFold(toks[0].text, "exit") && len(toks) > 1
+		if c := lookup(r.cmds, toks[0].text); c != nil && (session == "" || isSessionCommand(c)) && !exitCode {
 			a, err := c.parse(toks[1:])
 			if err != nil {
 				return fmt.Errorf("repl: %s: %w", c.Name, err)
@@ -259,7 +275,8 @@ func (r *repl) run(session, script string) error {
 		// client, so it goes on when the client detaches; a busy session
 		// makes it wait as PowerShell does; its state event brings the
 		// prompt back
-		_, err := r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true, KeepRunning: true}, nil)
+		w, h := r.size()
+		_, err := r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true, KeepRunning: true, Width: w, Height: h}, nil)
 		if err != nil {
 			r.printf("%s\n", r.rend.Red(strings.TrimPrefix(err.Error(), "sock: ")))
 			r.mu.Lock()
@@ -271,6 +288,17 @@ func (r *repl) run(session, script string) error {
 	return nil
 }
 
+// size is the terminal's size now (it is asked for each command, so a
+// resized terminal is seen by the next one); the renderer follows it.
+func (r *repl) size() (w, h int) {
+	w = r.cfg.Width()
+	if r.cfg.Height != nil {
+		h = r.cfg.Height()
+	}
+	r.rend.SetWidth(w)
+	return w, h
+}
+
 func isSessionCommand(c *command) bool {
 	return c.Name == "Exit-PSSession"
 }
@@ -280,12 +308,23 @@ func (r *repl) refreshPrompt(session string) {
 	// The server frees a command's pipeline slot before it logs the
 	// command's end, so asking right after the state event works.
 	var p mux.PromptResult
-	if data, err := r.c.Call(r.ctx, "prompt", mux.TargetArgs{Target: session}, nil); err == nil {
+	w, h := r.size()
+	if data, err := r.c.Call(r.ctx, "prompt", mux.PromptArgs{Target: session, Width: w, Height: h}, nil); err == nil {
 		_ = json.Unmarshal(data, &p)
 	}
-	if p.Prompt == fallbackPrompt && r.remote != "" {
+	if p.Fallback && r.remote != "" {
 		p.Prompt = r.remote
 	}
+	// the prompt function's Write-Host output comes first, as pwsh's
+	// client shows it: whole lines above, the rest on the prompt's line
+	var host bytes.Buffer
+	if len(p.Host) > 0 {
+		rend := &Renderer{Out: &host, Err: &host, Color: r.cfg.Color}
+		for _, e := range p.Host {
+			e.Render(r.ctx, rend)
+		}
+	}
+	lines, tail := splitLastLine(host.String())
 	r.mu.Lock()
 	if r.session != session {
 		r.mu.Unlock()
@@ -294,14 +333,24 @@ func (r *repl) refreshPrompt(session string) {
 	r.busy = p.Busy
 	if !p.Busy && p.Prompt != "" {
 		r.remote = p.Prompt
+		r.remoteHost = tail
 	}
 	prompt := ""
 	if !r.busy {
-		prompt = "[" + session + "]: " + r.remote
+		prompt = r.remoteHost + "[" + session + "]: " + r.remote
 	}
 	r.mu.Unlock()
+	if lines != "" && !p.Busy {
+		r.printf("%s", lines)
+	}
 	r.ed.SetPrompt(prompt)
 	r.ed.Refresh()
+}
+
+// splitLastLine splits s after its last newline.
+func splitLastLine(s string) (lines, tail string) {
+	i := strings.LastIndexByte(s, '\n')
+	return s[:i+1], s[i+1:]
 }
 
 // enter attaches to a session and makes it the current one.
@@ -334,7 +383,7 @@ func (r *repl) enter(name string) error {
 	}
 	name = r.session
 	r.busy = first.Busy != ""
-	r.remote = ""
+	r.remote, r.remoteHost = "", ""
 	r.stopAttach, r.attachDone = cancel, done
 	r.mu.Unlock()
 	go func() {
@@ -368,6 +417,7 @@ func (r *repl) leave() {
 	stop, done := r.stopAttach, r.attachDone
 	had := r.session != ""
 	r.session, r.stopAttach, r.attachDone, r.busy = "", nil, nil, false
+	r.own, r.exitCmd = map[int]bool{}, 0
 	r.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -388,26 +438,66 @@ func (r *repl) event(name string, e mux.Seq) {
 			if r.mine[e.Text] == 0 {
 				delete(r.mine, e.Text)
 			}
+			r.own[e.Cmd] = true
 			r.mu.Unlock()
 			return
 		}
 		r.busy = true
-		remote := r.remote
+		remote := r.remoteHost + "[" + name + "]: " + r.remote
 		r.mu.Unlock()
 		r.ed.SetPrompt("")
-		r.printf("[%s]: %s%s\n", name, remote, e.Text)
+		r.printf("%s%s\n", remote, e.Text)
 		_ = r.ed.SaveHistory(e.Text)
 		return
 	case mux.KindState:
 		r.rend.Finish()
+		r.mu.Lock()
+		exit := r.exitCmd == e.Cmd && r.own[e.Cmd]
+		delete(r.own, e.Cmd)
+		if exit {
+			r.exitCmd = 0
+		}
+		r.mu.Unlock()
+		if exit {
+			r.requestLeave(name)
+			return
+		}
 		go r.refreshPrompt(name)
 		return
-	case mux.KindMsg, mux.KindHost:
+	case mux.KindHost:
+		if m := psrp.HostMethod(e.Method); m == psrp.SetShouldExit || m == psrp.PopRunspace {
+			// exit or Exit-PSSession ran in the session: a command this
+			// client typed leaves it when it ends, as Enter-PSSession
+			// pops its runspace; the session stays in the server
+			r.mu.Lock()
+			if r.own[e.Cmd] {
+				r.exitCmd = e.Cmd
+			}
+			r.mu.Unlock()
+			return
+		}
+		e.Render(r.ctx, r.rend)
+	case mux.KindMsg:
 		e.Render(r.ctx, r.rend)
 	case mux.KindNoise:
 		r.printf("psmux: %s: remote: %s\n", name, e.Text)
 	case mux.KindSession:
 		r.printf("psmux: session %s: %s\n", name, e.Text)
+	}
+}
+
+// requestLeave makes the loop leave session at its next turn, waking a
+// running Readline.
+func (r *repl) requestLeave(session string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.session != session {
+		return
+	}
+	r.leaveReq = session
+	if r.inReadline {
+		r.wakes++
+		r.ed.Wake()
 	}
 }
 
@@ -468,7 +558,7 @@ func (r *repl) askSSH(_ context.Context, req ssh.PromptRequest) ([]string, error
 	var answers []string
 	for _, q := range req.Questions {
 		r.printf("%s", q.Text)
-		s, err := r.readAnswer(!q.Echo)
+		s, err := r.readInput(!q.Echo, 0)
 		if err != nil {
 			return nil, fmt.Errorf("repl: no answer: %w", err)
 		}
@@ -477,12 +567,16 @@ func (r *repl) askSSH(_ context.Context, req ssh.PromptRequest) ([]string, error
 	return answers, nil
 }
 
-// readAnswer reads one answer on the terminal; what was written since
-// the last newline is its prompt.
-func (r *repl) readAnswer(hidden bool) (string, error) {
+// readAnswer reads the answer to a host prompt on the terminal; what
+// was written since the last newline is its prompt. Hidden input shows
+// a * per character, as pwsh's console does.
+func (r *repl) readAnswer(hidden bool) (string, error) { return r.readInput(hidden, '*') }
+
+// readInput reads one line; hidden input echoes mask (0: nothing).
+func (r *repl) readInput(hidden bool, mask rune) (string, error) {
 	prompt := r.out.takePartial()
 	if hidden {
-		b, err := r.ed.ReadPassword(prompt)
+		b, err := r.ed.ReadPassword(prompt, mask)
 		return string(b), err
 	}
 	r.ed.SetPrompt(prompt)

@@ -148,17 +148,8 @@ func (x *tmuxEnv) waitPrompt(target, re string) string {
 const w1Prompt = `^\[w1\]: PS .*> ?$`
 
 func replWithSession(t *testing.T, extraEnv ...string) (*tmuxEnv, string) {
-	opensshd.Require(t)
-	sshd := startSshd(t, subsystemCommand(t))
-	x := newTmux(t, sshd, extraEnv...)
-	w := x.start("one")
-	x.waitPrompt(w, `^PS psmux>$`)
-	x.line(w, "New-PSSession -HostName psmux-test -Name w1")
-	x.wait(w, "the row", func(s string) bool { return regexp.MustCompile(`\d+ w1 +SSH`).MatchString(s) })
-	x.waitPrompt(w, `^PS psmux>$`)
-	x.line(w, "Enter-PSSession w1")
-	x.waitPrompt(w, w1Prompt)
-	return x, w
+	t.Helper()
+	return replOver(t, subsystemCommand(t), extraEnv...)
 }
 
 func TestREPLDetachAttachKeepsState(t *testing.T) {

@@ -34,9 +34,15 @@ func replOn(ctx context.Context, c *mux.Client, target string, stdin *os.File, s
 		}
 		return 120
 	}
+	height := func() int {
+		if _, h, err := term.GetSize(int(stdin.Fd())); err == nil && h > 0 {
+			return h
+		}
+		return 0
+	}
 	err := repl.Run(ctx, repl.Config{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
-		IsTerminal: isTerm, Width: width,
+		IsTerminal: isTerm, Width: width, Height: height,
 		Client: c, Target: target,
 		Color:     isTerm() && os.Getenv("NO_COLOR") == "",
 		Format:    format.Lines,

@@ -276,7 +276,8 @@ func NoHost() HostInfo {
 // on the wire it is the same as NoHost (all null, _useRunspaceHost true).
 func RunspaceHost() HostInfo { return NoHost() }
 
-// TerminalHost declares a UI with a RawUI of the given size.
+// TerminalHost declares a UI with a RawUI of the given size; the buffer
+// is the window, as pwsh's console host reports it on Unix.
 func TerminalHost(width, height int, title string) HostInfo {
 	if width <= 0 {
 		width = 120
@@ -285,8 +286,9 @@ func TerminalHost(width, height int, title string) HostInfo {
 		height = 50
 	}
 	w, h := int32(width), int32(height)
-	return HostInfo{Data: &HostData{Foreground: 7, Background: 0, CursorSize: 25,
-		BufferWidth: w, BufferHeight: 9001, WindowWidth: w, WindowHeight: h,
+	// Colours -1: the terminal's own, as pwsh's console host reports them on Unix.
+	return HostInfo{Data: &HostData{Foreground: -1, Background: -1, CursorSize: 25,
+		BufferWidth: w, BufferHeight: h, WindowWidth: w, WindowHeight: h,
 		MaxWidth: w, MaxHeight: h, MaxPhysW: w, MaxPhysH: h, WindowTitle: title}}
 }
 

@@ -3,6 +3,7 @@ package pwshsim
 import (
 	"sort"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/psmux/psmux/sessions/clixml"
 )
@@ -22,13 +23,14 @@ type completion struct {
 }
 
 // complete is TabExpansion2 -inputScript s -cursorColumn col: a
-// CommandCompletion with commands, variables and parameter names.
+// CommandCompletion with commands, variables and parameter names. As in
+// pwsh, col and the replacement span count UTF-16 code units.
 func (f *frame) complete(input string, col int) clixml.Value {
-	r := []rune(input)
-	if col < 0 || col > len(r) {
-		col = len(r)
+	u := utf16.Encode([]rune(input))
+	if col < 0 || col > len(u) {
+		col = len(u)
 	}
-	before := string(r[:col])
+	before := string(utf16.Decode(u[:col]))
 	start := len(before)
 	for start > 0 {
 		c := before[start-1]
@@ -61,15 +63,15 @@ func (f *frame) complete(input string, col int) clixml.Value {
 			},
 		})
 	}
-	startRunes := len([]rune(before[:start]))
+	startUnits := len(utf16.Encode([]rune(before[:start])))
 	return cxObj(&clixml.PSObject{
 		TypeNames:   []string{"System.Management.Automation.CommandCompletion", "System.Object"},
 		ToString:    "System.Management.Automation.CommandCompletion",
 		HasToString: true,
 		Props: []clixml.Property{
 			cxProp("CurrentMatchIndex", cxI32(-1)),
-			cxProp("ReplacementIndex", cxI32(int32(startRunes))),
-			cxProp("ReplacementLength", cxI32(int32(len([]rune(word))))),
+			cxProp("ReplacementIndex", cxI32(int32(startUnits))),
+			cxProp("ReplacementLength", cxI32(int32(len(utf16.Encode([]rune(word)))))),
 			cxProp("CompletionMatches", cxList([]string{"System.Collections.ObjectModel.Collection`1[[System.Management.Automation.CompletionResult, " + smaAssembly + "]]", "System.Object"}, items)),
 		},
 	})
