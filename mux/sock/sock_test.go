@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -309,11 +310,14 @@ func TestStartLockSecondWaitsForFirst(t *testing.T) {
 		t.Fatalf("StartLock while held = %v, want DeadlineExceeded", err)
 	}
 
+	// The second caller's context tells the test when StartLock first
+	// waits on it: that happens only after its flock found the lock held.
 	var released atomic.Bool
+	wctx := &waitWatch{Context: t.Context(), waiting: make(chan struct{})}
 	got := make(chan bool, 1)
 	errc := make(chan error, 1)
 	go func() {
-		unlock2, err := StartLock(t.Context(), path)
+		unlock2, err := StartLock(wctx, path)
 		if err != nil {
 			errc <- err
 			return
@@ -322,12 +326,15 @@ func TestStartLockSecondWaitsForFirst(t *testing.T) {
 		unlock2()
 	}()
 
+	deadline := time.After(time.Minute)
 	select {
+	case <-wctx.waiting:
 	case <-got:
 		t.Fatal("the second StartLock returned while the first held the lock")
 	case err := <-errc:
 		t.Fatal(err)
-	default:
+	case <-deadline:
+		t.Fatal("the second StartLock neither waited nor returned within a minute")
 	}
 	released.Store(true)
 	unlock1()
@@ -339,5 +346,19 @@ func TestStartLockSecondWaitsForFirst(t *testing.T) {
 		}
 	case err := <-errc:
 		t.Fatal(err)
+	case <-deadline:
+		t.Fatal("the second StartLock did not get the lock within a minute of its release")
 	}
+}
+
+// waitWatch closes waiting the first time its Done channel is asked for.
+type waitWatch struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (w *waitWatch) Done() <-chan struct{} {
+	w.once.Do(func() { close(w.waiting) })
+	return w.Context.Done()
 }
