@@ -22,7 +22,13 @@ import (
 // serve starts an in-process server; each client gets one end of a pipe.
 func serve(t *testing.T) (*mux.Server, func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client) {
 	t.Helper()
-	srv, err := mux.NewServer(mux.Config{Version: "test"})
+	return serveConfig(t, mux.Config{Version: "test"})
+}
+
+// serveConfig is serve with a configuration of the test's own.
+func serveConfig(t *testing.T, cfg mux.Config) (*mux.Server, func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client) {
+	t.Helper()
+	srv, err := mux.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

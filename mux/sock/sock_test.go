@@ -33,14 +33,16 @@ func shortTemp(t *testing.T) string {
 func TestPath(t *testing.T) {
 	tmp := t.TempDir()
 	uid := strconv.Itoa(os.Getuid())
-	t.Setenv("PSMUX_TMPDIR", tmp)
-	t.Setenv("TMUX_TMPDIR", filepath.Join(tmp, "tmux"))
+	run := filepath.Join(tmp, "run")
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv("PSMUX_SOCKET", "")
+	t.Setenv("TMPDIR", filepath.Join(tmp, "tmp"))
 
 	cases := []struct {
 		name, label, explicit, want string
 	}{
-		{"default name", "", "", filepath.Join(tmp, "psmux-"+uid, "default")},
-		{"-L label", "work", "", filepath.Join(tmp, "psmux-"+uid, "work")},
+		{"default name", "", "", filepath.Join(run, "psmux", "default")},
+		{"-L label", "work", "", filepath.Join(run, "psmux", "work")},
 		{"-S wins over -L", "work", filepath.Join(tmp, "x", "my.sock"), filepath.Join(tmp, "x", "my.sock")},
 	}
 	for _, c := range cases {
@@ -55,14 +57,27 @@ func TestPath(t *testing.T) {
 		})
 	}
 
-	t.Run("TMUX_TMPDIR when PSMUX_TMPDIR is unset", func(t *testing.T) {
-		t.Setenv("PSMUX_TMPDIR", "")
+	t.Run("TMPDIR when XDG_RUNTIME_DIR is unset", func(t *testing.T) {
+		t.Setenv("XDG_RUNTIME_DIR", "")
 		got, err := Path("", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := filepath.Join(tmp, "tmux", "psmux-"+uid, "default"); got != want {
+		if want := filepath.Join(tmp, "tmp", "psmux-"+uid, "default"); got != want {
 			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("PSMUX_SOCKET without -L", func(t *testing.T) {
+		t.Setenv("PSMUX_SOCKET", "env.sock")
+		wd, _ := os.Getwd()
+		for _, c := range []struct{ label, explicit, want string }{
+			{"", "", filepath.Join(wd, "env.sock")},
+			{"work", "", filepath.Join(run, "psmux", "work")},
+			{"", filepath.Join(tmp, "s"), filepath.Join(tmp, "s")},
+		} {
+			if got, err := Path(c.label, c.explicit); err != nil || got != c.want {
+				t.Errorf("Path(%q, %q) = %q, %v; want %q", c.label, c.explicit, got, err, c.want)
+			}
 		}
 	})
 	t.Run("relative -S is made absolute", func(t *testing.T) {
