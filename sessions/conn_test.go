@@ -87,13 +87,12 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 
 // recorder is a Handler that keeps everything and answers prompts.
 type recorder struct {
-	mu      sync.Mutex
-	msgs    []psrp.MessageType
-	values  []clixml.Value
-	calls   []psrp.HostCallMsg
-	answer  func(psrp.HostCallMsg) (clixml.Value, *clixml.Value)
-	onCall  chan psrp.HostMethod
-	onWrite chan string
+	mu     sync.Mutex
+	msgs   []psrp.MessageType
+	values []clixml.Value
+	calls  []psrp.HostCallMsg
+	answer func(psrp.HostCallMsg) (clixml.Value, *clixml.Value)
+	onCall chan psrp.HostMethod
 }
 
 func (r *recorder) Message(t psrp.MessageType, v clixml.Value) {

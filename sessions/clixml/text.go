@@ -245,16 +245,6 @@ func appendDecodeName(dst, s []byte) []byte {
 	return append(dst, s[i:]...)
 }
 
-// DecodeString undoes the _xHHHH_ escaping of psrp-brief §7.3 (it does not
-// resolve XML entities). Decode already applies it where pwsh does.
-func DecodeString(s string) string {
-	b := []byte(s)
-	if !hasEscape(b) {
-		return s
-	}
-	return string(appendDecodeName(nil, b))
-}
-
 // ---- encoding -------------------------------------------------------------
 
 // plain[c] is true for bytes that are copied verbatim in every mode.
@@ -346,59 +336,6 @@ func appendText(dst []byte, s string, xesc, attr bool) []byte {
 			case xesc && r <= 0x9F:
 				dst = appendX4(dst, uint32(r))
 			case xesc && r > 0xFFFF:
-				r -= 0x10000
-				dst = appendX4(dst, 0xD800+uint32(r>>10))
-				dst = appendX4(dst, 0xDC00+uint32(r&0x3FF))
-			default:
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return dst
-}
-
-// EncodeString applies pwsh's _xHHHH_ escaping (psrp-brief §7.3) to s,
-// without XML escaping. Encode already applies it where pwsh does.
-func EncodeString(s string) string {
-	var buf []byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7F || (c == '_' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X')) {
-			buf = appendXOnly(make([]byte, 0, len(s)+16), s)
-			return string(buf)
-		}
-	}
-	return s
-}
-
-// appendXOnly is appendText's _x escaping without the XML escaping.
-func appendXOnly(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '_' && i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X'):
-			dst = append(dst, "_x005F_"...)
-			i++
-		case c < 0x20 || c == 0x7F:
-			dst = appendX4(dst, uint32(c))
-			i++
-		case c < 0x80:
-			dst = append(dst, c)
-			i++
-		default:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			switch {
-			case r == utf8.RuneError && size == 1:
-				if c == 0xED && i+2 < len(s) && s[i+1] >= 0xA0 && s[i+1] <= 0xBF && s[i+2] >= 0x80 && s[i+2] <= 0xBF {
-					dst = appendX4(dst, 0xD000|uint32(s[i+1]&0x3F)<<6|uint32(s[i+2]&0x3F))
-					i += 3
-					continue
-				}
-				dst = append(dst, "\uFFFD"...)
-			case r <= 0x9F:
-				dst = appendX4(dst, uint32(r))
-			case r > 0xFFFF:
 				r -= 0x10000
 				dst = appendX4(dst, 0xD800+uint32(r>>10))
 				dst = appendX4(dst, 0xDC00+uint32(r&0x3FF))

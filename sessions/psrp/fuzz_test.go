@@ -106,7 +106,6 @@ func FuzzMessages(f *testing.F) {
 		_, _ = ParseHostCall(PipelineHostCall, v)
 		_, _ = ParseHostResponse(PipelineHostResponse, v)
 		_, _ = ParsePoolRequest(SetMaxRunspaces, v)
-		_, _ = ParseAvailability(v)
 		_, _ = ParseKey(PublicKey, v)
 	})
 }
