@@ -116,7 +116,7 @@ func FuzzPoolReceive(f *testing.F) {
 func FuzzReader(f *testing.F) {
 	for _, l := range seedLines(f) {
 		if len(l) < 1<<12 {
-			f.Add([]byte("banner\r\n" + l + "\n\n" + l + "\n"), false)
+			f.Add([]byte("banner\r\n"+l+"\n\n"+l+"\n"), false)
 		}
 	}
 	f.Add([]byte("__NamedPipeError__: boom\n<DataAck PSGuid='00000000-0000-0000-0000-000000000000' />\n"), true)
