@@ -32,14 +32,7 @@ func TestBrokenWhenPwshExits(t *testing.T) {
 	if !errors.As(err, &be) {
 		t.Fatalf("Invoke of a pipeline that ends the server: %v, want a BrokenError", err)
 	}
-	select {
-	case <-c.Done():
-	case <-ctx.Done():
-		t.Fatal("the connection did not end after pwsh exited")
-	}
-	if err := c.Err(); !errors.As(err, &be) || !strings.Contains(err.Error(), "closed its output") {
-		t.Fatalf("Err() = %v, want a BrokenError saying the output ended", err)
-	}
+	wantEndedByEOF(ctx, t, c)
 	if err := c.Close(ctx); !errors.As(err, &be) {
 		t.Fatalf("Close after the break: %v, want the BrokenError", err)
 	}

@@ -396,16 +396,24 @@ func TestBrokenWhenServerDies(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the running Invoke did not end after the server died")
 	}
+	wantEndedByEOF(ctx, t, c)
+	if _, err := c.Invoke(ctx, psrp.ScriptPipeline("1", false), nil, &recorder{}); !errors.As(err, &be) {
+		t.Fatalf("Invoke after the server died: %v, want BrokenError", err)
+	}
+}
+
+// wantEndedByEOF waits for c to end and checks that it broke because the
+// server's output ended.
+func wantEndedByEOF(ctx context.Context, t *testing.T, c *sessions.Conn) {
+	t.Helper()
 	select {
 	case <-c.Done():
 	case <-ctx.Done():
 		t.Fatal("the connection did not end after the server died")
 	}
+	var be *sessions.BrokenError
 	if err := c.Err(); !errors.As(err, &be) || !strings.Contains(err.Error(), "closed its output") {
 		t.Fatalf("Err() = %v, want a BrokenError saying the output ended", err)
-	}
-	if _, err := c.Invoke(ctx, psrp.ScriptPipeline("1", false), nil, &recorder{}); !errors.As(err, &be) {
-		t.Fatalf("Invoke after the server died: %v, want BrokenError", err)
 	}
 }
 
