@@ -13,13 +13,21 @@ test:
 bench:
     go run ./internal/benchreport
 
-# fuzz each decoder for FUZZTIME (default 60s)
+# fuzz each decoder and what the remote side feeds for FUZZTIME (default
+# 60s); a new input is minimized for 100 runs at most (the default of a
+# minute per input stalled fuzzing for most of a short run)
 fuzz FUZZTIME="60s":
-    go test -run XXX -fuzz '^FuzzParsePacket$' -fuzztime {{FUZZTIME}} ./sessions/psrp/
-    go test -run XXX -fuzz '^FuzzDefragment$' -fuzztime {{FUZZTIME}} ./sessions/psrp/
-    go test -run XXX -fuzz '^FuzzMessages$' -fuzztime {{FUZZTIME}} ./sessions/psrp/
-    go test -run XXX -fuzz '^FuzzDecode$' -fuzztime {{FUZZTIME}} ./sessions/clixml/
-    go test -run XXX -fuzz '^FuzzCodec$' -fuzztime {{FUZZTIME}} ./mux/
+    go test -run XXX -fuzz '^FuzzParsePacket$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzDefragment$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzMessages$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzPoolReceive$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzReader$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzEncryptedSessionKey$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzHostCall$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
+    go test -run XXX -fuzz '^FuzzDecode$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/clixml/
+    go test -run XXX -fuzz '^FuzzCodec$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
+    go test -run XXX -fuzz '^FuzzServeConn$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
+    go test -run XXX -fuzz '^FuzzPromptParams$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
 
 # formatting and vet
 lint:

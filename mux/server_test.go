@@ -22,14 +22,34 @@ import (
 // serve starts an in-process server; each client gets one end of a pipe.
 func serve(t *testing.T) (*mux.Server, func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client) {
 	t.Helper()
-	srv, err := mux.NewServer(mux.Config{Version: "test"})
+	return serveConfig(t, mux.Config{Version: "test"})
+}
+
+// serveConfig is serve with a configuration of the test's own.
+func serveConfig(t *testing.T, cfg mux.Config) (*mux.Server, func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client) {
+	t.Helper()
+	srv, err := mux.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
 	dial := func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client {
 		a, b := net.Pipe()
-		go srv.ServeConn(b)
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			srv.ServeConn(b)
+		}()
+		// Runs after the client's Close below (cleanups run last first):
+		// the helper waits for the goroutine it started.
+		t.Cleanup(func() {
+			b.Close()
+			select {
+			case <-served:
+			case <-time.After(30 * time.Second):
+				t.Error("ServeConn did not return within 30s of its connection closing")
+			}
+		})
 		c, err := mux.NewClient(a, "test", interactive)
 		if err != nil {
 			t.Fatal(err)
@@ -88,16 +108,32 @@ func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
 	})
 	waiting := make(chan struct{})
 	watcher := dial(false, nil)
-	go watcher.Attach(ctx, mux.AttachArgs{Target: "w1", Since: 1, ReadOnly: true}, func(e mux.Seq) {
-		if e.Kind == mux.KindPrompt {
-			select {
-			case <-waiting:
-			default:
-				close(waiting)
-			}
+	watched := make(chan struct{})
+	defer func() {
+		cancel()
+		select {
+		case <-watched:
+		case <-time.After(30 * time.Second):
+			t.Error("the watcher's Attach did not return after its context ended")
 		}
-	})
-	<-waiting
+	}()
+	go func() {
+		defer close(watched)
+		watcher.Attach(ctx, mux.AttachArgs{Target: "w1", Since: 1, ReadOnly: true}, func(e mux.Seq) {
+			if e.Kind == mux.KindPrompt {
+				select {
+				case <-waiting:
+				default:
+					close(waiting)
+				}
+			}
+		})
+	}()
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("no prompt event reached the watcher")
+	}
 	data, err = a.Call(ctx, "ls", nil, nil)
 	var rows []mux.Info
 	json.Unmarshal(data, &rows)
@@ -108,7 +144,12 @@ func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
 	if _, _, err := b.Attach(ctx, mux.AttachArgs{Target: "w1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	r := <-done
+	var r mux.ExecResult
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("the interactive exec did not finish after the answer")
+	}
 	if r.State != "Completed" || len(out) != 1 || out[0] != "psmux" {
 		t.Fatalf("after the answer: %+v, output %q", r, out)
 	}

@@ -472,7 +472,7 @@ func (r *Renderer) prompt(ctx context.Context, c psrp.HostCallMsg) (clixml.Value
 		return clixml.Str(s), nil
 	case psrp.Prompt:
 		r.captionMessage(param(p, 0).Text, param(p, 1).Text)
-		dict := &clixml.PSObject{TypeNames: []string{"System.Collections.Hashtable", "System.Object"}, Container: clixml.Dictionary}
+		dict := clixml.Hashtable().Obj
 		fields := param(p, 2)
 		if fields.Obj != nil {
 			for _, f := range fields.Obj.Items {

@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -20,9 +23,12 @@ import (
 
 // memTransport connects a Conn to an in-process pwshsim server.
 type memTransport struct {
-	r    *io.PipeReader
-	w    *io.PipeWriter
-	exit chan int
+	r      *io.PipeReader
+	w      *io.PipeWriter
+	sr     *io.PipeReader // the server's input
+	sw     *io.PipeWriter // the server's output
+	exit   chan int
+	killed atomic.Int32 // the exit status die gave, 0 = none
 }
 
 func (m *memTransport) Read(b []byte) (int, error)  { return m.r.Read(b) }
@@ -35,19 +41,35 @@ func (m *memTransport) Close() error {
 	return nil
 }
 
+// die ends the server as a crashing process does: its output ends (EOF
+// at the client), it reads no more, and it exits with code.
+func (m *memTransport) die(code int32) {
+	m.killed.Store(code)
+	m.sw.Close()
+	m.sr.CloseWithError(errors.New("memTransport: the server process is gone"))
+}
+
+// status is the server's exit status once Close has returned.
+func (m *memTransport) status(served int) int {
+	if k := m.killed.Load(); k != 0 {
+		return int(k)
+	}
+	return served
+}
+
 func startMem(t *testing.T, opts pwshsim.ServerOptions) (*memTransport, *strings.Builder) {
 	t.Helper()
 	cr, sw := io.Pipe() // server → client
 	sr, cw := io.Pipe() // client → server
 	var stderr strings.Builder
 	var mu sync.Mutex
-	m := &memTransport{r: cr, w: cw, exit: make(chan int, 1)}
+	m := &memTransport{r: cr, w: cw, sr: sr, sw: sw, exit: make(chan int, 1)}
 	srv := pwshsim.NewServer(sr, sw, lockedWriter{&mu, &stderr}, opts)
 	go func() {
 		code := srv.Serve()
 		sw.Close()
 		sr.Close()
-		m.exit <- code
+		m.exit <- m.status(code)
 	}()
 	return m, &stderr
 }
@@ -65,13 +87,12 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 
 // recorder is a Handler that keeps everything and answers prompts.
 type recorder struct {
-	mu      sync.Mutex
-	msgs    []psrp.MessageType
-	values  []clixml.Value
-	calls   []psrp.HostCallMsg
-	answer  func(psrp.HostCallMsg) (clixml.Value, *clixml.Value)
-	onCall  chan psrp.HostMethod
-	onWrite chan string
+	mu     sync.Mutex
+	msgs   []psrp.MessageType
+	values []clixml.Value
+	calls  []psrp.HostCallMsg
+	answer func(psrp.HostCallMsg) (clixml.Value, *clixml.Value)
+	onCall chan psrp.HostMethod
 }
 
 func (r *recorder) Message(t psrp.MessageType, v clixml.Value) {
@@ -301,10 +322,19 @@ func TestPipelineInput(t *testing.T) {
 }
 
 func TestHostCallsAnswered(t *testing.T) {
+	servers := map[string]func(t *testing.T) sessions.Transport{}
 	for _, proto := range []string{"2.3", "2.4"} {
-		t.Run(proto, func(t *testing.T) {
+		servers["pwshsim "+proto] = func(t *testing.T) sessions.Transport {
 			m, _ := startMem(t, pwshsim.ServerOptions{Protocol: proto})
-			c := open(t, m, psrp.TerminalHost(80, 25, "t"))
+			return m
+		}
+	}
+	if mk, ok := transports(t)["pwsh"]; ok {
+		servers["pwsh"] = mk
+	}
+	for name, mk := range servers {
+		t.Run(name, func(t *testing.T) {
+			c := open(t, mk(t), psrp.TerminalHost(80, 25, "t"))
 			h := &recorder{answer: func(call psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
 				switch call.Method {
 				case psrp.ReadLine:
@@ -318,12 +348,23 @@ func TestHostCallsAnswered(t *testing.T) {
 			}}
 			run(t, c, `$a = Read-Host; "got $a"`, h)
 			run(t, c, `$host.UI.PromptForChoice('c', 'm', @('&Yes', '&No'), 0)`, h)
-			run(t, c, `$s = Read-Host -AsSecureString; $s.Length`, h)
-			got := h.outputs()
-			if len(got) < 2 || got[0] != "got typed" || got[1] != "1" {
-				t.Fatalf("outputs %q", got)
+			// The server shows what the SecureString it received holds.
+			run(t, c, `$s = Read-Host -AsSecureString; ConvertFrom-SecureString -SecureString $s -AsPlainText`, h)
+			if got := h.outputs(); strings.Join(got, "|") != "got typed|1|s3cret" {
+				t.Fatalf("outputs %q, want the three answers back", got)
 			}
-			if c.Negotiated() != proto {
+			var asked []psrp.HostMethod
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			for _, call := range h.calls {
+				if !call.Method.Void() {
+					asked = append(asked, call.Method)
+				}
+			}
+			if want := []psrp.HostMethod{psrp.ReadLine, psrp.PromptForChoice, psrp.ReadLineAsSecureString}; !slices.Equal(asked, want) {
+				t.Fatalf("host calls %v, want %v", asked, want)
+			}
+			if proto, ok := strings.CutPrefix(name, "pwshsim "); ok && c.Negotiated() != proto {
 				t.Fatalf("negotiated %s, want %s", c.Negotiated(), proto)
 			}
 		})
@@ -331,20 +372,69 @@ func TestHostCallsAnswered(t *testing.T) {
 }
 
 func TestBrokenWhenServerDies(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	m, _ := startMem(t, pwshsim.ServerOptions{})
-	c, err := sessions.Open(context.Background(), m, sessions.Options{})
+	c, err := sessions.Open(ctx, m, sessions.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.r.CloseWithError(io.ErrUnexpectedEOF) // the server's output ends mid-session
-	_, err = c.Invoke(context.Background(), psrp.ScriptPipeline("1", false), nil, &recorder{})
+	defer c.Close(ctx)
+	// A pipeline is running when the server process dies.
+	h := &recorder{}
+	out := make(chan struct{})
+	running := make(chan error, 1)
+	go func() {
+		_, err := c.Invoke(ctx, psrp.ScriptPipeline("'started'; Start-Sleep 30", false), nil, &outputNotice{h, out})
+		running <- err
+	}()
+	select {
+	case <-out:
+	case err := <-running:
+		t.Fatalf("the pipeline ended before the server died: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no output from the running pipeline")
+	}
+	m.die(3)
 	var be *sessions.BrokenError
-	if !errors.As(err, &be) {
+	select {
+	case err := <-running:
+		if !errors.As(err, &be) {
+			t.Fatalf("the running Invoke ended with %v, want a BrokenError", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the running Invoke did not end after the server died")
+	}
+	wantEndedByEOF(ctx, t, c)
+	if _, err := c.Invoke(ctx, psrp.ScriptPipeline("1", false), nil, &recorder{}); !errors.As(err, &be) {
 		t.Fatalf("Invoke after the server died: %v, want BrokenError", err)
 	}
-	<-c.Done()
-	if c.Err() == nil {
-		t.Fatal("Err() nil after the connection broke")
+}
+
+// wantEndedByEOF waits for c to end and checks that it broke because the
+// server's output ended.
+func wantEndedByEOF(ctx context.Context, t *testing.T, c *sessions.Conn) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the connection did not end after the server died")
 	}
-	m.w.Close()
+	var be *sessions.BrokenError
+	if err := c.Err(); !errors.As(err, &be) || !strings.Contains(err.Error(), "closed its output") {
+		t.Fatalf("Err() = %v, want a BrokenError saying the output ended", err)
+	}
+}
+
+// outputNotice closes out at the first output.
+type outputNotice struct {
+	*recorder
+	out chan struct{}
+}
+
+func (o *outputNotice) Message(t psrp.MessageType, v clixml.Value) {
+	o.recorder.Message(t, v)
+	if t == psrp.PipelineOutput && o.recorder.count(psrp.PipelineOutput) == 1 {
+		close(o.out)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/mux/sock"
+	"github.com/psmux/psmux/mux/store"
 	"golang.org/x/term"
 )
 
@@ -26,41 +27,13 @@ type global struct {
 	label, socket string
 }
 
-// socketPath is where the server listens (SPEC S6): -S PATH, else
-// $PSMUX_SOCKET, else $XDG_RUNTIME_DIR/psmux/NAME, else
-// $TMPDIR/psmux-UID/NAME.
+// socketPath is where the server listens (SPEC S6; sock.Path).
 func (g global) socketPath() (string, error) {
-	if g.socket != "" {
-		return filepath.Abs(g.socket)
+	p, err := sock.Path(g.label, g.socket)
+	if err != nil {
+		return "", errors.New(strings.TrimPrefix(err.Error(), "sock: "))
 	}
-	if p := os.Getenv("PSMUX_SOCKET"); p != "" && g.label == "" {
-		return filepath.Abs(p)
-	}
-	name := g.label
-	if name == "" {
-		name = "default"
-	}
-	if strings.ContainsRune(name, '/') {
-		return "", fmt.Errorf("-L %q: a name, not a path (use -S for a path)", name)
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "psmux", name), nil
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("psmux-%d", os.Getuid()), name), nil
-}
-
-// stateDir is $XDG_STATE_HOME/psmux/NAME (the registry, the server log).
-func stateDir(socket string) string {
-	base := os.Getenv("XDG_STATE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".local", "state")
-	}
-	name := filepath.Base(socket)
-	if os.Getenv("PSMUX_SOCKET") != "" || !strings.Contains(socket, "psmux") {
-		name = strings.NewReplacer("/", "_").Replace(strings.TrimPrefix(socket, "/"))
-	}
-	return filepath.Join(base, "psmux", name)
+	return p, nil
 }
 
 // runServer is `psmux server [--foreground] [--trace DIR]`: listen on the
@@ -80,7 +53,11 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)
 		return exitUsage
 	}
-	dir := stateDir(path)
+	dir, err := store.Dir(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "psmux: server: %v\n", err)
+		return exitConnect
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		fmt.Fprintf(stderr, "psmux: server: %v\n", err)
 		return exitConnect
@@ -109,7 +86,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		return exitConnect
 	}
 	defer os.Remove(path)
-	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, "sessions.json"),
+	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, store.FileName),
 		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)

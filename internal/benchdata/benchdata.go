@@ -77,15 +77,6 @@ func New(name string, n int) (*Corpus, error) {
 	return c, nil
 }
 
-// MustNew is New for the two known names.
-func MustNew(name string, n int) *Corpus {
-	c, err := New(name, n)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
 const filler = "The quick brown fox jumps over the lazy dog while psmux keeps the session alive. 0123456789abcdefghij"
 
 // StringBody appends the i-th body of the "strings" corpus: one <S> of

@@ -4,8 +4,9 @@
 //
 // The rules follow tmux and OpenSSH's ControlMaster:
 //
-//   - Path: -S PATH wins; otherwise $PSMUX_TMPDIR (else $TMUX_TMPDIR, else
-//     /tmp) + "/psmux-<uid>/<name>", name from -L (default "default").
+//   - Path: -S PATH wins, then $PSMUX_SOCKET without -L; otherwise
+//     $XDG_RUNTIME_DIR/psmux/<name> (else $TMPDIR/psmux-<uid>/<name>),
+//     name from -L (default "default").
 //   - The socket's directory is created 0700 and must be a real directory
 //     (not a symlink), owned by the current uid and closed to group and
 //     others; CheckDir refuses anything else with an *UnsafeError that says

@@ -53,15 +53,19 @@ func (e *NoServerError) Error() string { return "sock: no server running on " + 
 
 func (e *NoServerError) Unwrap() error { return e.Err }
 
-// Path returns the socket path. explicit (-S PATH) wins and is made
-// absolute, so a server started on demand from another directory finds the
-// same file. Otherwise the path is $PSMUX_TMPDIR (else $TMUX_TMPDIR, else
-// /tmp) + "/psmux-<uid>/<label>", with label from -L and DefaultName when
+// Path returns the socket path (SPEC S6). explicit (-S PATH) wins, then
+// $PSMUX_SOCKET when no -L label is given; either is made absolute, so a
+// server started on demand from another directory finds the same file.
+// Otherwise the path is $XDG_RUNTIME_DIR/psmux/<label> (else
+// $TMPDIR/psmux-<uid>/<label>), with label from -L and DefaultName when
 // empty. A label may not contain '/' or be "." or "..": it names a file in
-// the private directory and must not escape it. A path longer than the
-// platform's sun_path limit is refused here, with a hint, instead of
-// failing later at bind.
+// the directory and must not escape it. A path longer than the platform's
+// sun_path limit is refused here, with a hint, instead of failing later at
+// bind.
 func Path(label, explicit string) (string, error) {
+	if explicit == "" && label == "" {
+		explicit = os.Getenv("PSMUX_SOCKET")
+	}
 	var p string
 	if explicit != "" {
 		abs, err := filepath.Abs(explicit)
@@ -74,20 +78,13 @@ func Path(label, explicit string) (string, error) {
 			label = DefaultName
 		}
 		if strings.ContainsRune(label, '/') || label == "." || label == ".." {
-			return "", fmt.Errorf("sock: socket name %q must be a plain name without '/'; use -S PATH for a full path", label)
+			return "", fmt.Errorf("sock: -L %q: a name, not a path (use -S for a path)", label)
 		}
-		base := os.Getenv("PSMUX_TMPDIR")
-		if base == "" {
-			base = os.Getenv("TMUX_TMPDIR")
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			p = filepath.Join(d, "psmux", label)
+		} else {
+			p = filepath.Join(os.TempDir(), "psmux-"+strconv.Itoa(os.Getuid()), label)
 		}
-		if base == "" {
-			base = "/tmp"
-		}
-		abs, err := filepath.Abs(base)
-		if err != nil {
-			return "", fmt.Errorf("sock: socket directory %q: %w", base, err)
-		}
-		p = filepath.Join(abs, "psmux-"+strconv.Itoa(os.Getuid()), label)
 	}
 	if err := checkLen(p); err != nil {
 		return "", err
@@ -98,7 +95,7 @@ func Path(label, explicit string) (string, error) {
 // checkLen refuses a path that does not fit in sockaddr_un.sun_path.
 func checkLen(p string) error {
 	if len(p) > maxPathLen {
-		return fmt.Errorf("sock: socket path %s is %d bytes, longer than the %d the system allows; use a shorter -S PATH or $PSMUX_TMPDIR", p, len(p), maxPathLen)
+		return fmt.Errorf("sock: socket path %s is %d bytes, longer than the %d the system allows; use a shorter -S PATH", p, len(p), maxPathLen)
 	}
 	return nil
 }

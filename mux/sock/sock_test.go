@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -32,14 +33,16 @@ func shortTemp(t *testing.T) string {
 func TestPath(t *testing.T) {
 	tmp := t.TempDir()
 	uid := strconv.Itoa(os.Getuid())
-	t.Setenv("PSMUX_TMPDIR", tmp)
-	t.Setenv("TMUX_TMPDIR", filepath.Join(tmp, "tmux"))
+	run := filepath.Join(tmp, "run")
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv("PSMUX_SOCKET", "")
+	t.Setenv("TMPDIR", filepath.Join(tmp, "tmp"))
 
 	cases := []struct {
 		name, label, explicit, want string
 	}{
-		{"default name", "", "", filepath.Join(tmp, "psmux-"+uid, "default")},
-		{"-L label", "work", "", filepath.Join(tmp, "psmux-"+uid, "work")},
+		{"default name", "", "", filepath.Join(run, "psmux", "default")},
+		{"-L label", "work", "", filepath.Join(run, "psmux", "work")},
 		{"-S wins over -L", "work", filepath.Join(tmp, "x", "my.sock"), filepath.Join(tmp, "x", "my.sock")},
 	}
 	for _, c := range cases {
@@ -54,14 +57,27 @@ func TestPath(t *testing.T) {
 		})
 	}
 
-	t.Run("TMUX_TMPDIR when PSMUX_TMPDIR is unset", func(t *testing.T) {
-		t.Setenv("PSMUX_TMPDIR", "")
+	t.Run("TMPDIR when XDG_RUNTIME_DIR is unset", func(t *testing.T) {
+		t.Setenv("XDG_RUNTIME_DIR", "")
 		got, err := Path("", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := filepath.Join(tmp, "tmux", "psmux-"+uid, "default"); got != want {
+		if want := filepath.Join(tmp, "tmp", "psmux-"+uid, "default"); got != want {
 			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+	t.Run("PSMUX_SOCKET without -L", func(t *testing.T) {
+		t.Setenv("PSMUX_SOCKET", "env.sock")
+		wd, _ := os.Getwd()
+		for _, c := range []struct{ label, explicit, want string }{
+			{"", "", filepath.Join(wd, "env.sock")},
+			{"work", "", filepath.Join(run, "psmux", "work")},
+			{"", filepath.Join(tmp, "s"), filepath.Join(tmp, "s")},
+		} {
+			if got, err := Path(c.label, c.explicit); err != nil || got != c.want {
+				t.Errorf("Path(%q, %q) = %q, %v; want %q", c.label, c.explicit, got, err, c.want)
+			}
 		}
 	})
 	t.Run("relative -S is made absolute", func(t *testing.T) {
@@ -309,11 +325,14 @@ func TestStartLockSecondWaitsForFirst(t *testing.T) {
 		t.Fatalf("StartLock while held = %v, want DeadlineExceeded", err)
 	}
 
+	// The second caller's context tells the test when StartLock first
+	// waits on it: that happens only after its flock found the lock held.
 	var released atomic.Bool
+	wctx := &waitWatch{Context: t.Context(), waiting: make(chan struct{})}
 	got := make(chan bool, 1)
 	errc := make(chan error, 1)
 	go func() {
-		unlock2, err := StartLock(t.Context(), path)
+		unlock2, err := StartLock(wctx, path)
 		if err != nil {
 			errc <- err
 			return
@@ -322,12 +341,15 @@ func TestStartLockSecondWaitsForFirst(t *testing.T) {
 		unlock2()
 	}()
 
+	deadline := time.After(time.Minute)
 	select {
+	case <-wctx.waiting:
 	case <-got:
 		t.Fatal("the second StartLock returned while the first held the lock")
 	case err := <-errc:
 		t.Fatal(err)
-	default:
+	case <-deadline:
+		t.Fatal("the second StartLock neither waited nor returned within a minute")
 	}
 	released.Store(true)
 	unlock1()
@@ -339,5 +361,19 @@ func TestStartLockSecondWaitsForFirst(t *testing.T) {
 		}
 	case err := <-errc:
 		t.Fatal(err)
+	case <-deadline:
+		t.Fatal("the second StartLock did not get the lock within a minute of its release")
 	}
+}
+
+// waitWatch closes waiting the first time its Done channel is asked for.
+type waitWatch struct {
+	context.Context
+	once    sync.Once
+	waiting chan struct{}
+}
+
+func (w *waitWatch) Done() <-chan struct{} {
+	w.once.Do(func() { close(w.waiting) })
+	return w.Context.Done()
 }

@@ -55,10 +55,10 @@ func checkDirInfo(dir string, fi fs.FileInfo) error {
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		return &UnsafeError{Path: dir, Reason: "the socket directory is a symlink",
-			Fix: "remove the symlink (someone else may have planted it) or choose another place with -S PATH or $PSMUX_TMPDIR"}
+			Fix: "remove the symlink (someone else may have planted it) or choose another place with -S PATH or $XDG_RUNTIME_DIR"}
 	case !fi.IsDir():
 		return &UnsafeError{Path: dir, Reason: "the socket directory is not a directory",
-			Fix: "remove it or choose another place with -S PATH or $PSMUX_TMPDIR"}
+			Fix: "remove it or choose another place with -S PATH or $XDG_RUNTIME_DIR"}
 	}
 	if owner, ok := ownerOf(fi); !ok || owner != uid {
 		who := "an unknown uid"
@@ -66,7 +66,7 @@ func checkDirInfo(dir string, fi fs.FileInfo) error {
 			who = fmt.Sprintf("uid %d", owner)
 		}
 		return &UnsafeError{Path: dir, Reason: fmt.Sprintf("the socket directory is owned by %s, not by you (uid %d)", who, uid),
-			Fix: "remove it (someone else may have created it) or choose another place with -S PATH or $PSMUX_TMPDIR"}
+			Fix: "remove it (someone else may have created it) or choose another place with -S PATH or $XDG_RUNTIME_DIR"}
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return &UnsafeError{Path: dir, Reason: fmt.Sprintf("the socket directory has mode %#o, open to group or others", perm),

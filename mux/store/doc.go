@@ -15,5 +15,5 @@
 // moves it aside so the server can start afresh without losing it.
 //
 // The file is JSON (Registry, FormatVersion 1), indented, so a person can
-// read it. Its default place is DefaultPath.
+// read it. Its place is FileName in the server's Dir.
 package store

@@ -86,13 +86,17 @@ func (e *VersionError) Error() string {
 		e.Path, e.Version, FormatVersion)
 }
 
-// DefaultPath returns $XDG_STATE_HOME/psmux/<socketName>/sessions.json,
-// with $HOME/.local/state when XDG_STATE_HOME is unset or not absolute (as
-// the XDG base directory spec says). socketName is the -L name; it must be
-// a plain name.
-func DefaultPath(socketName string) (string, error) {
-	if socketName == "" || strings.ContainsAny(socketName, `/\`) || socketName == "." || socketName == ".." {
-		return "", fmt.Errorf("store: socket name %q is not a plain name", socketName)
+// Dir returns the state directory of the server listening on socket (the
+// registry, FileName, and the server's log live there):
+// $XDG_STATE_HOME/psmux/<key>, with $HOME/.local/state when XDG_STATE_HOME
+// is unset or not absolute (as the XDG base directory spec says). key is
+// the socket's file name (its -L name) when the socket is in a psmux
+// directory; a socket given as a path ($PSMUX_SOCKET, or a -S path outside
+// a psmux directory) gets its whole path with '/' as '_', so two servers
+// on different paths keep apart.
+func Dir(socket string) (string, error) {
+	if !filepath.IsAbs(socket) {
+		return "", fmt.Errorf("store: socket path %q is not absolute", socket)
 	}
 	base := os.Getenv("XDG_STATE_HOME")
 	if !filepath.IsAbs(base) {
@@ -102,7 +106,11 @@ func DefaultPath(socketName string) (string, error) {
 		}
 		base = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(base, "psmux", socketName, FileName), nil
+	key := filepath.Base(socket)
+	if os.Getenv("PSMUX_SOCKET") != "" || !strings.Contains(socket, "psmux") {
+		key = strings.ReplaceAll(strings.TrimPrefix(socket, "/"), "/", "_")
+	}
+	return filepath.Join(base, "psmux", key), nil
 }
 
 // Load reads the registry at path. A missing file is an empty registry

@@ -340,16 +340,24 @@ func TestSaveRefusesInvalidRegistry(t *testing.T) {
 	}
 }
 
-func TestDefaultPath(t *testing.T) {
+func TestDir(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
-	got, err := DefaultPath("work")
-	if err != nil {
-		t.Fatal(err)
+	t.Setenv("PSMUX_SOCKET", "")
+	for _, c := range []struct{ socket, want string }{
+		{"/run/user/1000/psmux/work", filepath.Join(state, "psmux", "work")},
+		{"/tmp/psmux-1000/default", filepath.Join(state, "psmux", "default")},
+		{"/srv/x/my.sock", filepath.Join(state, "psmux", "srv_x_my.sock")},
+	} {
+		if got, err := Dir(c.socket); err != nil || got != c.want {
+			t.Errorf("Dir(%s) = %s, %v; want %s", c.socket, got, err, c.want)
+		}
 	}
-	if want := filepath.Join(state, "psmux", "work", FileName); got != want {
-		t.Errorf("DefaultPath = %s, want %s", got, want)
+	t.Setenv("PSMUX_SOCKET", "/run/user/1000/psmux/env")
+	if got, want := must(Dir("/run/user/1000/psmux/env")), filepath.Join(state, "psmux", "run_user_1000_psmux_env"); got != want {
+		t.Errorf("Dir under $PSMUX_SOCKET = %s, want %s", got, want)
 	}
+	t.Setenv("PSMUX_SOCKET", "")
 
 	home := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", "relative/is/ignored")
@@ -357,14 +365,17 @@ func TestDefaultPath(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Setenv("USERPROFILE", home)
 	}
-	got, err = DefaultPath("default")
+	if got, want := must(Dir("/tmp/psmux-1000/default")), filepath.Join(home, ".local", "state", "psmux", "default"); got != want {
+		t.Errorf("Dir = %s, want %s", got, want)
+	}
+	if _, err := Dir("relative/sock"); err == nil {
+		t.Error("Dir accepted a relative socket path")
+	}
+}
+
+func must(s string, err error) string {
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	if want := filepath.Join(home, ".local", "state", "psmux", "default", FileName); got != want {
-		t.Errorf("DefaultPath = %s, want %s", got, want)
-	}
-	if _, err := DefaultPath("a/b"); err == nil {
-		t.Error("DefaultPath accepted a name with a slash")
-	}
+	return s
 }

@@ -189,12 +189,6 @@ func (d *Decoder) Decode(r io.Reader, emit func(Record) error) error {
 	return nil
 }
 
-// Decode decodes r in format f with the default caps, discarding warnings.
-func Decode(r io.Reader, f Format, emit func(Record) error) error {
-	d := Decoder{Format: f}
-	return d.Decode(r, emit)
-}
-
 func (d *Decoder) maxLine() int {
 	if d.MaxLine > 0 {
 		return d.MaxLine

@@ -42,9 +42,6 @@ func TestEscapeTable(t *testing.T) {
 			if err != nil || v.Text != tc.str {
 				t.Errorf("Decode(%s) = %q, %v; want %q", enc, v.Text, err, tc.str)
 			}
-			if got := DecodeString(EncodeString(tc.str)); got != tc.str {
-				t.Errorf("DecodeString(EncodeString(%q)) = %q", tc.str, got)
-			}
 		})
 	}
 }
@@ -78,9 +75,6 @@ func TestUnescapeTable(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := DecodeString(tc.wire); got != tc.str {
-				t.Errorf("DecodeString(%q) = %q, want %q", tc.wire, got, tc.str)
-			}
 			v, err := Decode([]byte("<S>" + tc.wire + "</S>"))
 			if err != nil || v.Text != tc.str {
 				t.Errorf("Decode <S>%s</S> = %q, %v; want %q", tc.wire, v.Text, err, tc.str)
@@ -133,15 +127,9 @@ func TestPsrpcoreRoundTrip(t *testing.T) {
 	if got := string(Encode(nil, Str(goStr))); got != "<S>"+wire+"</S>" {
 		t.Errorf("Encode = %s\nwant     <S>%s</S>", got, wire)
 	}
-	if got := EncodeString(goStr); got != wire {
-		t.Errorf("EncodeString = %s", got)
-	}
 	v, err := Decode([]byte("<S>" + wire + "</S>"))
 	if err != nil || v.Text != decoded {
 		t.Errorf("Decode = %q, %v\nwant     %q", v.Text, err, decoded)
-	}
-	if got := DecodeString(wire); got != decoded {
-		t.Errorf("DecodeString = %q", got)
 	}
 	// All parts that Go strings represent exactly round-trip both ways.
 	const exact = "treble clef\n _x0000_ _X0000_ 𝄞 café _x001G_"

@@ -245,16 +245,6 @@ func appendDecodeName(dst, s []byte) []byte {
 	return append(dst, s[i:]...)
 }
 
-// DecodeString undoes the _xHHHH_ escaping of psrp-brief §7.3 (it does not
-// resolve XML entities). Decode already applies it where pwsh does.
-func DecodeString(s string) string {
-	b := []byte(s)
-	if !hasEscape(b) {
-		return s
-	}
-	return string(appendDecodeName(nil, b))
-}
-
 // ---- encoding -------------------------------------------------------------
 
 // plain[c] is true for bytes that are copied verbatim in every mode.
@@ -358,6 +348,43 @@ func appendText(dst []byte, s string, xesc, attr bool) []byte {
 	return dst
 }
 
+// quoteBytes renders a short excerpt of the input for error messages.
+func quoteBytes(b []byte) string {
+	const max = 40
+	cut := false
+	if len(b) > max {
+		b = b[:max]
+		cut = true
+	}
+	out := make([]byte, 0, len(b)+8)
+	out = append(out, '"')
+	for _, c := range b {
+		switch {
+		case c == '"' || c == '\\':
+			out = append(out, '\\', c)
+		case c < 0x20 || c == 0x7F:
+			out = append(out, '\\', 'x', upperHex[c>>4], upperHex[c&0xF])
+		default:
+			out = append(out, c)
+		}
+	}
+	if cut {
+		out = append(out, "…"...)
+	}
+	out = append(out, '"')
+	return strings.ToValidUTF8(string(out), "\uFFFD")
+}
+
+// DecodeString undoes the _xHHHH_ escaping of psrp-brief §7.3 (it does not
+// resolve XML entities). Decode already applies it where pwsh does.
+func DecodeString(s string) string {
+	b := []byte(s)
+	if !hasEscape(b) {
+		return s
+	}
+	return string(appendDecodeName(nil, b))
+}
+
 // EncodeString applies pwsh's _xHHHH_ escaping (psrp-brief §7.3) to s,
 // without XML escaping. Encode already applies it where pwsh does.
 func EncodeString(s string) string {
@@ -409,31 +436,4 @@ func appendXOnly(dst []byte, s string) []byte {
 		}
 	}
 	return dst
-}
-
-// quoteBytes renders a short excerpt of the input for error messages.
-func quoteBytes(b []byte) string {
-	const max = 40
-	cut := false
-	if len(b) > max {
-		b = b[:max]
-		cut = true
-	}
-	out := make([]byte, 0, len(b)+8)
-	out = append(out, '"')
-	for _, c := range b {
-		switch {
-		case c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c < 0x20 || c == 0x7F:
-			out = append(out, '\\', 'x', upperHex[c>>4], upperHex[c&0xF])
-		default:
-			out = append(out, c)
-		}
-	}
-	if cut {
-		out = append(out, "…"...)
-	}
-	out = append(out, '"')
-	return strings.ToValidUTF8(string(out), "\uFFFD")
 }

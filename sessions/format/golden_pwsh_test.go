@@ -37,7 +37,8 @@ func pipelineOutputs(t *testing.T, data []byte) [][]clixml.Value {
 	t.Helper()
 	var order []uuid.UUID
 	outs := map[uuid.UUID][]clixml.Value{}
-	err := capture.Decode(bytes.NewReader(data), capture.OutOfProc, func(r capture.Record) error {
+	d := capture.Decoder{Format: capture.OutOfProc}
+	err := d.Decode(bytes.NewReader(data), func(r capture.Record) error {
 		switch r.Type {
 		case psrp.CreatePipeline:
 			order = append(order, r.PID)

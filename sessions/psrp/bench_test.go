@@ -21,7 +21,11 @@ func corpora() map[string]*benchdata.Corpus {
 	benchOnce.Do(func() {
 		benchCorpora = map[string]*benchdata.Corpus{}
 		for _, name := range benchdata.Names {
-			benchCorpora[name] = benchdata.MustNew(name, benchObjects)
+			c, err := benchdata.New(name, benchObjects)
+			if err != nil {
+				panic(err)
+			}
+			benchCorpora[name] = c
 		}
 	})
 	return benchCorpora

@@ -573,6 +573,11 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 	case Command, Signal, Close:
 		return nil, protoErr("the server sent %s, which only a client sends", pk.Kind)
 	case Data:
+		// Only the pool and its pipelines have streams: a buffer for any
+		// PSGuid the server names would let it hold memory without bound.
+		if pk.GUID != NilGUID && p.pipes[pk.GUID] == nil {
+			return nil, protoErr("Data for PSGuid %s, which is no pipeline of this pool", pk.GUID)
+		}
 		k := rxKey{pk.GUID, pk.PromptResponse}
 		d := p.rx[k]
 		if d == nil {

@@ -180,8 +180,13 @@ func TestSecureStringKeyExchange(t *testing.T) {
 	}
 	var pub KeyMsg
 	d := Defragmenter{}
-	_ = d.Write(out[0].Payload, func(a Assembled) error {
-		m, _ := ParseMessage(a.Message)
+	sent := 0
+	if err := d.Write(out[0].Payload, func(a Assembled) error {
+		sent++
+		m, err := ParseMessage(a.Message)
+		if err != nil {
+			return err
+		}
 		if m.Type != PublicKey {
 			t.Fatalf("sent %v, want PUBLIC_KEY", m.Type)
 		}
@@ -191,7 +196,9 @@ func TestSecureStringKeyExchange(t *testing.T) {
 		}
 		pub, err = ParseKey(PublicKey, v)
 		return err
-	})
+	}); err != nil || sent != 1 {
+		t.Fatalf("the session packet held %d messages (%v), want one PUBLIC_KEY", sent, err)
+	}
 	key := make([]byte, 32)
 	for i := range key {
 		key[i] = byte(i)
@@ -207,8 +214,12 @@ func TestSecureStringKeyExchange(t *testing.T) {
 		t.Fatalf("after the key: %v, want the held PromptResponse", kinds(out))
 	}
 	d = Defragmenter{}
-	_ = d.Write(out[0].Payload, func(a Assembled) error {
-		m, _ := ParseMessage(a.Message)
+	opened := 0
+	if err := d.Write(out[0].Payload, func(a Assembled) error {
+		m, err := ParseMessage(a.Message)
+		if err != nil {
+			return err
+		}
 		v, err := clixml.Decode(m.Body())
 		if err != nil {
 			t.Fatal(err)
@@ -222,6 +233,9 @@ func TestSecureStringKeyExchange(t *testing.T) {
 		if err != nil || plain != "hunter2" {
 			t.Fatalf("sealed SecureString opens to %q, %v", plain, err)
 		}
+		opened++
 		return nil
-	})
+	}); err != nil || opened != 1 {
+		t.Fatalf("the PromptResponse packet held %d opened SecureStrings (%v), want one", opened, err)
+	}
 }

@@ -126,7 +126,7 @@ func TestHostileBlobLength2To31(t *testing.T) {
 			}
 		})
 		t.Run("ClientPool.Receive/"+name, func(t *testing.T) {
-			p := psrp.NewClientPool()
+			p := psrp.PoolWithPipelines(hostilePID)
 			// the header as it comes off the wire, with some blob after it
 			line := psrp.AppendPacket(nil, dataPacket(hostilePID, append(h, "<S>xxxxxxxx"...)))
 			rd := psrp.NewReader(bytes.NewReader(line))
@@ -166,7 +166,7 @@ func TestHostile200MiBMessage(t *testing.T) {
 	scratch := make([]byte, 0, psrp.DefaultFragmentSize)
 
 	stream := func(live bool) (peak uint64, sent int, frags uint64, err error) {
-		p := psrp.NewClientPool()
+		p := psrp.PoolWithPipelines(hostilePID)
 		p.MaxMessage = cap_
 		runtime.GC()
 		var ms runtime.MemStats
@@ -248,7 +248,7 @@ func TestHostileSplitFragment(t *testing.T) {
 		chunk = 32 << 10
 	)
 	blen := uint32(cap_ - 1<<20)
-	p := psrp.NewClientPool()
+	p := psrp.PoolWithPipelines(hostilePID)
 	p.MaxMessage = cap_
 	buf := make([]byte, chunk)
 	runtime.GC()
@@ -321,7 +321,7 @@ func TestHostileFragmentOrder(t *testing.T) {
 			wantFragmentError(t, err, tc.want)
 		})
 		t.Run("ClientPool.Receive/"+tc.name, func(t *testing.T) {
-			p := psrp.NewClientPool()
+			p := psrp.PoolWithPipelines(hostilePID)
 			var err error
 			for _, f := range tc.frags {
 				var evs []any
@@ -372,7 +372,7 @@ func TestHostileUnknownMessageTypes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := psrp.NewClientPool()
+			p := psrp.PoolWithPipelines(hostilePID)
 			var f psrp.Fragmenter
 			evs, err := p.Receive(dataPacket(tc.guid, f.Fragment(nil, serverMessage(tc.typ, tc.guid, `<S>payload</S>`))))
 			if err != nil {
@@ -407,7 +407,7 @@ func TestHostileUnknownMessageTypes(t *testing.T) {
 	// An unknown type whose body is not CLIXML (here empty) is recorded,
 	// not asserted: see the report.
 	t.Run("unknown type with an empty body", func(t *testing.T) {
-		p := psrp.NewClientPool()
+		p := psrp.PoolWithPipelines(hostilePID)
 		var f psrp.Fragmenter
 		evs, err := p.Receive(dataPacket(hostilePID, f.Fragment(nil, serverMessage(unknown, hostilePID, ""))))
 		t.Logf("events %v, error %v", evs, err)
@@ -544,7 +544,7 @@ func TestHostileRetainedAfterLargeMessage(t *testing.T) {
 		return nil
 	})
 	body = ""
-	p := psrp.NewClientPool()
+	p := psrp.PoolWithPipelines(hostilePID)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

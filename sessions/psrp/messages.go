@@ -323,11 +323,11 @@ func (h HostInfo) Value() clixml.Value {
 			entry(size, sizeBag(d.MaxPhysW, d.MaxPhysH)),
 			entry("System.String", clixml.Str(d.WindowTitle)),
 		}
-		dict := &clixml.PSObject{TypeNames: []string{tnHashtable, tnObject}, Container: clixml.Dictionary}
+		entries := make([]clixml.DictEntry, len(vals))
 		for i, v := range vals {
-			dict.Dict = append(dict.Dict, clixml.DictEntry{Key: clixml.I32(int32(i)), Value: v})
+			entries[i] = clixml.DictEntry{Key: clixml.I32(int32(i)), Value: v}
 		}
-		o.AddMember("_hostDefaultData", clixml.Obj(bag().AddMember("data", clixml.Obj(dict))))
+		o.AddMember("_hostDefaultData", clixml.Obj(bag().AddMember("data", clixml.Hashtable(entries...))))
 	}
 	return clixml.Obj(o)
 }
@@ -992,18 +992,6 @@ type PoolRequestMsg struct {
 	Count int32 // Max/MinRunspaces for the SET messages
 }
 
-// Value encodes the request of type t.
-func (m PoolRequestMsg) Value(t MessageType) clixml.Value {
-	o := bag()
-	switch t {
-	case SetMaxRunspaces:
-		o.AddMember("MaxRunspaces", clixml.I32(m.Count))
-	case SetMinRunspaces:
-		o.AddMember("MinRunspaces", clixml.I32(m.Count))
-	}
-	return clixml.Obj(o.AddMember("ci", clixml.I64(m.CI)))
-}
-
 // ParsePoolRequest decodes a pool request of type t.
 func ParsePoolRequest(t MessageType, v clixml.Value) (PoolRequestMsg, error) {
 	var m PoolRequestMsg
@@ -1038,18 +1026,4 @@ type AvailabilityMsg struct {
 // Value encodes the reply.
 func (m AvailabilityMsg) Value() clixml.Value {
 	return clixml.Obj(bag().AddMember("SetMinMaxRunspacesResponse", m.Response).AddMember("ci", clixml.I64(m.CI)))
-}
-
-// ParseAvailability decodes RUNSPACE_AVAILABILITY.
-func ParseAvailability(v clixml.Value) (AvailabilityMsg, error) {
-	var m AvailabilityMsg
-	b, err := newBody(RunspaceAvailability, v)
-	if err != nil {
-		return m, err
-	}
-	if m.CI, err = b.int("ci", clixml.Int64); err != nil {
-		return m, err
-	}
-	m.Response, err = b.need("SetMinMaxRunspacesResponse", "<B> or <I32>")
-	return m, err
 }

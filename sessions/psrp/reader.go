@@ -54,9 +54,6 @@ func NewStrictReader(r io.Reader) *Reader {
 	return rd
 }
 
-// SetMaxLine changes the line cap.
-func (r *Reader) SetMaxLine(n int) { r.max = n }
-
 // Next returns the next item. The packet payload is valid until the next
 // call. At the end of input it returns io.EOF (io.ErrUnexpectedEOF when
 // the input ends inside a line).

@@ -185,6 +185,26 @@ func init() {
 			}}, nil
 		}})
 
+	// ConvertFrom-SecureString -AsPlainText shows what a SecureString
+	// holds; without -AsPlainText pwsh's encrypted form is not simulated.
+	register(&cmdletDef{name: "ConvertFrom-SecureString", typeName: "Microsoft.PowerShell.Commands.ConvertFromSecureStringCommand",
+		params: []paramSpec{positional("SecureString", 0), switchP("AsPlainText")},
+		make: func(cx *cmdCtx) (*stageProc, error) {
+			return &stageProc{process: func(v val, has bool) error {
+				if !has {
+					v = cx.get("SecureString")
+				}
+				sv, ok := v.(clixml.Value)
+				if !ok || sv.Kind != clixml.SecureString {
+					return cx.bindError("CannotConvertArgumentNoMessage", "Cannot bind parameter 'SecureString'. Cannot convert the \""+toStr(v)+"\" value to type \"System.Security.SecureString\".", clixml.Value{})
+				}
+				if !cx.sw("AsPlainText") {
+					return cx.bindError("NotSupported", "pwshsim: ConvertFrom-SecureString without -AsPlainText is not simulated.", clixml.Value{})
+				}
+				return cx.out(sv.Text)
+			}}, nil
+		}})
+
 	register(&cmdletDef{name: "Get-Credential", typeName: "Microsoft.PowerShell.Commands.GetCredentialCommand",
 		params: []paramSpec{positional("Credential", 0), named("UserName"), named("Message"), named("Title")},
 		make: func(cx *cmdCtx) (*stageProc, error) {

@@ -2,6 +2,8 @@ package pwshsim
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -817,18 +819,38 @@ func TestTabExpansion(t *testing.T) {
 	}
 }
 
+// Pipelines running at once on one runspace share its global scope
+// safely (run it with -race): each completes with one value that one of
+// them assigned, and the scope holds what they all left.
 func TestConcurrentInvokes(t *testing.T) {
 	rs := testRunspace()
 	var wg sync.WaitGroup
+	errs := make(chan string, 8)
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			h := &fakeHost{}
-			rs.Invoke(context.Background(), script("$v = "+itoa(i)+"; foreach ($j in 1..50) { $w = $j }; $v"), nil, h)
+			st, reason := rs.Invoke(context.Background(), script("$v = "+itoa(i)+"; foreach ($j in 1..50) { $w = $j }; $v"), nil, h)
+			out := outputs(h)
+			if st != psrp.Completed || len(out) != 1 || out[0].Kind != clixml.Int32 {
+				errs <- fmt.Sprintf("invoke %d: state %v (%+v), outputs %+v", i, st, reason, out)
+				return
+			}
+			if n, err := strconv.Atoi(out[0].Text); err != nil || n < 0 || n > 7 {
+				errs <- fmt.Sprintf("invoke %d: $v = %q, not a value any invoke assigned", i, out[0].Text)
+			}
 		}(i)
 	}
 	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	h := &fakeHost{}
+	if st, _ := rs.Invoke(context.Background(), script("$w"), nil, h); st != psrp.Completed || len(outputs(h)) != 1 || outputs(h)[0].Text != "50" {
+		t.Errorf("$w after the invokes: %v %+v, want 50", st, outputs(h))
+	}
 }
 
 func TestSetShouldExit(t *testing.T) {
