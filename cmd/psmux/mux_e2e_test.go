@@ -20,6 +20,7 @@ import (
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/testenv/faultproxy"
 	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/reap"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
@@ -47,13 +48,14 @@ func newMuxEnv(t *testing.T) *muxEnv {
 	m.env = []string{"XDG_STATE_HOME=" + m.state, "PSMUX_SOCKET=", "XDG_RUNTIME_DIR="}
 	t.Cleanup(func() {
 		m.run("kill-server")
+		reap.KillMentioning(m.sock) // a server that did not go (it runs in a session of its own)
 		os.RemoveAll(dir)
 	})
 	return m
 }
 
 func (m *muxEnv) cmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(psmuxBin(), append([]string{"-S", m.sock}, args...)...)
+	cmd := command(psmuxBin(), append([]string{"-S", m.sock}, args...)...)
 	cmd.Env = append(os.Environ(), m.env...)
 	return cmd
 }
@@ -281,7 +283,7 @@ func (m *muxEnv) attach(args ...string) *attacher {
 			}
 		}
 	}()
-	m.t.Cleanup(func() { cmd.Process.Kill(); <-errDone; cmd.Wait() })
+	m.t.Cleanup(func() { reap.KillGroup(cmd); <-errDone; cmd.Wait() })
 	a.out = bufio.NewScanner(stdout)
 	a.out.Buffer(make([]byte, 64<<10), 4<<20)
 	return a
@@ -572,7 +574,7 @@ func TestUnsafeSocketDirRefused(t *testing.T) {
 	os.Mkdir(safe, 0o700)
 	os.Symlink(safe, link)
 	for _, dir := range []string{world, link} {
-		cmd := exec.Command(psmuxBin(), "-S", filepath.Join(dir, "s"), "server", "--foreground")
+		cmd := command(psmuxBin(), "-S", filepath.Join(dir, "s"), "server", "--foreground")
 		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(base, "state"))
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), dir) {
@@ -591,7 +593,7 @@ func TestIdleSessionClosed(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	t.Cleanup(func() { reap.KillGroup(srv); srv.Wait() })
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/psmux/psmux/testenv/faultproxy"
 	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/reap"
 	"github.com/psmux/psmux/testenv/sshserver"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -46,7 +47,7 @@ func subsystems(t *testing.T) map[string]string {
 // psmuxRun runs the psmux binary with env added.
 func psmuxRun(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(psmuxBin(), args...)
+	cmd := command(psmuxBin(), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -324,7 +325,7 @@ func TestRekeyEvery64KiBByteExact(t *testing.T) {
 	sshd := startSshd(t, subsystemCommand(t), "RekeyLimit 64K", "LogLevel DEBUG1")
 	const n = 100000 // 100000 lines of ~1 KB: 100 MiB of output
 	script := fmt.Sprintf("1..%d | %% { \"$_ \" + ('x' * 1000) }", n)
-	cmd := exec.Command(psmuxBin(), "invoke", "-F", sshd.SSHConfig, "-o", "RekeyLimit=64K", sshd.Alias, "--", script)
+	cmd := command(psmuxBin(), "invoke", "-F", sshd.SSHConfig, "-o", "RekeyLimit=64K", sshd.Alias, "--", script)
 	h := sha256.New()
 	cmd.Stdout = h
 	var errb bytes.Buffer
@@ -401,7 +402,7 @@ func TestReadmeTesthostWalkthrough(t *testing.T) {
 		t.Fatalf("build testhost: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--dir", dir)
+	cmd := command(bin, "--listen", "127.0.0.1:0", "--dir", dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -409,7 +410,7 @@ func TestReadmeTesthostWalkthrough(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { reap.KillGroup(cmd); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "testhost: listening on") {
 	}
