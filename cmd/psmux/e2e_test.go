@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func psmuxBin() string   { return filepath.Join(binDir, "psmux") }
+func psmuxBin() string { return filepath.Join(binDir, "psmux") }
 
 // command is exec.Command for a process a test starts: it dies with the
 // test binary and leads its own process group (reap.Attr).
