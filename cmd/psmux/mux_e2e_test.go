@@ -117,6 +117,37 @@ func (m *muxEnv) serverPID() int {
 	return pid
 }
 
+// mustAll runs `psmux ARGS` for each args, up to 8 at a time (as many
+// users would), and fails on the first that fails.
+func (m *muxEnv) mustAll(all [][]string) {
+	m.t.Helper()
+	res := make([]result, len(all))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, args := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cmd := m.cmd(args...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			res[i] = result{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+			if err != nil && res[i].stderr == "" {
+				res[i].stderr = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, r := range res {
+		if r.code != 0 {
+			m.t.Fatalf("psmux %q: exit %d, stdout %q, stderr %q\nserver log:\n%s", all[i], r.code, r.stdout, r.stderr, m.log())
+		}
+	}
+}
+
 // newSSH opens a session on sshd (real OpenSSH, pwshsim behind its
 // powershell subsystem).
 func (m *muxEnv) newSSH(sshd *opensshd.Sshd, name string, extra ...string) {
@@ -506,7 +537,7 @@ func procStatus(t *testing.T, pid int, key string) int64 {
 // than the session's 1 MiB budget while a client reads: every line arrives,
 // in order, and the server grows by less than the budget plus 64 MiB. With
 // pwshsim the default run prints 100 MiB (enough to break the bound if the
-// log kept it all) and PSMUX_LONG=1 prints 1 GB; real pwsh prints 20 MiB,
+// log kept it all) and PSMUX_LONG=1 prints 1 GB; real pwsh prints 5 MiB,
 // for the fidelity of its output (the bound is pwshsim's to check).
 func TestBlockPolicyBoundedAndLossless(t *testing.T) {
 	opensshd.Require(t)
@@ -516,7 +547,7 @@ func TestBlockPolicyBoundedAndLossless(t *testing.T) {
 			lines = 1000000 // 1 GB
 		}
 		if server != "pwshsim" {
-			lines = 20000
+			lines = 5000
 		}
 		sshd := startSshd(t, sub)
 		m := newMuxEnv(t)
@@ -596,9 +627,11 @@ func TestBrokenOnResetWhileOthersAnswer(t *testing.T) {
 		keep := []string{"-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3"}
 		m.must(append(append([]string{"new", "-n", "flaky", "--init", "$inited = 'yes'", "-F", sshd.SSHConfig, "-p", strconv.Itoa(proxy.Port()),
 			"-o", "UserKnownHostsFile=" + kh}, keep...), sshd.Alias)...)
+		var news [][]string
 		for i := range others {
-			m.must(append(append([]string{"new", "-n", fmt.Sprintf("ok%d", i), "-F", sshd.SSHConfig}, keep...), sshd.Alias)...)
+			news = append(news, append(append([]string{"new", "-n", fmt.Sprintf("ok%d", i), "-F", sshd.SSHConfig}, keep...), sshd.Alias))
 		}
+		m.mustAll(news)
 		m.must("exec", "-t", "flaky", "--", "$inited = 'changed'")
 		a := m.attach("-t", "flaky")
 		proxy.ResetAll()
@@ -740,10 +773,11 @@ func TestExecFanOutFiftySessions(t *testing.T) {
 		}
 		sshd := startSshd(t, sub, "MaxSessions 60")
 		m := newMuxEnv(t)
+		news := [][]string{{"new", "-n", "db", "-F", sshd.SSHConfig, sshd.Alias}}
 		for i := range n {
-			m.must("new", "-n", fmt.Sprintf("web%02d", i), "-F", sshd.SSHConfig, sshd.Alias)
+			news = append(news, []string{"new", "-n", fmt.Sprintf("web%02d", i), "-F", sshd.SSHConfig, sshd.Alias})
 		}
-		m.must("new", "-n", "db", "-F", sshd.SSHConfig, sshd.Alias)
+		m.mustAll(news)
 		r := m.run("exec", "-t", "web*", "--", "$PSVersionTable.PSVersion.Major")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)

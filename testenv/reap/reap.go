@@ -20,6 +20,13 @@ const watchdogEnv = "PSMUX_TEST_REAPER"
 // processes (some fork while it works: sshd, tmux).
 const killDeadline = 30 * time.Second
 
+// The watchdog looks every scanEvery and stops after quietScans looks in a
+// row found nothing.
+const (
+	scanEvery  = 100 * time.Millisecond
+	quietScans = 10
+)
+
 // Main marks the run and starts its watchdog; in the watchdog itself it
 // does the watchdog's work and exits. Call it first in TestMain.
 func Main() {
@@ -91,19 +98,23 @@ func watchdog(mark string) {
 			break
 		}
 	}
+	// A process caught in fork or exec may not show its environment for
+	// an instant: the run is over after a second with none found.
 	deadline := time.Now().Add(killDeadline)
-	for time.Now().Before(deadline) {
-		pids := Marked(mark)
-		if len(pids) == 0 {
+	for quiet := 0; quiet < quietScans; {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "reap: processes of run %s still alive after %v:%s\n", mark, killDeadline, Describe(Marked(mark)))
 			return
 		}
+		pids := Marked(mark)
+		quiet++
 		for _, pid := range pids {
+			quiet = 0
 			fmt.Fprintf(os.Stderr, "reap: killing leftover process %d (%s)\n", pid, Cmdline(pid))
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(100 * time.Millisecond) // let the kernel reap them before looking again
+		time.Sleep(scanEvery) // polling /proc: there is nothing to wait on
 	}
-	fmt.Fprintf(os.Stderr, "reap: processes of run %s still alive after %v: %v\n", mark, killDeadline, Marked(mark))
 }
 
 // KillGroup kills the process group cmd leads (see [Attr]) and cmd's
