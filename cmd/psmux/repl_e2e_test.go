@@ -89,7 +89,7 @@ func (x *tmuxEnv) screen(target string, escapes bool) string {
 // a terminal); it fails after a generous deadline.
 func (x *tmuxEnv) wait(target, what string, ok func(string) bool) string {
 	x.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a loaded CI machine
 	for {
 		s := x.screen(target, false)
 		if ok(s) {
@@ -105,7 +105,7 @@ func (x *tmuxEnv) wait(target, what string, ok func(string) bool) string {
 // waitBusy polls psmux ls until the session runs a command.
 func (x *tmuxEnv) waitBusy(session string) {
 	x.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a loaded CI machine
 	for {
 		for _, r := range x.m.ls() {
 			if r.Name == session && r.Availability == "Busy" {

@@ -246,11 +246,15 @@ func sshdConfig(dir string, port int, authorized string, opts Options) string {
 	} {
 		fmt.Fprintf(&b, "%s %s\n", kv[0], kv[1])
 	}
+	// SHLVL=1: bash then does not take the subsystem's shell for one run
+	// by sshd and does not source the machine's ~/.bashrc (whose pyenv
+	// rehash waits 60 s on a stale lock). What sshd runs carries the test
+	// run's mark, so the run's watchdog finds it when the test binary dies.
+	setenv := "SetEnv SHLVL=1"
 	if mark := reap.Mark(); mark != "" {
-		// what sshd runs carries the test run's mark, so the run's
-		// watchdog finds it when the test binary dies
-		fmt.Fprintf(&b, "SetEnv %s=%s\n", reap.Env, mark)
+		setenv += fmt.Sprintf(" %s=%s", reap.Env, mark)
 	}
+	b.WriteString(setenv + "\n")
 	names := make([]string, 0, len(opts.Subsystems))
 	for name := range opts.Subsystems {
 		names = append(names, name)
