@@ -139,6 +139,7 @@ func invoke(t *testing.T, server string, args ...string) result {
 func TestInvokeLocal(t *testing.T) {
 	for name, server := range servers(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			script := `$x = 40 + 2; "answer: $x"`
 			if name == "psrpcore" { // a scripted server: no variables
 				script = `'answer: 42'`
@@ -186,6 +187,7 @@ func TestInvokeLocal(t *testing.T) {
 func TestInvokeCtrlCStops(t *testing.T) {
 	for name, server := range servers(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			cmd := command(psmuxBin(), "invoke", "--local", "--pwsh", server, "--", "Write-Output started; Start-Sleep 30")
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {

@@ -251,7 +251,7 @@ func TestCaptureKeepsOutputWithNoClient(t *testing.T) {
 		m.must("new", "-n", "web1", "-F", sshd.SSHConfig, sshd.Alias)
 		total := 100000
 		if server != "pwshsim" { // real pwsh sends each number as a message of its own: slower
-			total = 10000
+			total = 5000
 		}
 		m.must("exec", "--async", "-t", "web1", "--", fmt.Sprintf("1..%d", total))
 		m.must("exec", "-t", "web1", "--", "'done'") // waits for the job
@@ -367,7 +367,7 @@ func TestAttachResumesAfterSIGKILL(t *testing.T) {
 		m.newSSH(sshd, "web1")
 		total, mid := 20000, 5000
 		if server != "pwshsim" {
-			total, mid = 8000, 2000
+			total, mid = 4000, 1000
 		}
 		m.must("exec", "--async", "-t", "web1", "--", fmt.Sprintf("1..%d", total))
 		m.must("exec", "-t", "web1", "--", "'end'")
@@ -537,7 +537,7 @@ func procStatus(t *testing.T, pid int, key string) int64 {
 // than the session's 1 MiB budget while a client reads: every line arrives,
 // in order, and the server grows by less than the budget plus 64 MiB. With
 // pwshsim the default run prints 100 MiB (enough to break the bound if the
-// log kept it all) and PSMUX_LONG=1 prints 1 GB; real pwsh prints 5 MiB,
+// log kept it all) and PSMUX_LONG=1 prints 1 GB; real pwsh prints 2 MiB,
 // for the fidelity of its output (the bound is pwshsim's to check).
 func TestBlockPolicyBoundedAndLossless(t *testing.T) {
 	opensshd.Require(t)
@@ -547,7 +547,7 @@ func TestBlockPolicyBoundedAndLossless(t *testing.T) {
 			lines = 1000000 // 1 GB
 		}
 		if server != "pwshsim" {
-			lines = 5000
+			lines = 2000
 		}
 		sshd := startSshd(t, sub)
 		m := newMuxEnv(t)
@@ -590,7 +590,7 @@ func TestDropPolicyCountsDropped(t *testing.T) {
 		m.newSSH(sshd, "drop", "--policy", "Drop", "--budget", "65536")
 		total := 20000
 		if server != "pwshsim" {
-			total = 5000
+			total = 3000
 		}
 		m.must("exec", "--async", "-t", "drop", "--", fmt.Sprintf("1..%d", total))
 		m.must("exec", "-t", "drop", "--", "'done'")

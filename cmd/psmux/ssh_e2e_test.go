@@ -97,6 +97,7 @@ func TestInvokeOverOpenSSH(t *testing.T) {
 	}
 	for name, sub := range servers {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			sshd := startSshd(t, sub)
 			script := "$x = 6 * 7; $x"
 			want := "42\n"
