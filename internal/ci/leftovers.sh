@@ -23,8 +23,8 @@ run_pids() {
   local p
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
-    if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qE "^PSMUX_TEST_RUN=$mark(\.|\$)" ||
-      tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$tmp"; then
+    if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qE "^PSMUX_TEST_RUN=$mark(\.|\$)" ||
+      tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$tmp"; then
       grep -q '^State:.*Z' "$p/status" 2>/dev/null || echo "${p#/proc/} $(tr '\0' ' ' <"$p/cmdline")"
     fi
   done
@@ -42,7 +42,8 @@ done
 echo "running, before the kill:"
 run_pids | sed 's/^/  /'
 kill -KILL -- "-$gopid" # go test and the test binary: the whole process group
-for _ in $(seq 600); do # a minute
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
   left=$(run_pids)
   [ -z "$left" ] && { echo "killed: nothing of the run is left"; rm -rf "$tmp"; exit 0; }
   sleep 0.1

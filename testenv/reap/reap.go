@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -92,6 +93,9 @@ func withoutMark(env []string) []string {
 // watchdog waits for EOF on stdin, then kills every process carrying mark
 // until none is left or killDeadline passed.
 func watchdog(mark string) {
+	// stderr is the test binary's: a pipe whose reader (go test) may be
+	// dead too, and a write to it must not kill the watchdog
+	signal.Ignore(syscall.SIGPIPE)
 	buf := make([]byte, 1)
 	for {
 		if _, err := os.Stdin.Read(buf); err != nil {
