@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/psmux/psmux/testenv/reap"
 	req "github.com/psmux/psmux/testenv/require"
 	"os"
 	"os/exec"
@@ -21,7 +22,16 @@ import (
 
 var binDir string
 
+// binDirEnv names a directory holding psmux and pwshsim already built,
+// for a copy of this test binary run by a test (leftovers_e2e_test.go).
+const binDirEnv = "PSMUX_E2E_BINDIR"
+
 func TestMain(m *testing.M) {
+	reap.Main() // nothing the tests start outlives this binary
+	if dir := os.Getenv(binDirEnv); dir != "" {
+		binDir = dir
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "psmux-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -40,7 +50,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func psmuxBin() string   { return filepath.Join(binDir, "psmux") }
+func psmuxBin() string { return filepath.Join(binDir, "psmux") }
+
+// command is exec.Command for a process a test starts: it dies with the
+// test binary and leads its own process group (reap.Attr).
+func command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = reap.Attr()
+	return cmd
+}
+
 func pwshsimBin() string { return filepath.Join(binDir, "pwshsim") }
 
 // realPwsh returns the OutOfProc command line of a real pwsh, "" when
@@ -103,7 +122,7 @@ type result struct {
 
 func invoke(t *testing.T, server string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(psmuxBin(), append([]string{"invoke", "--local", "--pwsh", server}, args...)...)
+	cmd := command(psmuxBin(), append([]string{"invoke", "--local", "--pwsh", server}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -120,6 +139,7 @@ func invoke(t *testing.T, server string, args ...string) result {
 func TestInvokeLocal(t *testing.T) {
 	for name, server := range servers(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			script := `$x = 40 + 2; "answer: $x"`
 			if name == "psrpcore" { // a scripted server: no variables
 				script = `'answer: 42'`
@@ -167,6 +187,7 @@ func TestInvokeLocal(t *testing.T) {
 func TestInvokeCtrlCStops(t *testing.T) {
 	for name, server := range servers(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			invokeInterrupted(t, "--local", "--pwsh", server)
 		})
 	}
@@ -177,7 +198,7 @@ func TestInvokeCtrlCStops(t *testing.T) {
 // printed (the pipeline runs) and fails unless psmux exits 4 (Stopped).
 func invokeInterrupted(t *testing.T, args ...string) {
 	t.Helper()
-	cmd := exec.Command(psmuxBin(), append(append([]string{"invoke"}, args...), "--", "Write-Output started; Start-Sleep 30")...)
+	cmd := command(psmuxBin(), append(append([]string{"invoke"}, args...), "--", "Write-Output started; Start-Sleep 30")...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +227,7 @@ func TestInvokeUsageAndMissingPwsh(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "no script") {
 		t.Fatalf("no script: %d %q", r.code, r.stderr)
 	}
-	cmd := exec.Command(psmuxBin(), "invoke", "--local", "--", "1")
+	cmd := command(psmuxBin(), "invoke", "--local", "--", "1")
 	cmd.Env = append(os.Environ(), "PATH=/nonexistent", "PSMUX_PWSH=")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -284,7 +305,7 @@ func TestPsrpcoreClientDrivesPwshsim(t *testing.T) {
 			}
 			args := append([]string{client, "--timeout", "60"}, c.args...)
 			args = append(append(args, "--"), server...)
-			cmd := exec.Command(python(), args...)
+			cmd := command(python(), args...)
 			cmd.Env = append(os.Environ(), "PSRPCORE_SRC="+src)
 			out, err := cmd.CombinedOutput()
 			code := 0

@@ -36,7 +36,7 @@ func TestInvokeLargeObject(t *testing.T) {
 	}
 	const script = `'x' * 70MB`
 	run := func(extra ...string) (int, int, string) {
-		cmd := exec.Command(psmuxBin(), append(append([]string{"invoke", "--local", "--pwsh", server, "--json"}, extra...), "--", script)...)
+		cmd := command(psmuxBin(), append(append([]string{"invoke", "--local", "--pwsh", server, "--json"}, extra...), "--", script)...)
 		var out xCounter
 		var errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb

@@ -8,15 +8,18 @@ import (
 	"errors"
 	"fmt"
 	req "github.com/psmux/psmux/testenv/require"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/psmux/psmux/testenv/faultproxy"
 	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/reap"
 	"github.com/psmux/psmux/testenv/sshserver"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -43,10 +46,27 @@ func subsystems(t *testing.T) map[string]string {
 	return out
 }
 
+// eachSubsystem runs f as a parallel subtest per subsystems(t) entry
+// (pwshsim, and real pwsh when there is one), named after the server.
+func eachSubsystem(t *testing.T, f func(t *testing.T, server, sub string)) {
+	t.Helper()
+	subs := subsystems(t)
+	for _, name := range slices.Sorted(maps.Keys(subs)) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, name, subs[name])
+		})
+	}
+}
+
+// long reports whether PSMUX_LONG=1 asks for the full-size runs of the
+// tests that move gigabytes (the default run is sized for CI).
+func long() bool { return os.Getenv("PSMUX_LONG") == "1" }
+
 // psmuxRun runs the psmux binary with env added.
 func psmuxRun(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(psmuxBin(), args...)
+	cmd := command(psmuxBin(), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -77,6 +97,7 @@ func TestInvokeOverOpenSSH(t *testing.T) {
 	}
 	for name, sub := range servers {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			sshd := startSshd(t, sub)
 			script := "$x = 6 * 7; $x"
 			want := "42\n"
@@ -270,32 +291,68 @@ func TestFanOutWithBlackholedHost(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "ssh_config")
 	os.WriteFile(p, []byte(cfg.String()), 0o600)
 
-	start := time.Now()
-	r := psmuxRun(t, nil, "invoke", "-F", p, "--connect-timeout", "2s", "h1,h2,h3", "--", "'hello'")
-	took := time.Since(start)
-	if r.code != exitConnect {
-		t.Fatalf("exit %d, want 3 (one host unreachable); stderr %q", r.code, r.stderr)
+	// h1 and h2 run a command that holds until the test creates a file,
+	// so h3's connect timeout fires while they still run: the blackholed
+	// host is reported while the others go on, and does not hold them back.
+	release := filepath.Join(t.TempDir(), "release")
+	held := fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'hello'", release)
+	cmd := command(psmuxBin(), "invoke", "-F", p, "--connect-timeout", "2s", "h1,h2,h3", "--", held)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"[h1] hello\n", "[h2] hello\n"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Fatalf("stdout %q lacks %q", r.stdout, want)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// the deadline: a fan-out that waits for h1 and h2 before it gives up
+	// on h3 would never report h3
+	deadline := time.AfterFunc(2*time.Minute, func() { reap.KillGroup(cmd) })
+	defer deadline.Stop()
+	var errb strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		errb.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "[h3] Unreachable") {
+			break
 		}
 	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if !strings.HasPrefix(sc.Text(), "[h3] Unreachable") {
+		t.Fatalf("stderr ended (or two minutes passed) without h3's summary: %q", errb.String())
+	}
+	if strings.Contains(errb.String(), "Completed") || stdout.Len() > 0 {
+		t.Fatalf("h1 or h2 finished before the test let them: stderr %q", errb.String())
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		errb.WriteString(sc.Text() + "\n")
+	}
+	werr := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.ExitCode() != exitConnect {
+		t.Fatalf("exit %v, want 3 (one host unreachable); stderr %q", werr, errb.String())
+	}
+	for _, want := range []string{"[h1] hello\n", "[h2] hello\n"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Fatalf("stdout %q lacks %q", stdout.String(), want)
+		}
+	}
 	var summaries []string
-	for _, l := range lines {
+	for _, l := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
 		if strings.Contains(l, " in ") && (strings.Contains(l, "Completed") || strings.Contains(l, "Unreachable")) {
 			summaries = append(summaries, l)
 		}
 	}
-	if len(summaries) != 3 || !strings.HasPrefix(summaries[2], "[h3] Unreachable") ||
-		!strings.Contains(r.stderr, "[h1] Completed") || !strings.Contains(r.stderr, "[h2] Completed") {
-		t.Fatalf("summaries %q (stderr %q); want h1 and h2 Completed first, then h3 Unreachable", summaries, r.stderr)
+	if len(summaries) != 3 || !strings.HasPrefix(summaries[0], "[h3] Unreachable") ||
+		!strings.Contains(errb.String(), "[h1] Completed") || !strings.Contains(errb.String(), "[h2] Completed") {
+		t.Fatalf("summaries %q (stderr %q); want h3 Unreachable, then h1 and h2 Completed", summaries, errb.String())
 	}
-	if !strings.Contains(r.stderr, "timed out") {
-		t.Fatalf("stderr %q does not say the connect timed out", r.stderr)
+	if !strings.Contains(errb.String(), "timed out") {
+		t.Fatalf("stderr %q does not say the connect timed out", errb.String())
 	}
-	t.Logf("fan-out with one blackholed host took %s (connect timeout 2s)", took)
 }
 
 func TestResetMidOutputExits3(t *testing.T) {
@@ -313,12 +370,18 @@ func TestResetMidOutputExits3(t *testing.T) {
 	}
 }
 
+// TestRekeyEvery64KiBByteExact streams output through a connection that
+// rekeys every 64 KiB: 10 MiB (160 key exchanges), 100 MiB with
+// PSMUX_LONG=1.
 func TestRekeyEvery64KiBByteExact(t *testing.T) {
 	opensshd.Require(t)
 	sshd := startSshd(t, subsystemCommand(t), "RekeyLimit 64K", "LogLevel DEBUG1")
-	const n = 100000 // 100000 lines of ~1 KB: 100 MiB of output
+	n := 10000 // lines of ~1 KB
+	if long() {
+		n = 100000
+	}
 	script := fmt.Sprintf("1..%d | %% { \"$_ \" + ('x' * 1000) }", n)
-	cmd := exec.Command(psmuxBin(), "invoke", "-F", sshd.SSHConfig, "-o", "RekeyLimit=64K", sshd.Alias, "--", script)
+	cmd := command(psmuxBin(), "invoke", "-F", sshd.SSHConfig, "-o", "RekeyLimit=64K", sshd.Alias, "--", script)
 	h := sha256.New()
 	cmd.Stdout = h
 	var errb bytes.Buffer
@@ -332,19 +395,25 @@ func TestRekeyEvery64KiBByteExact(t *testing.T) {
 		fmt.Fprintf(want, "%d %s\n", i, pad)
 	}
 	if !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
-		t.Fatal("output differs from the expected 100 MiB")
+		t.Fatalf("output differs from the expected %d lines", n)
 	}
 	if k := strings.Count(sshd.Log(), "SSH2_MSG_NEWKEYS received"); k < 10 {
 		t.Fatalf("sshd saw %d key exchanges; the rekey limit did not apply", k)
 	}
 }
 
-func TestCpRoundTrip100MiB(t *testing.T) {
+// TestCpRoundTripLargeFile copies 32 MiB of random bytes up and back
+// over SFTP (100 MiB with PSMUX_LONG=1).
+func TestCpRoundTripLargeFile(t *testing.T) {
 	opensshd.Require(t)
 	sshd := startSshd(t, subsystemCommand(t))
 	dir := t.TempDir()
 	src := filepath.Join(dir, "blob")
-	data := make([]byte, 100<<20)
+	size := 32 << 20
+	if long() {
+		size = 100 << 20
+	}
+	data := make([]byte, size)
 	rand.Read(data)
 	os.WriteFile(src, data, 0o600)
 	remote := filepath.Join(t.TempDir(), "uploaded")
@@ -395,7 +464,7 @@ func TestReadmeTesthostWalkthrough(t *testing.T) {
 		t.Fatalf("build testhost: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--dir", dir)
+	cmd := command(bin, "--listen", "127.0.0.1:0", "--dir", dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +472,7 @@ func TestReadmeTesthostWalkthrough(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { reap.KillGroup(cmd); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "testhost: listening on") {
 	}

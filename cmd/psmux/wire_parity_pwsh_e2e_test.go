@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -492,7 +491,7 @@ Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create('1+1'))
 Invoke-Command -Session $s -ScriptBlock ([scriptblock]::Create('Get-Item /')) | ForEach-Object FullName
 Remove-PSSession $s
 `, wireAlias, wireSubsystem(wireRef, "invoke"), wireSubsystem(wireRef, "session"), wireSubsystem(wireRef, "stop"))
-	cmd := exec.Command(client, "-NoProfile", "-NonInteractive", "-c", script)
+	cmd := command(client, "-NoProfile", "-NonInteractive", "-c", script)
 	cmd.Env = append(os.Environ(), "PATH="+e.sshBin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	if err != nil || string(out) != "2\nstarted\n2\n/\n" {

@@ -23,13 +23,10 @@ const helperEnv = "PSMUX_SOCK_TEST_CLIENT"
 
 const nobody = 65534
 
-// TestHelperClient is not a test: it is the client half of
-// TestForeignUIDRefused, run in a child process as another uid.
-func TestHelperClient(t *testing.T) {
-	path := os.Getenv(helperEnv)
-	if path == "" {
-		t.Skip("helper process for TestForeignUIDRefused")
-	}
+// helperClient is the client half of TestForeignUIDRefused, run in a
+// copy of the test binary as another uid: it dials path, prints what the
+// server sends and exits.
+func helperClient(path string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := Dial(ctx, path)
@@ -62,6 +59,9 @@ func everyoneCanReach(dir string) string {
 }
 
 func TestForeignUIDRefused(t *testing.T) {
+	if path := os.Getenv(helperEnv); path != "" { // the copy run as another uid
+		helperClient(path)
+	}
 	req.Rooted(t, "run a client as another uid")
 	base := shortTemp(t)
 	if d := everyoneCanReach(base); d != "" {
@@ -190,7 +190,7 @@ func runClientAs(t *testing.T, bin, dir, path string, uid uint32) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-test.run=^TestHelperClient$")
+	cmd := exec.CommandContext(ctx, bin, "-test.run=^TestForeignUIDRefused$")
 	cmd.Dir = dir
 	cmd.Env = []string{helperEnv + "=" + path, "PATH=" + os.Getenv("PATH")}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}

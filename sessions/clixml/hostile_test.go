@@ -73,7 +73,7 @@ func hugeUnreadable(t *testing.T, size int, head, tail string) []byte {
 	size = (size + page - 1) / page * page
 	b, err := unix.Mmap(-1, 0, size, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
-		t.Skipf("cannot reserve %d bytes of address space: %v", size, err)
+		t.Fatalf("cannot reserve %d bytes of address space: %v", size, err)
 	}
 	t.Cleanup(func() { _ = unix.Munmap(b) })
 	if err := unix.Mprotect(b[:page], unix.PROT_READ|unix.PROT_WRITE); err != nil {

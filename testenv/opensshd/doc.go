@@ -27,6 +27,10 @@
 //     CMD). Debian's bash reads ~/.bashrc for commands run by sshd, so rc
 //     files can print noise before the first OutOfProc packet; the stock
 //     .bashrc returns early for non-interactive shells and prints nothing.
+//     A machine's own .bashrc can take long (pyenv's rehash waits 60 s on
+//     a stale lock), so the harness sets SHLVL=1 for sessions (SetEnv):
+//     bash reads ~/.bashrc for sshd only at shell level 1, and SHLVL=1
+//     makes it level 2.
 //   - A process exit status is 8 bits: pwsh's and pwshsim's 4000 arrives as
 //     exit-status 160.
 //   - sshd answers keepalive@openssh.com (and every global request it does

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/psmux/psmux/testenv/reap"
 	req "github.com/psmux/psmux/testenv/require"
 	"net"
 	"os"
@@ -245,6 +246,15 @@ func sshdConfig(dir string, port int, authorized string, opts Options) string {
 	} {
 		fmt.Fprintf(&b, "%s %s\n", kv[0], kv[1])
 	}
+	// SHLVL=1: bash then does not take the subsystem's shell for one run
+	// by sshd and does not source the machine's ~/.bashrc (whose pyenv
+	// rehash waits 60 s on a stale lock). What sshd runs carries the test
+	// run's mark, so the run's watchdog finds it when the test binary dies.
+	setenv := "SetEnv SHLVL=1"
+	if mark := reap.Mark(); mark != "" {
+		setenv += fmt.Sprintf(" %s=%s", reap.Env, mark)
+	}
+	b.WriteString(setenv + "\n")
 	names := make([]string, 0, len(opts.Subsystems))
 	for name := range opts.Subsystems {
 		names = append(names, name)
@@ -341,6 +351,7 @@ func launch(bin, config string) (*process, error) {
 		ready:  make(chan struct{}),
 		exited: make(chan struct{}),
 	}
+	p.cmd.SysProcAttr = reap.Attr() // dies with the test binary
 	p.cmd.Stderr = w
 	err = p.cmd.Start()
 	w.Close()
@@ -405,7 +416,7 @@ func (p *process) waitReady(d time.Duration) error {
 // after drainTimeout, whichever comes first.
 func (p *process) stop() {
 	p.stopOnce.Do(func() {
-		_ = p.cmd.Process.Kill() // fails only if it already exited
+		reap.KillGroup(p.cmd) // fails only if it already exited
 		<-p.exited
 		_ = p.r.SetReadDeadline(time.Now().Add(drainTimeout))
 		p.readWG.Wait()

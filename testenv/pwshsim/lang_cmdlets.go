@@ -2,6 +2,7 @@ package pwshsim
 
 import (
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -267,6 +268,24 @@ func init() {
 					return cx.out(cx.f.it.pathInfo())
 				}
 				return nil
+			}}, nil
+		}})
+
+	// Test-Path looks at the file system the process runs on; tests use
+	// it to hold a command until they create a file.
+	register(&cmdletDef{name: "Test-Path", typeName: "Microsoft.PowerShell.Commands.TestPathCommand",
+		params: []paramSpec{{name: "Path", pos: 0}, {name: "LiteralPath", aliases: []string{"PSPath", "LP"}, pos: -1}},
+		make: func(cx *cmdCtx) (*stageProc, error) {
+			return &stageProc{process: func(v val, has bool) error {
+				p := cx.str("Path")
+				if cx.has("LiteralPath") {
+					p = cx.str("LiteralPath")
+				}
+				if has {
+					p = toStr(v)
+				}
+				_, err := os.Stat(p)
+				return cx.out(err == nil)
 			}}, nil
 		}})
 

@@ -154,6 +154,7 @@ func TestOutputs(t *testing.T) {
 		{"location", `Set-Location /tmp; (Get-Location).Path`, []string{"S:/tmp"}},
 		{"exit", "'a'\nexit\n'b'", []string{"S:a"}},
 		{"while", `$i = 0; while ($i -lt 3) { $i++ }; $i`, []string{"I32:3"}},
+		{"test-path", `Test-Path /; Test-Path /nonexistent-psmux-path; -not (Test-Path -LiteralPath /nonexistent-psmux-path)`, []string{"B:true", "B:false", "B:true"}},
 		{"join", `(1,2,3) -join '+'`, []string{"S:1+2+3"}},
 		{"date format", `Get-Date -Format 'yyyy-MM-dd HH:mm'`, []string{"S:2026-11-22 10:29"}},
 	}

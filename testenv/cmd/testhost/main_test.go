@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/reap"
 )
 
 var build struct {
@@ -50,6 +51,7 @@ func testhostBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	reap.Main() // nothing the tests start outlives this binary
 	code := m.Run()
 	if build.path != "" {
 		os.RemoveAll(filepath.Dir(build.path))
@@ -73,6 +75,7 @@ type host struct {
 func startHost(t *testing.T, dir string, args ...string) *host {
 	t.Helper()
 	cmd := exec.Command(testhostBinary(t), append([]string{"--listen", "127.0.0.1:0", "--dir", dir}, args...)...)
+	cmd.SysProcAttr = reap.Attr() // dies with the test binary
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
