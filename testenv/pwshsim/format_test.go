@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 )
 
 func custom(props ...clixml.Property) clixml.Value {
@@ -54,7 +53,7 @@ func TestFormatLines(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := format.FormatLines(tc.in, tc.width)
+			got := renderAll(tc.in, tc.width)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
@@ -63,19 +62,19 @@ func TestFormatLines(t *testing.T) {
 }
 
 func TestFormatterStreaming(t *testing.T) {
-	f := format.NewFormatter(80)
-	texts := func(ls []format.Line) []string {
+	f := newViewer(80)
+	texts := func(ls []viewLine) []string {
 		var out []string
 		for _, l := range ls {
-			out = append(out, l.Text)
+			out = append(out, l.text)
 		}
 		return out
 	}
 	var got []string
-	got = append(got, texts(f.Write(custom(cxProp("n", cxStr("a")))))...)
-	got = append(got, texts(f.Flush())...) // header fixed here (pwsh's 300 ms)
-	got = append(got, texts(f.Write(custom(cxProp("n", cxStr("longer")))))...)
-	got = append(got, texts(f.Close())...)
+	got = append(got, texts(f.add(custom(cxProp("n", cxStr("a")))))...)
+	got = append(got, texts(f.flush())...) // header fixed here (pwsh's 300 ms)
+	got = append(got, texts(f.add(custom(cxProp("n", cxStr("longer")))))...)
+	got = append(got, texts(f.end())...)
 	want := []string{"", "n", "-", "a", "…", ""} // widths were fixed at the flush
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
@@ -96,10 +95,10 @@ func TestFormatErrorRecordFlattened(t *testing.T) {
 			cxProp("InvocationInfo_ScriptLineNumber", cxI32(1)),
 		},
 	})
-	if got := format.FormatErrorRecord(rec, 80); len(got) != 1 || got[0] != "Get-Item: Cannot find path '/nope' because it does not exist." {
+	if got := conciseView(rec); len(got) != 1 || got[0] != "Get-Item: Cannot find path '/nope' because it does not exist." {
 		t.Errorf("got %q", got)
 	}
-	lines := format.FormatLines([]clixml.Value{cxStr("x"), rec}, 80)
+	lines := renderAll([]clixml.Value{cxStr("x"), rec}, 80)
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "Get-Item: ") {
 		t.Errorf("FormatLines %q", lines)
 	}
