@@ -43,6 +43,9 @@ func TestFormatLines(t *testing.T) {
 			"     20    10.00   1,500.00  12,345.68      42   1 pwsh", ""}},
 		{"datetime", []clixml.Value{dt, dt}, 80, []string{"", "Sunday, 22 November 2026 10:29:00", "Sunday, 22 November 2026 10:29:00", ""}},
 		{"datetime in cell", []clixml.Value{custom(cxProp("When", dt))}, 80, []string{"", "When", "----", "11/22/2026 10:29:00", ""}},
+		// As pwsh 7.6 prints [version]"1.2" and [version]"123456789.2.3.4".
+		{"version", []clixml.Value{{Kind: clixml.Version, Text: "1.2"}, {Kind: clixml.Version, Text: "123456789.2.3.4"}}, 80,
+			[]string{"", "Major  Minor  Build  Revision", "-----  -----  -----  --------", "1      2      -1     -1", "12345… 2      3      4", ""}},
 		{"enum", []clixml.Value{cxEnum("System.ConsoleColor", "Red", 12)}, 80, []string{"Red"}},
 		{"array unrolls", []clixml.Value{cxList(tnObjectArray, []clixml.Value{cxStr("x"), cxStr("y")})}, 80, []string{"x", "y"}},
 		{"secure string", []clixml.Value{{Kind: clixml.SecureString, Text: "AA=="}}, 80, []string{"System.Security.SecureString"}},

@@ -111,6 +111,7 @@ func (w *viewer) add(v clixml.Value) []viewLine {
 		}
 		return out
 	}
+	v = asViewObject(v)
 	kind, key, cols := w.classify(v)
 	var out []viewLine
 	if kind == noBlock {
@@ -392,7 +393,40 @@ var builtinTables = map[string]func() []column{
 			{title: "DisplayName", size: 38, value: byName("DisplayName")},
 		}
 	},
+	// pwsh has no view for these two: it tables their properties.
+	"System.Guid": func() []column {
+		return []column{{title: "Guid", fill: true, value: byName("Guid")}}
+	},
+	"System.Version": func() []column {
+		return []column{
+			{title: "Major", size: 6, value: byName("Major")},
+			{title: "Minor", size: 6, value: byName("Minor")},
+			{title: "Build", size: 6, value: byName("Build")},
+			{title: "Revision", size: 8, value: byName("Revision")},
+		}
+	},
 	"System.Management.Automation.PathInfo": func() []column {
 		return []column{{title: "Path", fill: true, value: byName("Path")}}
 	},
+}
+
+// asViewObject gives a Guid or a Version, which the wire carries as a bare
+// string, the properties pwsh's table of the live object shows.
+func asViewObject(v clixml.Value) clixml.Value {
+	switch v.Kind {
+	case clixml.GUID:
+		return cxObj(&clixml.PSObject{TypeNames: []string{"System.Guid"}, Props: []clixml.Property{cxProp("Guid", cxStr(v.Text))}})
+	case clixml.Version:
+		parts := strings.Split(v.Text, ".")
+		o := &clixml.PSObject{TypeNames: []string{"System.Version"}}
+		for i, name := range []string{"Major", "Minor", "Build", "Revision"} {
+			n := "-1" // an absent part reads -1
+			if i < len(parts) {
+				n = parts[i]
+			}
+			o.Props = append(o.Props, cxProp(name, cxStr(n)))
+		}
+		return cxObj(o)
+	}
+	return v
 }
