@@ -116,3 +116,15 @@ func TestFormatDouble(t *testing.T) {
 		}
 	}
 }
+
+// As real pwsh 7.6 prints these doubles (output and "$x"); see
+// TestViewsAgainstRealPwsh for the comparison with pwsh itself.
+func TestPsDouble(t *testing.T) {
+	a, b := 0.1, 0.2
+	for in, want := range map[float64]string{a + b: "0.3", 1.0 / 3: "0.333333333333333", 1e20: "1E+20", 1.5e-7: "1.5E-07",
+		123456789012345678: "1.23456789012346E+17", 3: "3", -2.5: "-2.5", 93784005.0 / 86400000: "1.08546302083333"} {
+		if got := psDouble(in); got != want {
+			t.Errorf("psDouble(%v) = %q, want %q", in, got, want)
+		}
+	}
+}

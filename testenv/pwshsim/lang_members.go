@@ -403,6 +403,9 @@ func (f *frame) callMethod(obj val, name string, args []val) (val, error) {
 			if len(args) == 1 {
 				return formatValue(obj, argStr(0))
 			}
+			if f, ok := obj.(float64); ok {
+				return formatDouble(f), nil // round-trip, unlike "$x"
+			}
 			return toStr(obj), nil
 		case "compareto":
 			if len(args) == 1 {

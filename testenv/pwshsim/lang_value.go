@@ -252,7 +252,7 @@ func toStr(v val) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		return formatDouble(x)
+		return psDouble(x)
 	case *psArray:
 		parts := make([]string, len(x.items))
 		for i, it := range x.items {

@@ -20,6 +20,7 @@ package pwshsim
 // trimmed text).
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -50,6 +51,7 @@ type column struct {
 	size  int
 	right bool
 	fill  bool
+	auto  bool // made from the object's properties (no defined view)
 }
 
 // viewer renders objects for a console width columns wide.
@@ -196,7 +198,7 @@ func (w *viewer) classify(v clixml.Value) (blockKind, string, []column) {
 	}
 	cols := make([]column, 0, len(props))
 	for _, p := range props {
-		cols = append(cols, column{title: p.Name, value: byName(p.Name)})
+		cols = append(cols, column{title: p.Name, value: byName(p.Name), auto: true})
 	}
 	return tableBlock, tn, cols
 }
@@ -230,12 +232,28 @@ func (w *viewer) row(v clixml.Value) []viewLine {
 	cells := make([]string, len(w.cols))
 	for i, c := range w.cols {
 		cells[i] = cellText(c.value(v))
+		if c.auto {
+			cells[i] = autoCell(c.value(v))
+		}
 	}
 	if !w.sized {
 		w.pending = append(w.pending, cells)
 		return nil
 	}
 	return plain(w.layout(cells))
+}
+
+// autoCell is a cell of a table without a defined view: pwsh 7.6 shows
+// a floating-point number there with two decimals ("0.33", "2.50"), while
+// lists and defined views (Name/Value) show it whole.
+func autoCell(v clixml.Value) string {
+	switch v.Kind {
+	case clixml.Double, clixml.Single, clixml.Decimal:
+		if f, err := strconv.ParseFloat(v.Text, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return strconv.FormatFloat(f, 'f', 2, 64)
+		}
+	}
+	return cellText(v)
 }
 
 func textWidth(s string) int { return utf8.RuneCountInString(s) }

@@ -224,6 +224,15 @@ func valueText(v clixml.Value) string {
 		return "System.Byte[]"
 	case clixml.ProgressRecord:
 		return "System.Management.Automation.ProgressRecord"
+	case clixml.Double, clixml.Single:
+		f, err := strconv.ParseFloat(v.Text, 64)
+		if err != nil {
+			return v.Text
+		}
+		if v.Kind == clixml.Single {
+			return netDouble(f, 7)
+		}
+		return psDouble(f)
 	case clixml.Object:
 		return objectText(v.Obj)
 	}
