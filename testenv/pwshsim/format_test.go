@@ -31,7 +31,7 @@ func TestFormatLines(t *testing.T) {
 			[]string{"", "Name    Len", "----    ---", "x      1000", "longer    2", ""}},
 		{"list", []clixml.Value{custom(cxProp("A", cxI32(1)), cxProp("Bb", cxStr("x")), cxProp("C", cxNil()),
 			cxProp("D", cxList(tnObjectArray, []clixml.Value{cxI32(1), cxI32(2)})), cxProp("E", cxBool(false)))}, 80,
-			[]string{"", "A  : 1", "Bb : x", "C  :", "D  : {1, 2}", "E  : False", ""}},
+			[]string{"", "A  : 1", "Bb : x", "C  : ", "D  : {1, 2}", "E  : False", ""}},
 		{"list wraps", []clixml.Value{custom(cxProp("A", cxStr(strings.Repeat("x", 30))), cxProp("B", cxI32(1)),
 			cxProp("C", cxI32(1)), cxProp("D", cxI32(1)), cxProp("E", cxI32(1)))}, 20,
 			[]string{"", "A : xxxxxxxxxxxxxxxx", "    xxxxxxxxxxxxxx", "B : 1", "C : 1", "D : 1", "E : 1", ""}},

@@ -16,8 +16,8 @@ package pwshsim
 //   - DateTimes show as Get-Date does, a blank line before and after;
 //   - everything else prints its ToString() line by line.
 //
-// Lines carry no trailing blanks (pwsh pads some; psmux's callers compare
-// trimmed text).
+// Lines keep the blanks pwsh writes: padding up to the last column, and
+// a value's own trailing blanks ("C : " for $null in a list).
 
 import (
 	"math"
@@ -328,14 +328,17 @@ func (w *viewer) layout(cells []string) string {
 		}
 		s := clip(cells[i], size)
 		gap := strings.Repeat(" ", size-textWidth(s))
-		if w.rightOf[i] {
+		switch {
+		case w.rightOf[i]:
 			b.WriteString(gap + s)
-		} else {
+		case i < len(w.cols)-1:
 			b.WriteString(s + gap)
+		default: // pwsh does not pad the last column
+			b.WriteString(s)
 		}
 		at += size
 	}
-	return strings.TrimRight(b.String(), " ")
+	return b.String()
 }
 
 // clip keeps a cell's first line and cuts it to size columns.
@@ -367,7 +370,7 @@ func (w *viewer) listEntry(v clixml.Value) []string {
 			r := []rune(ln)
 			for {
 				n := min(len(r), room)
-				out = append(out, strings.TrimRight(lead+string(r[:n]), " "))
+				out = append(out, lead+string(r[:n]))
 				lead, r = indent, r[n:]
 				if len(r) == 0 {
 					break

@@ -18,6 +18,11 @@ var viewScripts = []struct{ name, script string }{
 	{"table floats", "[pscustomobject]@{a = 1/3; b = 2.5; c = 1}, [pscustomobject]@{a = 1234567.891; b = 1e20; c = 22}"},
 	{"table mixed", "[pscustomobject]@{x = 5; y = 's'}, [pscustomobject]@{x = 2.5; y = 't'}"},
 	{"list", "[pscustomobject]@{A = 1; Bb = 'x'; D = @(1, 2, 3, 4, 5); E = $false; F = 1/3}"},
+	{"list nulls", "[pscustomobject]@{A = 1; C = $null; S = 'y  '; D = @(); E = $false}"},
+	{"table nulls", "[pscustomobject]@{A = $null; B = 'x  '}, [pscustomobject]@{A = 2; B = $null}"},
+	{"date", "[datetime]'2026-11-22T10:29:00'"},
+	{"date in a table", "[pscustomobject]@{When = [datetime]'2026-11-22T10:29:00'; N = 1}"},
+	{"strings and ints", "'a', 'b  ', 1, 2, $true, $null, 'c'"},
 	{"hashtable", "[ordered]@{a = 1; bb = 'x'; c = 0.5}"},
 }
 
