@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 )
 
 func custom(props ...clixml.Property) clixml.Value {
@@ -32,7 +31,7 @@ func TestFormatLines(t *testing.T) {
 			[]string{"", "Name    Len", "----    ---", "x      1000", "longer    2", ""}},
 		{"list", []clixml.Value{custom(cxProp("A", cxI32(1)), cxProp("Bb", cxStr("x")), cxProp("C", cxNil()),
 			cxProp("D", cxList(tnObjectArray, []clixml.Value{cxI32(1), cxI32(2)})), cxProp("E", cxBool(false)))}, 80,
-			[]string{"", "A  : 1", "Bb : x", "C  :", "D  : {1, 2}", "E  : False", ""}},
+			[]string{"", "A  : 1", "Bb : x", "C  : ", "D  : {1, 2}", "E  : False", ""}},
 		{"list wraps", []clixml.Value{custom(cxProp("A", cxStr(strings.Repeat("x", 30))), cxProp("B", cxI32(1)),
 			cxProp("C", cxI32(1)), cxProp("D", cxI32(1)), cxProp("E", cxI32(1)))}, 20,
 			[]string{"", "A : xxxxxxxxxxxxxxxx", "    xxxxxxxxxxxxxx", "B : 1", "C : 1", "D : 1", "E : 1", ""}},
@@ -44,6 +43,9 @@ func TestFormatLines(t *testing.T) {
 			"     20    10.00   1,500.00  12,345.68      42   1 pwsh", ""}},
 		{"datetime", []clixml.Value{dt, dt}, 80, []string{"", "Sunday, 22 November 2026 10:29:00", "Sunday, 22 November 2026 10:29:00", ""}},
 		{"datetime in cell", []clixml.Value{custom(cxProp("When", dt))}, 80, []string{"", "When", "----", "11/22/2026 10:29:00", ""}},
+		// As pwsh 7.6 prints [version]"1.2" and [version]"123456789.2.3.4".
+		{"version", []clixml.Value{{Kind: clixml.Version, Text: "1.2"}, {Kind: clixml.Version, Text: "123456789.2.3.4"}}, 80,
+			[]string{"", "Major  Minor  Build  Revision", "-----  -----  -----  --------", "1      2      -1     -1", "12345… 2      3      4", ""}},
 		{"enum", []clixml.Value{cxEnum("System.ConsoleColor", "Red", 12)}, 80, []string{"Red"}},
 		{"array unrolls", []clixml.Value{cxList(tnObjectArray, []clixml.Value{cxStr("x"), cxStr("y")})}, 80, []string{"x", "y"}},
 		{"secure string", []clixml.Value{{Kind: clixml.SecureString, Text: "AA=="}}, 80, []string{"System.Security.SecureString"}},
@@ -54,7 +56,7 @@ func TestFormatLines(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := format.FormatLines(tc.in, tc.width)
+			got := renderAll(tc.in, tc.width)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
@@ -63,19 +65,19 @@ func TestFormatLines(t *testing.T) {
 }
 
 func TestFormatterStreaming(t *testing.T) {
-	f := format.NewFormatter(80)
-	texts := func(ls []format.Line) []string {
+	f := newViewer(80)
+	texts := func(ls []viewLine) []string {
 		var out []string
 		for _, l := range ls {
-			out = append(out, l.Text)
+			out = append(out, l.text)
 		}
 		return out
 	}
 	var got []string
-	got = append(got, texts(f.Write(custom(cxProp("n", cxStr("a")))))...)
-	got = append(got, texts(f.Flush())...) // header fixed here (pwsh's 300 ms)
-	got = append(got, texts(f.Write(custom(cxProp("n", cxStr("longer")))))...)
-	got = append(got, texts(f.Close())...)
+	got = append(got, texts(f.add(custom(cxProp("n", cxStr("a")))))...)
+	got = append(got, texts(f.flush())...) // header fixed here (pwsh's 300 ms)
+	got = append(got, texts(f.add(custom(cxProp("n", cxStr("longer")))))...)
+	got = append(got, texts(f.end())...)
 	want := []string{"", "n", "-", "a", "…", ""} // widths were fixed at the flush
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
@@ -96,10 +98,10 @@ func TestFormatErrorRecordFlattened(t *testing.T) {
 			cxProp("InvocationInfo_ScriptLineNumber", cxI32(1)),
 		},
 	})
-	if got := format.FormatErrorRecord(rec, 80); len(got) != 1 || got[0] != "Get-Item: Cannot find path '/nope' because it does not exist." {
+	if got := conciseView(rec); len(got) != 1 || got[0] != "Get-Item: Cannot find path '/nope' because it does not exist." {
 		t.Errorf("got %q", got)
 	}
-	lines := format.FormatLines([]clixml.Value{cxStr("x"), rec}, 80)
+	lines := renderAll([]clixml.Value{cxStr("x"), rec}, 80)
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "Get-Item: ") {
 		t.Errorf("FormatLines %q", lines)
 	}
@@ -111,6 +113,18 @@ func TestFormatDouble(t *testing.T) {
 		0.0001: "0.0001", 0.00001: "1E-05", -2.5e-7: "-2.5E-07", a + b: "0.30000000000000004", 100: "100"} {
 		if got := formatDouble(in); got != want {
 			t.Errorf("formatDouble(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// As real pwsh 7.6 prints these doubles (output and "$x"); see
+// TestViewsAgainstRealPwsh for the comparison with pwsh itself.
+func TestPsDouble(t *testing.T) {
+	a, b := 0.1, 0.2
+	for in, want := range map[float64]string{a + b: "0.3", 1.0 / 3: "0.333333333333333", 1e20: "1E+20", 1.5e-7: "1.5E-07",
+		123456789012345678: "1.23456789012346E+17", 3: "3", -2.5: "-2.5", 93784005.0 / 86400000: "1.08546302083333"} {
+		if got := psDouble(in); got != want {
+			t.Errorf("psDouble(%v) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -65,7 +64,7 @@ func init() {
 			{name: "CategoryTargetType", aliases: []string{"TargetType"}, pos: -1}, named("Exception"), named("ErrorRecord")},
 		make: func(cx *cmdCtx) (*stageProc, error) {
 			return &stageProc{process: func(v val, has bool) error {
-				if rec, ok := cx.get("ErrorRecord").(clixml.Value); ok && format.IsErrorRecord(rec) {
+				if rec, ok := cx.get("ErrorRecord").(clixml.Value); ok && isErrorRecordValue(rec) {
 					return cx.f.writeErrorTo(rec, cx.action("ErrorAction", "ErrorActionPreference"), cx.errw)
 				}
 				msg := cx.str("Message")
@@ -418,7 +417,7 @@ func init() {
 						w, _ := toInt(want)
 						found := false
 						for _, p := range procs {
-							if format.Text(format.FirstProp(p, "Id")) == strconv.Itoa(w) {
+							if valueText(propValue(p, "Id")) == strconv.Itoa(w) {
 								out = append(out, p)
 								found = true
 							}
@@ -459,7 +458,7 @@ func writeErrorSpec(cx *cmdCtx, msg string) *errSpec {
 	if cx.has("Category") {
 		c := toStr(unwrapPrim(cx.get("Category")))
 		for i := 0; i < 32; i++ {
-			if strings.EqualFold(format.CategoryText(i), c) {
+			if strings.EqualFold(categoryName(i), c) {
 				s.category = i
 				break
 			}
@@ -705,7 +704,7 @@ func makeSelect(cx *cmdCtx) (*stageProc, error) {
 		for _, p := range props {
 			if p == "*" {
 				if cv, ok := v.(clixml.Value); ok && cv.Obj != nil {
-					o.Members = append(o.Members, format.Props(cv)...)
+					o.Members = append(o.Members, shownProps(cv)...)
 				}
 				continue
 			}
@@ -924,7 +923,7 @@ func (cx *cmdCtx) emitFakes(objs []clixml.Value, nameProp, what, errID, msgFmt s
 		}
 		found := false
 		for _, o := range objs {
-			if re.MatchString(format.Text(format.FirstProp(o, nameProp))) {
+			if re.MatchString(valueText(propValue(o, nameProp))) {
 				found = true
 				if err := cx.out(o); err != nil {
 					return err
@@ -946,17 +945,17 @@ func (cx *cmdCtx) emitFakes(objs []clixml.Value, nameProp, what, errID, msgFmt s
 
 func makeOutDefault(cx *cmdCtx) (*stageProc, error) {
 	it := cx.f.it
-	fm := format.NewFormatter(it.width)
-	write := func(lines []format.Line) error {
+	fm := newViewer(it.width)
+	write := func(lines []viewLine) error {
 		if !it.hasUI {
 			return nil
 		}
 		for _, l := range lines {
 			m := psrp.WriteLine2
-			if l.Error {
+			if l.toErr {
 				m = psrp.WriteErrorLine
 			}
-			if _, err := it.call(m, cxStr(l.Text)); err != nil {
+			if _, err := it.call(m, cxStr(l.text)); err != nil {
 				return err
 			}
 		}
@@ -966,7 +965,7 @@ func makeOutDefault(cx *cmdCtx) (*stageProc, error) {
 	it.nextFl++
 	return &stageProc{
 		begin: func() error {
-			it.flushers[id] = func() error { return write(fm.Flush()) }
+			it.flushers[id] = func() error { return write(fm.flush()) }
 			return nil
 		},
 		process: func(v val, has bool) error {
@@ -978,13 +977,13 @@ func makeOutDefault(cx *cmdCtx) (*stageProc, error) {
 			}
 			x := toValue(v)
 			if lines, ok := deserializedError(x); ok {
-				return write(append(fm.Flush(), lines...))
+				return write(append(fm.flush(), lines...))
 			}
-			return write(fm.Write(x))
+			return write(fm.add(x))
 		},
 		end: func() error {
 			delete(it.flushers, id)
-			return write(fm.Close())
+			return write(fm.end())
 		},
 	}, nil
 }
@@ -1000,18 +999,18 @@ func makeOutString(cx *cmdCtx) (*stageProc, error) {
 	} else if !cx.f.it.hasUI {
 		width = 120
 	}
-	fm := format.NewFormatter(width)
+	fm := newViewer(width)
 	stream := cx.sw("Stream")
 	var all []string
-	put := func(lines []format.Line) error {
+	put := func(lines []viewLine) error {
 		for _, l := range lines {
 			if stream {
-				if err := cx.out(l.Text); err != nil {
+				if err := cx.out(l.text); err != nil {
 					return err
 				}
 				continue
 			}
-			all = append(all, l.Text)
+			all = append(all, l.text)
 		}
 		return nil
 	}
@@ -1023,10 +1022,10 @@ func makeOutString(cx *cmdCtx) (*stageProc, error) {
 				}
 				v = cx.get("InputObject")
 			}
-			return put(fm.Write(toValue(v)))
+			return put(fm.add(toValue(v)))
 		},
 		end: func() error {
-			if err := put(fm.Close()); err != nil {
+			if err := put(fm.end()); err != nil {
 				return err
 			}
 			if stream || len(all) == 0 {
@@ -1164,7 +1163,7 @@ func fakeProcesses(pid int) []clixml.Value {
 // InvocationInfo on such an object, so it reads "Error: " and the
 // exception's message, and Out-Default writes it as plain output
 // (WriteLine), not to the error stream.
-func deserializedError(v clixml.Value) ([]format.Line, bool) {
+func deserializedError(v clixml.Value) ([]viewLine, bool) {
 	if v.Kind != clixml.Object || v.Obj == nil || len(v.Obj.TypeNames) == 0 ||
 		v.Obj.TypeNames[0] != "Deserialized.System.Management.Automation.ErrorRecord" {
 		return nil, false
@@ -1175,12 +1174,12 @@ func deserializedError(v clixml.Value) ([]format.Line, bool) {
 			msg = m.Text
 		}
 	}
-	var out []format.Line
+	var out []viewLine
 	for i, l := range strings.Split(strings.ReplaceAll(msg, "\r\n", "\n"), "\n") {
 		if i == 0 {
 			l = "Error: " + l
 		}
-		out = append(out, format.Line{Text: l})
+		out = append(out, viewLine{text: l})
 	}
 	return out, true
 }

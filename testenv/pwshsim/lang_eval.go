@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -33,7 +32,7 @@ func (e *psError) Error() string {
 	if e.spec != nil {
 		return e.spec.message
 	}
-	return format.Text(format.FirstProp(format.FirstProp(e.rec, "Exception"), "Message"))
+	return valueText(propValue(propValue(e.rec, "Exception"), "Message"))
 }
 
 func newRuntimeError(id, msg string) error {
@@ -605,7 +604,7 @@ func (f *frame) execThrow(x *throwStmt) error {
 		if err != nil {
 			return err
 		}
-		if cv, ok := v.(clixml.Value); ok && format.IsErrorRecord(cv) {
+		if cv, ok := v.(clixml.Value); ok && isErrorRecordValue(cv) {
 			return &psError{rec: cv, terminating: true}
 		}
 		msg = toStr(v)
@@ -1279,7 +1278,7 @@ func (f *frame) index(obj, idx val) (val, error) {
 		}
 		return clixml.Value{Kind: clixml.Char, Text: strconv.Itoa(int(r[i]))}, nil
 	}
-	if cv, ok := obj.(clixml.Value); ok && format.IsDictionary(cv) {
+	if cv, ok := obj.(clixml.Value); ok && isDict(cv) {
 		if h, ok := fromValue(cv).(*psHash); ok {
 			v, _ := h.get(idx)
 			return v, nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -50,7 +49,7 @@ func (f *frame) hostMember(obj val, name string) (val, bool) {
 		case "currentculture", "currentuiculture":
 			return "en-US", true
 		}
-		return fromValue(format.FirstProp(o.value(), name)), true
+		return fromValue(propValue(o.value(), name)), true
 	case *hostUI:
 		switch strings.ToLower(name) {
 		case "rawui":
@@ -274,7 +273,7 @@ func (f *frame) promptForChoice(caption, message string, choices val, def val) (
 	for _, c := range asList(choices) {
 		ch := toChoice(c)
 		cv := ch.(clixml.Value)
-		items = append(items, choiceDescription(format.Text(format.FirstProp(cv, "Label")), format.Text(format.FirstProp(cv, "HelpMessage"))))
+		items = append(items, choiceDescription(valueText(propValue(cv, "Label")), valueText(propValue(cv, "HelpMessage"))))
 	}
 	d, ok := toInt(def)
 	if !ok {

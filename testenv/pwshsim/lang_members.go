@@ -8,7 +8,6 @@ import (
 	"unicode"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 )
 
 // getMember reads obj.name (PowerShell is lenient: a missing member is
@@ -69,7 +68,7 @@ func (f *frame) getMember(obj val, name string) (val, error) {
 		}
 		return nil, nil
 	case clixml.Value:
-		if format.IsDateTime(o) {
+		if isDate(o) {
 			if v, ok := dateMember(o, ln); ok {
 				return v, nil
 			}
@@ -88,13 +87,13 @@ func (f *frame) getMember(obj val, name string) (val, error) {
 			if items, ok := enumerate(o); ok {
 				return f.getMember(newArray(items), name)
 			}
-			if format.IsDictionary(o) {
+			if isDict(o) {
 				return f.getMember(fromValue(o), name)
 			}
-			if o.Obj.Primitive != nil && !format.IsDateTime(o) {
+			if o.Obj.Primitive != nil && !isDate(o) {
 				return f.getMember(fromValue(*o.Obj.Primitive), name)
 			}
-			if format.IsErrorRecord(o) {
+			if isErrorRecordValue(o) {
 				return errorRecordMember(o, ln), nil
 			}
 		}
@@ -115,13 +114,13 @@ func (f *frame) getMember(obj val, name string) (val, error) {
 func errorRecordMember(o clixml.Value, ln string) val {
 	switch ln {
 	case "categoryinfo":
-		return format.Text(format.FirstProp(o, "ErrorCategory_Message"))
+		return valueText(propValue(o, "ErrorCategory_Message"))
 	case "errordetails":
-		if d := format.FirstProp(o, "ErrorDetails_Message"); d.Kind != clixml.Nil {
+		if d := propValue(o, "ErrorDetails_Message"); d.Kind != clixml.Nil {
 			return fromValue(d)
 		}
 	case "scriptstacktrace":
-		return fromValue(format.FirstProp(o, "ErrorDetails_ScriptStackTrace"))
+		return fromValue(propValue(o, "ErrorDetails_ScriptStackTrace"))
 	}
 	return nil
 }
@@ -389,7 +388,7 @@ func (f *frame) callMethod(obj val, name string, args []val) (val, error) {
 			return o.text, nil
 		}
 	case clixml.Value:
-		if format.IsDateTime(o) {
+		if isDate(o) {
 			if v, ok, err := dateMethod(o, ln, args); ok {
 				return v, err
 			}
@@ -403,6 +402,9 @@ func (f *frame) callMethod(obj val, name string, args []val) (val, error) {
 		case "tostring":
 			if len(args) == 1 {
 				return formatValue(obj, argStr(0))
+			}
+			if f, ok := obj.(float64); ok {
+				return formatDouble(f), nil // round-trip, unlike "$x"
 			}
 			return toStr(obj), nil
 		case "compareto":
@@ -903,7 +905,7 @@ func abs(n int) int {
 
 // formatValue applies a .NET format string to one value.
 func formatValue(v val, fmtSpec string) (val, error) {
-	if cv, ok := unwrapPrim(v).(clixml.Value); ok && format.IsDateTime(cv) {
+	if cv, ok := unwrapPrim(v).(clixml.Value); ok && isDate(cv) {
 		t, _ := dateOf(cv)
 		return netDateFormat(t, fmtSpec), nil
 	}
@@ -925,7 +927,7 @@ func formatValue(v val, fmtSpec string) (val, error) {
 		if prec < 0 {
 			prec = 2
 		}
-		return format.FormatN(n.float(), prec), nil
+		return numberN(n.float(), prec), nil
 	case "F":
 		if prec < 0 {
 			prec = 2
@@ -961,7 +963,7 @@ func formatValue(v val, fmtSpec string) (val, error) {
 		if prec < 0 {
 			prec = 2
 		}
-		return format.FormatN(n.float()*100, prec) + " %", nil
+		return numberN(n.float()*100, prec) + " %", nil
 	case "E":
 		if prec < 0 {
 			prec = 6
@@ -998,7 +1000,7 @@ func customNumberFormat(f float64, fmtSpec string) string {
 			if j := strings.IndexByte(s, '.'); j >= 0 {
 				ip, fp = s[:j], s[j+1:]
 			}
-			g := format.FormatN(mustFloat(ip), 0)
+			g := numberN(mustFloat(ip), 0)
 			if fp != "" {
 				return g + "." + fp
 			}
@@ -1007,7 +1009,7 @@ func customNumberFormat(f float64, fmtSpec string) string {
 		return s
 	}
 	if strings.Contains(fmtSpec, ",") {
-		return format.FormatN(math.RoundToEven(f), 0)
+		return numberN(math.RoundToEven(f), 0)
 	}
 	s := strconv.FormatFloat(math.RoundToEven(f), 'f', 0, 64)
 	width := strings.Count(fmtSpec, "0")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 	"github.com/psmux/psmux/sessions/psrp"
 )
 
@@ -114,7 +113,7 @@ func interactive(s string) []Command {
 
 func outputs(h *fakeHost) []clixml.Value { return h.emitted(psrp.PipelineOutput) }
 
-func member(v clixml.Value, name string) clixml.Value { return format.FirstProp(v, name) }
+func member(v clixml.Value, name string) clixml.Value { return propValue(v, name) }
 
 func TestOutputs(t *testing.T) {
 	tests := []struct {
@@ -163,7 +162,7 @@ func TestOutputs(t *testing.T) {
 			h := &fakeHost{}
 			state, reason := testRunspace().Invoke(context.Background(), script(tc.script), nil, h)
 			if state != psrp.Completed {
-				t.Fatalf("state %v, reason %s", state, format.Text(member(member(reason, "Exception"), "Message")))
+				t.Fatalf("state %v, reason %s", state, valueText(member(member(reason, "Exception"), "Message")))
 			}
 			if errs := h.emitted(psrp.ErrorRecord); len(errs) > 0 {
 				t.Fatalf("unexpected error: %s", errs[0].Obj.ToString)
@@ -285,11 +284,11 @@ func TestThrow(t *testing.T) {
 		t.Error("exception fields")
 	}
 	// On line 2 of a script, ConciseView adds the "Line |" block.
-	if got := format.FormatErrorRecord(reason, 120); len(got) != 5 || got[0] != "Exception: " || got[4] != "     | bad" {
+	if got := conciseView(reason); len(got) != 5 || got[0] != "Exception: " || got[4] != "     | bad" {
 		t.Errorf("ConciseView %q", got)
 	}
 	_, reason = testRunspace().Invoke(context.Background(), script(`throw "bad"`), nil, &fakeHost{})
-	if got := format.FormatErrorRecord(reason, 120); len(got) != 1 || got[0] != "Exception: bad" {
+	if got := conciseView(reason); len(got) != 1 || got[0] != "Exception: bad" {
 		t.Errorf("ConciseView %q", got)
 	}
 	if out := outputs(h); len(out) != 1 {
@@ -322,7 +321,7 @@ func TestCommandNotFound(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	if got := format.FormatErrorRecord(e, 120); got[0] != "foo: The term 'foo' is not recognized as a name of a cmdlet, function, script file, or executable program." {
+	if got := conciseView(e); got[0] != "foo: The term 'foo' is not recognized as a name of a cmdlet, function, script file, or executable program." {
 		t.Errorf("ConciseView %q", got)
 	}
 	if out := outputs(h); len(out) != 1 || out[0].Text != "after" {
@@ -331,7 +330,7 @@ func TestCommandNotFound(t *testing.T) {
 	// On line 2 of a script ConciseView shows the line block.
 	h = &fakeHost{}
 	testRunspace().Invoke(context.Background(), script("'a'\n  foo"), nil, h)
-	got := format.FormatErrorRecord(h.emitted(psrp.ErrorRecord)[0], 120)
+	got := conciseView(h.emitted(psrp.ErrorRecord)[0])
 	want := []string{"foo: ", "Line |", "   2 |    foo", "     |    ~~~", "     | The term 'foo' is not recognized as a name of a cmdlet, function, script file, or executable program."}
 	for i, w := range want {
 		if i >= len(got) || got[i] != w {
@@ -675,7 +674,7 @@ func TestMergeToOutput(t *testing.T) {
 	h := &fakeHost{}
 	testRunspace().Invoke(context.Background(), []Command{{Cmd: "Write-Error x", IsScript: true, MergeMyResult: 2, MergeToResult: 1}}, nil, h)
 	out := outputs(h)
-	if len(out) != 1 || !format.IsErrorRecord(out[0]) || len(h.emitted(psrp.ErrorRecord)) != 0 {
+	if len(out) != 1 || !isErrorRecordValue(out[0]) || len(h.emitted(psrp.ErrorRecord)) != 0 {
 		t.Fatalf("outputs %+v", out)
 	}
 }
@@ -779,7 +778,7 @@ func TestBindingErrors(t *testing.T) {
 	if len(errs) != 1 || member(errs[0], "FullyQualifiedErrorId").Text != "NamedParameterNotFound,Microsoft.PowerShell.Commands.WriteHostCommand" {
 		t.Fatalf("errors %+v", errs)
 	}
-	if got := format.FormatErrorRecord(errs[0], 120); got[0] != "Write-Host: A parameter cannot be found that matches parameter name 'Bogus'." {
+	if got := conciseView(errs[0]); got[0] != "Write-Host: A parameter cannot be found that matches parameter name 'Bogus'." {
 		t.Errorf("ConciseView %q", got)
 	}
 	if len(outputs(h)) != 1 {
@@ -874,7 +873,7 @@ func TestStatementErrorContinues(t *testing.T) {
 	if len(errs) != 1 || errs[0].Obj.ToString != "Attempted to divide by zero." {
 		t.Fatalf("errors %+v", errs)
 	}
-	if got := format.FormatErrorRecord(errs[0], 120); got[0] != "RuntimeException: Attempted to divide by zero." {
+	if got := conciseView(errs[0]); got[0] != "RuntimeException: Attempted to divide by zero." {
 		t.Errorf("ConciseView %q", got)
 	}
 	if len(outputs(h)) != 1 {

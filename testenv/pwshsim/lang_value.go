@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 )
 
 // val is a runtime value of the interpreter:
@@ -253,7 +252,7 @@ func toStr(v val) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		return formatDouble(x)
+		return psDouble(x)
 	case *psArray:
 		parts := make([]string, len(x.items))
 		for i, it := range x.items {
@@ -279,13 +278,13 @@ func toStr(v val) string {
 		switch x.Kind {
 		case clixml.Object:
 			if x.Obj != nil && !x.Obj.HasToString && x.Obj.Primitive == nil && x.Obj.Container == clixml.NoContainer {
-				return format.HashLiteral(x.Obj)
+				return customObjectText(x.Obj)
 			}
 			if x.Obj != nil && x.Obj.Primitive != nil && x.Obj.Primitive.Kind == clixml.DateTime && !x.Obj.HasToString {
-				return format.DateCell(x.Obj.Primitive.Text)
+				return dateString(x.Obj.Primitive.Text)
 			}
 		}
-		return format.Text(x)
+		return valueText(x)
 	}
 	return ""
 }
@@ -1070,7 +1069,7 @@ func castTo(name string, v val) (val, error) {
 	case "datetime", "system.datetime":
 		switch x := v.(type) {
 		case clixml.Value:
-			if format.IsDateTime(x) {
+			if isDate(x) {
 				return x, nil
 			}
 		case string:

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
-	"github.com/psmux/psmux/sessions/format"
 )
 
 // This file builds the record objects pwsh sends (psrp-brief §7.6): error
@@ -134,7 +133,7 @@ func targetNameType(v clixml.Value) (string, string) {
 
 // categoryMessage is CategoryInfo.GetMessage().
 func categoryMessage(cat int, activity, targetName, targetType, reason string) string {
-	return format.CategoryText(cat) + ": (" + ellipsize(targetName) + ":" + ellipsize(targetType) + ") [" +
+	return categoryName(cat) + ": (" + ellipsize(targetName) + ":" + ellipsize(targetType) + ") [" +
 		ellipsize(activity) + "], " + ellipsize(reason)
 }
 

@@ -2,6 +2,7 @@ package pwshsim
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
@@ -100,7 +101,16 @@ func parseDT(s string) (time.Time, bool) {
 // formatDouble renders a float64 the way .NET Core's double.ToString()
 // (shortest round-trip) does: scientific notation with a signed two-digit
 // exponent from 1E-05 down and from 1E+15 up, plain digits otherwise.
-func formatDouble(f float64) string {
+func formatDouble(f float64) string { return netDouble(f, -1) }
+
+// psDouble is a double as PowerShell itself converts it to text (output,
+// "$x"): 15 significant digits, so 0.1+0.2 reads 0.3 and 1/3 reads
+// 0.333333333333333, while .ToString() gives the round-trip form.
+func psDouble(f float64) string { return netDouble(f, 15) }
+
+// netDouble is .NET's general format with at most digits significant
+// digits (-1: as many as round-trip needs).
+func netDouble(f float64, digits int) string {
 	switch {
 	case f != f:
 		return "NaN"
@@ -111,7 +121,11 @@ func formatDouble(f float64) string {
 	case f == 0:
 		return "0"
 	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
+	prec := -1
+	if digits > 0 {
+		prec = digits - 1
+	}
+	e := strconv.FormatFloat(f, 'e', prec, 64) // d.ddde±XX
 	mant, exp := e, 0
 	for i := 0; i < len(e); i++ {
 		if e[i] == 'e' {
@@ -120,7 +134,14 @@ func formatDouble(f float64) string {
 			break
 		}
 	}
-	if exp >= 15 || exp < -4 {
+	if prec >= 0 && strings.Contains(mant, ".") {
+		mant = strings.TrimRight(strings.TrimRight(mant, "0"), ".")
+	}
+	limit := 15
+	if digits > 0 {
+		limit = digits
+	}
+	if exp >= limit || exp < -4 {
 		sign := "+"
 		if exp < 0 {
 			sign = "-"
@@ -132,5 +153,6 @@ func formatDouble(f float64) string {
 		}
 		return mant + "E" + sign + es
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	rounded, _ := strconv.ParseFloat(e, 64)
+	return strconv.FormatFloat(rounded, 'f', -1, 64)
 }
