@@ -304,7 +304,7 @@ func TestHostCallsAnswered(t *testing.T) {
 	for _, proto := range []string{"2.3", "2.4"} {
 		t.Run(proto, func(t *testing.T) {
 			m, _ := startMem(t, pwshsim.ServerOptions{Protocol: proto})
-			c := open(t, m, psrp.TerminalHost(80, 25, "t"))
+			c := open(t, m, psrp.TerminalHost(80, 25))
 			h := &recorder{answer: func(call psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
 				switch call.Method {
 				case psrp.ReadLine:
