@@ -527,11 +527,9 @@ func (e *wireEnv) psmuxBatch() {
 	if r.code != 0 || r.stdout != "2\n" {
 		t.Fatalf("psmux invoke: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	e.waitDone(wireMux, "invoke")
 
 	// Ctrl-C once the command runs.
 	invokeInterrupted(t, ssh("stop")...)
-	e.waitDone(wireMux, "stop")
 
 	m := newMuxEnv(t)
 	m.must(append([]string{"new", "-n", "s1"}, ssh("session")...)...)
@@ -542,7 +540,10 @@ func (e *wireEnv) psmuxBatch() {
 		t.Fatalf("exec Get-Item /: %q", r.stdout)
 	}
 	m.must("rm", "-t", "s1")
-	e.waitDone(wireMux, "session")
+	// Each scenario's pwsh exits while the next one runs.
+	for _, scenario := range []string{"invoke", "stop", "session"} {
+		e.waitDone(wireMux, scenario)
+	}
 }
 
 // psmuxInteractive drives the REPL in tmux.
