@@ -477,11 +477,12 @@ func (e *wireEnv) interactive(x *tmuxEnv, w, side, prompt, local string) {
 	x.waitPrompt(w, local)
 }
 
-// pwshBatch drives pwsh's own client through invoke and session.
+// pwshBatch drives pwsh's own client through invoke and session; the
+// job of the stop scenario connects while invoke runs.
 func (e *wireEnv) pwshBatch(client string) {
 	script := fmt.Sprintf(`$ErrorActionPreference = 'Stop'
-Invoke-Command -HostName %[1]s -Subsystem %[2]s -ScriptBlock ([scriptblock]::Create('1+1'))
 $j = Invoke-Command -AsJob -HostName %[1]s -Subsystem %[4]s -ScriptBlock ([scriptblock]::Create('Write-Output started; Start-Sleep 30'))
+Invoke-Command -HostName %[1]s -Subsystem %[2]s -ScriptBlock ([scriptblock]::Create('1+1'))
 $deadline = (Get-Date).AddMinutes(3)
 while (-not $j.ChildJobs[0].Output.Count -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
 Stop-Job $j
