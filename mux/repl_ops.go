@@ -165,8 +165,9 @@ func (s *Session) promptText(ctx context.Context, a PromptArgs) PromptResult {
 	}
 	var h promptHost
 	p := psrp.ScriptPipeline("prompt", false)
+	p.RemoteStreamOptions = 0 // as Enter-PSSession's prompt
 	if a.Width > 0 {
-		p.HostInfo = psrp.TerminalHost(a.Width, a.Height, "psmux")
+		p.HostInfo = psrp.TerminalHost(a.Width, a.Height)
 	}
 	out, err := s.quietRun(ctx, p, &h)
 	if err != nil || len(out) == 0 {

@@ -32,6 +32,9 @@ const (
 // before failing, as PowerShell does.
 const syncWait = 4 * time.Minute
 
+// reportPatience bounds showing a stopped command's error.
+const reportPatience = 30 * time.Second
+
 // SessionOptions are what `new` may set.
 type SessionOptions struct {
 	IdleTimeout  time.Duration // 0: never
@@ -191,7 +194,7 @@ func (s *Session) open(ctx context.Context) error {
 		t = s.traced(t)
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
-			Host: psrp.TerminalHost(s.opts.Width, 50, "psmux"), MaxRunspaces: int32(s.opts.MaxRunspaces),
+			Host: psrp.TerminalHost(s.opts.Width, 50), MaxRunspaces: int32(s.opts.MaxRunspaces),
 			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag})
 		if err == nil {
 			s.mu.Lock()
@@ -412,10 +415,18 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	if a.Width > 0 {
 		// the pipeline's own host, as a console client declares it, so
 		// $Host.UI.RawUI and Out-Default's width follow the terminal
-		p.HostInfo = psrp.TerminalHost(a.Width, a.Height, "psmux")
+		p.HostInfo = psrp.TerminalHost(a.Width, a.Height)
 	}
 	res, err := conn.Invoke(ctx, p, nil, h)
 	state, hadErrors := res.State.String(), res.HadErrors || h.errors > 0
+	if err == nil && res.State == psrp.Stopped && a.Interactive && res.Reason.Kind != clixml.Nil &&
+		ctx.Err() != context.DeadlineExceeded {
+		// Stopped from the terminal (Ctrl-C): the stop's error is shown
+		// as Enter-PSSession shows it, while ctx is already cancelled.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportPatience)
+		conn.Report(rctx, res.Reason, &logHandler{s: s, j: j, ctx: rctx})
+		cancel()
+	}
 	var reason string
 	if err != nil {
 		state, hadErrors = "Failed", true

@@ -334,7 +334,7 @@ func TestHostCallsAnswered(t *testing.T) {
 	}
 	for name, mk := range servers {
 		t.Run(name, func(t *testing.T) {
-			c := open(t, mk(t), psrp.TerminalHost(80, 25, "t"))
+			c := open(t, mk(t), psrp.TerminalHost(80, 25))
 			h := &recorder{answer: func(call psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
 				switch call.Method {
 				case psrp.ReadLine:

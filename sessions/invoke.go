@@ -94,11 +94,21 @@ func (c *Conn) Invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 	if err != nil || res.State != psrp.Failed || !spec.Interactive() || res.Reason.Kind == clixml.Nil {
 		return res, err
 	}
-	rep, rerr := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(res.Reason)}, asErrors{h})
-	if rerr != nil || rep.State != psrp.Completed {
-		h.Message(psrp.ErrorRecord, res.Reason)
-	}
+	c.Report(ctx, res.Reason, h)
 	return res, nil
+}
+
+// Report shows reason, the ErrorRecord a pipeline ended with, the way
+// pwsh's console shows it: through the server's Out-Default, whose output
+// reaches h as error lines before Report returns. If the server cannot
+// show it, h receives the record as an ERROR_RECORD. Enter-PSSession does
+// this for a failed command and for one stopped with Ctrl-C ("The
+// pipeline has been stopped.").
+func (c *Conn) Report(ctx context.Context, reason clixml.Value, h Handler) {
+	rep, err := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(reason)}, asErrors{h})
+	if err != nil || rep.State != psrp.Completed {
+		h.Message(psrp.ErrorRecord, reason)
+	}
 }
 
 // asErrors hands the lines of a failure's report to h as error lines.

@@ -127,7 +127,7 @@ func TestSenderInfoVersionTable(t *testing.T) {
 // (RemoteStreamOptions 0), as Enter-PSSession does; a non-interactive
 // one asks for it (AddInvocationInfo), as Invoke-Command does.
 func TestInteractiveRemoteStreamOptions(t *testing.T) {
-	c := realPwsh(t, psrp.TerminalHost(80, 25, "t"))
+	c := realPwsh(t, psrp.TerminalHost(80, 25))
 	for _, interactive := range []bool{true, false} {
 		h := &recorder{}
 		if _, err := c.Invoke(context.Background(), psrp.ScriptPipeline(`Write-Warning w`, interactive), nil, h); err != nil {

@@ -281,7 +281,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	stopKill := context.AfterFunc(procCtx, func() { _ = t.Close() })
 	defer stopKill()
 
-	host := psrp.TerminalHost(r.width, 50, "psmux")
+	host := psrp.TerminalHost(r.width, 50)
 	if r.asJSON {
 		host = psrp.NoHost()
 	}

@@ -476,11 +476,12 @@ func (e *wireEnv) interactive(x *tmuxEnv, w, side, prompt, local string) {
 	x.waitPrompt(w, local)
 }
 
-// pwshBatch drives pwsh's own client through invoke and session.
+// pwshBatch drives pwsh's own client through invoke and session; the
+// job of the stop scenario connects while invoke runs.
 func (e *wireEnv) pwshBatch(client string) {
 	script := fmt.Sprintf(`$ErrorActionPreference = 'Stop'
-Invoke-Command -HostName %[1]s -Subsystem %[2]s -ScriptBlock ([scriptblock]::Create('1+1'))
 $j = Invoke-Command -AsJob -HostName %[1]s -Subsystem %[4]s -ScriptBlock ([scriptblock]::Create('Write-Output started; Start-Sleep 30'))
+Invoke-Command -HostName %[1]s -Subsystem %[2]s -ScriptBlock ([scriptblock]::Create('1+1'))
 $deadline = (Get-Date).AddMinutes(3)
 while (-not $j.ChildJobs[0].Output.Count -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 50 }
 Stop-Job $j
@@ -526,11 +527,9 @@ func (e *wireEnv) psmuxBatch() {
 	if r.code != 0 || r.stdout != "2\n" {
 		t.Fatalf("psmux invoke: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	e.waitDone(wireMux, "invoke")
 
 	// Ctrl-C once the command runs.
 	invokeInterrupted(t, ssh("stop")...)
-	e.waitDone(wireMux, "stop")
 
 	m := newMuxEnv(t)
 	m.must(append([]string{"new", "-n", "s1"}, ssh("session")...)...)
@@ -541,7 +540,10 @@ func (e *wireEnv) psmuxBatch() {
 		t.Fatalf("exec Get-Item /: %q", r.stdout)
 	}
 	m.must("rm", "-t", "s1")
-	e.waitDone(wireMux, "session")
+	// Each scenario's pwsh exits while the next one runs.
+	for _, scenario := range []string{"invoke", "stop", "session"} {
+		e.waitDone(wireMux, scenario)
+	}
 }
 
 // psmuxInteractive drives the REPL in tmux.

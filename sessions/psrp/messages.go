@@ -278,7 +278,7 @@ func RunspaceHost() HostInfo { return NoHost() }
 
 // TerminalHost declares a UI with a RawUI of the given size; the buffer
 // is the window, as pwsh's console host reports it on Unix.
-func TerminalHost(width, height int, title string) HostInfo {
+func TerminalHost(width, height int) HostInfo {
 	if width <= 0 {
 		width = 120
 	}
@@ -286,10 +286,11 @@ func TerminalHost(width, height int, title string) HostInfo {
 		height = 50
 	}
 	w, h := int32(width), int32(height)
-	// Colours -1: the terminal's own, as pwsh's console host reports them on Unix.
-	return HostInfo{Data: &HostData{Foreground: -1, Background: -1, CursorSize: 25,
+	// Colours -1 (the terminal's own), cursor size 100 and an empty window
+	// title, as pwsh's console host reports them on Unix.
+	return HostInfo{Data: &HostData{Foreground: -1, Background: -1, CursorSize: 100,
 		BufferWidth: w, BufferHeight: h, WindowWidth: w, WindowHeight: h,
-		MaxWidth: w, MaxHeight: h, MaxPhysW: w, MaxPhysH: h, WindowTitle: title}}
+		MaxWidth: w, MaxHeight: h, MaxPhysW: w, MaxPhysH: h}}
 }
 
 func coordBag(x, y int32) clixml.Value {

@@ -23,7 +23,7 @@ import (
 // stdio) and writes the masked traffic to w. logf, when set, hears each
 // step's end state.
 func Run(ctx context.Context, tr sessions.Transport, sc transcripts.Scenario, w io.Writer, logf func(string, ...any)) error {
-	conn, err := sessions.Open(ctx, trace.Wrap(tr, nopCloser{w}), sessions.Options{Host: psrp.TerminalHost(120, 50, "psmux")})
+	conn, err := sessions.Open(ctx, trace.Wrap(tr, nopCloser{w}), sessions.Options{Host: psrp.TerminalHost(120, 50)})
 	if err != nil {
 		_ = tr.Close()
 		return fmt.Errorf("record: %s: %w", sc.Name, err)
