@@ -204,7 +204,7 @@ func TestAsyncBusyAndSyncWait(t *testing.T) {
 	eachSubsystem(t, func(t *testing.T, server, sub string) {
 		sshd := startSshd(t, sub)
 		m := newMuxEnv(t)
-		log := m.serve("--trace")
+		log := m.serve("--trace", t.TempDir())
 		m.must("new", "-n", "web1", "-F", sshd.SSHConfig, sshd.Alias)
 		release := filepath.Join(t.TempDir(), "release")
 		held := fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'released'", release)
