@@ -8,6 +8,9 @@
 // that says how to provide it. CI sets PSMUX_REQUIRE, so missing evidence is
 // a failure there and never a silent skip.
 //
+// PSMUX_PWSH_LAUNCHER=child puts pwsh behind a launcher that runs it as a
+// child (no exec), as the dotnet global tool's pwsh does.
+//
 // [PwshServer] finds a real PowerShell: $PSMUX_PWSH (a full OutOfProc command
 // line, "pwsh -s -NoLogo -NoProfile"), else `pwsh` on PATH, else
 // $PSMUX_PWSH_BIN (set by ../shared/pwsh/env.sh).

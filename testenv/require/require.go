@@ -64,13 +64,48 @@ func PwshBin() string {
 // ($PSMUX_PWSH, else "<bin> -s -NoLogo -NoProfile"), or "" when there is
 // none.
 func PwshCommand() string {
-	if c := strings.TrimSpace(os.Getenv("PSMUX_PWSH")); c != "" {
-		return c
+	c := strings.TrimSpace(os.Getenv("PSMUX_PWSH"))
+	if c == "" {
+		if b := PwshBin(); b != "" {
+			c = b + " -s -NoLogo -NoProfile"
+		}
 	}
-	if b := PwshBin(); b != "" {
-		return b + " -s -NoLogo -NoProfile"
+	if c != "" && os.Getenv("PSMUX_PWSH_LAUNCHER") == "child" {
+		if l, err := childLauncher(strings.Fields(c)[0]); err == nil {
+			c = l + c[len(strings.Fields(c)[0]):]
+		}
 	}
-	return ""
+	return c
+}
+
+// childLauncher writes (once per uid and program) a shell script that
+// runs prog as its child instead of exec'ing it, as the dotnet global
+// tool's pwsh does, and returns its path. PSMUX_PWSH_LAUNCHER=child makes
+// PwshCommand use it, so the whole suite can run with pwsh behind such a
+// launcher.
+func childLauncher(prog string) (string, error) {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("psmux-launcher-%d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, strings.NewReplacer("/", "_").Replace(prog))
+	script := fmt.Sprintf("#!/bin/sh\n%q \"$@\"\nexit $?\n", prog)
+	if b, err := os.ReadFile(p); err == nil && string(b) == script {
+		return p, nil
+	}
+	tmp, err := os.CreateTemp(dir, "launcher")
+	if err != nil {
+		return "", err
+	}
+	if _, err := tmp.WriteString(script); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	tmp.Close()
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return "", err
+	}
+	return p, os.Rename(tmp.Name(), p)
 }
 
 // PwshServer returns the OutOfProc command line of a real pwsh, or skips
@@ -102,23 +137,6 @@ func SSHS(cmd string) string {
 		}
 	}
 	return cmd + " -sshs"
-}
-
-// ChildLauncher writes a shell script that runs cmd's program as a child
-// (no exec), as the dotnet global tool's pwsh does, and returns the
-// command line with the script in place of the program.
-func ChildLauncher(t testing.TB, cmd string) string {
-	t.Helper()
-	f := strings.Fields(cmd)
-	if len(f) == 0 {
-		t.Fatal("require: empty command")
-	}
-	p := filepath.Join(t.TempDir(), "pwsh-launcher")
-	script := fmt.Sprintf("#!/bin/sh\n%q \"$@\"\necho launcher-exit >/dev/null\n", f[0])
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(append([]string{p}, f[1:]...), " ")
 }
 
 // Tool returns the absolute path of a program from PATH (or one of the
