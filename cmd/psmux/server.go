@@ -108,7 +108,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(err.Error(), "sock: "))
 		return exitConnect
 	}
-	defer os.Remove(path)
+	defer ln.Close() // removes the socket file only if it is still ours
 	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, "sessions.json"),
 		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
