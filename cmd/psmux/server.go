@@ -18,6 +18,7 @@ import (
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/mux/sock"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -114,6 +115,12 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)
 		return exitConnect
+	}
+	if f, ok := logw.(*os.File); ok && !*fg {
+		// From here on what the runtime writes to stderr (a panic, the
+		// goroutine dump of SIGQUIT) goes to the log, not to the pipe of
+		// the client that started the server, which is gone by then.
+		_ = unix.Dup2(int(f.Fd()), 2)
 	}
 	logger.Printf("listening on %s (pid %d)", path, os.Getpid())
 	if *readyFD > 0 {
