@@ -103,7 +103,7 @@ func (x *tmuxEnv) wait(target, what string, ok func(string) bool) string {
 			return s
 		}
 		if time.Now().After(deadline) {
-			x.t.Fatalf("waiting for %s; the screen:\n%s\nserver log:\n%s", what, s, x.m.log())
+			x.t.Fatalf("waiting for %s; the screen:\n%s\nserver log (with the goroutines of each server still running):\n%s", what, s, x.m.dumpServers())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/mux/sock"
 	"github.com/psmux/psmux/mux/store"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -85,12 +86,18 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(err.Error(), "sock: "))
 		return exitConnect
 	}
-	defer os.Remove(path)
+	defer ln.Close() // removes the socket file only if it is still ours
 	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, store.FileName),
 		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)
 		return exitConnect
+	}
+	if f, ok := logw.(*os.File); ok && !*fg {
+		// From here on what the runtime writes to stderr (a panic, the
+		// goroutine dump of SIGQUIT) goes to the log, not to the pipe of
+		// the client that started the server, which is gone by then.
+		_ = unix.Dup2(int(f.Fd()), 2)
 	}
 	logger.Printf("listening on %s (pid %d)", path, os.Getpid())
 	if *readyFD > 0 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,13 +101,21 @@ func checkLen(p string) error {
 	return nil
 }
 
+// Listener is the server's socket, as Listen returns it.
+type Listener struct {
+	*net.UnixListener
+	path string
+	own  os.FileInfo // the socket file Listen bound, for Close
+	once sync.Once
+}
+
 // Accepter accepts connections from a listener and lets through only the
 // server's owner and the uids Allowed grants. A refused peer reads one line
 // ("psmux: access denied: uid N is not the server's owner (uid M)") and is
 // closed; Log, when set, gets one line per refusal. Accept must be called
 // from one goroutine at a time; Allowed and Log are called from it.
 type Accepter struct {
-	L *net.UnixListener
+	L *Listener
 	// Allowed grants access to uids other than the owner's (tmux
 	// server-access). nil grants nobody else. The owner is always allowed.
 	Allowed func(uid int) bool

@@ -24,7 +24,7 @@ func CheckDir(dir string) error { return unsupported("checking the socket direct
 
 // Listen is not supported on this platform: the socket's safety cannot be
 // checked.
-func Listen(path string) (*net.UnixListener, error) {
+func Listen(path string) (*Listener, error) {
 	return nil, unsupported("running a server")
 }
 

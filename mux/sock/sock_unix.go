@@ -94,13 +94,14 @@ const probeTimeout = 2 * time.Second
 // there, and removes a stale socket (one whose dial is refused) before
 // binding. The socket file is chmod'ed 0600 right after bind, before
 // anything is accepted; the 0700 directory already keeps others out of that
-// window. The listener unlinks the file when closed.
+// window. Closing the listener unlinks the file only while it is still the
+// one this Listen bound (see Listener.Close).
 //
 // Two processes that call Listen on the same stale path at the same moment
 // can both remove it; the loser keeps listening on a socket no one can
 // reach. Callers that may race (servers started on demand) hold StartLock
 // around starting the server.
-func Listen(path string) (*net.UnixListener, error) {
+func Listen(path string) (*Listener, error) {
 	if err := checkLen(path); err != nil {
 		return nil, err
 	}
@@ -141,11 +142,34 @@ func Listen(path string) (*net.UnixListener, error) {
 		}
 		return nil, fmt.Errorf("sock: listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	// Go's own unlink on Close removes whatever file has the name by then,
+	// which may be the socket of a server started after this one stopped
+	// listening; Listener.Close checks first.
+	l.SetUnlinkOnClose(false)
+	own, err := os.Lstat(path)
+	if err == nil {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("sock: set the mode of socket %s: %w", path, err)
 	}
-	return l, nil
+	return &Listener{UnixListener: l, path: path, own: own}, nil
+}
+
+// Close stops listening and removes the socket file if it is still the
+// one Listen bound. A server that stops listening while it shuts down lets
+// a client start the next server on the same path; the old server's Close
+// must not unlink the new server's socket, or the new server keeps running
+// where no client can reach it and the next client starts a second one.
+func (l *Listener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() {
+		if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.own) {
+			_ = os.Remove(l.path)
+		}
+	})
+	return err
 }
 
 // PeerUID returns the uid of the process on the other end of c, as the
