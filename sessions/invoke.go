@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -101,12 +102,14 @@ func (c *Conn) Invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 // Report shows reason, the ErrorRecord a pipeline ended with, the way
 // pwsh's console shows it: through the server's Out-Default, whose output
 // reaches h as error lines before Report returns. If the server cannot
-// show it, h receives the record as an ERROR_RECORD. Enter-PSSession does
+// show it (the report fails, or shows nothing, as a scripted server may),
+// h receives the record as an ERROR_RECORD. Enter-PSSession does
 // this for a failed command and for one stopped with Ctrl-C ("The
 // pipeline has been stopped.").
 func (c *Conn) Report(ctx context.Context, reason clixml.Value, h Handler) {
-	rep, err := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(reason)}, asErrors{h})
-	if err != nil || rep.State != psrp.Completed {
+	ae := asErrors{Handler: h, shown: new(atomic.Bool)}
+	rep, err := c.invoke(ctx, psrp.ReportPipeline(), []clixml.Value{ReportedRecord(reason)}, ae)
+	if err != nil || rep.State != psrp.Completed || !ae.shown.Load() {
 		h.Message(psrp.ErrorRecord, reason)
 	}
 }
@@ -115,7 +118,15 @@ func (c *Conn) Report(ctx context.Context, reason clixml.Value, h Handler) {
 // pwsh's Out-Default writes a re-sent record with WriteLine, as plain
 // output (pwsh's console prints it uncoloured, on stdout); psmux shows a
 // failure as an error: on stderr, in red (SPEC S8, S9).
-type asErrors struct{ Handler }
+type asErrors struct {
+	Handler
+	shown *atomic.Bool // the server's Out-Default wrote something
+}
+
+func (a asErrors) Message(t psrp.MessageType, v clixml.Value) {
+	a.shown.Store(true)
+	a.Handler.Message(t, v)
+}
 
 func (a asErrors) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
 	text := -1
@@ -127,6 +138,9 @@ func (a asErrors) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Valu
 	}
 	if text >= 0 && text < len(c.Params) {
 		c = psrp.HostCallMsg{CI: c.CI, Method: psrp.WriteErrorLine, Params: []clixml.Value{c.Params[text]}}
+	}
+	if c.Method == psrp.WriteErrorLine {
+		a.shown.Store(true)
 	}
 	return a.Handler.HostCall(ctx, c)
 }

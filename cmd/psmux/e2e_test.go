@@ -110,9 +110,26 @@ func python() string {
 	return "python3"
 }
 
+// peerShim runs psrpcore's server peer with one adaptation: psrpcore's
+// ConsoleColor rejects -1, the "no colour" pwsh's own client declares on
+// Unix (and psmux with it) in the host's default data; the shim reads it
+// as Gray so that the peer can open a session at all.
+const peerShim = `import os, runpy, sys
+sys.path.insert(0, os.environ["PSRPCORE_SRC"])
+import psrpcore.types as T
+T.ConsoleColor._missing_ = classmethod(lambda cls, v: cls.Gray if v == -1 else None)
+peer = sys.argv[1]
+sys.argv = sys.argv[1:]
+runpy.run_path(peer, run_name="__main__")
+`
+
 func peerServer(src string) string {
 	abs, _ := filepath.Abs(filepath.Join(sharedDir(), "peers", "psrpcore_oop_server.py"))
-	return fmt.Sprintf("env PSRPCORE_SRC=%s %s %s", src, python(), abs)
+	shim := filepath.Join(binDir, "psrpcore_peer_shim.py")
+	if err := os.WriteFile(shim, []byte(peerShim), 0o644); err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("env PSRPCORE_SRC=%s %s %s %s", src, python(), shim, abs)
 }
 
 type result struct {
