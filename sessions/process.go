@@ -23,6 +23,7 @@ type ProcessTransport struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout io.ReadCloser
+	stderr io.ReadCloser
 	errs   sync.WaitGroup
 	once   sync.Once
 	waited chan struct{}
@@ -36,6 +37,11 @@ func StartProcess(ctx context.Context, argv []string, diag func(DiagKind, string
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = os.Environ()
+	// Its own process group: a terminal's Ctrl-C reaches psmux alone (it
+	// becomes a Signal), and stopping it stops whatever it started too (a
+	// launcher such as the dotnet tool's pwsh runs the real pwsh as a child).
+	cmd.SysProcAttr = groupAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
@@ -51,7 +57,7 @@ func StartProcess(ctx context.Context, argv []string, diag func(DiagKind, string
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("sessions: start %s: %w", argv[0], err)
 	}
-	p := &ProcessTransport{cmd: cmd, stdin: stdin, stdout: stdout, waited: make(chan struct{})}
+	p := &ProcessTransport{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr, waited: make(chan struct{})}
 	p.errs.Add(1)
 	go func() {
 		defer p.errs.Done()
@@ -72,23 +78,40 @@ func (p *ProcessTransport) Write(b []byte) (int, error) { return p.stdin.Write(b
 // CloseWrite closes the child's stdin.
 func (p *ProcessTransport) CloseWrite() error { return p.stdin.Close() }
 
-// Close closes stdin, waits for the child (killing it if it does not exit
-// after its stdin closed), and reports a non-zero exit other than 4000.
+// Close closes stdin, waits for the child (killing its whole process
+// group if it does not exit after its stdin closed), and reports a
+// non-zero exit other than 4000. After a kill it closes its ends of the
+// pipes and never waits on them for long: a grandchild that kept them
+// open cannot hold Close.
 func (p *ProcessTransport) Close() error {
 	p.once.Do(func() {
 		_ = p.stdin.Close()
-		done := make(chan error, 1)
+		exited := make(chan error, 1)
 		go func() {
-			p.errs.Wait()
-			done <- p.cmd.Wait()
+			st, err := p.cmd.Process.Wait()
+			if err == nil && !st.Success() {
+				err = &exec.ExitError{ProcessState: st}
+			}
+			exited <- err
 		}()
 		select {
-		case p.exit = <-done:
+		case p.exit = <-exited:
 		case <-time.After(exitGrace):
-			// pwsh exits as soon as its stdin ends; one that does not is killed.
-			_ = p.cmd.Process.Kill()
-			p.exit = <-done
+			// pwsh exits as soon as its stdin ends; one that does not (or
+			// is blocked writing output nobody reads) is killed.
+			_ = killGroup(p.cmd.Process)
+			p.exit = <-exited
 		}
+		// Whatever is left of the group (a launcher's child) goes too.
+		_ = killGroup(p.cmd.Process)
+		drained := make(chan struct{})
+		go func() { p.errs.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(exitGrace):
+		}
+		_ = p.stdout.Close()
+		_ = p.stderr.Close()
 		close(p.waited)
 	})
 	var ee *exec.ExitError

@@ -86,7 +86,9 @@ func TestExecConnectionLost(t *testing.T) {
 	}
 	cmd := m.cmd("exec", "-t", "a", "--", `"started"; Start-Sleep 60; "after"`)
 	errb := startUntilStarted(t, cmd)
-	if err := syscall.Kill(children[0], syscall.SIGKILL); err != nil {
+	// its process group: pwsh itself, and the launcher when pwsh runs
+	// behind one (PSMUX_PWSH_LAUNCHER=child)
+	if err := syscall.Kill(-children[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
