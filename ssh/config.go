@@ -678,9 +678,7 @@ func kvValue(kv *ssh_config.KV) string {
 		return kv.Value
 	}
 	s = strings.TrimLeft(s[len(kv.Key):], " \t")
-	if strings.HasPrefix(s, "=") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "=")
 	if kv.Comment != "" {
 		s = strings.TrimSuffix(s, "#"+kv.Comment)
 	}

@@ -17,8 +17,6 @@ func props(kv ...any) []Property {
 
 func obj(o PSObject) Value { return Value{Kind: Object, Obj: &o} }
 
-var enumTN = []string{"System.Management.Automation.Runspaces.PSThreadOptions", "System.Enum", "System.ValueType", "System.Object"}
-
 // tagCases hold each tag in the exact form pwsh writes it, with the value
 // it decodes to. Decode(xml) must equal want and Encode(want) must equal
 // xml.

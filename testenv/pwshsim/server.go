@@ -54,7 +54,6 @@ type Server struct {
 	pipes        map[uuid.UUID]*spipe
 	openCmds     int
 	closePending bool
-	closedAll    chan struct{}
 	wg           sync.WaitGroup
 }
 
