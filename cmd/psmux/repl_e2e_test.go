@@ -335,9 +335,16 @@ func TestREPLInvokeCommandJobsAndCopy(t *testing.T) {
 		os.WriteFile(src, data, 0o600)
 		remote := filepath.Join(t.TempDir(), "remote.bin")
 		back := filepath.Join(dir, "back.bin")
+		// The screen may still show the previous prompt when the line is
+		// sent, so each copy is awaited by its file (written under a
+		// temporary name, then renamed: there means whole).
+		arrived := func(p string) func(string) bool {
+			return func(string) bool { st, err := os.Stat(p); return err == nil && st.Size() == int64(len(data)) }
+		}
 		x.line(w, fmt.Sprintf("Copy-Item %s -Destination %s -ToSession w1", src, remote))
-		x.waitPrompt(w, `^PS psmux>$`)
+		x.wait(w, "the upload", arrived(remote))
 		x.line(w, fmt.Sprintf("Copy-Item %s -Destination %s -FromSession w1", remote, back))
+		x.wait(w, "the download", arrived(back))
 		x.waitPrompt(w, `^PS psmux>$`)
 		for _, p := range []string{remote, back} {
 			got, err := os.ReadFile(p)
