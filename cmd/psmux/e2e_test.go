@@ -216,23 +216,9 @@ func TestInvokeCtrlCStops(t *testing.T) {
 func invokeInterrupted(t *testing.T, args ...string) {
 	t.Helper()
 	cmd := command(psmuxBin(), append(append([]string{"invoke"}, args...), "--", "Write-Output started; Start-Sleep 30")...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "started" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
-	}
+	errb := startUntilStarted(t, cmd)
 	_ = cmd.Process.Signal(syscall.SIGINT)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitStopped {
 		t.Fatalf("after SIGINT: %v, want exit %d; stderr %s", err, exitStopped, errb.String())

@@ -136,6 +136,8 @@ func startUntilStarted(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
 	}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "started" {
+		cmd.Process.Kill()
+		cmd.Wait()
 		t.Fatalf("first line %q, %v; stderr %s", line, err, errb.String())
 	}
 	return &errb
