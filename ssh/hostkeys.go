@@ -509,7 +509,7 @@ func keyTypeName(k gossh.PublicKey) string {
 		s = "ECDSA"
 	case t == gossh.KeyAlgoRSA:
 		s = "RSA"
-	case t == gossh.KeyAlgoDSA:
+	case t == "ssh-dss": // OpenSSH still names these DSA
 		s = "DSA"
 	default:
 		s = strings.ToUpper(strings.TrimPrefix(t, "ssh-"))

@@ -753,29 +753,5 @@ func fmtParseDT(s string) (time.Time, bool) {
 
 func runeLen(s string) int { return utf8.RuneCountInString(s) }
 
-// Text is how a value reads in a table cell or an expandable string.
-func Text(v clixml.Value) string { return fmtText(v) }
-
-// FirstProp returns the first of the named properties v has, else Nil.
-func FirstProp(v clixml.Value, names ...string) clixml.Value { return firstProp(v, names...) }
-
-// Props returns the properties a view shows for v.
-func Props(v clixml.Value) []clixml.Property { return fmtProps(v) }
-
-// IsDictionary reports whether v is a hashtable-like object (DCT).
-func IsDictionary(v clixml.Value) bool { return isDictionary(v) }
-
-// IsDateTime reports whether v is a DateTime, bare or wrapped.
-func IsDateTime(v clixml.Value) bool { return isDateTime(v) }
-
 // Lines formats values as one Out-String call would (see FormatLines).
 func Lines(vs []clixml.Value, width int) []string { return FormatLines(vs, width) }
-
-// FormatN is .NET's "N<d>" number format in the invariant culture.
-func FormatN(f float64, d int) string { return formatN(f, d) }
-
-// HashLiteral renders a hashtable as pwsh shows it in a cell: @{a=1; b=2}.
-func HashLiteral(o *clixml.PSObject) string { return hashLiteral(o) }
-
-// DateCell renders DateTime wire text as a table cell.
-func DateCell(text string) string { return fmtDateCell(text) }

@@ -129,6 +129,3 @@ func fmtCategoryName(c int) string {
 	}
 	return strconv.Itoa(c)
 }
-
-// CategoryText returns the ErrorCategory name for c.
-func CategoryText(c int) string { return fmtCategoryName(c) }

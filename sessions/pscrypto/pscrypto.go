@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 )
 
 // The SecureString key exchange of protocol 2.3 (psrp-brief §9): the
@@ -73,31 +72,6 @@ func (k *KeyPair) DecryptSessionKey(b64 string) ([]byte, error) {
 		return nil, fmt.Errorf("pscrypto: session key of %d bytes: expected 32", len(key))
 	}
 	return key, nil
-}
-
-// EncryptSessionKey is the server side: it makes a SIMPLEBLOB holding key
-// for the client's PUBLICKEYBLOB.
-func EncryptSessionKey(publicKeyB64 string, key []byte) (string, error) {
-	blob, err := base64.StdEncoding.DecodeString(publicKeyB64)
-	if err != nil {
-		return "", fmt.Errorf("pscrypto: PublicKey is not base64: %w", err)
-	}
-	if len(blob) < len(publicKeyBlobHeader)+4+8 || !bytes.Equal(blob[:8], publicKeyBlobHeader[:8]) || string(blob[8:12]) != "RSA1" {
-		return "", errors.New("pscrypto: PublicKey: expected a CAPI PUBLICKEYBLOB (06 02 … RSA1)")
-	}
-	bits := binary.LittleEndian.Uint32(blob[12:16])
-	if bits%8 != 0 || bits < 1024 || bits > 16384 || len(blob) != 20+int(bits/8) {
-		return "", fmt.Errorf("pscrypto: PublicKey: bad key length %d bits for a %d-byte blob", bits, len(blob))
-	}
-	e := binary.LittleEndian.Uint32(blob[16:20])
-	pub := &rsa.PublicKey{E: int(e), N: new(big.Int).SetBytes(reversed(blob[20:]))}
-	//lint:ignore SA1019 CAPI's SIMPLEBLOB, which the protocol prescribes, is PKCS #1 v1.5
-	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, key)
-	if err != nil {
-		return "", fmt.Errorf("pscrypto: encrypt session key: %w", err)
-	}
-	out := append(append([]byte(nil), simpleBlobHeader...), reversed(ct)...)
-	return base64.StdEncoding.EncodeToString(out), nil
 }
 
 // Seal returns the <SS> text for a SecureString's UTF-16LE bytes:

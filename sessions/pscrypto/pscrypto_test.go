@@ -3,6 +3,8 @@ package pscrypto
 import (
 	"bytes"
 	"testing"
+
+	"github.com/psmux/psmux/testenv/pskex"
 )
 
 // TestExchangeRoundTrip: a session key wrapped for the client's
@@ -15,7 +17,7 @@ func TestExchangeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := bytes.Repeat([]byte{7}, 32)
-	enc, err := EncryptSessionKey(blob, key)
+	enc, err := pskex.EncryptSessionKey(blob, key)
 	if err != nil {
 		t.Fatal(err)
 	}

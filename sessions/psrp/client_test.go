@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/pscrypto"
+	"github.com/psmux/psmux/testenv/pskex"
 )
 
 // serverPacket builds the Data packet a server sends for one message.
@@ -203,7 +204,7 @@ func TestSecureStringKeyExchange(t *testing.T) {
 	for i := range key {
 		key[i] = byte(i)
 	}
-	enc, err := pscrypto.EncryptSessionKey(pub.Base64, key)
+	enc, err := pskex.EncryptSessionKey(pub.Base64, key)
 	if err != nil {
 		t.Fatal(err)
 	}

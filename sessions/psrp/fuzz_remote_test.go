@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"github.com/psmux/psmux/sessions/pscrypto"
 	"sync"
 	"testing"
+
+	"github.com/psmux/psmux/sessions/pscrypto"
+	"github.com/psmux/psmux/testenv/pskex"
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -189,7 +191,7 @@ func FuzzEncryptedSessionKey(f *testing.F) {
 	boundMinimize(f)
 	key := sharedKey(f)
 	session := bytes.Repeat([]byte{7}, 32)
-	enc, err := pscrypto.EncryptSessionKey(key.PublicKeyBlob(), session)
+	enc, err := pskex.EncryptSessionKey(key.PublicKeyBlob(), session)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -3,14 +3,16 @@ package psrp
 import (
 	"bytes"
 	"encoding/base64"
-	"github.com/psmux/psmux/sessions/pscrypto"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 
+	"github.com/psmux/psmux/sessions/pscrypto"
+
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/testenv/pskex"
 	req "github.com/psmux/psmux/testenv/require"
 )
 
@@ -118,7 +120,7 @@ func TestServerSecureStringStartsKeyExchange(t *testing.T) {
 		t.Fatalf("PUBLIC_KEY blob %d bytes % x…, want the corpus's shape: %d bytes % x…", len(mine), mine[:16], len(theirs), theirs[:16])
 	}
 
-	b64, err := pscrypto.EncryptSessionKey(pub.Base64, key)
+	b64, err := pskex.EncryptSessionKey(pub.Base64, key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -486,7 +486,6 @@ func stringMethod(s, ln, name string, args []val, argStr func(int) string, argIn
 				// string.Split(string) splits on the whole string in .NET Core
 				parts = strings.Split(s, seps)
 			} else {
-				parts = strings.FieldsFunc(s, func(c rune) bool { return strings.ContainsRune(seps, c) })
 				if !strings.ContainsAny(s, seps) {
 					parts = []string{s}
 				} else {

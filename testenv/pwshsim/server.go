@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/testenv/pskex"
 )
 
 // ServerOptions configure the wire side of the simulator.
@@ -100,6 +101,7 @@ func (s *Server) Serve() int {
 		it, err := r.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, psrp.ErrEmptyLine) || errors.Is(err, io.ErrUnexpectedEOF) {
+				//lint:ignore ST1005 pwsh's own text, word for word
 				return s.fatal(errors.New(`An unknown element "" was received. This can happen if the remote process closed or ended abnormally.`))
 			}
 			return s.fatal(err)
@@ -296,7 +298,7 @@ func (s *Server) sessionData(p psrp.Packet) error {
 			}
 			key := make([]byte, 32)
 			_, _ = rand.Read(key)
-			enc, err := encryptSessionKey(k.Base64, key)
+			enc, err := pskex.EncryptSessionKey(k.Base64, key)
 			if err != nil {
 				return err
 			}
