@@ -4,8 +4,10 @@
 // The registry holds what is needed to reopen a session — its id and name,
 // where it went (destination, SSH flags, or the local pwsh command), its
 // init script and options — and never a secret: no password, passphrase or
-// answer to a prompt. SaveChecked refuses, and writes nothing, when any
-// record contains one of the secrets the caller knows about.
+// answer to a prompt: a Record has no field for one, and the server fills
+// it only from what a session was created with (mux's
+// TestRegistryAndLogKeepNoRelayedSecret relays real secrets and reads the
+// saved file).
 //
 // Save is atomic: the registry is written to a temporary file in the same
 // directory (mode 0600), synced, renamed over the old file, and the

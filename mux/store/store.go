@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,10 +51,6 @@ type Registry struct {
 	NextID   int      `json:"next_id"`
 	Sessions []Record `json:"sessions"`
 }
-
-// ErrSecret is wrapped by SaveChecked's error when a record contains one of
-// the given secrets.
-var ErrSecret = errors.New("store: a session record contains a secret")
 
 // CorruptError says the file at Path is not a registry this package can
 // read. The caller should move it aside with Quarantine and start empty.
@@ -181,9 +175,6 @@ func validate(reg *Registry) string {
 	return ""
 }
 
-// Save writes reg to path atomically; see SaveChecked.
-func Save(path string, reg Registry) error { return SaveChecked(path, reg, nil) }
-
 // saveMu serialises saves in this process: the sweep of temporary files
 // left by a crashed save must not remove another save's file in flight.
 // One server owns a registry file, so other processes do not write it.
@@ -193,23 +184,17 @@ var saveMu sync.Mutex
 // and synced and before the rename; an error aborts the save there.
 var testHookBeforeRename func(tmp string) error
 
-// SaveChecked writes reg to path atomically: a temporary file in the same
+// Save writes reg to path atomically: a temporary file in the same
 // directory (created 0600, the directory created 0700 if missing), written,
 // fsynced, renamed over path, and the directory fsynced. On any failure the
 // temporary file is removed and the previous file at path is untouched.
 // Temporary files left by a save that was killed are removed after the
 // next successful one.
 //
-// Before anything is written, every string in every record (names, ids,
-// destination, SSH flags, the pwsh command, the init script, option keys
-// and values) is checked against secrets; if one contains a secret the
-// save is refused with an error wrapping ErrSecret that names the session
-// id and the field but never the secret. Empty secrets are ignored.
-//
 // reg.Version 0 means FormatVersion; NextID is raised above every id. A
 // registry Load would reject (duplicate ids or names, an id below 1, an
 // empty name) is refused too.
-func SaveChecked(path string, reg Registry, secrets []string) error {
+func Save(path string, reg Registry) error {
 	if reg.Version == 0 {
 		reg.Version = FormatVersion
 	}
@@ -218,9 +203,6 @@ func SaveChecked(path string, reg Registry, secrets []string) error {
 	}
 	if reason := validate(&reg); reason != "" {
 		return fmt.Errorf("store: refusing to save an invalid registry: %s", reason)
-	}
-	if err := checkSecrets(reg.Sessions, secrets); err != nil {
-		return err
 	}
 	data, err := json.MarshalIndent(reg, "", "  ")
 	if err != nil {
@@ -285,64 +267,6 @@ func sweepTemps(dir, prefix string) {
 	for _, e := range entries {
 		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
 			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
-}
-
-// checkSecrets returns an error wrapping ErrSecret if any string in recs
-// contains any non-empty secret. The error names the session id and the
-// field only: the name itself may be what holds the secret.
-func checkSecrets(recs []Record, secrets []string) error {
-	var list []string
-	for _, s := range secrets {
-		if s != "" {
-			list = append(list, s)
-		}
-	}
-	if len(list) == 0 {
-		return nil
-	}
-	for _, r := range recs {
-		var found string
-		each(r, func(field, v string) bool {
-			for _, s := range list {
-				if strings.Contains(v, s) {
-					found = field
-					return false
-				}
-			}
-			return true
-		})
-		if found != "" {
-			return fmt.Errorf("%w: session id %d, field %s; nothing was written", ErrSecret, r.ID, found)
-		}
-	}
-	return nil
-}
-
-// each calls f with every string in r and the JSON name of its field until
-// f returns false.
-func each(r Record, f func(field, v string) bool) {
-	fields := []struct{ name, v string }{
-		{"name", r.Name}, {"instance_id", r.InstanceID}, {"computer_name", r.ComputerName},
-		{"user_name", r.UserName}, {"transport", r.Transport}, {"configuration_name", r.ConfigurationName},
-		{"dest", r.Dest}, {"pwsh", r.Pwsh}, {"init_script", r.InitScript},
-	}
-	for _, fl := range fields {
-		if !f(fl.name, fl.v) {
-			return
-		}
-	}
-	for i, s := range r.SSH {
-		if !f("ssh["+strconv.Itoa(i)+"]", s) {
-			return
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(r.Options)) {
-		// A key is checked before it is used to name its value's field,
-		// so the error never echoes a key that holds a secret.
-		if !f("options (a key)", k) || !f("options["+k+"]", r.Options[k]) {
-			return
 		}
 	}
 }

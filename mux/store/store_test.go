@@ -276,51 +276,6 @@ func TestBigRegistry(t *testing.T) {
 	}
 }
 
-func TestSaveCheckedRefusesSecret(t *testing.T) {
-	const secret = "hunter2-Pa55"
-	dir := t.TempDir()
-	path := filepath.Join(dir, FileName)
-	put := map[string]func(*Record){
-		"dest":          func(r *Record) { r.Dest = "admin:" + secret + "@web1" },
-		"ssh[5]":        func(r *Record) { r.SSH[5] = "PasswordX=" + secret },
-		"init_script":   func(r *Record) { r.InitScript = "$p = '" + secret + "'" },
-		"options[note]": func(r *Record) { r.Options["note"] = secret },
-		"options (a key)": func(r *Record) {
-			r.Options[secret] = "1"
-		},
-		"name": func(r *Record) { r.Name = secret },
-	}
-	for field, f := range put {
-		t.Run(field, func(t *testing.T) {
-			bad := sample(2)
-			bad.SSH = append([]string(nil), bad.SSH...)
-			bad.Options = map[string]string{"idle_timeout": "2h"}
-			f(&bad)
-			err := SaveChecked(path, Registry{Sessions: []Record{sample(1), bad}}, []string{"", "other", secret})
-			if !errors.Is(err, ErrSecret) {
-				t.Fatalf("SaveChecked = %v, want ErrSecret", err)
-			}
-			if !strings.Contains(err.Error(), "session id 2, field "+field) {
-				t.Errorf("error %q should name session id 2 and field %s", err, field)
-			}
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("the error repeats the secret: %q", err)
-			}
-			if got := files(t, dir); len(got) != 0 {
-				t.Errorf("something was written: %v", got)
-			}
-		})
-	}
-
-	// Without a matching secret the same call writes the file.
-	if err := SaveChecked(path, Registry{Sessions: []Record{sample(1)}}, []string{secret, ""}); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(path); err != nil || strings.Contains(string(b), secret) {
-		t.Errorf("saved file: %v", err)
-	}
-}
-
 func TestSaveRefusesInvalidRegistry(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
