@@ -69,27 +69,36 @@ func (r *Renderer) Errors() int {
 }
 
 // seen reports whether this item's twin was already shown (and forgets
-// it); otherwise it remembers this one and reports false.
+// it); otherwise it remembers this one and reports false. At most
+// maxTwins items are remembered, the oldest forgotten first, so memory
+// stays flat however long the output.
 func (r *Renderer) seen(kind, text string, hostCall bool) bool {
 	if r.twins == nil {
 		r.twins = map[twinKey]int{}
 	}
-	other := twinKey{kind, text, !hostCall}
-	if r.twins[other] > 0 {
-		r.twins[other]--
+	if other := (twinKey{kind, text, !hostCall}); r.twins[other] > 0 {
+		r.forget(other)
 		return true
 	}
-	k := twinKey{kind, text, hostCall}
+	// A copy: text may be a slice of a decoder's buffer, which a key
+	// kept here would pin.
+	k := twinKey{kind, strings.Clone(text), hostCall}
 	r.twins[k]++
 	r.twinOrder = append(r.twinOrder, k)
 	if len(r.twinOrder) > maxTwins {
-		old := r.twinOrder[0]
-		r.twinOrder = r.twinOrder[1:]
-		if r.twins[old] > 0 {
-			r.twins[old]--
-		}
+		r.forget(r.twinOrder[0])
+		r.twinOrder = append(r.twinOrder[:0], r.twinOrder[1:]...)
 	}
 	return false
+}
+
+// forget drops one remembered instance of k.
+func (r *Renderer) forget(k twinKey) {
+	if n := r.twins[k]; n > 1 {
+		r.twins[k] = n - 1
+	} else {
+		delete(r.twins, k)
+	}
 }
 
 // ANSI colours for ConsoleColor 0–15.

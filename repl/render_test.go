@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,5 +60,26 @@ func TestRendererPromptWithoutTerminalFails(t *testing.T) {
 	_, errRec := r.HostCall(context.Background(), psrp.HostCallMsg{CI: 1, Method: psrp.ReadLine})
 	if errRec == nil || !strings.Contains(errRec.Obj.ToString, "needs an interactive terminal") {
 		t.Fatalf("ReadLine without a terminal: %+v", errRec)
+	}
+}
+
+// Output written as host calls with no twin to match (text output of a
+// long command, one WriteLine per line) is remembered for at most
+// maxTwins lines: the memory stays flat, and a twin is still found.
+func TestRendererTwinsStayBounded(t *testing.T) {
+	r, out, errb := newRenderer()
+	for i := range 100000 {
+		r.HostCall(context.Background(), psrp.HostCallMsg{CI: -100, Method: psrp.WriteLine2, Params: []clixml.Value{clixml.Str("line " + strconv.Itoa(i))}})
+	}
+	if len(r.twins) > maxTwins || len(r.twinOrder) > maxTwins {
+		t.Fatalf("after 100000 lines the renderer remembers %d keys (%d in order), want ≤ %d", len(r.twins), len(r.twinOrder), maxTwins)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 100000 {
+		t.Fatalf("%d lines printed, want 100000", n)
+	}
+	r.HostCall(context.Background(), psrp.HostCallMsg{CI: -100, Method: psrp.WriteWarningLine, Params: []clixml.Value{clixml.Str("late")}})
+	r.Message(psrp.WarningRecord, record("System.Management.Automation.WarningRecord", "late"))
+	if errb.String() != "WARNING: late\n" {
+		t.Fatalf("stderr %q: the late warning's twin should print once", errb.String())
 	}
 }
