@@ -446,11 +446,11 @@ func (c *Conn) Close(ctx context.Context) error {
 	case c.reqs <- func() { c.stop(nil) }:
 	case <-c.done:
 	}
-	terr := c.t.Close()
+	// After the server acknowledged the close, how its process ends is
+	// not the user's concern: a launcher (go run, a shell wrapper) turns
+	// pwsh's usual exit status 4000 into its own.
+	_ = c.t.Close()
 	c.wg.Wait()
-	if err == nil && terr != nil {
-		err = terr
-	}
 	if errors.Is(err, ErrClosed) {
 		err = nil
 	}
