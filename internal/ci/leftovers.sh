@@ -31,7 +31,7 @@ run_pids() {
 }
 
 PSMUX_LEFTOVER_PROBE="$ready" PSMUX_TEST_RUN="$mark" TMPDIR="$tmp" \
-  setsid go test -count=1 -run '^TestNothingOutlivesAKilledTest$' ./cmd/psmux >"$tmp/out" 2>&1 &
+  setsid go test -count=1 -run '^TestNothingOutlivesAKilledTest$' ./internal/e2e/server >"$tmp/out" 2>&1 &
 gopid=$!
 for _ in $(seq 1800); do # 3 minutes
   [ -e "$ready" ] && break

@@ -1,21 +1,16 @@
-package main
+package server_test
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/psmux/psmux/internal/e2e"
 	"github.com/psmux/psmux/testenv/opensshd"
 	"github.com/psmux/psmux/testenv/reap"
 )
-
-// probeEnv, set by TestNothingOutlivesAKilledTest for the copy of this
-// test binary it runs, names the file the copy writes once everything is
-// started.
-const probeEnv = "PSMUX_LEFTOVER_PROBE"
 
 // TestNothingOutlivesAKilledTest runs a copy of this test binary that
 // starts what the suite starts (sshd with pwshsim and real pwsh behind it,
@@ -23,8 +18,8 @@ const probeEnv = "PSMUX_LEFTOVER_PROBE"
 // attached client, a tmux server, invoke with a local pwshsim), SIGKILLs
 // the copy mid-test, and checks that no process of the copy's run is left.
 func TestNothingOutlivesAKilledTest(t *testing.T) {
-	if ready := os.Getenv(probeEnv); ready != "" {
-		leftoverProbe(t, ready)
+	if ready := os.Getenv(e2e.ProbeEnv); ready != "" {
+		e2e.LeftoverProbe(t, ready)
 		return
 	}
 	opensshd.Require(t)
@@ -33,9 +28,9 @@ func TestNothingOutlivesAKilledTest(t *testing.T) {
 	// environment setproctitle hides) is found by its config's path.
 	tmp := t.TempDir()
 	ready := tmp + "/ready"
-	child := command(os.Args[0], "-test.run=^TestNothingOutlivesAKilledTest$", "-test.count=1", "-test.v")
-	child.Env = append(os.Environ(), probeEnv+"="+ready, reap.Env+"="+mark, binDirEnv+"="+binDir, "TMPDIR="+tmp)
-	var out lockedBuffer
+	child := e2e.Command(os.Args[0], "-test.run=^TestNothingOutlivesAKilledTest$", "-test.count=1", "-test.v")
+	child.Env = append(os.Environ(), e2e.ProbeEnv+"="+ready, reap.Env+"="+mark, e2e.BinDirEnv+"="+e2e.BinDir, "TMPDIR="+tmp)
+	var out e2e.LockedBuffer
 	child.Stdout, child.Stderr = &out, &out
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -68,7 +63,7 @@ func TestNothingOutlivesAKilledTest(t *testing.T) {
 		fmt.Fprintf(&listing, "\n  %d: %s", p.Pid, p.Cmdline)
 	}
 	kinds := []string{"sshd -D -e -f " + tmp, "sshd: root@notty", "pwshsim -sshs", "pwshsim -s", "psmux -S " + tmp, "attach", "tmux"}
-	if realPwsh(t) != "" {
+	if e2e.RealPwsh(t) != "" {
 		kinds = append(kinds, "pwsh -sshs", "pwsh -s ")
 	}
 	for _, k := range kinds {
@@ -98,38 +93,4 @@ func TestNothingOutlivesAKilledTest(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // polling /proc: nothing to wait on
 	}
-}
-
-// leftoverProbe starts what the suite starts, says it is ready and waits
-// to be killed.
-func leftoverProbe(t *testing.T, ready string) {
-	m := newMuxEnv(t)
-	for name, sub := range subsystems(t) {
-		sshd := startSshd(t, sub)
-		m.newSSH(sshd, "ssh-"+name)
-	}
-	if p := realPwsh(t); p != "" {
-		m.must("new", "-n", "local-pwsh", "--local", "--pwsh", p)
-	}
-	m.must("exec", "-t", "ssh-pwshsim", "--", "'up'")
-	a := m.attach("-t", "ssh-pwshsim", "--since", "1")
-	a.until(t, "the attach to start", func(l string) bool { return l == "up" })
-	x := newTmux(t, nil)
-	x.waitPrompt(x.start("one"), `^PS psmux>$`)
-	inv := command(psmuxBin(), "invoke", "--local", "--pwsh", pwshsimBin()+" -s", "--", "Write-Output started; Start-Sleep 300")
-	stdout, err := inv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if l, err := bufio.NewReader(stdout).ReadString('\n'); l != "started\n" {
-		t.Fatalf("invoke printed %q, %v", l, err)
-	}
-	if err := os.WriteFile(ready, []byte("ready\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Minute) // the test that started this one kills it long before
-	t.Fatal("the probe was not killed")
 }
