@@ -1,3 +1,5 @@
+//go:build record
+
 package transcripts_test
 
 import (
@@ -25,10 +27,14 @@ var (
 
 var recordFlag = flag.Bool("record", false, "re-record testdata/*.oop from real pwsh")
 
-// TestRecord re-records every scenario from real pwsh (with -record).
+// TestRecord re-records every scenario from real pwsh:
+//
+//	go test -tags record -run TestRecord ./testenv/transcripts -record
+//
+// (the build tag keeps it out of the suite, where it would only skip).
 func TestRecord(t *testing.T) {
 	if !*recordFlag {
-		t.Skip("run with -record to re-record the transcripts from real pwsh")
+		t.Fatal("run with -record to re-record the transcripts from real pwsh")
 	}
 	server := req.PwshServer(t)
 	prepareRecordDir(t)
