@@ -36,6 +36,10 @@ type Config struct {
 	TraceDir string
 	// IdleCheck is how often idle sessions are looked for; default 1 s.
 	IdleCheck time.Duration
+	// Open, when set, starts a session's PowerShell instead of the
+	// server's Opener (SSH or a local process): an in-memory server in
+	// tests that run under testing/synctest.
+	Open func(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error)
 }
 
 // Server holds the sessions and serves clients.

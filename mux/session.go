@@ -65,6 +65,12 @@ type Info struct {
 	Created           time.Time `json:"Created"`
 	LastSeq           uint64    `json:"LastSeq"`
 	Dropped           uint64    `json:"Dropped,omitempty"`
+	// Blocked: under the Block policy the log is full of output no
+	// client has acknowledged, and the session's command waits for one.
+	Blocked bool `json:"Blocked,omitempty"`
+	// NoiseDropped counts the server's stderr and noise lines the log had
+	// no room for (they never wait for room).
+	NoiseDropped int64 `json:"NoiseDropped,omitempty"`
 }
 
 // job is one command run in a session; --async commands are jobs the
@@ -101,6 +107,7 @@ type Session struct {
 	spec       NewArgs // as created, for the registry
 	opts       SessionOptions
 	log        *outlog.Log
+	noiseLost  atomic.Int64 // noise lines the log had no room for
 	slots      chan struct{}
 	wg         sync.WaitGroup
 	stop       chan struct{}
@@ -158,6 +165,14 @@ func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, 
 	return s
 }
 
+// noWait is a context that has ended: an Append given it takes what
+// room there is and never waits for more.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
 func (s *Session) append(ctx context.Context, e Event) uint64 {
 	seq, err := s.log.Append(ctx, encodeEvent(e))
 	if err != nil {
@@ -187,9 +202,18 @@ func (s *Session) open(ctx context.Context) error {
 		if k == sessions.DiagStderr && closing.Load() {
 			return
 		}
-		s.append(context.Background(), Event{Kind: KindNoise, Text: text})
+		// Never waits: a full Block log must not stall the goroutine
+		// that reads the server's stderr or noise. What does not fit
+		// is counted.
+		if _, err := s.log.Append(noWait, encodeEvent(Event{Kind: KindNoise, Text: text})); err != nil {
+			s.noiseLost.Add(1)
+		}
 	}
-	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
+	open := s.srv.opener.Open
+	if s.srv.cfg.Open != nil {
+		open = s.srv.cfg.Open
+	}
+	t, where, err := open(ctx, life, s.target, diag)
 	if err == nil {
 		t = s.traced(t)
 		var conn *sessions.Conn
@@ -297,7 +321,7 @@ func (s *Session) info() Info {
 		UserName: s.where.User, Transport: s.where.Transport, ComputerType: computerType(s.where.Transport),
 		ConfigurationName: s.where.Configuration, State: s.state, Availability: avail, Reason: s.reason,
 		Restored: s.restored, WaitingForInput: s.waitingInput > 0, Attached: len(s.attached),
-		Created: s.Created, LastSeq: st.Last, Dropped: st.Dropped}
+		Created: s.Created, LastSeq: st.Last, Dropped: st.Dropped, NoiseDropped: s.noiseLost.Load(), Blocked: st.Waiting}
 }
 
 func computerType(transport string) string {
@@ -614,10 +638,13 @@ func (s *Session) idle(now time.Time) bool {
 		s.state != "Closed" && now.Sub(s.lastActive) >= s.opts.IdleTimeout
 }
 
-// close ends the session: its commands are stopped, the runspace pool
-// closed, the transport torn down; it waits for its goroutines.
+// close ends the session: its log stops blocking (under Block with no
+// reader nothing may wait for one now), its commands are stopped, the
+// runspace pool closed, the transport torn down; it waits for its
+// goroutines.
 func (s *Session) close(reason string) {
 	s.stopOnce.Do(func() {
+		s.log.StopBlocking()
 		s.mu.Lock()
 		conn, t, kill := s.conn, s.transport, s.killProc
 		if s.closingConn != nil {

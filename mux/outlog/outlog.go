@@ -455,3 +455,19 @@ func (l *Log) Close() {
 		l.spaceCh = nil
 	}
 }
+
+// StopBlocking turns a Block log into a Drop log for the rest of its
+// life and wakes every blocked Append, which then makes room by dropping
+// the oldest unacknowledged events. A session that is closing calls it
+// first, so that nothing it waits for can block on a reader that is not
+// there; the events of its end (the jobs' last states, why it closed)
+// still reach the log.
+func (l *Log) StopBlocking() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.policy = Drop
+	if l.spaceCh != nil {
+		close(l.spaceCh)
+		l.spaceCh = nil
+	}
+}

@@ -787,3 +787,41 @@ func TestRandomizedAgainstModel(t *testing.T) {
 		}
 	}
 }
+
+// StopBlocking wakes an Append blocked on a full Block log, which then
+// makes room by dropping the oldest unacknowledged event; later Appends
+// never wait.
+func TestStopBlockingWakesAppend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(Options{Budget: 2 * (EventOverhead + 1), Policy: Block})
+		for range 2 {
+			if _, err := l.Append(context.Background(), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan uint64, 1)
+		go func() {
+			seq, err := l.Append(context.Background(), []byte("y"))
+			if err != nil {
+				t.Error(err)
+			}
+			done <- seq
+		}()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Append did not wait on a full Block log")
+		default:
+		}
+		l.StopBlocking()
+		if seq := <-done; seq != 3 {
+			t.Fatalf("the woken Append got seq %d, want 3", seq)
+		}
+		if _, err := l.Append(context.Background(), []byte("z")); err != nil {
+			t.Fatal(err)
+		}
+		if st := l.Stats(); st.Dropped != 2 || st.First != 3 {
+			t.Fatalf("stats %+v: want the two oldest dropped", st)
+		}
+	})
+}

@@ -3,7 +3,6 @@ package pwshsim
 import (
 	"bytes"
 	"context"
-	"io"
 	"testing"
 	"time"
 
@@ -12,35 +11,6 @@ import (
 )
 
 // pipeTransport runs a Server in process behind a sessions.Transport.
-type pipeTransport struct {
-	r    *io.PipeReader // the server's output
-	w    *io.PipeWriter // the server's input
-	done chan struct{}
-}
-
-func startPipe(opts ServerOptions) *pipeTransport {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	p := &pipeTransport{r: outR, w: inW, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		NewServer(inR, outW, io.Discard, opts).Serve()
-		outW.Close()
-		inR.Close()
-	}()
-	return p
-}
-
-func (p *pipeTransport) Read(b []byte) (int, error)  { return p.r.Read(b) }
-func (p *pipeTransport) Write(b []byte) (int, error) { return p.w.Write(b) }
-func (p *pipeTransport) CloseWrite() error           { return p.w.Close() }
-func (p *pipeTransport) Close() error {
-	p.w.Close()
-	p.r.Close()
-	<-p.done
-	return nil
-}
-
 // TestReplayAnswersAsPwshDid drives pwshsim through every recorded
 // scenario with the recorder's own client and answers, and checks that
 // each pipeline that is not Live got exactly the messages real pwsh
@@ -57,7 +27,7 @@ func TestReplayAnswersAsPwshDid(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var got bytes.Buffer
-			if err := record.Run(ctx, startPipe(ServerOptions{Protocol: "2.4"}), sc, &got, nil); err != nil {
+			if err := record.Run(ctx, StartPipe(ServerOptions{Protocol: "2.4"}), sc, &got, nil); err != nil {
 				t.Fatal(err)
 			}
 			live := map[replayKey]bool{}
