@@ -167,9 +167,11 @@ func TestFanOutWithBlackholedHost(t *testing.T) {
 	// h1 and h2 run a command that holds until the test creates a file,
 	// so h3's connect timeout fires while they still run: the blackholed
 	// host is reported while the others go on, and does not hold them back.
+	// The timeout is long enough for h1 and h2 to connect on a loaded
+	// machine (2 s was not: their authentication was cut off).
 	release := filepath.Join(t.TempDir(), "release")
 	held := fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'hello'", release)
-	cmd := e2e.Command(e2e.PsmuxBin(), "invoke", "-F", p, "--connect-timeout", "2s", "h1,h2,h3", "--", held)
+	cmd := e2e.Command(e2e.PsmuxBin(), "invoke", "-F", p, "--connect-timeout", "10s", "h1,h2,h3", "--", held)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
