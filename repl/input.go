@@ -10,9 +10,9 @@ import (
 func isSingleQuote(c rune) bool { return strings.ContainsRune("'‘’‚‛", c) }
 func isDoubleQuote(c rune) bool { return strings.ContainsRune("\"“”„", c) }
 
-// incomplete reports whether script leaves a brace, parenthesis,
+// Incomplete reports whether script leaves a brace, parenthesis,
 // bracket or quote open, so the REPL continues it with ">> ".
-func incomplete(script string) bool {
+func Incomplete(script string) bool {
 	depth := 0
 	var quote rune
 	rs := []rune(script)

@@ -17,8 +17,8 @@ func TestIncompleteQuoteCharacters(t *testing.T) {
 		{"\"it’s\"", false},  // ’ inside a double-quoted string is text
 		{"„a“ + 'b'", false}, // low and high double quotes
 	} {
-		if got := incomplete(c.script); got != c.open {
-			t.Errorf("incomplete(%q) = %v, want %v", c.script, got, c.open)
+		if got := Incomplete(c.script); got != c.open {
+			t.Errorf("Incomplete(%q) = %v, want %v", c.script, got, c.open)
 		}
 	}
 }

@@ -229,7 +229,7 @@ func (r *repl) loop() error {
 		}
 		block = append(block, line)
 		script := strings.Join(block, "\n")
-		if incomplete(script) {
+		if Incomplete(script) {
 			continue
 		}
 		block = nil

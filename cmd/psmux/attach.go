@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/repl"
@@ -118,6 +120,10 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		}
 	}
 	var outMu sync.Mutex
+	// the last command whose end this client has shown, so the next
+	// statement runs (and the client leaves) only after its output
+	var lastState atomic.Int64
+	stateCh := make(chan struct{}, 1)
 	data, wait, err := c.Attach(ctx, mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers},
 		func(e mux.Seq) {
 			outMu.Lock()
@@ -125,6 +131,13 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			// acknowledge each event once it has been shown, so an attach
 			// after this client dies resumes right after it
 			defer c.Ack(name, e.Seq)
+			if e.Kind == mux.KindState && int64(e.Cmd) > lastState.Load() {
+				lastState.Store(int64(e.Cmd))
+				select {
+				case stateCh <- struct{}{}:
+				default:
+				}
+			}
 			if e.Kind == mux.KindInput {
 				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)
 				return
@@ -145,6 +158,40 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	ended := make(chan error, 1)
 	go func() { ended <- wait() }()
 
+	// Statements run in the order they were read, each after the one
+	// before it ended, as the REPL runs them; at the end of the input
+	// the client waits for the last and exits with exec's status.
+	queue := make(chan string, 64)
+	finished := make(chan int, 1)
+	go func() {
+		code := exitOK
+		for script := range queue {
+			data, err := c.Call(ctx, "exec", mux.ExecArgs{Target: name, Script: script, Interactive: true}, nil)
+			var res mux.ExecResult
+			if err == nil {
+				_ = json.Unmarshal(data, &res)
+			} else {
+				outMu.Lock()
+				fmt.Fprintf(stderr, "psmux: %v\n", err)
+				outMu.Unlock()
+			}
+			code = exitFor([]outcome{{exit: code}, {exit: execExit(res, err)}}, false)
+			shown := time.NewTimer(30 * time.Second) // an end the log dropped (Drop policy)
+			for err == nil && lastState.Load() < int64(res.Job) {
+				select {
+				case <-stateCh:
+					continue
+				case <-shown.C:
+				case <-c.Done():
+				}
+				break
+			}
+			shown.Stop()
+		}
+		finished <- code
+	}()
+	var pending string
+	in := lines // nil once the input ended
 	for {
 		select {
 		case <-c.Done():
@@ -163,26 +210,30 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 				return exitConnect
 			}
 			return exitOK
-		case line, ok := <-lines:
+		case code := <-finished:
+			fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
+			return code
+		case line, ok := <-in:
 			if !ok {
-				fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
-				return exitOK
-			}
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			if *readOnly {
-				fmt.Fprintln(stderr, "psmux: this client is read-only (-r)")
-				continue
-			}
-			go func() {
-				_, err := c.Call(ctx, "exec", mux.ExecArgs{Target: name, Script: line, Interactive: true}, nil)
-				if err != nil {
-					outMu.Lock()
-					fmt.Fprintf(stderr, "psmux: %v\n", err)
-					outMu.Unlock()
+				if strings.TrimSpace(pending) != "" {
+					queue <- pending
 				}
-			}()
+				close(queue)
+				in = nil // the loop now waits for the last statement
+				continue
+			}
+			if pending != "" {
+				pending += "\n"
+			}
+			pending += line
+			if strings.TrimSpace(pending) == "" || repl.Incomplete(pending) {
+				if strings.TrimSpace(pending) == "" {
+					pending = ""
+				}
+				continue
+			}
+			queue <- pending
+			pending = ""
 		}
 	}
 }

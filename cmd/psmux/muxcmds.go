@@ -498,3 +498,19 @@ func runKillServer(g global, stdin *os.File, stderr io.Writer) int {
 	<-c.Done()
 	return exitOK
 }
+
+// execExit is the exit status of one exec's result: connection trouble,
+// a stop, errors (SPEC S8).
+func execExit(res mux.ExecResult, err error) int {
+	switch {
+	case err != nil:
+		return muxErrorCode(err)
+	case res.Lost != "":
+		return exitConnect
+	case res.State == "Stopped":
+		return exitStopped
+	case res.State == "Failed", res.HadErrors:
+		return exitErrors
+	}
+	return exitOK
+}

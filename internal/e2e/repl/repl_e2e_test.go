@@ -2,6 +2,7 @@ package repl_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/testenv/opensshd"
 )
 
@@ -57,8 +59,15 @@ func TestREPLDetachAttachKeepsState(t *testing.T) {
 		x.WaitBusy("w1") // Ctrl-C before the command starts would only clear a line
 		x.Keys(w2, "C-c")
 		x.WaitPrompt(w2, e2e.W1Prompt)
-		if rows := x.M.Ls(); len(rows) != 1 || rows[0].State != "Opened" {
-			t.Fatalf("after Ctrl-C: %+v", rows)
+		if rows := x.M.Ls(); len(rows) != 1 || rows[0].State != "Opened" || rows[0].Availability != "Available" {
+			t.Fatalf("after Ctrl-C: %+v; want the session Opened and Available", rows)
+		}
+		var jobs []mux.JobInfo
+		if err := json.Unmarshal([]byte(x.M.Must("jobs", "-t", "w1", "--json").Stdout), &jobs); err != nil || len(jobs) == 0 {
+			t.Fatalf("jobs --json: %v %+v", err, jobs)
+		}
+		if last := jobs[len(jobs)-1]; last.Command != "Start-Sleep 100" || last.State != "Stopped" {
+			t.Fatalf("after Ctrl-C the last job is %+v; want Start-Sleep 100 Stopped", last)
 		}
 
 		// Ctrl-D leaves the session; at the local prompt it exits

@@ -214,8 +214,9 @@ func TestTwoClientsReadOnlyAndDetachOthers(t *testing.T) {
 		fmt.Fprintln(ro.Stdin, "'from ro'")
 		ro.Stdin.Close()
 		ro.Wait()
-		if !strings.Contains(ro.Errb.String(), "read-only") {
-			t.Fatalf("read-only client stderr %q", ro.Errb.String())
+		// the server's refusal (mux.CodeReadOnly), not the client's own
+		if !strings.Contains(ro.Errb.String(), "this client is attached read-only (-r) and cannot run commands") {
+			t.Fatalf("read-only client stderr %q: want the server's refusal", ro.Errb.String())
 		}
 		d := m.Attach("-t", "web1", "-d")
 		if err := a.Wait(); err != nil {

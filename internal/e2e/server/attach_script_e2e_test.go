@@ -1,0 +1,51 @@
+package server_test
+
+import (
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/psmux/psmux/internal/e2e"
+)
+
+// attachScript pipes script into `psmux attach -t S` and returns its
+// stdout and exit status.
+func attachScript(t *testing.T, m *e2e.MuxEnv, script string) (string, int) {
+	t.Helper()
+	cmd := m.Cmd("attach", "-t", "S")
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+var outputLine = regexp.MustCompile(`(?m)^[a-z0-9]+$`)
+
+// A script piped into attach runs as the REPL would run it typed: whole
+// statements (a function over several lines is one), in order, each
+// after the one before ended; the client waits for the last and exits
+// with exec's status.
+func TestAttachScriptRunsInOrder(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "S", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	for i := range 20 {
+		out, code := attachScript(t, m, "\"a\"\n\"b\"\n\"c\"\n\"d\"\n\"e\"\n")
+		if got := strings.Join(outputLine.FindAllString(out, -1), " "); got != "a b c d e" || code != 0 {
+			t.Fatalf("run %d: output lines %q, exit %d; want a b c d e, 0\n%s", i, got, code, out)
+		}
+	}
+	if out, code := attachScript(t, m, "function sq($n) {\n  $n * $n\n}\nsq 7\n"); !regexp.MustCompile(`(?m)^49$`).MatchString(out) || code != 0 {
+		t.Fatalf("a function over three lines: exit %d\n%s", code, out)
+	}
+	if out, code := attachScript(t, m, "Start-Sleep 2; \"slept\"\n\"second\"\n"); strings.Join(outputLine.FindAllString(out, -1), " ") != "slept second" || code != 0 {
+		t.Fatalf("a statement that takes a while, then another: exit %d\n%s", code, out)
+	}
+	if out, code := attachScript(t, m, "'before'\nWrite-Error bad\n'after'\n"); code != e2e.ExitErrors || !strings.Contains(out, "after") {
+		t.Fatalf("a script with a failing line: exit %d, want 1 (and the rest run)\n%s", code, out)
+	}
+}
