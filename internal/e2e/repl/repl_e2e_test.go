@@ -234,16 +234,17 @@ func TestREPLProgressBarReplaced(t *testing.T) {
 		// file, so the bar is on the screen when the test looks.
 		release := filepath.Join(t.TempDir(), "release")
 		x.Line(w, fmt.Sprintf("1..4 | %% { Write-Progress -Activity 'Copying' -Status \"step $_\" -PercentComplete ($_ * 25) }; while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'copied'", release))
-		drawn := regexp.MustCompile(`step [1-4]`) // the typed line says "step $_"
-		s := x.Wait(w, "the bar at step 4", func(s string) bool { return strings.Contains(s, "step 4") })
-		if n := len(drawn.FindAllString(s, -1)); n != 1 {
+		// the bar itself: "Copying step N [ooo   ]  NN%"
+		bar := regexp.MustCompile(`Copying step [1-4] \[o* *\] +\d+%`)
+		s := x.Wait(w, "the bar at step 4", func(s string) bool { return regexp.MustCompile(`Copying step 4 \[o+\] 100%`).MatchString(s) })
+		if n := len(bar.FindAllString(s, -1)); n != 1 {
 			t.Fatalf("the progress bar shows %d times (scrolled, not replaced):\n%s", n, s)
 		}
 		if err := os.WriteFile(release, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s = x.Wait(w, "the end", func(s string) bool { return regexp.MustCompile(`(?m)^copied$`).MatchString(s) })
-		if n := len(drawn.FindAllString(s, -1)); n > 1 {
+		if n := len(bar.FindAllString(s, -1)); n > 1 {
 			t.Fatalf("the progress bar shows %d times (scrolled, not replaced):\n%s", n, s)
 		}
 		x.WaitPrompt(w, e2e.W1Prompt)

@@ -432,14 +432,51 @@ func TestIdleSessionClosed(t *testing.T) {
 		sshd := e2e.StartSshd(t, sub)
 		m := e2e.NewMuxEnv(t)
 		log := m.Serve("--idle-check", "100ms")
+		// Two sessions with the same IdleTimeout that must not close: one
+		// with a client attached, one running a command (held on a file).
+		// They are set up before sleepy is created, so when sleepy's
+		// timeout fires theirs would have too.
+		m.NewSSH(sshd, "attached", "--idle-timeout", "2s")
+		a := m.Attach("-t", "attached")
+		m.NewSSH(sshd, "running", "--idle-timeout", "2s")
+		release := filepath.Join(t.TempDir(), "release")
+		m.Must("exec", "--async", "-t", "running", "--", fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }", release))
 		m.NewSSH(sshd, "sleepy", "--idle-timeout", "2s")
 		m.NewSSH(sshd, "awake")
-		if l := log.WaitFor(t, "IdleTimeout"); !strings.Contains(l, "sleepy") {
-			t.Fatalf("server log: %q", l)
+		if l := log.WaitFor(t, "IdleTimeout"); !strings.Contains(l, "session sleepy (") {
+			t.Fatalf("the first idle close: %q; want sleepy's", l)
 		}
-		rows := m.Ls()
-		if len(rows) != 1 || rows[0].Name != "awake" {
-			t.Fatalf("after the idle timeout: %+v", rows)
+		state := func() map[string]string {
+			out := map[string]string{}
+			for _, r := range m.Ls() {
+				out[r.Name] = r.State
+			}
+			return out
+		}
+		st := state()
+		if st["attached"] != "Opened" || st["running"] != "Opened" || st["awake"] != "Opened" || (st["sleepy"] != "" && st["sleepy"] != "Closed") {
+			t.Fatalf("after sleepy's idle timeout: %v; want attached, running and awake Opened", st)
+		}
+		// Once the client leaves and the command ends, they close too.
+		a.Stdin.Close()
+		a.Wait()
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		closed := map[string]bool{}
+		for range 2 {
+			l := log.WaitFor(t, "IdleTimeout")
+			for _, n := range []string{"attached", "running"} {
+				if strings.Contains(l, "session "+n+" (") {
+					closed[n] = true
+				}
+			}
+		}
+		if !closed["attached"] || !closed["running"] {
+			t.Fatalf("idle closes after the client left and the command ended: %v", closed)
+		}
+		if st := state(); st["awake"] != "Opened" {
+			t.Fatalf("awake (no IdleTimeout set below the default) is %q", st["awake"])
 		}
 	})
 }
