@@ -1,4 +1,4 @@
-package invoke_test
+package failures_test
 
 import (
 	"bytes"
