@@ -67,6 +67,8 @@ func TestWireParityPwsh(t *testing.T) {
 	for i, a := range allowed {
 		if used[i] > 0 {
 			t.Logf("allowed (%s) %dx %s, e.g. %s", a.Status, used[i], a.Pattern, example[i])
+		} else if a.Status == "harmless, timing" {
+			t.Logf("allowed (%s) 0x %s: not seen in this run", a.Status, a.Pattern)
 		} else {
 			t.Errorf("docs/WIRE-PARITY.md allows %s (%s), which no longer differs: remove the row", strconv.Quote(a.Pattern), a.Status)
 		}
