@@ -81,8 +81,10 @@ func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
 
 	// Typed interactively by a client that is not attached: it waits.
 	done := make(chan mux.ExecResult, 1)
+	execEnded := make(chan struct{})
 	var out []string
 	go func() {
+		defer close(execEnded)
 		data, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "Read-Host 'name'", Interactive: true, JSON: true}, func(e mux.Seq) {
 			if e.Kind == mux.KindMsg {
 				if v, err := e.Value(); err == nil {
@@ -109,12 +111,18 @@ func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
 	waiting := make(chan struct{})
 	watcher := dial(false, nil)
 	watched := make(chan struct{})
-	defer func() {
+	defer func() { // the test waits for the goroutines it started
 		cancel()
-		select {
-		case <-watched:
-		case <-time.After(30 * time.Second):
-			t.Error("the watcher's Attach did not return after its context ended")
+		limit := time.After(30 * time.Second)
+		for _, g := range []struct {
+			ended <-chan struct{}
+			what  string
+		}{{watched, "the watcher's Attach"}, {execEnded, "the interactive exec"}} {
+			select {
+			case <-g.ended:
+			case <-limit:
+				t.Errorf("%s did not return within 30s of its context ending", g.what)
+			}
 		}
 	}()
 	go func() {
