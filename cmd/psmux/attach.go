@@ -33,8 +33,8 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	via := fs.String("via", "", "attach to the server on another host, through SSH and psmux proxy there")
 	var sf ssh.Flags
 	sf.Register(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
 	}
 	ctx := context.Background()
 	var c *mux.Client

@@ -41,10 +41,11 @@ func runCp(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 	sf.Register(fs)
 	quiet := fs.Bool("q", false, "no progress")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: psmux cp ["+sshFlagsUsage+"] [-q] SRC DST   (one of them DEST:path)")
+		fmt.Fprintln(fs.Output(), "usage: psmux cp ["+sshFlagsUsage+"] [-q] SRC DST   (one of them DEST:path)")
+		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, -1, stdout); !ok {
+		return code
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()

@@ -36,9 +36,12 @@ func runDoctor(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	var sf ssh.Flags
 	sf.Register(fs)
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: psmux doctor ["+sshFlagsUsage+"] [--json] DEST") }
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: psmux doctor ["+sshFlagsUsage+"] [--json] DEST")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, -1, stdout); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -58,9 +58,12 @@ func runInvoke(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print NDJSON events instead of formatted output")
 	throttle := fs.Int("throttle", 32, "run at most this many destinations at once")
 	maxObj := fs.Int("max-received-object-size", 0, maxObjectUsage)
-	fs.Usage = func() { fmt.Fprintln(stderr, invokeUsage) }
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), invokeUsage)
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, -1, stdout); !ok {
+		return code
 	}
 	rest := fs.Args()
 	if err := sf.Check(); err != nil {

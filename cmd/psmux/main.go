@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/psrp"
 )
 
 // Exit statuses of exec/invoke (SPEC S8).
@@ -34,8 +36,9 @@ commands:
   attach|a [-t S] [-d] [-r] [--via DEST]             enter a session in the REPL (line mode when stdin is not a terminal)
   capture -t S [--since N] [--job N] [--json]        print a session's output log
   jobs -t S [--json]                                 the session's commands and their states
-  rm -t TARGETS | --all                              close sessions (Remove-PSSession)
+  rm|kill-session -t TARGETS | --all                 close sessions (Remove-PSSession)
   reconnect -t S                                     reopen a Broken session and re-run its init script
+  start-server|start                                 start the server if none runs (it restores saved sessions)
   kill-server                                        stop the server and every session
   server [--foreground] [--trace DIR]                run the server (started on demand otherwise)
   proxy                                              bridge stdin/stdout to the server (for attach --via)
@@ -77,24 +80,29 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return runCp(g, rest, stdin, stdout, stderr)
 	case "doctor":
 		return runDoctor(rest, stdin, stdout, stderr)
-	case "new":
+	case "new", "new-session":
 		return runNew(g, rest, stdin, stdout, stderr)
 	case "ls", "list-sessions":
 		return runLs(g, rest, stdin, stdout, stderr)
-	case "has", "has-session", "rm", "reconnect", "jobs":
+	case "has", "has-session", "rm", "kill-session", "reconnect", "jobs":
 		op := args[0]
-		if op == "has-session" {
+		switch op {
+		case "has-session":
 			op = "has"
+		case "kill-session":
+			op = "rm"
 		}
 		return runTargetCmd(g, op, rest, stdin, stdout, stderr)
 	case "exec":
 		return runExec(g, rest, stdin, stdout, stderr)
 	case "capture":
 		return runCapture(g, rest, stdin, stdout, stderr)
-	case "attach", "a":
+	case "attach", "a", "attach-session":
 		return runAttach(g, rest, stdin, stdout, stderr)
+	case "start-server", "start":
+		return runStartServer(g, rest, stdin, stdout, stderr)
 	case "kill-server":
-		return runKillServer(g, stdin, stderr)
+		return runKillServer(g, rest, stdin, stdout, stderr)
 	case "server":
 		return runServer(g, rest, stderr)
 	case "proxy":
@@ -102,12 +110,17 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case "debug":
 		return runDebug(rest, stdin, stdout, stderr)
 	case "version", "-V", "--version":
-		fmt.Fprintf(stdout, "psmux %s\n", version)
+		fmt.Fprintf(stdout, "psmux %s (client protocol %d; PSRP %s and %s; OutOfProc over SSH and local processes)\n",
+			version, mux.ProtocolVersion, psrp.ProtocolVersion23, psrp.ProtocolVersion24)
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "psmux: unknown command: %s\n%s", args[0], usage)
+	if n := nearest(args[0]); n != "" {
+		fmt.Fprintf(stderr, "psmux: unknown command: %s (did you mean %s?)\n", args[0], n)
+	} else {
+		fmt.Fprintf(stderr, "psmux: unknown command: %s\n%s", args[0], usage)
+	}
 	return exitUsage
 }

@@ -25,6 +25,9 @@ import (
 // it the way tmux and PowerShell word theirs.
 func muxError(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(err.Error(), "sock: "))
+	if errors.As(err, new(errNoServer)) {
+		return exitErrors
+	}
 	var e *mux.Error
 	if errors.As(err, &e) {
 		switch e.Code {
@@ -42,7 +45,10 @@ func muxError(stderr io.Writer, err error) int {
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: psmux "+usage) }
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: psmux "+usage)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
@@ -119,8 +125,8 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 	local := fs.Bool("local", false, "a local pwsh -s (or --pwsh CMD) instead of a host")
 	pwsh := fs.String("pwsh", "", "the local OutOfProc server command")
 	asJSON := fs.Bool("json", false, "print the row as JSON")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, -1, stdout); !ok {
+		return code
 	}
 	if err := sf.Check(); err != nil {
 		fmt.Fprintf(stderr, "psmux: new: %v\n", err)
@@ -181,11 +187,11 @@ func absFlags(args []string) []string {
 func runLs(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ls", "ls [--json]", stderr)
 	asJSON := fs.Bool("json", false, "print the sessions as JSON")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, true, stdin)
+	c, err := connect(ctx, g, false, stdin)
 	if err != nil {
 		return muxError(stderr, err)
 	}
@@ -221,19 +227,16 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 	target := fs.String("t", "", "session: name, id, glob or comma list")
 	all := fs.Bool("all", false, "every session (rm)")
 	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
 	}
 	if op != "kill-server" && *target == "" && !(op == "rm" && *all) {
 		fs.Usage()
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, op != "kill-server", stdin)
+	c, err := connect(ctx, g, false, stdin)
 	if err != nil {
-		if op == "has" {
-			return 1
-		}
 		return muxError(stderr, err)
 	}
 	defer c.Close()
@@ -285,8 +288,8 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 	throttle := fs.Int("throttle", 32, "run in at most this many sessions at once")
 	timeout := fs.Duration("timeout", 0, "stop the command after this long (exit 4)")
 	async := fs.Bool("async", false, "start the command as a job and return at once (fails if the session is busy)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, -1, stdout); !ok {
+		return code
 	}
 	script := strings.Join(fs.Args(), " ")
 	if *target == "" || strings.TrimSpace(script) == "" {
@@ -294,7 +297,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, true, stdin)
+	c, err := connect(ctx, g, false, stdin)
 	if err != nil {
 		return muxError(stderr, err)
 	}
@@ -430,15 +433,15 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 	since := fs.Uint64("since", 0, "from this event sequence number")
 	jobID := fs.Int("job", 0, "only this job's output")
 	asJSON := fs.Bool("json", false, "print NDJSON events")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
 	}
 	if *target == "" {
 		fs.Usage()
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := connect(ctx, g, true, stdin)
+	c, err := connect(ctx, g, false, stdin)
 	if err != nil {
 		return muxError(stderr, err)
 	}
@@ -484,8 +487,27 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 	return exitOK
 }
 
+// runStartServer is tmux's start-server: a server on the socket, started
+// if none runs (ls, exec and the rest never start one).
+func runStartServer(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("start-server", "start-server", stderr)
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
+	}
+	c, err := connect(context.Background(), g, true, stdin)
+	if err != nil {
+		return muxError(stderr, err)
+	}
+	c.Close()
+	return exitOK
+}
+
 // runKillServer stops the server and every session.
-func runKillServer(g global, stdin *os.File, stderr io.Writer) int {
+func runKillServer(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("kill-server", "kill-server", stderr)
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
+	}
 	ctx := context.Background()
 	c, err := connect(ctx, g, false, stdin)
 	if err != nil {

@@ -46,8 +46,8 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	trace := fs.String("trace", "", "write each session's OutOfProc traffic to `DIR`/<name>.oop (secrets masked) and log every request")
 	readyFD := fs.Int("ready-fd", 0, "write \"ready\" to this descriptor once listening (used when started on demand)")
 	idle := fs.Duration("idle-check", time.Second, "how often idle sessions are looked for")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args, 0, os.Stdout); !ok {
+		return code
 	}
 	path, err := g.socketPath()
 	if err != nil {
@@ -140,7 +140,7 @@ func connect(ctx context.Context, g global, start bool, stdin *os.File) (*mux.Cl
 	}
 	if err != nil {
 		if errors.As(err, &nse) {
-			return nil, fmt.Errorf("no server running on %s", path)
+			return nil, errNoServer{path}
 		}
 		return nil, err
 	}
@@ -234,3 +234,9 @@ func absPath(p string) (string, error) {
 	}
 	return filepath.Abs(p)
 }
+
+// errNoServer says no server listens on the socket (and none was
+// started): tmux's "no server running on PATH", exit 1.
+type errNoServer struct{ path string }
+
+func (e errNoServer) Error() string { return "no server running on " + e.path }

@@ -258,7 +258,8 @@ func TestServerKill9AndRestore(t *testing.T) {
 		if !strings.Contains(a.Errb.String(), "lost the server") {
 			t.Fatalf("attached client said %q", a.Errb.String())
 		}
-		rows := m.Ls() // starts a new server, which restores the registry
+		m.Must("start-server") // a new server, which restores the registry
+		rows := m.Ls()
 		if len(rows) != 2 {
 			t.Fatalf("after restart: %+v", rows)
 		}
@@ -435,13 +436,15 @@ func TestIdleSessionClosed(t *testing.T) {
 		// Two sessions with the same IdleTimeout that must not close: one
 		// with a client attached, one running a command (held on a file).
 		// They are set up before sleepy is created, so when sleepy's
-		// timeout fires theirs would have too.
-		m.NewSSH(sshd, "attached", "--idle-timeout", "2s")
+		// timeout fires theirs would have too. (6 s: long enough for the
+		// client and the command to arrive after their session opened,
+		// on a loaded machine too.)
+		m.NewSSH(sshd, "attached", "--idle-timeout", "6s")
 		a := m.Attach("-t", "attached")
-		m.NewSSH(sshd, "running", "--idle-timeout", "2s")
+		m.NewSSH(sshd, "running", "--idle-timeout", "6s")
 		release := filepath.Join(t.TempDir(), "release")
 		m.Must("exec", "--async", "-t", "running", "--", fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }", release))
-		m.NewSSH(sshd, "sleepy", "--idle-timeout", "2s")
+		m.NewSSH(sshd, "sleepy", "--idle-timeout", "6s")
 		m.NewSSH(sshd, "awake")
 		if l := log.WaitFor(t, "IdleTimeout"); !strings.Contains(l, "session sleepy (") {
 			t.Fatalf("the first idle close: %q; want sleepy's", l)

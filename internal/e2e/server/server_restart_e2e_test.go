@@ -14,13 +14,13 @@ import (
 // reaches it and the next client starts a second server beside it.
 func TestStoppingServerLeavesNewerServersSocket(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
-	m.Must("ls") // starts the first server on demand
+	m.Must("start-server") // the first server
 	// The first server's shutdown window, made to last: its socket file is
 	// gone while it still runs, so the next client starts a second server.
 	if err := os.Remove(m.Sock); err != nil {
 		t.Fatal(err)
 	}
-	m.Must("ls")
+	m.Must("start-server")
 	pids := m.ServerPids()
 	if len(pids) != 2 {
 		t.Fatalf("want two servers started, the log says %v:\n%s", pids, m.Log())

@@ -1,0 +1,55 @@
+package server_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/psmux/psmux/internal/e2e"
+)
+
+// The CLI as a tmux user types it: --help and a bad flag never act,
+// commands that read the server never start one, aliases and the nearest
+// command for a typo.
+func TestCLILikeTmux(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	for _, args := range [][]string{{"ls"}, {"has", "-t", "x"}, {"capture", "-t", "x"}, {"exec", "-t", "x", "--", "1"}, {"kill-server"}} {
+		r := m.Run(args...)
+		if r.Code != 1 || r.Stderr != "psmux: no server running on "+m.Sock+"\n" {
+			t.Fatalf("psmux %q with no server: exit %d, stderr %q; want 1 and tmux's no server running", args, r.Code, r.Stderr)
+		}
+	}
+	if _, err := os.Stat(m.Sock); err == nil {
+		t.Fatalf("a command that only reads the server started one (%s exists)", m.Sock)
+	}
+	m.Must("new", "-n", "S", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	pid := m.ServerPID()
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"kill-server", "--help"}, 0, "usage: psmux kill-server"},
+		{[]string{"kill-server", "-h"}, 0, "usage: psmux kill-server"},
+		{[]string{"kill-server", "-t", "x"}, 2, "flag provided but not defined: -t"},
+		{[]string{"kill-server", "now"}, 2, `unexpected argument "now"`},
+		{[]string{"rm", "--help"}, 0, "usage: psmux rm"},
+		{[]string{"ls", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"lss"}, 2, "unknown command: lss (did you mean ls?)"},
+	} {
+		r := m.Run(c.args...)
+		if r.Code != c.code || !strings.Contains(r.Stdout+r.Stderr, c.out) {
+			t.Fatalf("psmux %q: exit %d, stdout %q, stderr %q; want %d and %q", c.args, r.Code, r.Stdout, r.Stderr, c.code, c.out)
+		}
+		if rows := m.Ls(); len(rows) != 1 || rows[0].State != "Opened" || e2e.Gone(pid) {
+			t.Fatalf("after psmux %q the server or its session is gone: %+v", c.args, rows)
+		}
+	}
+	if r := m.Must("version"); !strings.Contains(r.Stdout, "client protocol 1; PSRP 2.3 and 2.4") {
+		t.Fatalf("version: %q", r.Stdout)
+	}
+	m.Must("kill-session", "-t", "S")
+	if rows := m.Ls(); len(rows) != 0 {
+		t.Fatalf("after kill-session: %+v", rows)
+	}
+}
