@@ -44,6 +44,9 @@ type SessionOptions struct {
 	Width        int // the host's BufferSize width; default 120
 	// MaxObjectSize caps one object from the server in bytes; 0: 200 MB.
 	MaxObjectSize int
+	// HandshakeTimeout bounds the wait for the server to open the pool;
+	// 0: sessions.DefaultHandshakeTimeout (the connect timeout's default).
+	HandshakeTimeout time.Duration
 }
 
 // Info is a session's row: Get-PSSession's columns plus psmux's.
@@ -187,6 +190,9 @@ func (s *Session) open(ctx context.Context) error {
 		if k == sessions.DiagStderr && closing.Load() {
 			return
 		}
+		if k == sessions.DiagProtocol {
+			s.srv.logf("session %s (%d): %s", s.Name, s.ID, text)
+		}
 		s.append(context.Background(), Event{Kind: KindNoise, Text: text})
 	}
 	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
@@ -195,7 +201,7 @@ func (s *Session) open(ctx context.Context) error {
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
 			Host: psrp.TerminalHost(s.opts.Width, 50), MaxRunspaces: int32(s.opts.MaxRunspaces),
-			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag})
+			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag, HandshakeTimeout: s.opts.HandshakeTimeout})
 		if err == nil {
 			s.mu.Lock()
 			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill
