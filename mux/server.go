@@ -263,6 +263,9 @@ type NewArgs struct {
 	// MaxObjectMB is MaximumReceivedObjectSizeMB: the largest object
 	// accepted from the server, in MB; 0: 200.
 	MaxObjectMB int `json:"max_received_object_size_mb,omitempty"`
+	// ConnectTimeout is --connect-timeout, which also bounds the wait for
+	// the PowerShell server's answer (local sessions too); 0: 30 s.
+	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"`
 }
 
 // MaxObjectMB bounds --max-received-object-size: one object is held
@@ -278,6 +281,12 @@ func (a NewArgs) options() (SessionOptions, error) {
 		return o, errorf(CodeUsage, "new: --max-received-object-size %d: expected 1 to %d (MB)", a.MaxObjectMB, MaxObjectMB)
 	}
 	o.MaxObjectSize = a.MaxObjectMB << 20
+	o.HandshakeTimeout = a.ConnectTimeout
+	if o.HandshakeTimeout == 0 && len(a.SSH) > 0 {
+		if f, err := ssh.ParseFlags(a.SSH); err == nil {
+			o.HandshakeTimeout = f.ConnectTimeout
+		}
+	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
 	} else if o.IdleTimeout < 0 {
@@ -377,6 +386,9 @@ func (s *Server) save() {
 		if x.spec.MaxObjectMB != 0 {
 			opts["max_received_object_size_mb"] = strconv.Itoa(x.spec.MaxObjectMB)
 		}
+		if x.spec.ConnectTimeout != 0 {
+			opts["connect_timeout"] = x.spec.ConnectTimeout.String()
+		}
 		x.mu.Lock()
 		where := x.where
 		x.mu.Unlock()
@@ -444,6 +456,9 @@ func (s *Server) restore() error {
 		}
 		if v, ok := r.Options["max_received_object_size_mb"]; ok {
 			a.MaxObjectMB, _ = strconv.Atoi(v)
+		}
+		if v, ok := r.Options["connect_timeout"]; ok {
+			a.ConnectTimeout, _ = time.ParseDuration(v)
 		}
 		opts, _ := a.options()
 		tg, terr := a.target()

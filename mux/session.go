@@ -44,6 +44,9 @@ type SessionOptions struct {
 	Width        int // the host's BufferSize width; default 120
 	// MaxObjectSize caps one object from the server in bytes; 0: 200 MB.
 	MaxObjectSize int
+	// HandshakeTimeout bounds the wait for the server to open the pool;
+	// 0: sessions.DefaultHandshakeTimeout (the connect timeout's default).
+	HandshakeTimeout time.Duration
 }
 
 // Info is a session's row: Get-PSSession's columns plus psmux's.
@@ -202,6 +205,9 @@ func (s *Session) open(ctx context.Context) error {
 		if k == sessions.DiagStderr && closing.Load() {
 			return
 		}
+		if k == sessions.DiagProtocol {
+			s.srv.logf("session %s (%d): %s", s.Name, s.ID, text)
+		}
 		// Never waits: a full Block log must not stall the goroutine
 		// that reads the server's stderr or noise. What does not fit
 		// is counted.
@@ -219,7 +225,7 @@ func (s *Session) open(ctx context.Context) error {
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
 			Host: psrp.TerminalHost(s.opts.Width, 50), MaxRunspaces: int32(s.opts.MaxRunspaces),
-			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag})
+			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag, HandshakeTimeout: s.opts.HandshakeTimeout})
 		if err == nil {
 			s.mu.Lock()
 			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -33,7 +35,47 @@ const (
 	DiagNoise     DiagKind = iota // text before the first packet (banners, rc files)
 	DiagStderr                    // the server's stderr
 	DiagPipeError                 // a __NamedPipeError__: line
+	DiagProtocol                  // something the server sent that psmux ignores (said once per kind)
 )
+
+// DefaultHandshakeTimeout is how long Open waits for the server's answer
+// when Options.HandshakeTimeout is 0: the connect timeout's default.
+const DefaultHandshakeTimeout = 30 * time.Second
+
+// Noise caps (SPEC S4): the first noiseShown lines before the first packet
+// reach Diag, the rest are only counted; more than MaxNoise bytes of them
+// break the connection.
+const (
+	noiseShown = 64
+	MaxNoise   = 16 << 20
+)
+
+// HandshakeTimeoutError is a server that did not open the pool in time.
+type HandshakeTimeoutError struct{ After time.Duration }
+
+func (e *HandshakeTimeoutError) Error() string {
+	return fmt.Sprintf("sessions: no answer from the PowerShell server within %s", seconds(e.After))
+}
+
+// seconds words d as "30 s" or "1.5 s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
+// NoiseError is a server that wrote more than MaxNoise bytes before its
+// first packet.
+type NoiseError struct{ Lines, Bytes int }
+
+func (e *NoiseError) Error() string {
+	return fmt.Sprintf("sessions: %d bytes (%d lines) of noise before the first OutOfProc packet, more than the noise cap of %d bytes (%d MiB)",
+		e.Bytes, e.Lines, MaxNoise, MaxNoise>>20)
+}
+
+// Counts are what a connection ignored or held back, for diagnostics.
+type Counts struct {
+	NoiseLines, NoiseBytes int // before the first packet
+	Unknown                int // messages of unknown types and state values
+}
 
 // Options configure a connection.
 type Options struct {
@@ -54,6 +96,10 @@ type Options struct {
 	// Diag receives noise and error lines from the remote side. It is
 	// called from the connection's goroutine and must not block.
 	Diag func(kind DiagKind, text string)
+	// HandshakeTimeout bounds Open: a server that has not opened the pool
+	// by then is given up with a *HandshakeTimeoutError. 0 =
+	// DefaultHandshakeTimeout; negative = only ctx bounds it.
+	HandshakeTimeout time.Duration
 }
 
 // ClientVersion is psmux's version, which servers see in
@@ -109,6 +155,9 @@ type Conn struct {
 	openErr   error
 	privData  clixml.Value
 	closeOnce sync.Once
+	started   bool // a packet came
+	counts    Counts
+	said      map[string]bool // DiagProtocol kinds already reported
 }
 
 type item struct {
@@ -151,7 +200,20 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	go c.readLoop()
 	go c.writeLoop()
 	go c.run()
+	hs := opts.HandshakeTimeout
+	if hs == 0 {
+		hs = DefaultHandshakeTimeout
+	}
+	var expired <-chan time.Time
+	if hs > 0 {
+		t := time.NewTimer(hs)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
+	case <-expired:
+		c.abort()
+		return nil, &HandshakeTimeoutError{After: hs}
 	case err := <-c.opened:
 		if err != nil {
 			c.abort()
@@ -338,11 +400,17 @@ func (c *Conn) onItem(it item) {
 	}
 	switch {
 	case it.it.Noise != "":
-		c.diag(DiagNoise, it.it.Noise)
+		c.noise(it.it.Noise)
 		return
 	case it.it.PipeError != "":
 		c.diag(DiagPipeError, it.it.PipeError)
 		return
+	}
+	if !c.started {
+		c.started = true
+		if n := c.counts.NoiseLines - noiseShown; n > 0 {
+			c.diag(DiagNoise, fmt.Sprintf("(%d more lines of noise before the first packet not shown; %d bytes in all)", n, c.counts.NoiseBytes))
+		}
 	}
 	evs, err := c.pool.Receive(it.it.Packet)
 	if err != nil {
@@ -354,9 +422,56 @@ func (c *Conn) onItem(it item) {
 	}
 }
 
+// noise counts a line before the first packet, shows the first ones and
+// breaks the connection past MaxNoise.
+func (c *Conn) noise(line string) {
+	c.counts.NoiseLines++
+	c.counts.NoiseBytes += len(line) + 1
+	if c.counts.NoiseBytes > MaxNoise {
+		c.stop(&BrokenError{Err: &NoiseError{Lines: c.counts.NoiseLines, Bytes: c.counts.NoiseBytes}})
+		return
+	}
+	if c.counts.NoiseLines <= noiseShown {
+		c.diag(DiagNoise, line)
+	}
+}
+
+// ignored counts something the server sent that psmux does not act on and
+// says so once per kind.
+func (c *Conn) ignored(kind, text string) {
+	c.counts.Unknown++
+	if c.said[kind] {
+		return
+	}
+	if c.said == nil {
+		c.said = map[string]bool{}
+	}
+	c.said[kind] = true
+	c.diag(DiagProtocol, text+" (ignored; further ones are counted, not shown)")
+}
+
+// Counts returns what the connection has ignored or counted so far.
+func (c *Conn) Counts() Counts {
+	var n Counts
+	c.do(func() { n = c.counts })
+	return n
+}
+
 func (c *Conn) dispatch(ev any) {
 	switch e := ev.(type) {
+	case psrp.OtherEvent:
+		if !e.Type.Known() {
+			c.ignored(e.Type.String(), "the server sent a message of unknown type "+e.Type.String())
+		}
+	case psrp.PipelineStateEvent:
+		if !e.State.Valid() {
+			c.ignored("pipeline state", fmt.Sprintf("the server sent an invalid pipeline state %d", int32(e.State)))
+		}
+		c.toRun(e.PID, ev)
 	case psrp.PoolStateEvent:
+		if !e.State.Valid() {
+			c.ignored("pool state", fmt.Sprintf("the server sent an invalid runspace pool state %d", int32(e.State)))
+		}
 		switch e.State {
 		case psrp.PoolOpened:
 			select {
@@ -399,12 +514,10 @@ func (c *Conn) dispatch(ev any) {
 			return
 		}
 		c.toRun(e.PID, ev)
-	case psrp.PipelineStateEvent:
-		c.toRun(e.PID, ev)
 	case psrp.PipelineClosedEvent:
 		c.toRun(e.PID, ev)
 		delete(c.runs, e.PID)
-	case psrp.SignalAckEvent, psrp.CapabilityEvent, psrp.OtherEvent:
+	case psrp.SignalAckEvent, psrp.CapabilityEvent:
 	}
 }
 

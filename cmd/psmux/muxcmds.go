@@ -132,7 +132,8 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "psmux: new: %v\n", err)
 		return exitUsage
 	}
-	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS, MaxObjectMB: *maxObj}
+	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS, MaxObjectMB: *maxObj,
+		ConnectTimeout: sf.ConnectTimeout}
 	switch {
 	case *local:
 		argv, code := localArgv(*pwsh, stderr)

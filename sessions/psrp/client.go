@@ -116,6 +116,11 @@ type ClientPool struct {
 	Negotiated string // the server's protocolversion
 	Protocol   string // the protocolversion psmux announces; "" = ClientProtocol
 	MaxMessage int    // cap on one reassembled message (0 = MaxMessageDefault)
+	// MaxPending caps the bytes of unfinished messages over all the
+	// pool's streams together (0 = the message cap): a server that starts
+	// messages on every stream and finishes none holds no more than one
+	// whole message would.
+	MaxPending int
 	// Crypto does protocol 2.3's SecureString key exchange (package
 	// pscrypto); nil makes a SecureString under 2.3 an error.
 	Crypto Crypto
@@ -576,7 +581,7 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 		// Only the pool and its pipelines have streams: a buffer for any
 		// PSGuid the server names would let it hold memory without bound.
 		if pk.GUID != NilGUID && p.pipes[pk.GUID] == nil {
-			return nil, protoErr("Data for PSGuid %s, which is no pipeline of this pool", pk.GUID)
+			return nil, protoErr("Data for PSGuid %s, which is no pipeline of this pool (only the pool's and its pipelines' streams are buffered)", pk.GUID)
 		}
 		k := rxKey{pk.GUID, pk.PromptResponse}
 		d := p.rx[k]
@@ -590,6 +595,9 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 				return nil, err
 			}
 			return nil, &ProtocolError{Err: err}
+		}
+		if err := p.checkPending(); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, protoErr("unexpected packet %s", pk.Kind)
@@ -635,6 +643,31 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
 		}
 	}
 	return p.dispatch(guid, m.Type, v)
+}
+
+// PendingError is a server holding more unfinished message bytes than
+// the session's cap allows.
+type PendingError struct{ Pending, Limit int }
+
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("psrp: %d bytes of unfinished messages from the server, more than the session's pending cap of %d bytes (%d MB)",
+		e.Pending, e.Limit, e.Limit>>20)
+}
+
+// checkPending enforces MaxPending over every stream's buffer.
+func (p *ClientPool) checkPending() error {
+	limit := p.MaxPending
+	if limit <= 0 {
+		limit = p.maxMessage()
+	}
+	total := 0
+	for _, d := range p.rx {
+		total += d.Buffered()
+	}
+	if total > limit {
+		return &ProtocolError{Err: &PendingError{Pending: total, Limit: limit}}
+	}
+	return nil
 }
 
 func (p *ClientPool) maxMessage() int {

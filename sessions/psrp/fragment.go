@@ -124,6 +124,9 @@ type Defragmenter struct {
 	err         error // a broken stream stays broken
 }
 
+// Buffered returns the bytes held for messages not yet complete.
+func (d *Defragmenter) Buffered() int { return len(d.pending) + d.size }
+
 // Pending reports whether a message or fragment is incomplete.
 func (d *Defragmenter) Pending() bool { return d.inMessage || len(d.pending) > 0 }
 

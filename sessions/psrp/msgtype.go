@@ -134,6 +134,9 @@ func (s RunspacePoolStateValue) String() string {
 	return fmt.Sprintf("RunspacePoolState(%d)", int32(s))
 }
 
+// Valid reports whether s is one of PowerShell's pool states.
+func (s RunspacePoolStateValue) Valid() bool { return s >= 0 && int(s) < len(poolStateNames) }
+
 // PSInvocationState is PowerShell's pipeline state enum.
 type PSInvocationState int32
 
@@ -156,6 +159,9 @@ func (s PSInvocationState) String() string {
 	}
 	return fmt.Sprintf("PSInvocationState(%d)", int32(s))
 }
+
+// Valid reports whether s is one of PowerShell's pipeline states.
+func (s PSInvocationState) Valid() bool { return s >= 0 && int(s) < len(pipeStateNames) }
 
 // Terminal reports whether the state ends a pipeline.
 func (s PSInvocationState) Terminal() bool { return s == Stopped || s == Completed || s == Failed }
