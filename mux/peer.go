@@ -459,7 +459,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(x.history(a.Line)), nil
 	case "kill-server":
-		go s.Shutdown()
+		s.stop()
 		return marshal("bye"), nil
 	}
 	return nil, errorf(CodeUsage, "unknown request %q", f.Op)

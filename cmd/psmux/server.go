@@ -111,14 +111,14 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		select {
 		case sig := <-sigs:
 			logger.Printf("%v: shutting down", sig)
-			srv.Shutdown()
+			srv.Shutdown(context.Background())
 		case <-srv.Done():
 		}
 		ln.Close()
 	}()
 	acc := &sock.Accepter{L: ln, Log: func(s string) { logger.Print(s) }}
 	err = srv.Serve(func() (net.Conn, error) { return acc.Accept() })
-	srv.Shutdown()
+	srv.Shutdown(context.Background())
 	if err != nil {
 		logger.Print(err)
 	}

@@ -435,6 +435,25 @@ func (l *Log) Stats() Stats {
 	}
 }
 
+// CloseWith appends data as the log's last event and closes it, without
+// waiting: it evicts what the policy allows to make room and, under a
+// full Block log, keeps the event over budget (one final event, such
+// as "Closed", is worth more than the budget's last bytes). It returns
+// the event's sequence number, or 0 when the log was already closed.
+func (l *Log) CloseWith(data []byte) uint64 {
+	need := int64(len(data)) + EventOverhead
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0
+	}
+	l.makeRoomLocked(need)
+	seq := l.pushLocked(data, need)
+	l.mu.Unlock()
+	l.Close()
+	return seq
+}
+
 // Close marks the log closed and wakes every waiter: blocked Appends
 // return ErrClosed, and Waits return ErrClosed once nothing is left at
 // or after their seq. Retained events stay readable. Close is

@@ -787,3 +787,30 @@ func TestRandomizedAgainstModel(t *testing.T) {
 		}
 	}
 }
+
+// A full Block log that nobody reads still takes its last event at
+// once: closing a session never waits for a reader.
+func TestCloseWithOnAFullBlockLog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(Options{Budget: 100, Policy: Block})
+		mustAppend(t, l, 1, 36)
+		blocked := make(chan error, 1)
+		go func() {
+			_, err := l.Append(context.Background(), ev(2, 36))
+			blocked <- err
+		}()
+		synctest.Wait()
+		seq := l.CloseWith(ev(2, 8))
+		if seq != 2 {
+			t.Fatalf("CloseWith = %d, want 2", seq)
+		}
+		if err := <-blocked; !errors.Is(err, ErrClosed) {
+			t.Fatalf("the blocked Append after CloseWith: %v", err)
+		}
+		evs, _, _ := l.Read(0, 0, nil)
+		checkRun(t, evs, 1, 2)
+		if l.CloseWith(ev(3, 8)) != 0 {
+			t.Fatal("CloseWith on a closed log appended")
+		}
+	})
+}

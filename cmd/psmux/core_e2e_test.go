@@ -1,0 +1,112 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The server core end to end (issue 12): a local pwshsim session per
+// case, through a live server process.
+
+// untilLs runs ls until ok accepts a row of session name, failing after
+// two minutes.
+func (m *muxEnv) untilLs(t *testing.T, name, what string, ok func(row map[string]any) bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, r := range m.ls() {
+			if r.Name == name && ok(map[string]any{"State": r.State, "LastSeq": r.LastSeq, "Reason": r.Reason}) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s never %s: %+v", name, what, m.ls())
+		}
+	}
+}
+
+// timed runs psmux args and fails when it does not succeed; a run that
+// does not end at all is cut off after 20 s. It returns how long it
+// took (the 2 s bound is asserted on a fake clock in mux's
+// TestCloseWithAFullBlockLogAndNoClient; here it is reported).
+func (m *muxEnv) timed(t *testing.T, args ...string) time.Duration {
+	t.Helper()
+	cmd := m.cmd(args...)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("psmux %q: %v\nserver log:\n%s", args, err, m.log())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("psmux %q hung (over 20 s)\nserver log:\n%s", args, m.log())
+	}
+	return time.Since(start)
+}
+
+// Block policy, a full log and no client: rm, kill-server and the idle
+// close each return (they used to hang forever); the idle-closed
+// session stays listed as Closed with the reason, and capture reads it.
+func TestBlockFullLogNoClientCloses(t *testing.T) {
+	local := []string{"--local", "--pwsh", pwshsimBin() + " -s", "--policy", "Block"}
+	for _, how := range []string{"rm", "kill-server", "idle"} {
+		t.Run(how, func(t *testing.T) {
+			m := newMuxEnv(t)
+			log := m.serve("--idle-check", "100ms")
+			if how == "idle" {
+				// no command may run for it to be idle: the "Opened"
+				// event alone fills a 1-byte budget
+				m.must(append([]string{"new", "-n", "full", "--budget", "1", "--idle-timeout", "2s"}, local...)...)
+				// and one with room, whose output capture shows after the close
+				m.must(append([]string{"new", "-n", "roomy", "--idle-timeout", "2s"}, local...)...)
+				m.must("exec", "-t", "roomy", "--", "'said before'")
+			} else {
+				m.must(append([]string{"new", "-n", "full", "--budget", "4096"}, local...)...)
+				m.must("exec", "--async", "-t", "full", "--", "1..100000")
+				// 4096 bytes hold ~30 events: past 20 the log is all but full
+				m.untilLs(t, "full", "filled its log", func(r map[string]any) bool { return r["LastSeq"].(uint64) >= 20 })
+			}
+			switch how {
+			case "rm":
+				t.Logf("rm took %s", m.timed(t, "rm", "-t", "full"))
+				if rows := m.ls(); len(rows) != 0 {
+					t.Fatalf("after rm: %+v", rows)
+				}
+			case "kill-server":
+				t.Logf("kill-server took %s", m.timed(t, "kill-server"))
+				log.waitFor(t, "exited")
+			case "idle":
+				log.waitFor(t, "IdleTimeout")
+				for _, name := range []string{"full", "roomy"} {
+					m.untilLs(t, name, "Closed", func(r map[string]any) bool { return r["State"] == "Closed" })
+				}
+				rows := m.ls()
+				for _, r := range rows {
+					if !strings.Contains(r.Reason, "IdleTimeout") || r.Ended.IsZero() {
+						t.Fatalf("an idle-closed session: %+v; want it listed Closed with the reason and when", r)
+					}
+				}
+				if len(rows) != 2 {
+					t.Fatalf("ls after the idle close: %+v", rows)
+				}
+				m.must("capture", "-t", "full")
+				if out := m.must("capture", "-t", "roomy").stdout; !strings.Contains(out, "said before") {
+					t.Fatalf("capture of the closed session: %q", out)
+				}
+				m.timed(t, "rm", "-t", "roomy")
+				m.timed(t, "rm", "-t", "full")
+				if rows := m.ls(); len(rows) != 0 {
+					t.Fatalf("after rm of the closed session: %+v", rows)
+				}
+			}
+		})
+	}
+}
