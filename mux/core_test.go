@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -134,4 +135,55 @@ func TestCloseWithAFullBlockLogAndNoClient(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Many sessions with a small server-wide budget: what all their logs
+// hold together stays under it.
+func TestServerMemoryBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const budget = 64 << 10
+		srv := memServer(t, Config{MaxMemory: budget})
+		ctx := t.Context()
+		var xs []*Session
+		for i := range 10 {
+			x, err := srv.create(ctx, NewArgs{Name: fmt.Sprint("s", i), Pwsh: []string{"pwsh"}, Policy: "Drop", IdleTimeout: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs = append(xs, x)
+		}
+		var jobs []*job
+		for _, x := range xs {
+			j, err := x.start(ctx, nil, ExecArgs{Script: "1..1000", Async: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, j)
+		}
+		for _, j := range jobs {
+			<-j.done
+		}
+		var sum int64
+		var dropped uint64
+		for _, x := range xs {
+			st := x.log.Stats()
+			sum += st.Bytes
+			dropped += st.Dropped
+		}
+		if sum > budget || srv.mem.Bytes() != sum {
+			t.Fatalf("the logs hold %d bytes (the budget counts %d); budget %d", sum, srv.mem.Bytes(), budget)
+		}
+		if dropped == 0 {
+			t.Fatal("nothing was dropped: the test did not reach the budget")
+		}
+		t.Logf("10 sessions × 1000 lines: %d bytes held, %d events dropped, budget %d", sum, dropped, budget)
+		srv.remove(xs[0], "removed")
+		var rest int64
+		for _, x := range xs[1:] {
+			rest += x.log.Stats().Bytes
+		}
+		if got := srv.mem.Bytes(); got != rest {
+			t.Fatalf("after rm the budget counts %d, the other logs hold %d", got, rest)
+		}
+	})
 }

@@ -26,6 +26,7 @@ type peer struct {
 	prompts    map[uint64]chan Answer
 	nextPrompt uint64
 	reqs       map[uint64]context.CancelFunc
+	readers    map[*Session]*outlog.Reader // this client's cursor in each session it is attached to
 	closed     chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
@@ -122,7 +123,14 @@ func (p *peer) serve() {
 		case "ack": // no response: a client acknowledges what it has shown
 			if a, err := decode[AckArgs](f); err == nil {
 				if x, err := p.srv.one(a.Target); err == nil {
-					x.log.Ack(a.Seq)
+					p.mu.Lock()
+					r := p.readers[x]
+					p.mu.Unlock()
+					if r != nil { // attached: its own cursor moves, and the log's
+						r.Ack(a.Seq)
+					} else {
+						x.log.Ack(a.Seq)
+					}
 					x.markSeen(a.Seq)
 				}
 			}
@@ -559,6 +567,23 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if from == 0 {
 		from = x.seenSeq() + 1
 	}
+	// This client's cursor: what it has not acknowledged is never evicted
+	// as acknowledged by another client.
+	r := x.log.NewReader(from)
+	p.mu.Lock()
+	if p.readers == nil {
+		p.readers = map[*Session]*outlog.Reader{}
+	}
+	p.readers[x] = r
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.readers[x] == r {
+			delete(p.readers, x)
+		}
+		p.mu.Unlock()
+		r.Close()
+	}()
 	_, _, _, err = p.stream(ctx, x, f.ID, from, true, false, 0)
 	if errors.Is(err, errLogClosed) {
 		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[session %s closed]", x.Name)})

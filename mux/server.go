@@ -36,7 +36,15 @@ type Config struct {
 	TraceDir string
 	// IdleCheck is how often idle sessions are looked for; default 1 s.
 	IdleCheck time.Duration
+	// MaxMemory is the budget shared by every session's output log
+	// (--max-memory); default DefaultMaxMemory. When it is reached,
+	// acknowledged history is evicted first, then each session's
+	// policy (Block or Drop) applies.
+	MaxMemory int64
 }
+
+// DefaultMaxMemory is the server-wide output log budget: 512 MiB.
+const DefaultMaxMemory int64 = 512 << 20
 
 // transportOpener starts a session's PowerShell end: an *Opener, or a
 // test's in-memory server.
@@ -48,6 +56,7 @@ type transportOpener interface {
 type Server struct {
 	cfg    Config
 	opener transportOpener
+	mem    *outlog.Shared // every session log's budget
 	pool   *ssh.Pool
 
 	mu       sync.Mutex
@@ -74,8 +83,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.IdleCheck <= 0 {
 		cfg.IdleCheck = time.Second
 	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
 	s := &Server{cfg: cfg, sessions: map[int]*Session{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{}),
-		stopped: make(chan struct{})}
+		stopped: make(chan struct{}), mem: outlog.NewShared(cfg.MaxMemory)}
 	s.pool = &ssh.Pool{Options: ssh.DialOptions{Prompter: ssh.PromptFunc(s.sshPrompt), Warn: func(m string) { s.logf("%s", strings.TrimSpace(m)) }}}
 	s.opener = &Opener{Pool: s.pool, SystemSSH: cfg.SystemSSH}
 	if err := s.restore(); err != nil {
@@ -220,6 +232,7 @@ func (s *Server) remove(x *Session, reason string) {
 	delete(s.sessions, x.ID)
 	s.mu.Unlock()
 	x.close(reason)
+	x.log.Release() // what a client still reads of it no longer counts
 	s.save()
 }
 
@@ -361,6 +374,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		if x.Name == name {
 			if x.closed() { // a closed session's name is free again
 				delete(s.sessions, x.ID)
+				x.log.Release()
 				continue
 			}
 			s.mu.Unlock()
@@ -377,6 +391,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		delete(s.sessions, id)
 		s.mu.Unlock()
 		x.close("open failed")
+		x.log.Release()
 		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
 	if err := x.runInit(ctx); err != nil {

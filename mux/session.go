@@ -159,7 +159,7 @@ func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, 
 	}
 	s := &Session{srv: srv, ID: id, Name: name, InstanceID: uuid.NewString(), Created: time.Now(),
 		target: tg, flagArgs: flagArgs, init: init, opts: opts,
-		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy}),
+		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy, Shared: srv.mem}),
 		slots: make(chan struct{}, opts.MaxRunspaces), stop: make(chan struct{}),
 		state: Opening, attached: map[*peer]bool{}, attachCh: make(chan struct{}), opening: make(chan struct{}),
 		jobs: map[int]*job{}, lastActive: time.Now()}

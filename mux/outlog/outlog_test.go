@@ -814,3 +814,115 @@ func TestCloseWithOnAFullBlockLog(t *testing.T) {
 		}
 	})
 }
+
+// Many logs sharing a small budget: the total stays under it;
+// acknowledged history goes first, from any log; then Drop drops its
+// own oldest and Block waits until something is acknowledged.
+func TestSharedBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const size = 100 // per event: 100 + EventOverhead bytes
+		per := int64(size) + EventOverhead
+		sh := NewShared(20 * per)
+		ctx := context.Background()
+		// 10 Drop logs, each with its own budget far above the shared one
+		var drops []*Log
+		for range 10 {
+			drops = append(drops, New(Options{Budget: 1 << 20, Policy: Drop, Shared: sh}))
+		}
+		for i := range 100 {
+			for _, l := range drops {
+				if _, err := l.Append(ctx, ev(uint64(i+1), size)); err != nil {
+					t.Fatal(err)
+				}
+				if b := sh.Bytes(); b > sh.Limit() {
+					t.Fatalf("shared bytes %d over the budget %d", b, sh.Limit())
+				}
+			}
+		}
+		// acknowledged history of another log goes before any unread event
+		acked := drops[0]
+		st := acked.Stats()
+		acked.Ack(st.Last)
+		blk := New(Options{Budget: 1 << 20, Policy: Block, Shared: sh})
+		before := make([]Stats, len(drops))
+		for i, l := range drops {
+			before[i] = l.Stats()
+		}
+		for i := range st.Events {
+			if _, err := blk.Append(ctx, ev(uint64(i+1), size)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, l := range drops[1:] {
+			if got := l.Stats(); got.Dropped != before[i+1].Dropped {
+				t.Fatalf("log %d dropped unread events while another held acknowledged ones: %+v", i+1, got)
+			}
+		}
+		if got := acked.Stats(); got.Events != 0 || got.Dropped != before[0].Dropped {
+			t.Fatalf("the acknowledged log: %+v", got)
+		}
+		// nothing acknowledged anywhere: the Block log waits, and an
+		// acknowledgement in another log lets it go on
+		done := make(chan error, 1)
+		go func() {
+			_, err := blk.Append(ctx, ev(99, size))
+			done <- err
+		}()
+		synctest.Wait()
+		if !blk.Stats().Waiting {
+			t.Fatalf("Block Append over the shared budget did not wait: %d/%d", sh.Bytes(), sh.Limit())
+		}
+		drops[1].Ack(drops[1].Stats().Last)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if b := sh.Bytes(); b > sh.Limit() {
+			t.Fatalf("shared bytes %d over the budget %d", b, sh.Limit())
+		}
+		// a released log no longer counts
+		held := blk.Stats().Bytes
+		total := sh.Bytes()
+		blk.Release()
+		if sh.Bytes() != total-held {
+			t.Fatalf("after Release: %d, want %d", sh.Bytes(), total-held)
+		}
+	})
+}
+
+// Two attached readers: one acknowledges everything, the other nothing.
+// The first's acknowledgement never evicts what the second has not
+// read; once the second's cursor is closed, the log-wide one rules.
+func TestReaderCursorHoldsEviction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(Options{Budget: 3 * (8 + EventOverhead), Policy: Block})
+		defer l.Close()
+		fast, slow := l.NewReader(1), l.NewReader(1)
+		for i := range 3 {
+			mustAppend(t, l, uint64(i+1), 8)
+		}
+		fast.Ack(3)
+		done := make(chan error, 1)
+		go func() {
+			_, err := l.Append(context.Background(), ev(4, 8))
+			done <- err
+		}()
+		synctest.Wait()
+		if st := l.Stats(); !st.Waiting || st.First != 1 {
+			t.Fatalf("one reader's ack evicted what the other has not read: %+v", st)
+		}
+		slow.Ack(1) // the slow reader read one: one event may go
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if st := l.Stats(); st.First != 2 {
+			t.Fatalf("after the slow reader acknowledged 1: %+v", st)
+		}
+		slow.Close() // cut off: the log's acknowledgement (3) rules again
+		mustAppend(t, l, 5, 8)
+		mustAppend(t, l, 6, 8)
+		if st := l.Stats(); st.First != 4 {
+			t.Fatalf("after the slow reader left: %+v", st)
+		}
+		fast.Close()
+	})
+}
