@@ -584,15 +584,28 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		p.mu.Unlock()
 		r.Close()
 	}()
-	_, _, _, err = p.stream(ctx, x, f.ID, from, true, false, 0)
-	if errors.Is(err, errLogClosed) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() { // ends with sctx, at the latest when attach returns
+		select {
+		case <-r.Lagged():
+			cancel(errLagged)
+		case <-sctx.Done():
+		}
+	}()
+	_, _, _, err = p.stream(sctx, x, f.ID, from, true, false, 0)
+	switch {
+	case errors.Is(err, errLogClosed):
 		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[session %s closed]", x.Name)})
+	case errors.Is(context.Cause(sctx), errLagged):
+		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[lagged: this client fell too far behind session %s's output and was cut off; attach again to replay what is left]", x.Name)})
 	}
 	return nil, errAttachEnded
 }
 
 var (
 	errLogClosed   = errors.New("mux: the session's log is closed")
+	errLagged      = errors.New("mux: the client fell too far behind")
 	errAttachEnded = &Error{Code: "detached", Msg: "detached"}
 )
 
@@ -612,6 +625,9 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 	buf := make([]outlog.Event, 0, 256)
 	var frame []byte
 	for {
+		if err := ctx.Err(); err != nil && follow {
+			return from, totalLost, nil, err
+		}
 		evs, next, lost := x.log.Read(from, 256, buf[:0])
 		if lost > 0 {
 			totalLost += lost

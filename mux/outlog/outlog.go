@@ -389,7 +389,13 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 func (l *Log) makeRoomLocked(need int64) bool {
 	for l.bytes+need > l.budget && l.first < l.next {
 		if l.policy == Block && l.first > l.floorLocked() {
-			return false
+			// Held back only by attached readers that have not read
+			// what another client already acknowledged: they are too
+			// far behind and are cut off, rather than slow the session.
+			if l.first > l.acked || !l.cutLaggingLocked() {
+				return false
+			}
+			continue
 		}
 		l.evictLocked()
 	}
@@ -503,20 +509,41 @@ func (l *Log) floorLocked() uint64 {
 	return f
 }
 
+// cutLaggingLocked cuts off the readers that have not acknowledged the
+// oldest event; it reports whether it cut any.
+func (l *Log) cutLaggingLocked() bool {
+	cut := false
+	for r := range l.readers {
+		if r.acked < l.first {
+			delete(l.readers, r)
+			close(r.lagged)
+			cut = true
+		}
+	}
+	return cut
+}
+
 // Reader is an attached client's cursor: while it is open, no event it
 // has not acknowledged counts as acknowledged for eviction, whatever
 // other clients acknowledge (tmux keeps an offset per client).
 type Reader struct {
-	l     *Log
-	acked uint64 // under l.mu
+	l      *Log
+	acked  uint64        // under l.mu
+	lagged chan struct{} // closed when the reader is cut off
 }
+
+// Lagged is closed when the reader was cut off for being too far
+// behind: under Block the budget was full of events another client had
+// acknowledged and this one had not. Its cursor no longer holds
+// anything back; the client re-attaches and replays what is left.
+func (r *Reader) Lagged() <-chan struct{} { return r.lagged }
 
 // NewReader opens a cursor for a client that will read from seq from
 // on (everything before it counts as acknowledged by this client).
 func (l *Log) NewReader(from uint64) *Reader {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := &Reader{l: l, acked: max(from, 1) - 1}
+	r := &Reader{l: l, acked: max(from, 1) - 1, lagged: make(chan struct{})}
 	if l.readers == nil {
 		l.readers = map[*Reader]struct{}{}
 	}

@@ -890,9 +890,12 @@ func TestSharedBudget(t *testing.T) {
 }
 
 // Two attached readers: one acknowledges everything, the other nothing.
-// The first's acknowledgement never evicts what the second has not
-// read; once the second's cursor is closed, the log-wide one rules.
-func TestReaderCursorHoldsEviction(t *testing.T) {
+// While the budget has room the slow one's cursor holds its events; when
+// the budget is full of events only it has not read, it is cut off
+// (Lagged), never slowing the writer or the other reader, and is the
+// only one cut. With nothing acknowledged by anyone, Block waits and
+// nobody is cut.
+func TestReaderCursorLagged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := New(Options{Budget: 3 * (8 + EventOverhead), Policy: Block})
 		defer l.Close()
@@ -900,7 +903,7 @@ func TestReaderCursorHoldsEviction(t *testing.T) {
 		for i := range 3 {
 			mustAppend(t, l, uint64(i+1), 8)
 		}
-		fast.Ack(3)
+		// nobody acknowledged anything: the writer waits, nobody is cut
 		done := make(chan error, 1)
 		go func() {
 			_, err := l.Append(context.Background(), ev(4, 8))
@@ -908,21 +911,58 @@ func TestReaderCursorHoldsEviction(t *testing.T) {
 		}()
 		synctest.Wait()
 		if st := l.Stats(); !st.Waiting || st.First != 1 {
-			t.Fatalf("one reader's ack evicted what the other has not read: %+v", st)
+			t.Fatalf("with nothing acknowledged: %+v", st)
 		}
-		slow.Ack(1) // the slow reader read one: one event may go
+		if isClosed(slow.Lagged()) || isClosed(fast.Lagged()) {
+			t.Fatal("a reader was cut off while nobody had acknowledged anything")
+		}
+		// the fast reader acknowledges everything: the slow one is cut
+		fast.Ack(3)
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if st := l.Stats(); st.First != 2 {
-			t.Fatalf("after the slow reader acknowledged 1: %+v", st)
+		if !isClosed(slow.Lagged()) || isClosed(fast.Lagged()) {
+			t.Fatalf("lagged: slow %v fast %v; want only the slow one cut", isClosed(slow.Lagged()), isClosed(fast.Lagged()))
 		}
-		slow.Close() // cut off: the log's acknowledgement (3) rules again
-		mustAppend(t, l, 5, 8)
-		mustAppend(t, l, 6, 8)
-		if st := l.Stats(); st.First != 4 {
-			t.Fatalf("after the slow reader left: %+v", st)
+		if st := l.Stats(); st.First != 2 || st.Last != 4 {
+			t.Fatalf("after the cut: %+v", st)
 		}
+		slow.Close()
 		fast.Close()
 	})
+}
+
+// A reader's cursor holds what it has not read against another
+// reader's acknowledgement as long as the budget has room.
+func TestReaderCursorHoldsEviction(t *testing.T) {
+	l := New(Options{Budget: 1 << 20, Policy: Drop})
+	fast, slow := l.NewReader(1), l.NewReader(1)
+	for i := range 3 {
+		mustAppend(t, l, uint64(i+1), 8)
+	}
+	fast.Ack(3)
+	slow.Ack(1)
+	l.mu.Lock()
+	floor := l.floorLocked()
+	l.mu.Unlock()
+	if floor != 1 {
+		t.Fatalf("floor %d with readers at 3 and 1", floor)
+	}
+	slow.Close()
+	l.mu.Lock()
+	floor = l.floorLocked()
+	l.mu.Unlock()
+	if floor != 3 {
+		t.Fatalf("floor %d after the slow reader left", floor)
+	}
+	fast.Close()
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
