@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +111,34 @@ func TestBlockFullLogNoClientCloses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two clients attached, one reading and one stalled, on a Block log:
+// the stalled one is cut off with "lagged"; the one reading gets every
+// line, in order, and the session is not held up.
+func TestStalledClientLagged(t *testing.T) {
+	m := newMuxEnv(t)
+	m.must("new", "-n", "s", "--budget", "65536", "--policy", "Block", "--local", "--pwsh", pwshsimBin()+" -s")
+	reading := m.attach("-t", "s")
+	stalled := m.attach("-t", "s") // its output is never read while the command runs
+	const total = 20000
+	m.must("exec", "--async", "-t", "s", "--", fmt.Sprintf("1..%d", total))
+	last := 0
+	reading.until(t, fmt.Sprint(total), func(l string) bool {
+		if n, err := strconv.Atoi(l); err == nil {
+			if n != last+1 {
+				t.Fatalf("the reading client: %d after %d", n, last)
+			}
+			last = n
+		}
+		return last == total
+	})
+	go func() {
+		for stalled.out.Scan() { // let it run to the notice
+		}
+	}()
+	stalled.waitErr(t, "lagged")
+	stalled.wait()
+	reading.stdin.Close()
+	reading.wait()
 }
