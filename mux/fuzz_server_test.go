@@ -2,6 +2,7 @@ package mux
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -85,7 +86,7 @@ func FuzzServeConn(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer srv.Shutdown()
+		defer srv.Shutdown(context.Background())
 		in := fuzzFrames(data)
 		c := &fuzzConn{r: bytes.NewReader(in)}
 		done := make(chan struct{})

@@ -26,6 +26,7 @@ type peer struct {
 	prompts    map[uint64]chan Answer
 	nextPrompt uint64
 	reqs       map[uint64]context.CancelFunc
+	readers    map[*Session]*outlog.Reader // this client's cursor in each session it is attached to
 	closed     chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
@@ -122,7 +123,14 @@ func (p *peer) serve() {
 		case "ack": // no response: a client acknowledges what it has shown
 			if a, err := decode[AckArgs](f); err == nil {
 				if x, err := p.srv.one(a.Target); err == nil {
-					x.log.Ack(a.Seq)
+					p.mu.Lock()
+					r := p.readers[x]
+					p.mu.Unlock()
+					if r != nil { // attached: its own cursor moves, and the log's
+						r.Ack(a.Seq)
+					} else {
+						x.log.Ack(a.Seq)
+					}
 					x.markSeen(a.Seq)
 				}
 			}
@@ -459,7 +467,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(x.history(a.Line)), nil
 	case "kill-server":
-		go s.Shutdown()
+		s.stop()
 		return marshal("bye"), nil
 	}
 	return nil, errorf(CodeUsage, "unknown request %q", f.Op)
@@ -559,15 +567,45 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if from == 0 {
 		from = x.seenSeq() + 1
 	}
-	_, _, _, err = p.stream(ctx, x, f.ID, from, true, false, 0)
-	if errors.Is(err, errLogClosed) {
+	// This client's cursor: what it has not acknowledged is never evicted
+	// as acknowledged by another client.
+	r := x.log.NewReader(from)
+	p.mu.Lock()
+	if p.readers == nil {
+		p.readers = map[*Session]*outlog.Reader{}
+	}
+	p.readers[x] = r
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.readers[x] == r {
+			delete(p.readers, x)
+		}
+		p.mu.Unlock()
+		r.Close()
+	}()
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() { // ends with sctx, at the latest when attach returns
+		select {
+		case <-r.Lagged():
+			cancel(errLagged)
+		case <-sctx.Done():
+		}
+	}()
+	_, _, _, err = p.stream(sctx, x, f.ID, from, true, false, 0)
+	switch {
+	case errors.Is(err, errLogClosed):
 		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[session %s closed]", x.Name)})
+	case errors.Is(context.Cause(sctx), errLagged):
+		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[lagged: this client fell too far behind session %s's output and was cut off; attach again to replay what is left]", x.Name)})
 	}
 	return nil, errAttachEnded
 }
 
 var (
 	errLogClosed   = errors.New("mux: the session's log is closed")
+	errLagged      = errors.New("mux: the client fell too far behind")
 	errAttachEnded = &Error{Code: "detached", Msg: "detached"}
 )
 
@@ -587,6 +625,9 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 	buf := make([]outlog.Event, 0, 256)
 	var frame []byte
 	for {
+		if err := ctx.Err(); err != nil && follow {
+			return from, totalLost, nil, err
+		}
 		evs, next, lost := x.log.Read(from, 256, buf[:0])
 		if lost > 0 {
 			totalLost += lost

@@ -22,7 +22,7 @@ func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sess
 	s.mu.Lock()
 	state, conn := s.state, s.conn
 	s.mu.Unlock()
-	if state != "Opened" || conn == nil {
+	if state != Opened || conn == nil {
 		return nil, errorf(CodeBroken, textBroken, script)
 	}
 	select {

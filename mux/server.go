@@ -36,16 +36,27 @@ type Config struct {
 	TraceDir string
 	// IdleCheck is how often idle sessions are looked for; default 1 s.
 	IdleCheck time.Duration
-	// Open, when set, starts a session's PowerShell instead of the
-	// server's Opener (SSH or a local process): an in-memory server in
-	// tests that run under testing/synctest.
-	Open func(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error)
+	// MaxMemory is the budget shared by every session's output log
+	// (--max-memory); default DefaultMaxMemory. When it is reached,
+	// acknowledged history is evicted first, then each session's
+	// policy (Block or Drop) applies.
+	MaxMemory int64
+}
+
+// DefaultMaxMemory is the server-wide output log budget: 512 MiB.
+const DefaultMaxMemory int64 = 512 << 20
+
+// transportOpener starts a session's PowerShell end: an *Opener, or a
+// test's in-memory server.
+type transportOpener interface {
+	Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error)
 }
 
 // Server holds the sessions and serves clients.
 type Server struct {
 	cfg    Config
-	opener *Opener
+	opener transportOpener
+	mem    *outlog.Shared // every session log's budget
 	pool   *ssh.Pool
 
 	mu       sync.Mutex
@@ -54,10 +65,13 @@ type Server struct {
 	peers    map[*peer]struct{}
 	closed   bool
 
-	promptMu sync.Mutex // one SSH question at a time, server-wide
-	done     chan struct{}
+	promptMu sync.Mutex    // one SSH question at a time, server-wide
+	done     chan struct{} // closed when the server is told to stop
 	doneOnce sync.Once
-	wg       sync.WaitGroup
+	stopped  chan struct{} // closed when everything has stopped
+	// wg counts every goroutine the server started and every ServeConn,
+	// so that Shutdown returns only when none is left.
+	wg sync.WaitGroup
 }
 
 // NewServer makes a server and restores the sessions its StateFile
@@ -69,7 +83,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.IdleCheck <= 0 {
 		cfg.IdleCheck = time.Second
 	}
-	s := &Server{cfg: cfg, sessions: map[int]*Session{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{})}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
+	s := &Server{cfg: cfg, sessions: map[int]*Session{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{}),
+		stopped: make(chan struct{}), mem: outlog.NewShared(cfg.MaxMemory)}
 	s.pool = &ssh.Pool{Options: ssh.DialOptions{Prompter: ssh.PromptFunc(s.sshPrompt), Warn: func(m string) { s.logf("%s", strings.TrimSpace(m)) }}}
 	s.opener = &Opener{Pool: s.pool, SystemSSH: cfg.SystemSSH}
 	if err := s.restore(); err != nil {
@@ -101,15 +119,12 @@ func (s *Server) Serve(accept func() (net.Conn, error)) error {
 				return fmt.Errorf("mux: accept: %w", err)
 			}
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.ServeConn(c)
-		}()
+		go s.ServeConn(c)
 	}
 }
 
-// ServeConn serves one client on a byte stream until it leaves.
+// ServeConn serves one client on a byte stream until it leaves. After
+// Shutdown it closes rwc at once. Shutdown waits for it.
 func (s *Server) ServeConn(rwc io.ReadWriteCloser) {
 	p := &peer{srv: s, rwc: rwc, codec: NewCodec(rwc, rwc), prompts: map[uint64]chan Answer{},
 		reqs: map[uint64]context.CancelFunc{}, closed: make(chan struct{})}
@@ -120,16 +135,40 @@ func (s *Server) ServeConn(rwc io.ReadWriteCloser) {
 		return
 	}
 	s.peers[p] = struct{}{}
+	s.wg.Add(1) // under mu, before closed is set: Shutdown's Wait sees it
 	s.mu.Unlock()
+	defer s.wg.Done()
 	p.serve()
 	s.mu.Lock()
 	delete(s.peers, p)
 	s.mu.Unlock()
 }
 
-// Shutdown closes every session and client and waits for them.
-func (s *Server) Shutdown() {
-	s.doneOnce.Do(func() { close(s.done) })
+// Shutdown closes every session and client, and returns when every
+// goroutine of the server has ended (each ServeConn included), or
+// with ctx's cause when ctx ends first; the closing goes on, and a
+// later Shutdown waits for it again.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	select {
+	case <-s.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mux: shutdown: %w", context.Cause(ctx))
+	}
+}
+
+// stop starts shutting down, once, in a goroutine of its own that
+// closes stopped when it is done.
+func (s *Server) stop() {
+	s.doneOnce.Do(func() {
+		close(s.done)
+		go s.shutdown()
+	})
+}
+
+func (s *Server) shutdown() {
+	defer close(s.stopped)
 	s.mu.Lock()
 	s.closed = true
 	var ss []*Session
@@ -168,7 +207,9 @@ func (s *Server) idleLoop() {
 			for _, x := range s.list() {
 				if x.idle(now) {
 					s.logf("session %s (%d) closed after its IdleTimeout of %s with no client and no command", x.Name, x.ID, x.opts.IdleTimeout)
-					s.remove(x, "IdleTimeout")
+					// it stays listed as Closed, its log readable, until rm
+					x.close(fmt.Sprintf("IdleTimeout: no client and no command for %s", x.opts.IdleTimeout))
+					s.save()
 				}
 			}
 		}
@@ -191,6 +232,7 @@ func (s *Server) remove(x *Session, reason string) {
 	delete(s.sessions, x.ID)
 	s.mu.Unlock()
 	x.close(reason)
+	x.log.Release() // what a client still reads of it no longer counts
 	s.save()
 }
 
@@ -339,6 +381,11 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	}
 	for _, x := range s.sessions {
 		if x.Name == name {
+			if x.closed() { // a closed session's name is free again
+				delete(s.sessions, x.ID)
+				x.log.Release()
+				continue
+			}
 			s.mu.Unlock()
 			return nil, errorf(CodeExists, "duplicate session: %s", name)
 		}
@@ -353,6 +400,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		delete(s.sessions, id)
 		s.mu.Unlock()
 		x.close("open failed")
+		x.log.Release()
 		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
 	if err := x.runInit(ctx); err != nil {
@@ -370,6 +418,9 @@ func (s *Server) save() {
 	s.mu.Lock()
 	reg := store.Registry{Version: 1, NextID: s.nextID}
 	for _, x := range s.sessions {
+		if x.closed() { // listed until the server restarts, not after
+			continue
+		}
 		opts := map[string]string{}
 		if x.spec.IdleTimeout != 0 {
 			opts["idle_timeout"] = x.spec.IdleTimeout.String()
@@ -471,7 +522,7 @@ func (s *Server) restore() error {
 		s.sessions[r.ID] = x
 		s.nextID = max(s.nextID, r.ID+1)
 		if terr != nil {
-			x.state, x.reason = "Broken", terr.Error()
+			_ = x.toLocked(chOpenFail, terr.Error())
 			continue
 		}
 		s.wg.Add(1)

@@ -32,7 +32,7 @@ func serveConfig(t *testing.T, cfg mux.Config) (*mux.Server, func(interactive bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Shutdown)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	dial := func(interactive bool, onPrompt func(*mux.Prompt) mux.Answer) *mux.Client {
 		a, b := net.Pipe()
 		served := make(chan struct{})

@@ -74,6 +74,9 @@ type Info struct {
 	// NoiseDropped counts the server's stderr and noise lines the log had
 	// no room for (they never wait for room).
 	NoiseDropped int64 `json:"NoiseDropped,omitempty"`
+	// Ended is when a session closed by its IdleTimeout was closed; it
+	// stays listed, Closed with the reason, until removed.
+	Ended time.Time `json:"Ended,omitzero"`
 }
 
 // job is one command run in a session; --async commands are jobs the
@@ -115,10 +118,15 @@ type Session struct {
 	wg         sync.WaitGroup
 	stop       chan struct{}
 	stopOnce   sync.Once
+	// ctx ends when the session is closed; context.Cause says why (a
+	// *ClosedError). Everything the session starts derives from it.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 
 	mu           sync.Mutex
-	state        string // Opening, Opened, Broken, Closing, Closed
-	reason       string
+	state        State  // changed only through to, by the transition table
+	reason       string // why it is Broken or Closed
+	ended        time.Time
 	restored     bool
 	where        Where
 	conn         *sessions.Conn
@@ -161,10 +169,11 @@ func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, 
 	}
 	s := &Session{srv: srv, ID: id, Name: name, InstanceID: uuid.NewString(), Created: time.Now(),
 		target: tg, flagArgs: flagArgs, init: init, opts: opts,
-		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy}),
+		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy, Shared: srv.mem}),
 		slots: make(chan struct{}, opts.MaxRunspaces), stop: make(chan struct{}),
-		state: "Opening", attached: map[*peer]bool{}, attachCh: make(chan struct{}), opening: make(chan struct{}),
+		state: Opening, attached: map[*peer]bool{}, attachCh: make(chan struct{}), opening: make(chan struct{}),
 		jobs: map[int]*job{}, lastActive: time.Now()}
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	return s
 }
 
@@ -176,6 +185,29 @@ var noWait = func() context.Context {
 	return ctx
 }()
 
+// closed reports whether the session is Closing or Closed.
+func (s *Session) closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state >= Closing
+}
+
+// ClosedError is why a session ended: context.Cause of its context.
+type ClosedError struct{ Reason string }
+
+func (e *ClosedError) Error() string { return "mux: the session was closed: " + e.Reason }
+
+// toLocked applies change c by the transition table, with the reason
+// shown for Broken and Closed; s.mu is held.
+func (s *Session) toLocked(c change, reason string) error {
+	st, err := next(s.state, c)
+	if err != nil {
+		return err
+	}
+	s.state, s.reason = st, reason
+	return nil
+}
+
 func (s *Session) append(ctx context.Context, e Event) uint64 {
 	seq, err := s.log.Append(ctx, encodeEvent(e))
 	if err != nil {
@@ -185,10 +217,15 @@ func (s *Session) append(ctx context.Context, e Event) uint64 {
 }
 
 // open connects the session's PowerShell; ctx may carry the peer who
-// answers SSH prompts.
+// answers SSH prompts. Closing the session cancels an open under way.
 func (s *Session) open(ctx context.Context) error {
 	s.mu.Lock()
-	s.state, s.reason = "Opening", ""
+	if s.state != Opening { // a fresh session is Opening already
+		if err := s.toLocked(chOpen, ""); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	select {
 	case <-s.opening:
 		s.opening = make(chan struct{})
@@ -197,7 +234,16 @@ func (s *Session) open(ctx context.Context) error {
 	done := s.opening
 	s.mu.Unlock()
 	defer close(done)
+	ctx, cancelOpen := context.WithCancelCause(ctx)
+	defer cancelOpen(nil)
+	defer context.AfterFunc(s.ctx, func() { cancelOpen(context.Cause(s.ctx)) })()
 	life, kill := context.WithCancel(context.Background())
+	kept := false // the process lives on with the opened session
+	defer func() {
+		if !kept {
+			kill()
+		}
+	}()
 	// After psmux closes the session pwsh writes one stderr line as it
 	// exits ("An unknown element "" was received…"): normal, not news.
 	closing := new(atomic.Bool)
@@ -215,11 +261,7 @@ func (s *Session) open(ctx context.Context) error {
 			s.noiseLost.Add(1)
 		}
 	}
-	open := s.srv.opener.Open
-	if s.srv.cfg.Open != nil {
-		open = s.srv.cfg.Open
-	}
-	t, where, err := open(ctx, life, s.target, diag)
+	t, where, err := s.srv.opener.Open(ctx, life, s.target, diag)
 	if err == nil {
 		t = s.traced(t)
 		var conn *sessions.Conn
@@ -228,25 +270,36 @@ func (s *Session) open(ctx context.Context) error {
 			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag, HandshakeTimeout: s.opts.HandshakeTimeout})
 		if err == nil {
 			s.mu.Lock()
-			s.state, s.where, s.conn, s.transport, s.killProc = "Opened", where, conn, t, kill
-			s.closingConn = closing
-			s.lastActive = time.Now()
+			if err = s.toLocked(chOpenOK, ""); err == nil {
+				s.where, s.conn, s.transport, s.killProc = where, conn, t, kill
+				s.closingConn = closing
+				s.lastActive = time.Now()
+				s.wg.Add(1)
+				kept = true
+			}
 			s.mu.Unlock()
-			s.append(context.Background(), Event{Kind: KindSession, Text: "Opened"})
-			s.wg.Add(1)
-			go s.watch(conn)
-			return nil
+			if err == nil {
+				s.append(s.ctx, Event{Kind: KindSession, Text: "Opened"})
+				go s.watch(conn)
+				return nil
+			}
+			// closed while opening: what was opened goes with it
+			closing.Store(true)
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = conn.Close(cctx)
+			cancel()
 		}
 		_ = t.Close()
 	}
-	kill()
+	if c := context.Cause(s.ctx); c != nil {
+		return c
+	}
 	s.mu.Lock()
-	s.state, s.reason = "Broken", DescribeErr(err)
-	if where.Computer != "" {
+	if s.toLocked(chOpenFail, DescribeErr(err)) == nil && where.Computer != "" {
 		s.where = where
 	}
 	s.mu.Unlock()
-	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
+	s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
 	return err
 }
 
@@ -282,18 +335,17 @@ func (s *Session) watch(conn *sessions.Conn) {
 	case <-s.stop:
 		return
 	}
-	s.mu.Lock()
-	if s.conn != conn || s.state != "Opened" {
-		s.mu.Unlock()
-		return
-	}
 	reason := "the connection ended"
 	if err := conn.Err(); err != nil {
 		reason = DescribeErr(err)
 	}
-	s.state, s.reason = "Broken", reason
+	s.mu.Lock()
+	if s.conn != conn || s.toLocked(chLost, reason) != nil {
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Unlock()
-	s.append(context.Background(), Event{Kind: KindSession, Text: "Broken: " + reason})
+	s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + reason})
 	s.srv.logf("session %s (%d) is Broken: %s", s.Name, s.ID, reason)
 }
 
@@ -317,7 +369,7 @@ func (s *Session) info() Info {
 	st := s.log.Stats()
 	avail := "None"
 	switch {
-	case s.state != "Opened":
+	case s.state != Opened:
 	case s.running > 0 || s.waitingInput > 0:
 		avail = "Busy"
 	default:
@@ -325,9 +377,9 @@ func (s *Session) info() Info {
 	}
 	return Info{ID: s.ID, Name: s.Name, InstanceID: s.InstanceID, ComputerName: s.where.Computer,
 		UserName: s.where.User, Transport: s.where.Transport, ComputerType: computerType(s.where.Transport),
-		ConfigurationName: s.where.Configuration, State: s.state, Availability: avail, Reason: s.reason,
+		ConfigurationName: s.where.Configuration, State: s.state.String(), Availability: avail, Reason: s.reason,
 		Restored: s.restored, WaitingForInput: s.waitingInput > 0, Attached: len(s.attached),
-		Created: s.Created, LastSeq: st.Last, Dropped: st.Dropped, NoiseDropped: s.noiseLost.Load(), Blocked: st.Waiting}
+		Created: s.Created, LastSeq: st.Last, Dropped: st.Dropped, NoiseDropped: s.noiseLost.Load(), Blocked: st.Waiting, Ended: s.ended}
 }
 
 func computerType(transport string) string {
@@ -359,7 +411,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 	s.mu.Lock()
 	state, opening := s.state, s.opening
 	s.mu.Unlock()
-	if state == "Opening" { // being restored or reconnected: wait for it
+	if state == Opening { // being restored or reconnected: wait for it
 		select {
 		case <-opening:
 		case <-ctx.Done():
@@ -369,7 +421,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 	s.mu.Lock()
 	state, conn := s.state, s.conn
 	s.mu.Unlock()
-	if state != "Opened" || conn == nil {
+	if state != Opened || conn == nil {
 		return nil, errorf(CodeBroken, textBroken, a.Script)
 	}
 	select {
@@ -390,15 +442,22 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 			return nil, errorf(CodeBroken, textBroken, a.Script)
 		}
 	}
-	base, release := context.WithCancel(context.Background())
+	base, release := context.WithCancel(s.ctx)
 	if a.Timeout > 0 {
-		base, release = context.WithTimeout(context.Background(), a.Timeout)
+		base, release = context.WithTimeout(s.ctx, a.Timeout)
 	}
 	jctx, stop := sessions.WithStop(base)
 	// The first call stops the command; a later one (a second Ctrl-C)
 	// sends the stop again.
 	cancel := func() { stop(); release() }
 	s.mu.Lock()
+	if s.state != Opened { // closed or broken while it waited for a slot
+		s.mu.Unlock()
+		cancel()
+		<-s.slots
+		return nil, errorf(CodeBroken, textBroken, a.Script)
+	}
+	s.wg.Add(1) // before close can Wait: close moves the state under mu first
 	s.nextCmd++
 	j := &job{ID: s.nextCmd, Command: a.Script, Interactive: a.Interactive, Owner: p, cancel: cancel,
 		done: make(chan struct{}), State: "Running", Start: time.Now()}
@@ -421,8 +480,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 	if p != nil {
 		client = p.name
 	}
-	j.firstSeq = s.append(context.Background(), Event{Cmd: j.ID, Kind: KindInput, Text: a.Script, Client: client})
-	s.wg.Add(1)
+	j.firstSeq = s.append(s.ctx, Event{Cmd: j.ID, Kind: KindInput, Text: a.Script, Client: client})
 	go s.run(jctx, conn, j, a)
 	return j, nil
 }
@@ -484,7 +542,7 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	s.lastActive = time.Now()
 	s.mu.Unlock()
 	<-s.slots
-	s.append(context.Background(), Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
+	s.append(s.ctx, Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
 	close(j.done)
 }
 
@@ -556,7 +614,7 @@ func (s *Session) prompt(ctx context.Context, j *job, c psrp.HostCallMsg) (clixm
 				return clixml.Value{}, sessions.HostError(c.Method, fmt.Sprintf(
 					"psmux: %s needs an interactive client to answer it, and this command was run without one (psmux exec is non-interactive); run it from psmux attach", c.Method))
 			}
-			s.append(context.Background(), Event{Cmd: j.ID, Kind: KindPrompt, Text: "waiting for input: " + c.Method.String()})
+			s.append(s.ctx, Event{Cmd: j.ID, Kind: KindPrompt, Text: "waiting for input: " + c.Method.String()})
 			select {
 			case <-wake:
 				continue
@@ -641,26 +699,31 @@ func (s *Session) idle(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opts.IdleTimeout > 0 && len(s.attached) == 0 && s.running == 0 &&
-		s.state != "Closed" && now.Sub(s.lastActive) >= s.opts.IdleTimeout
+		s.state < Closing && now.Sub(s.lastActive) >= s.opts.IdleTimeout
 }
 
-// close ends the session: its log stops blocking (under Block with no
-// reader nothing may wait for one now), its commands are stopped, the
-// runspace pool closed, the transport torn down; it waits for its
-// goroutines.
+// close ends the session. The log is closed first (with a last
+// "Closed" event), so nothing the session does waits for a reader any
+// more, whatever the policy; then its commands are stopped and its
+// context cancelled with the reason, which ends an open under way; then
+// the runspace pool is closed and the transport torn down; last, it
+// waits for every goroutine it started.
 func (s *Session) close(reason string) {
 	s.stopOnce.Do(func() {
-		s.log.StopBlocking()
 		s.mu.Lock()
 		conn, t, kill := s.conn, s.transport, s.killProc
 		if s.closingConn != nil {
 			s.closingConn.Store(true)
 		}
-		s.state = "Closing"
+		_ = s.toLocked(chClose, s.reason) // from any state but Closing and Closed, and close runs once
+		s.mu.Unlock()
+		s.log.CloseWith(encodeEvent(Event{Kind: KindSession, Text: "Closed: " + reason}))
+		s.mu.Lock()
 		for _, j := range s.jobs {
 			j.cancel()
 		}
 		s.mu.Unlock()
+		s.cancel(&ClosedError{Reason: reason})
 		close(s.stop)
 		if conn != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -673,13 +736,11 @@ func (s *Session) close(reason string) {
 		if kill != nil {
 			kill()
 		}
-		s.mu.Lock()
-		s.state = "Closed"
-		s.reason = reason
-		s.mu.Unlock()
-		s.append(context.Background(), Event{Kind: KindSession, Text: "Closed: " + reason})
-		s.log.Close()
 		s.wg.Wait()
+		s.mu.Lock()
+		_ = s.toLocked(chClosed, reason)
+		s.ended = time.Now()
+		s.mu.Unlock()
 	})
 }
 
@@ -707,7 +768,7 @@ func (s *Session) reconnect(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
-	s.append(context.Background(), Event{Kind: KindSession, Text: "Reconnected: a new runspace; variables and state from before are gone"})
+	s.append(s.ctx, Event{Kind: KindSession, Text: "Reconnected: a new runspace; variables and state from before are gone"})
 	return s.runInit(ctx)
 }
 

@@ -46,6 +46,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	trace := fs.String("trace", "", "write each session's OutOfProc traffic to `DIR`/<name>.oop (secrets masked) and log every request")
 	readyFD := fs.Int("ready-fd", 0, "write \"ready\" to this descriptor once listening (used when started on demand)")
 	idle := fs.Duration("idle-check", time.Second, "how often idle sessions are looked for")
+	maxMem := fs.Int64("max-memory", mux.DefaultMaxMemory, "the memory budget in bytes shared by every session's output log")
 	if code, ok := parseFlags(fs, args, 0, os.Stdout); !ok {
 		return code
 	}
@@ -88,7 +89,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	}
 	defer ln.Close() // removes the socket file only if it is still ours
 	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, store.FileName),
-		Logf: logger.Printf, IdleCheck: *idle, Trace: *trace != "", TraceDir: *trace})
+		Logf: logger.Printf, IdleCheck: *idle, MaxMemory: *maxMem, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)
 		return exitConnect
@@ -111,14 +112,14 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		select {
 		case sig := <-sigs:
 			logger.Printf("%v: shutting down", sig)
-			srv.Shutdown()
+			srv.Shutdown(context.Background())
 		case <-srv.Done():
 		}
 		ln.Close()
 	}()
 	acc := &sock.Accepter{L: ln, Log: func(s string) { logger.Print(s) }}
 	err = srv.Serve(func() (net.Conn, error) { return acc.Accept() })
-	srv.Shutdown()
+	srv.Shutdown(context.Background())
 	if err != nil {
 		logger.Print(err)
 	}

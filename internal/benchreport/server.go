@@ -412,11 +412,11 @@ func heapPerSession(sc serverConfig, sshd *opensshd.Sshd, r *serverResult) error
 	go func() { defer close(served); srv.ServeConn(a) }()
 	cl, err := mux.NewClient(b, "benchreport", false)
 	if err != nil {
-		srv.Shutdown()
+		srv.Shutdown(context.Background())
 		return fmt.Errorf("benchreport: %w", err)
 	}
 	defer func() {
-		srv.Shutdown()
+		srv.Shutdown(context.Background())
 		cl.Close()
 		<-served
 	}()

@@ -85,6 +85,104 @@ type Options struct {
 	Budget int64
 	// Policy is what Append does when the budget is full.
 	Policy Policy
+	// Shared, when set, is a budget the log shares with others (the
+	// server-wide --max-memory): an Append that would take the total
+	// past it first evicts acknowledged events of any of its logs, then
+	// applies the policy to its own log.
+	Shared *Shared
+}
+
+// Shared is a memory budget shared by several logs. Its methods are
+// safe for concurrent use.
+type Shared struct {
+	limit int64
+
+	mu    sync.Mutex // protects what follows; taken after a Log's mu, never before
+	total int64
+	logs  map[*Log]struct{}
+	// wake is closed when bytes are freed or acknowledged in any of
+	// the logs, to wake a blocked Append of another.
+	wake chan struct{}
+}
+
+// NewShared returns a budget of limit bytes (counted as Budget is).
+func NewShared(limit int64) *Shared {
+	return &Shared{limit: limit, logs: map[*Log]struct{}{}}
+}
+
+// Bytes returns what the logs sharing b retain now.
+func (b *Shared) Bytes() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total
+}
+
+// Limit returns the budget.
+func (b *Shared) Limit() int64 { return b.limit }
+
+func (b *Shared) add(n int64) {
+	b.mu.Lock()
+	b.total += n
+	if n < 0 {
+		b.wakeLocked()
+	}
+	b.mu.Unlock()
+}
+
+func (b *Shared) wakeLocked() {
+	if b.wake != nil {
+		close(b.wake)
+		b.wake = nil
+	}
+}
+
+func (b *Shared) signal() {
+	b.mu.Lock()
+	b.wakeLocked()
+	b.mu.Unlock()
+}
+
+func (b *Shared) fits(need int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total+need <= b.limit
+}
+
+func (b *Shared) waitCh() chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wake == nil {
+		b.wake = make(chan struct{})
+	}
+	return b.wake
+}
+
+// evictAcked evicts acknowledged events, oldest first, log by log (own
+// first), until need more bytes fit or none is left; no Log's mu is
+// held by the caller. It reports whether it evicted anything.
+func (b *Shared) evictAcked(need int64, own *Log) bool {
+	b.mu.Lock()
+	logs := make([]*Log, 0, len(b.logs))
+	logs = append(logs, own)
+	for l := range b.logs {
+		if l != own {
+			logs = append(logs, l)
+		}
+	}
+	b.mu.Unlock()
+	evicted := false
+	for _, l := range logs {
+		l.mu.Lock()
+		for l.shared == b && l.first <= l.floorLocked() && l.first < l.next && !b.fits(need) {
+			l.evictLocked()
+			evicted = true
+		}
+		l.mu.Unlock()
+		if b.fits(need) {
+			break
+		}
+	}
+	return evicted
 }
 
 // Event is one entry of the log.
@@ -135,6 +233,7 @@ type segment [segSize][]byte
 type Log struct {
 	budget int64
 	policy Policy
+	shared *Shared // nil, or set once and cleared by Release (under mu)
 
 	mu sync.Mutex // protects everything below
 
@@ -157,6 +256,8 @@ type Log struct {
 	dropped      uint64
 	droppedBytes int64
 
+	readers map[*Reader]struct{} // attached clients' cursors
+
 	waiting int  // Appends blocked for space
 	closed  bool // set once by Close
 
@@ -178,7 +279,31 @@ func New(o Options) *Log {
 	if b <= 0 {
 		b = DefaultBudget
 	}
-	return &Log{budget: b, policy: o.Policy, first: 1, next: 1}
+	l := &Log{budget: b, policy: o.Policy, first: 1, next: 1, shared: o.Shared}
+	if l.shared != nil {
+		l.shared.mu.Lock()
+		l.shared.logs[l] = struct{}{}
+		l.shared.mu.Unlock()
+	}
+	return l
+}
+
+// Release takes the log out of its Shared budget: what it retains no
+// longer counts (the log of a removed session). The log stays readable.
+func (l *Log) Release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shared == nil {
+		return
+	}
+	l.shared.mu.Lock()
+	if _, ok := l.shared.logs[l]; ok {
+		delete(l.shared.logs, l)
+		l.shared.total -= l.bytes
+		l.shared.wakeLocked()
+	}
+	l.shared.mu.Unlock()
+	l.shared = nil
 }
 
 // Append adds one event and returns its sequence number. The log keeps
@@ -204,8 +329,30 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 			l.mu.Unlock()
 			return 0, ErrClosed
 		}
+		var shared chan struct{}
 		if l.makeRoomLocked(need) {
-			break
+			sh := l.shared
+			if sh == nil || sh.fits(need) {
+				break
+			}
+			// Over the shared budget: acknowledged history first,
+			// in any log, then this log's policy.
+			l.mu.Unlock()
+			freed := sh.evictAcked(need, l)
+			l.mu.Lock()
+			if freed || l.closed {
+				continue
+			}
+			if l.policy == Drop {
+				for !sh.fits(need) && l.first < l.next {
+					l.evictLocked()
+				}
+				break
+			}
+			shared = sh.waitCh()
+			if sh.fits(need) { // freed since
+				continue
+			}
 		}
 		if l.spaceCh == nil {
 			l.spaceCh = make(chan struct{})
@@ -215,6 +362,9 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 		l.mu.Unlock()
 		select {
 		case <-ch:
+			l.mu.Lock()
+			l.waiting--
+		case <-shared: // nil unless waiting for the shared budget
 			l.mu.Lock()
 			l.waiting--
 		case <-ctx.Done():
@@ -238,8 +388,14 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 // and the oldest event is not yet acknowledged.
 func (l *Log) makeRoomLocked(need int64) bool {
 	for l.bytes+need > l.budget && l.first < l.next {
-		if l.policy == Block && l.first > l.acked {
-			return false
+		if l.policy == Block && l.first > l.floorLocked() {
+			// Held back only by attached readers that have not read
+			// what another client already acknowledged: they are too
+			// far behind and are cut off, rather than slow the session.
+			if l.first > l.acked || !l.cutLaggingLocked() {
+				return false
+			}
+			continue
 		}
 		l.evictLocked()
 	}
@@ -257,6 +413,9 @@ func (l *Log) pushLocked(data []byte, need int64) uint64 {
 	seq := l.next
 	l.next++
 	l.bytes += need
+	if l.shared != nil {
+		l.shared.add(need)
+	}
 	if l.bytes > l.peak {
 		l.peak = l.bytes
 	}
@@ -291,6 +450,9 @@ func (l *Log) evictLocked() {
 	n := int64(len(seg[l.off])) + EventOverhead
 	seg[l.off] = nil // let the data go
 	l.bytes -= n
+	if l.shared != nil {
+		l.shared.add(-n)
+	}
 	l.evicted++
 	if l.first > l.acked {
 		l.dropped++
@@ -329,6 +491,92 @@ func (l *Log) Ack(seq uint64) {
 			close(l.spaceCh)
 			l.spaceCh = nil
 		}
+		if l.shared != nil { // a blocked Append of another log may evict these now
+			l.shared.signal()
+		}
+	}
+	l.mu.Unlock()
+}
+
+// floorLocked is the highest sequence number that may be evicted as
+// acknowledged: the log-wide acknowledgement, but never past what an
+// attached reader has not acknowledged itself.
+func (l *Log) floorLocked() uint64 {
+	f := l.acked
+	for r := range l.readers {
+		f = min(f, r.acked)
+	}
+	return f
+}
+
+// cutLaggingLocked cuts off the readers that have not acknowledged the
+// oldest event; it reports whether it cut any.
+func (l *Log) cutLaggingLocked() bool {
+	cut := false
+	for r := range l.readers {
+		if r.acked < l.first {
+			delete(l.readers, r)
+			close(r.lagged)
+			cut = true
+		}
+	}
+	return cut
+}
+
+// Reader is an attached client's cursor: while it is open, no event it
+// has not acknowledged counts as acknowledged for eviction, whatever
+// other clients acknowledge (tmux keeps an offset per client).
+type Reader struct {
+	l      *Log
+	acked  uint64        // under l.mu
+	lagged chan struct{} // closed when the reader is cut off
+}
+
+// Lagged is closed when the reader was cut off for being too far
+// behind: under Block the budget was full of events another client had
+// acknowledged and this one had not. Its cursor no longer holds
+// anything back; the client re-attaches and replays what is left.
+func (r *Reader) Lagged() <-chan struct{} { return r.lagged }
+
+// NewReader opens a cursor for a client that will read from seq from
+// on (everything before it counts as acknowledged by this client).
+func (l *Log) NewReader(from uint64) *Reader {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := &Reader{l: l, acked: max(from, 1) - 1, lagged: make(chan struct{})}
+	if l.readers == nil {
+		l.readers = map[*Reader]struct{}{}
+	}
+	l.readers[r] = struct{}{}
+	return r
+}
+
+// Ack records that this client has shown every event up to seq; it is
+// also the log's acknowledgement (Log.Ack), the resume point of the
+// next attach.
+func (r *Reader) Ack(seq uint64) {
+	l := r.l
+	l.mu.Lock()
+	if seq = min(seq, l.next-1); seq > r.acked {
+		r.acked = seq
+		if l.spaceCh != nil { // the floor may have moved
+			close(l.spaceCh)
+			l.spaceCh = nil
+		}
+	}
+	l.mu.Unlock()
+	l.Ack(seq)
+}
+
+// Close drops the cursor: its unacknowledged events no longer hold
+// back eviction beyond the log's own acknowledgement.
+func (r *Reader) Close() {
+	l := r.l
+	l.mu.Lock()
+	delete(l.readers, r)
+	if l.spaceCh != nil {
+		close(l.spaceCh)
+		l.spaceCh = nil
 	}
 	l.mu.Unlock()
 }
@@ -435,6 +683,25 @@ func (l *Log) Stats() Stats {
 	}
 }
 
+// CloseWith appends data as the log's last event and closes it, without
+// waiting: it evicts what the policy allows to make room and, under a
+// full Block log, keeps the event over budget (one final event, such
+// as "Closed", is worth more than the budget's last bytes). It returns
+// the event's sequence number, or 0 when the log was already closed.
+func (l *Log) CloseWith(data []byte) uint64 {
+	need := int64(len(data)) + EventOverhead
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0
+	}
+	l.makeRoomLocked(need)
+	seq := l.pushLocked(data, need)
+	l.mu.Unlock()
+	l.Close()
+	return seq
+}
+
 // Close marks the log closed and wakes every waiter: blocked Appends
 // return ErrClosed, and Waits return ErrClosed once nothing is left at
 // or after their seq. Retained events stay readable. Close is
@@ -450,22 +717,6 @@ func (l *Log) Close() {
 		close(l.dataCh)
 		l.dataCh = nil
 	}
-	if l.spaceCh != nil {
-		close(l.spaceCh)
-		l.spaceCh = nil
-	}
-}
-
-// StopBlocking turns a Block log into a Drop log for the rest of its
-// life and wakes every blocked Append, which then makes room by dropping
-// the oldest unacknowledged events. A session that is closing calls it
-// first, so that nothing it waits for can block on a reader that is not
-// there; the events of its end (the jobs' last states, why it closed)
-// still reach the log.
-func (l *Log) StopBlocking() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.policy = Drop
 	if l.spaceCh != nil {
 		close(l.spaceCh)
 		l.spaceCh = nil

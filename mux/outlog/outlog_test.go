@@ -788,40 +788,181 @@ func TestRandomizedAgainstModel(t *testing.T) {
 	}
 }
 
-// StopBlocking wakes an Append blocked on a full Block log, which then
-// makes room by dropping the oldest unacknowledged event; later Appends
-// never wait.
-func TestStopBlockingWakesAppend(t *testing.T) {
+// A full Block log that nobody reads still takes its last event at
+// once: closing a session never waits for a reader.
+func TestCloseWithOnAFullBlockLog(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := New(Options{Budget: 2 * (EventOverhead + 1), Policy: Block})
-		for range 2 {
-			if _, err := l.Append(context.Background(), []byte("x")); err != nil {
+		l := New(Options{Budget: 100, Policy: Block})
+		mustAppend(t, l, 1, 36)
+		blocked := make(chan error, 1)
+		go func() {
+			_, err := l.Append(context.Background(), ev(2, 36))
+			blocked <- err
+		}()
+		synctest.Wait()
+		seq := l.CloseWith(ev(2, 8))
+		if seq != 2 {
+			t.Fatalf("CloseWith = %d, want 2", seq)
+		}
+		if err := <-blocked; !errors.Is(err, ErrClosed) {
+			t.Fatalf("the blocked Append after CloseWith: %v", err)
+		}
+		evs, _, _ := l.Read(0, 0, nil)
+		checkRun(t, evs, 1, 2)
+		if l.CloseWith(ev(3, 8)) != 0 {
+			t.Fatal("CloseWith on a closed log appended")
+		}
+	})
+}
+
+// Many logs sharing a small budget: the total stays under it;
+// acknowledged history goes first, from any log; then Drop drops its
+// own oldest and Block waits until something is acknowledged.
+func TestSharedBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const size = 100 // per event: 100 + EventOverhead bytes
+		per := int64(size) + EventOverhead
+		sh := NewShared(20 * per)
+		ctx := context.Background()
+		// 10 Drop logs, each with its own budget far above the shared one
+		var drops []*Log
+		for range 10 {
+			drops = append(drops, New(Options{Budget: 1 << 20, Policy: Drop, Shared: sh}))
+		}
+		for i := range 100 {
+			for _, l := range drops {
+				if _, err := l.Append(ctx, ev(uint64(i+1), size)); err != nil {
+					t.Fatal(err)
+				}
+				if b := sh.Bytes(); b > sh.Limit() {
+					t.Fatalf("shared bytes %d over the budget %d", b, sh.Limit())
+				}
+			}
+		}
+		// acknowledged history of another log goes before any unread event
+		acked := drops[0]
+		st := acked.Stats()
+		acked.Ack(st.Last)
+		blk := New(Options{Budget: 1 << 20, Policy: Block, Shared: sh})
+		before := make([]Stats, len(drops))
+		for i, l := range drops {
+			before[i] = l.Stats()
+		}
+		for i := range st.Events {
+			if _, err := blk.Append(ctx, ev(uint64(i+1), size)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		done := make(chan uint64, 1)
-		go func() {
-			seq, err := l.Append(context.Background(), []byte("y"))
-			if err != nil {
-				t.Error(err)
+		for i, l := range drops[1:] {
+			if got := l.Stats(); got.Dropped != before[i+1].Dropped {
+				t.Fatalf("log %d dropped unread events while another held acknowledged ones: %+v", i+1, got)
 			}
-			done <- seq
+		}
+		if got := acked.Stats(); got.Events != 0 || got.Dropped != before[0].Dropped {
+			t.Fatalf("the acknowledged log: %+v", got)
+		}
+		// nothing acknowledged anywhere: the Block log waits, and an
+		// acknowledgement in another log lets it go on
+		done := make(chan error, 1)
+		go func() {
+			_, err := blk.Append(ctx, ev(99, size))
+			done <- err
 		}()
 		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("Append did not wait on a full Block log")
-		default:
+		if !blk.Stats().Waiting {
+			t.Fatalf("Block Append over the shared budget did not wait: %d/%d", sh.Bytes(), sh.Limit())
 		}
-		l.StopBlocking()
-		if seq := <-done; seq != 3 {
-			t.Fatalf("the woken Append got seq %d, want 3", seq)
-		}
-		if _, err := l.Append(context.Background(), []byte("z")); err != nil {
+		drops[1].Ack(drops[1].Stats().Last)
+		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if st := l.Stats(); st.Dropped != 2 || st.First != 3 {
-			t.Fatalf("stats %+v: want the two oldest dropped", st)
+		if b := sh.Bytes(); b > sh.Limit() {
+			t.Fatalf("shared bytes %d over the budget %d", b, sh.Limit())
+		}
+		// a released log no longer counts
+		held := blk.Stats().Bytes
+		total := sh.Bytes()
+		blk.Release()
+		if sh.Bytes() != total-held {
+			t.Fatalf("after Release: %d, want %d", sh.Bytes(), total-held)
 		}
 	})
+}
+
+// Two attached readers: one acknowledges everything, the other nothing.
+// While the budget has room the slow one's cursor holds its events; when
+// the budget is full of events only it has not read, it is cut off
+// (Lagged), never slowing the writer or the other reader, and is the
+// only one cut. With nothing acknowledged by anyone, Block waits and
+// nobody is cut.
+func TestReaderCursorLagged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(Options{Budget: 3 * (8 + EventOverhead), Policy: Block})
+		defer l.Close()
+		fast, slow := l.NewReader(1), l.NewReader(1)
+		for i := range 3 {
+			mustAppend(t, l, uint64(i+1), 8)
+		}
+		// nobody acknowledged anything: the writer waits, nobody is cut
+		done := make(chan error, 1)
+		go func() {
+			_, err := l.Append(context.Background(), ev(4, 8))
+			done <- err
+		}()
+		synctest.Wait()
+		if st := l.Stats(); !st.Waiting || st.First != 1 {
+			t.Fatalf("with nothing acknowledged: %+v", st)
+		}
+		if isClosed(slow.Lagged()) || isClosed(fast.Lagged()) {
+			t.Fatal("a reader was cut off while nobody had acknowledged anything")
+		}
+		// the fast reader acknowledges everything: the slow one is cut
+		fast.Ack(3)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !isClosed(slow.Lagged()) || isClosed(fast.Lagged()) {
+			t.Fatalf("lagged: slow %v fast %v; want only the slow one cut", isClosed(slow.Lagged()), isClosed(fast.Lagged()))
+		}
+		if st := l.Stats(); st.First != 2 || st.Last != 4 {
+			t.Fatalf("after the cut: %+v", st)
+		}
+		slow.Close()
+		fast.Close()
+	})
+}
+
+// A reader's cursor holds what it has not read against another
+// reader's acknowledgement as long as the budget has room.
+func TestReaderCursorHoldsEviction(t *testing.T) {
+	l := New(Options{Budget: 1 << 20, Policy: Drop})
+	fast, slow := l.NewReader(1), l.NewReader(1)
+	for i := range 3 {
+		mustAppend(t, l, uint64(i+1), 8)
+	}
+	fast.Ack(3)
+	slow.Ack(1)
+	l.mu.Lock()
+	floor := l.floorLocked()
+	l.mu.Unlock()
+	if floor != 1 {
+		t.Fatalf("floor %d with readers at 3 and 1", floor)
+	}
+	slow.Close()
+	l.mu.Lock()
+	floor = l.floorLocked()
+	l.mu.Unlock()
+	if floor != 3 {
+		t.Fatalf("floor %d after the slow reader left", floor)
+	}
+	fast.Close()
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

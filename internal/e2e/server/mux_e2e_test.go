@@ -457,7 +457,7 @@ func TestIdleSessionClosed(t *testing.T) {
 			return out
 		}
 		st := state()
-		if st["attached"] != "Opened" || st["running"] != "Opened" || st["awake"] != "Opened" || (st["sleepy"] != "" && st["sleepy"] != "Closed") {
+		if st["attached"] != "Opened" || st["running"] != "Opened" || st["awake"] != "Opened" || (st["sleepy"] != "Closed" && st["sleepy"] != "Closing") {
 			t.Fatalf("after sleepy's idle timeout: %v; want attached, running and awake Opened", st)
 		}
 		// Once the client leaves and the command ends, they close too.

@@ -1,0 +1,147 @@
+package server_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/psmux/psmux/internal/e2e"
+)
+
+// The server core end to end (issue 12): a local pwshsim session per
+// case, through a live server process.
+
+// untilLs runs ls until ok accepts a row of session name, failing after
+// two minutes.
+func untilLs(t *testing.T, m *e2e.MuxEnv, name, what string, ok func(row map[string]any) bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, r := range m.Ls() {
+			if r.Name == name && ok(map[string]any{"State": r.State, "LastSeq": r.LastSeq, "Reason": r.Reason}) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s never %s: %+v", name, what, m.Ls())
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server: nothing to wait on
+	}
+}
+
+// timed runs psmux args and fails when it does not succeed; a run that
+// does not end at all is cut off after 20 s. It returns how long it
+// took (the 2 s bound is asserted on a fake clock in mux's
+// TestCloseWithAFullBlockLogAndNoClient; here it is reported).
+func timed(t *testing.T, m *e2e.MuxEnv, args ...string) time.Duration {
+	t.Helper()
+	cmd := m.Cmd(args...)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("psmux %q: %v\nserver log:\n%s", args, err, m.Log())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("psmux %q hung (over 20 s)\nserver log:\n%s", args, m.Log())
+	}
+	return time.Since(start)
+}
+
+// Block policy, a full log and no client: rm, kill-server and the idle
+// close each return (they used to hang forever); the idle-closed
+// session stays listed as Closed with the reason, and capture reads it.
+func TestBlockFullLogNoClientCloses(t *testing.T) {
+	local := []string{"--local", "--pwsh", e2e.PwshsimBin() + " -s", "--policy", "Block"}
+	for _, how := range []string{"rm", "kill-server", "idle"} {
+		t.Run(how, func(t *testing.T) {
+			m := e2e.NewMuxEnv(t)
+			log := m.Serve("--idle-check", "100ms")
+			if how == "idle" {
+				// no command may run for it to be idle: the "Opened"
+				// event alone fills a 1-byte budget
+				m.Must(append([]string{"new", "-n", "full", "--budget", "1", "--idle-timeout", "2s"}, local...)...)
+				// and one with room, whose output capture shows after the close
+				m.Must(append([]string{"new", "-n", "roomy", "--idle-timeout", "2s"}, local...)...)
+				m.Must("exec", "-t", "roomy", "--", "'said before'")
+			} else {
+				m.Must(append([]string{"new", "-n", "full", "--budget", "4096"}, local...)...)
+				m.Must("exec", "--async", "-t", "full", "--", "1..100000")
+				// 4096 bytes hold ~30 events: past 20 the log is all but full
+				untilLs(t, m, "full", "filled its log", func(r map[string]any) bool { return r["LastSeq"].(uint64) >= 20 })
+			}
+			switch how {
+			case "rm":
+				t.Logf("rm took %s", timed(t, m, "rm", "-t", "full"))
+				if rows := m.Ls(); len(rows) != 0 {
+					t.Fatalf("after rm: %+v", rows)
+				}
+			case "kill-server":
+				t.Logf("kill-server took %s", timed(t, m, "kill-server"))
+				log.WaitFor(t, "exited")
+			case "idle":
+				log.WaitFor(t, "IdleTimeout")
+				for _, name := range []string{"full", "roomy"} {
+					untilLs(t, m, name, "Closed", func(r map[string]any) bool { return r["State"] == "Closed" })
+				}
+				rows := m.Ls()
+				for _, r := range rows {
+					if !strings.Contains(r.Reason, "IdleTimeout") || r.Ended.IsZero() {
+						t.Fatalf("an idle-closed session: %+v; want it listed Closed with the reason and when", r)
+					}
+				}
+				if len(rows) != 2 {
+					t.Fatalf("ls after the idle close: %+v", rows)
+				}
+				m.Must("capture", "-t", "full")
+				if out := m.Must("capture", "-t", "roomy").Stdout; !strings.Contains(out, "said before") {
+					t.Fatalf("capture of the closed session: %q", out)
+				}
+				timed(t, m, "rm", "-t", "roomy")
+				timed(t, m, "rm", "-t", "full")
+				if rows := m.Ls(); len(rows) != 0 {
+					t.Fatalf("after rm of the closed session: %+v", rows)
+				}
+			}
+		})
+	}
+}
+
+// Two clients attached, one reading and one stalled, on a Block log:
+// the stalled one is cut off with "lagged"; the one reading gets every
+// line, in order, and the session is not held up.
+func TestStalledClientLagged(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "s", "--budget", "65536", "--policy", "Block", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	reading := m.Attach("-t", "s")
+	stalled := m.Attach("-t", "s") // its output is never read while the command runs
+	const total = 20000
+	m.Must("exec", "--async", "-t", "s", "--", fmt.Sprintf("1..%d", total))
+	last := 0
+	reading.Until(t, fmt.Sprint(total), func(l string) bool {
+		if n, err := strconv.Atoi(l); err == nil {
+			if n != last+1 {
+				t.Fatalf("the reading client: %d after %d", n, last)
+			}
+			last = n
+		}
+		return last == total
+	})
+	go func() {
+		for stalled.Out.Scan() { // let it run to the notice
+		}
+	}()
+	stalled.WaitErr(t, "lagged")
+	stalled.Wait()
+	reading.Stdin.Close()
+	reading.Wait()
+}
