@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -124,16 +125,21 @@ func Invoke(t *testing.T, server string, args ...string) Result {
 }
 
 // InvokeInterrupted runs psmux invoke with args and the script
-// "Write-Output started; Start-Sleep 30", sends SIGINT once "started" is
-// printed (the pipeline runs) and fails unless psmux exits 4 (Stopped).
+// "Write-Output started; Start-Sleep 30", sends SIGINT to its process
+// group once "started" is printed (the pipeline runs), as a terminal's
+// Ctrl-C does, and fails unless psmux exits 4 (Stopped) with no error
+// text.
 func InvokeInterrupted(t *testing.T, args ...string) {
 	t.Helper()
 	cmd := Command(PsmuxBin(), append(append([]string{"invoke"}, args...), "--", "Write-Output started; Start-Sleep 30")...)
 	errb := StartUntilStarted(t, cmd)
-	_ = cmd.Process.Signal(syscall.SIGINT)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // psmux leads its group (reap.Attr)
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != ExitStopped {
-		t.Fatalf("after SIGINT: %v, want exit %d; stderr %s", err, ExitStopped, errb.String())
+		t.Fatalf("after SIGINT to the process group: %v, want exit %d; stderr %s", err, ExitStopped, errb.String())
+	}
+	if strings.Contains(errb.String(), "psmux:") {
+		t.Fatalf("after SIGINT to the process group: error text %q", errb.String())
 	}
 }

@@ -380,3 +380,14 @@ func TestNoiseBeforeFirstPacket(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// Ctrl-C (SIGINT to the process group, as a terminal sends it) during
+// invoke --ssh-client=system reaches psmux alone, not the ssh child in
+// a group of its own, and becomes a PSRP stop: exit 4, no error text.
+func TestInvokeSystemSSHCtrlCStops(t *testing.T) {
+	opensshd.Require(t)
+	e2e.EachSubsystem(t, func(t *testing.T, server, sub string) {
+		sshd := e2e.StartSshd(t, sub)
+		e2e.InvokeInterrupted(t, "-F", sshd.SSHConfig, "--ssh-client=system", sshd.Alias)
+	})
+}
