@@ -368,6 +368,9 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkName(a.Name); err != nil {
+		return nil, err
+	}
 	if a.Dest != "" {
 		if _, err := ssh.Resolve(a.Dest, tg.Flags.Overrides()); err != nil {
 			return nil, errorf(CodeUsage, "%s", DescribeErr(err))
@@ -573,4 +576,18 @@ func marshal(v any) json.RawMessage {
 		return json.RawMessage(`null`)
 	}
 	return b
+}
+
+// checkName refuses a session name that -t could not target: a comma
+// separates targets, glob characters match, and digits alone are an id.
+func checkName(name string) error {
+	switch {
+	case strings.ContainsAny(name, ",*?[]\\"):
+		return errorf(CodeUsage, "session name %q: a name cannot hold , * ? [ ] or \\ (-t reads them as a list or a pattern)", name)
+	case name != "" && strings.Trim(name, "0123456789") == "":
+		return errorf(CodeUsage, "session name %q: a name of digits only would be read as an id by -t", name)
+	case strings.TrimSpace(name) != name || strings.ContainsAny(name, "\n\t"):
+		return errorf(CodeUsage, "session name %q: no leading or trailing blanks, no tabs or newlines", name)
+	}
+	return nil
 }

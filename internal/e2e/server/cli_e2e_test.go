@@ -45,6 +45,11 @@ func TestCLILikeTmux(t *testing.T) {
 			t.Fatalf("after psmux %q the server or its session is gone: %+v", c.args, rows)
 		}
 	}
+	for _, name := range []string{"a,b", "web*", "42"} {
+		if r := m.Run("new", "-n", name, "--local", "--pwsh", e2e.PwshsimBin()+" -s"); r.Code != e2e.ExitUsage || !strings.Contains(r.Stderr, "session name") {
+			t.Fatalf("new -n %q: exit %d, stderr %q; want 2 and why -t could not target it", name, r.Code, r.Stderr)
+		}
+	}
 	if r := m.Must("version"); !strings.Contains(r.Stdout, "client protocol 1; PSRP 2.3 and 2.4") {
 		t.Fatalf("version: %q", r.Stdout)
 	}
