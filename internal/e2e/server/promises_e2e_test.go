@@ -13,6 +13,7 @@ import (
 
 	"github.com/psmux/psmux/internal/e2e"
 	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/testenv/reap"
 )
 
 // The promises of the README's command table and SPEC S5/S8 that no
@@ -39,6 +40,28 @@ func lsUntil(t *testing.T, m *e2e.MuxEnv, what string, ok func([]mux.Info) bool)
 			t.Fatalf("ls never showed %s; last %+v", what, rows)
 		}
 	}
+}
+
+// runWithin is m.Run that fails the test when psmux has not exited
+// after d (a command the test holds would otherwise hang it).
+func runWithin(t *testing.T, m *e2e.MuxEnv, d time.Duration, args ...string) e2e.Result {
+	t.Helper()
+	cmd := m.Cmd(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		reap.KillGroup(cmd)
+		<-done
+		t.Fatalf("psmux %q still running after %v; stdout %q, stderr %q", args, d, out.String(), errb.String())
+	}
+	return e2e.Result{Code: cmd.ProcessState.ExitCode(), Stdout: out.String(), Stderr: errb.String()}
 }
 
 func jobsOf(t *testing.T, m *e2e.MuxEnv, s string) []mux.JobInfo {
@@ -72,7 +95,7 @@ func TestExecTimeoutStopsHeldCommand(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
 	newLocal(m, "w1")
 	never := filepath.Join(t.TempDir(), "never")
-	r := m.Run("exec", "-t", "w1", "--timeout", "300ms", "--", heldScript(never))
+	r := runWithin(t, m, time.Minute, "exec", "-t", "w1", "--timeout", "300ms", "--", heldScript(never))
 	if r.Code != e2e.ExitStopped {
 		t.Fatalf("exec --timeout: exit %d, stdout %q, stderr %q; want %d (stopped)", r.Code, r.Stdout, r.Stderr, e2e.ExitStopped)
 	}
