@@ -128,11 +128,20 @@ func TestExecThrottle(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waited := false
+		t.Cleanup(func() { // a failure while it is held leaves nothing running
+			if !waited {
+				reap.KillGroup(cmd)
+				cmd.Wait()
+			}
+		})
 		whileHeld()
 		if err := os.WriteFile(release, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Wait(); err != nil || strings.Count(out.String(), "released") != 3 {
+		err := cmd.Wait()
+		waited = true
+		if err != nil || strings.Count(out.String(), "released") != 3 {
 			t.Fatalf("exec --throttle %s: %v, stdout %q, stderr %q", throttle, err, out.String(), errb.String())
 		}
 	}
