@@ -36,7 +36,15 @@ type Config struct {
 	TraceDir string
 	// IdleCheck is how often idle sessions are looked for; default 1 s.
 	IdleCheck time.Duration
+	// SyncWait is how long a synchronous command waits for a busy
+	// session before it fails with PowerShell's busy text; default
+	// DefaultSyncWait.
+	SyncWait time.Duration
 }
+
+// DefaultSyncWait is how long PowerShell lets a synchronous command wait
+// for a busy session (SPEC S5: up to 4 minutes).
+const DefaultSyncWait = 4 * time.Minute
 
 // Server holds the sessions and serves clients.
 type Server struct {
@@ -61,6 +69,9 @@ type Server struct {
 func NewServer(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.SyncWait <= 0 {
+		cfg.SyncWait = DefaultSyncWait
 	}
 	if cfg.IdleCheck <= 0 {
 		cfg.IdleCheck = time.Second
