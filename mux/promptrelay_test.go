@@ -78,7 +78,7 @@ func TestPromptRelayOneDestinationAtATime(t *testing.T) {
 		if first { // hold it until the other connection is in the relay too
 			for waitingInSSHPrompt() < 2 {
 				mu.Lock()
-				twice := open > 1
+				twice := most > 1
 				mu.Unlock()
 				if twice || ctx.Err() != nil {
 					break
