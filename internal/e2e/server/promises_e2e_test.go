@@ -279,7 +279,7 @@ func TestCaptureSinceAndJSON(t *testing.T) {
 	if cut == 0 || prev != "" {
 		t.Fatalf("no --since N left out the first command (cut %d), or the log never ended (%q)", cut, prev)
 	}
-	r := m.Must("capture", "-t", "a", "--json")
+	r := m.Must("capture", "-t", "1", "--json") // by id: the lines still name the session
 	var states []map[string]any
 	for _, l := range strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n") {
 		var v map[string]any
@@ -288,6 +288,10 @@ func TestCaptureSinceAndJSON(t *testing.T) {
 		}
 		if _, ok := v["state"]; ok {
 			states = append(states, v)
+			continue
+		}
+		if v["session"] != "a" || v["computer"] != "localhost" || v["stream"] == nil || v["seq"] == nil {
+			t.Fatalf("capture --json event line %v: want session a, computer localhost, seq and stream", v)
 		}
 	}
 	if len(states) != 3 || states[0]["state"] != "Completed" || states[1]["state"] != "Failed" ||
