@@ -478,9 +478,6 @@ func (s *Server) restore() error {
 			if err := x.runInit(ctx); err != nil {
 				s.logf("restoring session %s: init script: %v", x.Name, err)
 			}
-			x.mu.Lock()
-			x.restored = true
-			x.mu.Unlock()
 		}()
 	}
 	return nil

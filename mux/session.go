@@ -380,7 +380,9 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 		}
 	}
 	s.running++
-	s.restored = false
+	if p != nil { // a client's command; the init script (p nil) leaves Restored alone
+		s.restored = false
+	}
 	s.lastActive = time.Now()
 	s.mu.Unlock()
 	client := ""

@@ -338,7 +338,7 @@ func TestMaxRunspacesTwoAsync(t *testing.T) {
 // command (SPEC S5).
 func TestRestoredUntilFirstCommand(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
-	newLocal(m, "w1")
+	newLocal(m, "w1", "--init", "$restoredInit = 1") // the init script re-run at restore is not a first command
 	if rows := m.Ls(); rows[0].Restored {
 		t.Fatalf("a new session shows Restored: %+v", rows)
 	}
@@ -348,12 +348,18 @@ func TestRestoredUntilFirstCommand(t *testing.T) {
 		if len(rows) != 1 || !rows[0].Restored {
 			t.Fatalf("after the restart: %+v, want w1 Restored", rows)
 		}
-		return rows[0].State == "Opened"
+		if rows[0].State != "Opened" {
+			return false
+		}
+		jobs := jobsOf(t, m, "w1") // the init script, re-run at restore, has ended
+		return len(jobs) == 1 && jobs[0].State == "Completed"
 	})
 	if r := m.Must("ls", "--json").Stdout; !strings.Contains(r, `"Restored":true`) {
 		t.Fatalf("ls --json: %s", r)
 	}
-	m.Must("exec", "-t", "w1", "--", "1")
+	if r := m.Must("exec", "-t", "w1", "--", "$restoredInit"); r.Stdout != "1\n" {
+		t.Fatalf("the init script did not run at restore: %q", r.Stdout)
+	}
 	if rows := m.Ls(); rows[0].Restored || rows[0].State != "Opened" {
 		t.Fatalf("after the first command: %+v, want Opened and no longer Restored", rows)
 	}
