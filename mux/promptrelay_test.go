@@ -31,7 +31,7 @@ func waitingInSSHPrompt() int {
 }
 
 // SSH questions from a fan-out are asked one destination at a time (SPEC
-// S4: "prompts from a fan-out never interleave"): two sessions opened at
+// S3: "prompts from a fan-out never interleave"): two sessions opened at
 // once on two password hosts by one interactive client; the first
 // question is held open until the second connection also waits in the
 // relay, and at no point are two questions open.
