@@ -41,6 +41,10 @@ type Config struct {
 	// acknowledged history is evicted first, then each session's
 	// policy (Block or Drop) applies.
 	MaxMemory int64
+	// SyncWait is how long a synchronous command waits for a busy
+	// session before it fails with PowerShell's busy text; default
+	// DefaultSyncWait.
+	SyncWait time.Duration
 }
 
 // DefaultMaxMemory is the server-wide output log budget: 512 MiB.
@@ -51,6 +55,10 @@ const DefaultMaxMemory int64 = 512 << 20
 type transportOpener interface {
 	Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error)
 }
+
+// DefaultSyncWait is how long PowerShell lets a synchronous command wait
+// for a busy session (SPEC S5: up to 4 minutes).
+const DefaultSyncWait = 4 * time.Minute
 
 // Server holds the sessions and serves clients.
 type Server struct {
@@ -79,6 +87,9 @@ type Server struct {
 func NewServer(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.SyncWait <= 0 {
+		cfg.SyncWait = DefaultSyncWait
 	}
 	if cfg.IdleCheck <= 0 {
 		cfg.IdleCheck = time.Second
@@ -540,9 +551,6 @@ func (s *Server) restore() error {
 			if err := x.runInit(ctx); err != nil {
 				s.logf("restoring session %s: init script: %v", x.Name, err)
 			}
-			x.mu.Lock()
-			x.restored = true
-			x.mu.Unlock()
 		}()
 	}
 	return nil

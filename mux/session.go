@@ -28,10 +28,6 @@ const (
 	textBroken       = "Command '%s' was not run as the session in which it was intended to run was either closed or broken"
 )
 
-// syncWait is how long a synchronous command waits for a busy session
-// before failing, as PowerShell does.
-const syncWait = 4 * time.Minute
-
 // reportPatience bounds showing a stopped command's error.
 const reportPatience = 30 * time.Second
 
@@ -430,7 +426,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 		if a.Async {
 			return nil, errorf(CodeBusy, "%s", textBusyPipeline)
 		}
-		t := time.NewTimer(syncWait)
+		t := time.NewTimer(s.srv.cfg.SyncWait)
 		defer t.Stop()
 		select {
 		case s.slots <- struct{}{}:
@@ -473,7 +469,9 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 		}
 	}
 	s.running++
-	s.restored = false
+	if p != nil { // a client's command; the init script (p nil) leaves Restored alone
+		s.restored = false
+	}
 	s.lastActive = time.Now()
 	s.mu.Unlock()
 	client := ""

@@ -451,7 +451,14 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 	var renderer *repl.Renderer
 	var jw *repl.JSONWriter
 	if *asJSON {
+		// the session's name and computer, as exec --json labels its lines
 		jw = &repl.JSONWriter{W: stdout, Session: *target}
+		if data, err := c.Call(ctx, "find", mux.TargetArgs{Target: *target}, nil); err == nil {
+			var rows []mux.Info
+			if json.Unmarshal(data, &rows) == nil && len(rows) == 1 {
+				jw.Session, jw.Computer = rows[0].Name, rows[0].ComputerName
+			}
+		}
 		h = jw
 	} else {
 		renderer = &repl.Renderer{Out: stdout, Err: stderr, Width: 120, Format: format.Lines}
