@@ -3,7 +3,7 @@
 // loopback with pwshsim or real pwsh behind it, a psmux server on its own
 // socket, tmux for the REPL, psrpcore's independent peers) and runs psmux
 // as a user does. The tests themselves live in the packages below it, one
-// per topic (invoke, failures, server, repl, ssh, parity), so that each test binary
+// per topic (invoke, failures, server, cli, repl, ssh, parity), so that each test binary
 // stays well inside go test's default timeout on a loaded 2-core machine.
 //
 // Everything a test starts is reaped when the test binary dies

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultBudget is the budget used when Options.Budget is 0 or less:
@@ -90,7 +91,16 @@ type Options struct {
 	// past it first evicts acknowledged events of any of its logs, then
 	// applies the policy to its own log.
 	Shared *Shared
+	// LagGrace is how long an Append held back only by attached
+	// readers that have not read what another client acknowledged
+	// waits for them before it cuts them off (Reader.Lagged); 0 means
+	// DefaultLagGrace. A reader that keeps reading, only slower than
+	// another, acknowledges within it and is never cut off.
+	LagGrace time.Duration
 }
+
+// DefaultLagGrace is Options.LagGrace's default.
+const DefaultLagGrace = 2 * time.Second
 
 // Shared is a memory budget shared by several logs. Its methods are
 // safe for concurrent use.
@@ -231,9 +241,10 @@ type segment [segSize][]byte
 
 // Log is a session's output log. It is safe for concurrent use.
 type Log struct {
-	budget int64
-	policy Policy
-	shared *Shared // nil, or set once and cleared by Release (under mu)
+	budget   int64
+	policy   Policy
+	lagGrace time.Duration
+	shared   *Shared // nil, or set once and cleared by Release (under mu)
 
 	mu sync.Mutex // protects everything below
 
@@ -279,7 +290,11 @@ func New(o Options) *Log {
 	if b <= 0 {
 		b = DefaultBudget
 	}
-	l := &Log{budget: b, policy: o.Policy, first: 1, next: 1, shared: o.Shared}
+	grace := o.LagGrace
+	if grace <= 0 {
+		grace = DefaultLagGrace
+	}
+	l := &Log{budget: b, policy: o.Policy, first: 1, next: 1, shared: o.Shared, lagGrace: grace}
 	if l.shared != nil {
 		l.shared.mu.Lock()
 		l.shared.logs[l] = struct{}{}
@@ -324,13 +339,16 @@ func (l *Log) Release() {
 func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 	need := int64(len(data)) + EventOverhead
 	l.mu.Lock()
+	cut := false // the lag grace has passed: cut lagging readers off
 	for {
 		if l.closed {
 			l.mu.Unlock()
 			return 0, ErrClosed
 		}
 		var shared chan struct{}
-		if l.makeRoomLocked(need) {
+		made := l.makeRoomLocked(need, cut)
+		cut = false
+		if made {
 			sh := l.shared
 			if sh == nil || sh.fits(need) {
 				break
@@ -358,6 +376,12 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 			l.spaceCh = make(chan struct{})
 		}
 		ch := l.spaceCh
+		var lag <-chan time.Time
+		if !made && l.first <= l.acked && len(l.readers) > 0 { // held back by readers alone
+			t := time.NewTimer(l.lagGrace)
+			defer t.Stop()
+			lag = t.C
+		}
 		l.waiting++
 		l.mu.Unlock()
 		select {
@@ -367,6 +391,10 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 		case <-shared: // nil unless waiting for the shared budget
 			l.mu.Lock()
 			l.waiting--
+		case <-lag:
+			l.mu.Lock()
+			l.waiting--
+			cut = true
 		case <-ctx.Done():
 			l.mu.Lock()
 			l.waiting--
@@ -386,13 +414,14 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 // makeRoomLocked evicts oldest events until need more bytes fit in the
 // budget or nothing is left. It reports false when the policy is Block
 // and the oldest event is not yet acknowledged.
-func (l *Log) makeRoomLocked(need int64) bool {
+func (l *Log) makeRoomLocked(need int64, cut bool) bool {
 	for l.bytes+need > l.budget && l.first < l.next {
 		if l.policy == Block && l.first > l.floorLocked() {
 			// Held back only by attached readers that have not read
-			// what another client already acknowledged: they are too
-			// far behind and are cut off, rather than slow the session.
-			if l.first > l.acked || !l.cutLaggingLocked() {
+			// what another client already acknowledged, for longer than
+			// the lag grace (cut): they are too far behind and are cut
+			// off, rather than slow the session.
+			if !cut || l.first > l.acked || !l.cutLaggingLocked() {
 				return false
 			}
 			continue
@@ -695,7 +724,7 @@ func (l *Log) CloseWith(data []byte) uint64 {
 		l.mu.Unlock()
 		return 0
 	}
-	l.makeRoomLocked(need)
+	l.makeRoomLocked(need, true)
 	seq := l.pushLocked(data, need)
 	l.mu.Unlock()
 	l.Close()

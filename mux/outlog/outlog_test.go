@@ -966,3 +966,50 @@ func isClosed(ch <-chan struct{}) bool {
 		return false
 	}
 }
+
+// A reader slower than another but still reading is not cut off: under
+// Block the writer waits for it up to the lag grace, and each of its
+// acknowledgements makes room; only a reader that acknowledges nothing
+// for the whole grace is cut.
+func TestSlowReaderWithinGraceNotCut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := New(Options{Budget: 3 * (8 + EventOverhead), Policy: Block, LagGrace: 2 * time.Second})
+		defer l.Close()
+		fast, slow := l.NewReader(1), l.NewReader(1)
+		for i := range 3 {
+			mustAppend(t, l, uint64(i+1), 8)
+		}
+		for seq := uint64(4); seq <= 10; seq++ {
+			fast.Ack(seq - 1)
+			done := make(chan error, 1)
+			go func() {
+				_, err := l.Append(context.Background(), ev(seq, 8))
+				done <- err
+			}()
+			time.Sleep(time.Second) // the slow reader takes 1 s, within the grace
+			slow.Ack(seq - 1)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if isClosed(slow.Lagged()) {
+				t.Fatalf("the slow reader was cut off at seq %d though it acknowledged within the grace", seq)
+			}
+		}
+		// now it stops at 9: the writer goes on while the slow reader's
+		// cursor holds nothing back, then waits the grace and cuts it
+		for seq := uint64(11); seq <= 12; seq++ {
+			fast.Ack(seq - 1)
+			mustAppend(t, l, seq, 8)
+		}
+		fast.Ack(12)
+		start := time.Now()
+		if _, err := l.Append(context.Background(), ev(13, 8)); err != nil {
+			t.Fatal(err)
+		}
+		if !isClosed(slow.Lagged()) || time.Since(start) != 2*time.Second {
+			t.Fatalf("a stalled reader: cut %v after %s; want cut after the 2s grace", isClosed(slow.Lagged()), time.Since(start))
+		}
+		slow.Close()
+		fast.Close()
+	})
+}

@@ -1,4 +1,4 @@
-package server_test
+package cli_test
 
 // Hostile PowerShell servers through a live psmux server (SPEC S4,
 // bench-reliability.md R10): a hostile server breaks its own session,

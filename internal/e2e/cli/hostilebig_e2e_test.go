@@ -1,6 +1,6 @@
 //go:build hostilebig
 
-package server_test
+package cli_test
 
 import (
 	"io"
