@@ -187,3 +187,34 @@ func TestServerMemoryBudget(t *testing.T) {
 		}
 	})
 }
+
+// slowOpener opens as memOpener does after a delay: an open over a slow
+// link, or on a loaded machine.
+type slowOpener struct{ delay time.Duration }
+
+func (o slowOpener) Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error) {
+	time.Sleep(o.delay)
+	return memOpener{}.Open(ctx, life, tg, diag)
+}
+
+// A session's idle time starts when it opens: an open that takes longer
+// than the IdleTimeout does not end in an idle close (it did, under
+// load, with a 6 s IdleTimeout and a pwsh that took longer to open).
+func TestIdleTimeStartsWhenOpened(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := memServer(t, Config{IdleCheck: 100 * time.Millisecond})
+		srv.opener = slowOpener{10 * time.Second}
+		x, err := srv.create(t.Context(), NewArgs{Name: "slow", Pwsh: []string{"pwsh"}, IdleTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatalf("an open that outlasts the IdleTimeout: %v", err)
+		}
+		if st := x.info().State; st != "Opened" {
+			t.Fatalf("after a 10 s open: %s; want Opened", st)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if st := x.info().State; st != "Closed" {
+			t.Fatalf("3 s after it opened: %s; want Closed by its 2 s IdleTimeout", st)
+		}
+	})
+}

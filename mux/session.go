@@ -692,12 +692,14 @@ func (s *Session) busyJob() *job {
 }
 
 // idle reports whether the session has been unattended and without a
-// command for longer than its IdleTimeout.
+// command for longer than its IdleTimeout. A session still opening is
+// not idle: its time starts when it opens (an open can outlast a short
+// IdleTimeout on a loaded machine).
 func (s *Session) idle(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opts.IdleTimeout > 0 && len(s.attached) == 0 && s.running == 0 &&
-		s.state < Closing && now.Sub(s.lastActive) >= s.opts.IdleTimeout
+		s.state != Opening && s.state < Closing && now.Sub(s.lastActive) >= s.opts.IdleTimeout
 }
 
 // close ends the session. The log is closed first (with a last
