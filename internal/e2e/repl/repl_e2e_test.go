@@ -35,6 +35,7 @@ func TestREPLDetachAttachKeepsState(t *testing.T) {
 		x.Keys(w2, "C-u")
 		x.Line(w2, "$x")
 		x.Wait(w2, "7", func(s string) bool { return regexp.MustCompile(`(?m)^7$`).MatchString(s) })
+		x.WaitPrompt(w2, e2e.W1Prompt) // typed after the prompt, as a user does (type-ahead is issue 13's)
 
 		// b: a block runs once
 		x.Line(w2, "if ($true) {")
