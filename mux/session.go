@@ -244,7 +244,7 @@ func (s *Session) open(ctx context.Context) error {
 	// exits ("An unknown element "" was received…"): normal, not news.
 	closing := new(atomic.Bool)
 	diag := func(k sessions.DiagKind, text string) {
-		if k == sessions.DiagStderr && closing.Load() {
+		if (k == sessions.DiagStderr || k == sessions.DiagPipeError) && closing.Load() {
 			return
 		}
 		if k == sessions.DiagProtocol {

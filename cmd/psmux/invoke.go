@@ -258,11 +258,13 @@ type runner struct {
 func (r runner) run(runCtx, killCtx context.Context, tg target, script string, stdout, stderr io.Writer) outcome {
 	start := time.Now()
 	end := func(o outcome) outcome { o.took = time.Since(start); return o }
-	// After the session's clean close pwsh exits 4000 with one stderr line
-	// ("An unknown element "" was received…"); that is normal, not news.
+	// After the session's close pwsh exits 4000 with one error line, on
+	// stderr (-s) or as __NamedPipeError__ (-sshs): "An unknown element ""
+	// was received…". After a clean end or one the user asked for
+	// (Ctrl-C, --timeout) that is normal, not news.
 	var closing atomic.Bool
 	diag := func(k sessions.DiagKind, text string) {
-		if closing.Load() && k == sessions.DiagStderr {
+		if closing.Load() && (k == sessions.DiagStderr || k == sessions.DiagPipeError) {
 			return
 		}
 		switch k {
@@ -312,7 +314,7 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 		renderer.Finish()
 	}
 	closeCtx, cancelClose := context.WithTimeout(killCtx, 10*time.Second)
-	closing.Store(err == nil)
+	closing.Store(err == nil || runCtx.Err() != nil) // a clean end, or one the user asked for (Ctrl-C, --timeout)
 	cerr := conn.Close(closeCtx)
 	cancelClose()
 	_ = t.Close()
