@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,36 +17,8 @@ import (
 // no socket, so a whole server runs inside a synctest bubble.
 type memOpener struct{}
 
-type memTransport struct {
-	io.Reader
-	w     *io.PipeWriter // to the server
-	r     *io.PipeReader // from the server
-	done  chan struct{}
-	close sync.Once
-}
-
-func (t *memTransport) Write(b []byte) (int, error) { return t.w.Write(b) }
-func (t *memTransport) CloseWrite() error           { return t.w.Close() }
-func (t *memTransport) Close() error {
-	t.close.Do(func() {
-		t.w.Close()
-		t.r.Close()
-		<-t.done
-	})
-	return nil
-}
-
 func (memOpener) Open(_, _ context.Context, _ Target, _ func(sessions.DiagKind, string)) (sessions.Transport, Where, error) {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	t := &memTransport{Reader: outR, w: inW, r: outR, done: make(chan struct{})}
-	go func() {
-		defer close(t.done)
-		pwshsim.NewServer(inR, outW, io.Discard, pwshsim.ServerOptions{}).Serve()
-		outW.Close()
-		inR.Close()
-	}()
-	return t, Where{Computer: "localhost", Transport: "Process"}, nil
+	return pwshsim.StartPipe(pwshsim.ServerOptions{}), Where{Computer: "localhost", Transport: "Process"}, nil
 }
 
 // memServer is a server whose sessions run on memOpener; it is shut

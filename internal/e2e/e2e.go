@@ -110,7 +110,13 @@ type Result struct {
 
 func Invoke(t *testing.T, server string, args ...string) Result {
 	t.Helper()
-	cmd := Command(PsmuxBin(), append([]string{"invoke", "--local", "--pwsh", server}, args...)...)
+	return RunCmd(t, Command(PsmuxBin(), append([]string{"invoke", "--local", "--pwsh", server}, args...)...))
+}
+
+// RunCmd runs cmd to its end and returns its exit status and output; it
+// fails the test when cmd cannot run at all.
+func RunCmd(t *testing.T, cmd *exec.Cmd) Result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

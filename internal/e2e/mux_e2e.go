@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -62,18 +61,7 @@ func (m *MuxEnv) Cmd(args ...string) *exec.Cmd {
 
 func (m *MuxEnv) Run(args ...string) Result {
 	m.T.Helper()
-	cmd := m.Cmd(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		m.T.Fatal(err)
-	}
-	return Result{code, out.String(), errb.String()}
+	return RunCmd(m.T, m.Cmd(args...))
 }
 
 func (m *MuxEnv) Must(args ...string) Result {

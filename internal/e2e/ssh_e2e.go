@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -60,17 +57,7 @@ func PsmuxRun(t *testing.T, env []string, args ...string) Result {
 	t.Helper()
 	cmd := Command(PsmuxBin(), args...)
 	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return Result{code, out.String(), errb.String()}
+	return RunCmd(t, cmd)
 }
 
 func StartSshd(t *testing.T, subsystem string, extra ...string) *opensshd.Sshd {

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,13 +14,8 @@ func attachScript(t *testing.T, m *e2e.MuxEnv, script string) (string, int) {
 	t.Helper()
 	cmd := m.Cmd("attach", "-t", "S")
 	cmd.Stdin = strings.NewReader(script)
-	out, err := cmd.Output()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(out), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), 0
+	r := e2e.RunCmd(t, cmd)
+	return r.Stdout, r.Code
 }
 
 var outputLine = regexp.MustCompile(`(?m)^[a-z0-9]+$`)
