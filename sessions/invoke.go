@@ -217,6 +217,11 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 				if stopped && res.State == psrp.Completed {
 					res.State = psrp.Stopped
 				}
+				if res.State == psrp.Stopped && res.Reason.Kind == clixml.Nil {
+					// pwsh sends no reason when the stop came before the
+					// pipeline ran; the stop reads the same either way
+					res.Reason = StoppedRecord()
+				}
 				return res, nil
 			case runEnd:
 				if e.err == nil {

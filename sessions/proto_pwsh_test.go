@@ -17,7 +17,8 @@ import (
 // A fresh session each time: pwsh acks the CREATE_PIPELINE just before it
 // starts the pipeline, and a Signal handled in between is reported as a
 // stop while the pipeline still runs, so that the next command on the
-// session finds "a pipeline is already running" (seen about 1 in 20).
+// session finds "a pipeline is already running" (seen about 1 in 20),
+// and what it then sends for that pipeline after its CloseAck is dropped.
 func TestStopBeforeThePipelineExists(t *testing.T) {
 	for name, mk := range transports(t) {
 		t.Run(name, func(t *testing.T) {
@@ -32,6 +33,11 @@ func TestStopBeforeThePipelineExists(t *testing.T) {
 				}
 				if res.State != psrp.Stopped || len(h.outputs()) != 0 {
 					t.Fatalf("run %d: state %v, output %q: want Stopped and no output", i, res.State, h.outputs())
+				}
+				// with a reason, as pwsh's console shows it, also when pwsh
+				// sent none (a stop handled before the pipeline ran)
+				if got := sessions.ErrorText(res.Reason); got != "The pipeline has been stopped." {
+					t.Fatalf("run %d: reason %q, want \"The pipeline has been stopped.\"", i, got)
 				}
 			}
 		})

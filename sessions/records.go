@@ -61,6 +61,13 @@ func NewErrorRecord(message, fqid, exceptionType string, category int32, categor
 	return clixml.Obj(rec)
 }
 
+// StoppedRecord is the record pwsh gives as the reason of a stopped
+// pipeline ("The pipeline has been stopped.").
+func StoppedRecord() clixml.Value {
+	return NewErrorRecord("The pipeline has been stopped.", "PipelineStopped",
+		"System.Management.Automation.PipelineStoppedException", 14, "OperationStopped")
+}
+
 // hostUnavailable answers a host call psmux cannot serve.
 func hostUnavailable(m psrp.HostMethod) clixml.Value {
 	return NewErrorRecord("psmux: the host method "+m.String()+" is not available: no interactive client",

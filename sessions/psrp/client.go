@@ -134,11 +134,11 @@ type ClientPool struct {
 	events    []any
 	keySent   bool // PUBLIC_KEY went out
 	waiting   []pendingResponse
-	closeSent bool               // the session Close is wanted
-	closeOut  bool               // the session Close was sent
-	acked     map[uuid.UUID]bool // pipelines closed before their CommandAck came
-	decode    []clixml.Option    // Decode with the size cap, made on first use
-	held      []heldMsg          // messages from the server waiting for the session key
+	closeSent bool            // the session Close is wanted
+	closeOut  bool            // the session Close was sent
+	ended     endedSet        // pipelines closed lately: late packets for them are dropped
+	decode    []clixml.Option // Decode with the size cap, made on first use
+	held      []heldMsg       // messages from the server waiting for the session key
 	heldBytes int
 	scratch   []byte
 }
@@ -540,9 +540,8 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 	case CommandAck:
 		pp := p.pipes[pk.GUID]
 		if pp == nil {
-			if p.acked[pk.GUID] {
-				delete(p.acked, pk.GUID) // its CloseAck came first
-				return p.events, nil
+			if p.ended.has(pk.GUID) {
+				return p.events, nil // its CloseAck came first
 			}
 			return nil, protoErr("CommandAck for unknown pipeline %s", pk.GUID)
 		}
@@ -564,11 +563,8 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 			p.events = append(p.events, SessionClosedEvent{})
 			break
 		}
-		if pp := p.pipes[pk.GUID]; pp != nil && !pp.commandAck {
-			if p.acked == nil {
-				p.acked = map[uuid.UUID]bool{}
-			}
-			p.acked[pk.GUID] = true // its CommandAck may still come
+		if p.pipes[pk.GUID] != nil {
+			p.ended.add(pk.GUID)
 		}
 		delete(p.pipes, pk.GUID)
 		delete(p.tx, pk.GUID)
@@ -581,6 +577,11 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 		// Only the pool and its pipelines have streams: a buffer for any
 		// PSGuid the server names would let it hold memory without bound.
 		if pk.GUID != NilGUID && p.pipes[pk.GUID] == nil {
+			if p.ended.has(pk.GUID) {
+				// pwsh may still send for a pipeline it reported ended
+				// and closed (one stopped before it started runs on)
+				return p.events, nil
+			}
 			return nil, protoErr("Data for PSGuid %s, which is no pipeline of this pool (only the pool's and its pipelines' streams are buffered)", pk.GUID)
 		}
 		k := rxKey{pk.GUID, pk.PromptResponse}
@@ -762,4 +763,30 @@ func (p *ClientPool) dispatch(guid uuid.UUID, t MessageType, v clixml.Value) err
 		}
 	}
 	return nil
+}
+
+// endedCap bounds the pipelines a pool remembers as closed.
+const endedCap = 64
+
+// endedSet remembers the last endedCap pipelines closed, so that what
+// the server still sends for them (a CommandAck after the CloseAck, the
+// output of a pipeline stopped before it ran) is dropped instead of
+// breaking the session, while a PSGuid never opened stays an error.
+type endedSet struct {
+	ids  [endedCap]uuid.UUID
+	next int
+}
+
+func (e *endedSet) add(id uuid.UUID) {
+	e.ids[e.next%endedCap] = id
+	e.next++
+}
+
+func (e *endedSet) has(id uuid.UUID) bool {
+	for i := range min(e.next, endedCap) {
+		if e.ids[i] == id {
+			return true
+		}
+	}
+	return false
 }

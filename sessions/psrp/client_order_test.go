@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/psmux/psmux/sessions/clixml"
 )
 
 // onlyKinds fails unless got holds packets of exactly the kinds want.
@@ -99,4 +100,40 @@ func startOne(t *testing.T) (*ClientPool, uuid.UUID) {
 		t.Fatal(err)
 	}
 	return p, pid
+}
+
+// What pwsh still sends for a pipeline after its CloseAck (the output of
+// one stopped before it ran, which runs on) is dropped; Data for a PSGuid
+// never opened is still an error, and the pool remembers only the last
+// endedCap closed pipelines.
+func TestDataAfterCloseAckDropped(t *testing.T) {
+	var f Fragmenter
+	p := openPool(t, &f)
+	late := func(pid uuid.UUID) error {
+		_, err := p.Receive(serverPacket(t, &f, pid, PipelineOutput, p.RPID, clixml.Str("after")))
+		return err
+	}
+	var pids []uuid.UUID
+	for range endedCap + 1 {
+		pid := uuid.New()
+		if err := p.Invoke(pid, ScriptPipeline("'x'", false)); err != nil {
+			t.Fatal(err)
+		}
+		receive(t, p, Packet{Kind: CommandAck, GUID: pid})
+		_ = p.ClosePipeline(pid)
+		receive(t, p, Packet{Kind: CloseAck, GUID: pid})
+		pids = append(pids, pid)
+	}
+	if evs := receive(t, p, serverPacket(t, &f, pids[endedCap], PipelineOutput, p.RPID, clixml.Str("after"))); len(evs) != 0 {
+		t.Fatalf("late output gave events %v, want none", evs)
+	}
+	if err := late(pids[1]); err != nil {
+		t.Fatalf("late output for a closed pipeline: %v", err)
+	}
+	if err := late(pids[0]); err == nil {
+		t.Fatal("output for a pipeline closed endedCap closes ago was accepted (the set is not bounded)")
+	}
+	if err := late(uuid.New()); err == nil {
+		t.Fatal("output for a pipeline never opened was accepted")
+	}
 }
