@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -145,6 +146,10 @@ func (a asErrors) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Valu
 	return a.Handler.HostCall(ctx, c)
 }
 
+// stopResend is how often a stop is asked again while the pipeline
+// has not ended.
+const stopResend = 2 * time.Second
+
 func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {
 	pid := uuid.New()
 	res := Result{ID: pid}
@@ -178,6 +183,7 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 	stop := ctx.Done()
 	again, _ := ctx.Value(againKey{}).(chan struct{})
 	var restop chan struct{} // again, once the first stop was sent
+	var resend <-chan time.Time
 	for {
 		select {
 		case <-pr.notify:
@@ -186,8 +192,16 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 			stopped = true
 			cancelHost()
 			c.do(func() { _ = c.pool.Stop(pid) })
+			// pwsh acks a Signal handled just before its pipeline
+			// runs and stops nothing: asked again until it ends
+			t := time.NewTicker(stopResend)
+			defer t.Stop()
+			resend = t.C
 			continue
 		case <-restop:
+			c.do(func() { _ = c.pool.Stop(pid) })
+			continue
+		case <-resend:
 			c.do(func() { _ = c.pool.Stop(pid) })
 			continue
 		}

@@ -5,11 +5,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/testenv/pwshsim"
 )
 
 // A stop asked for at once (exec --timeout 1ms, a quick Ctrl-C) stops
@@ -180,5 +182,31 @@ func TestSecureStringFromServerStartsKeyExchange(t *testing.T) {
 		if err != nil || got != want {
 			t.Fatalf("run %d: the SecureString opens to %q, %v; want %q", i, got, err, want)
 		}
+	}
+}
+
+// A stop pwsh acks without stopping anything (a Signal handled just
+// before the pipeline runs) is asked again until the pipeline ends.
+func TestStopAskedAgainUntilThePipelineEnds(t *testing.T) {
+	m, _ := startMem(t, pwshsim.ServerOptions{DropSignals: 1})
+	c := open(t, m, psrp.NoHost())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	type out struct {
+		res sessions.Result
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := c.Invoke(ctx, psrp.ScriptPipeline(`Start-Sleep 600; 'after'`, false), nil, &recorder{})
+		done <- out{res, err}
+	}()
+	select {
+	case o := <-done:
+		if o.err != nil || o.res.State != psrp.Stopped {
+			t.Fatalf("state %v, err %v: want Stopped", o.res.State, o.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not end within 30 s of a stop whose first Signal was dropped")
 	}
 }

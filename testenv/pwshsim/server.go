@@ -26,6 +26,10 @@ type ServerOptions struct {
 	// FragmentSize is the fragment size incl. header (default 32768).
 	FragmentSize int
 	Runspace     RunspaceOptions
+	// DropSignals acks the first DropSignals Signals without stopping
+	// anything, as pwsh does with a Signal handled just before its
+	// pipeline starts running.
+	DropSignals int
 }
 
 // ExitUnhandled is pwsh's exit status after any fatal condition.
@@ -162,7 +166,9 @@ func (s *Server) handle(p psrp.Packet) error {
 		if p.GUID == psrp.NilGUID {
 			return errors.New("psrp: Signal for the session (IPCNoSignalForSession)")
 		}
-		if sp := s.pipe(p.GUID); sp != nil {
+		if s.opts.DropSignals > 0 {
+			s.opts.DropSignals--
+		} else if sp := s.pipe(p.GUID); sp != nil {
 			sp.stop()
 			sp.wait() // the Stopped state goes out before the SignalAck
 		}
