@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Client is one connection to a server: requests with ids, their
@@ -28,7 +30,9 @@ type Client struct {
 	calls  map[uint64]*call
 	done   chan struct{}
 	err    error
-	wg     sync.WaitGroup
+
+	serverPID int // from the server's hello; 0 when it sent none
+	wg        sync.WaitGroup
 }
 
 type call struct {
@@ -65,9 +69,40 @@ func NewClient(rwc io.ReadWriteCloser, name string, interactive bool) (*Client, 
 		rwc.Close()
 		return nil, fmt.Errorf("mux: the server answered %q version %d; want hello version %d", f.T, f.V, ProtocolVersion)
 	}
+	var hr HelloReply
+	_ = json.Unmarshal(f.Args, &hr) // an older server sends none
+	c.serverPID = hr.PID
 	c.wg.Add(1)
 	go c.read()
 	return c, nil
+}
+
+// KillServer asks the server to exit and returns when it has: its
+// connection ended and, when it runs in another process, that process
+// is gone (so a server started next finds the socket free of it).
+func (c *Client) KillServer(ctx context.Context) error {
+	if _, err := c.Call(ctx, "kill-server", nil, nil); err != nil && !errors.Is(err, ErrServerGone) {
+		return err
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return fmt.Errorf("mux: kill-server: the server did not close the connection: %w", context.Cause(ctx))
+	}
+	pid := c.serverPID
+	if pid <= 0 || pid == os.Getpid() {
+		return nil
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !processGone(pid) {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("mux: kill-server: the server (pid %d) has not exited: %w", pid, context.Cause(ctx))
+		}
+	}
+	return nil
 }
 
 func (c *Client) read() {

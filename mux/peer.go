@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -36,6 +37,11 @@ type peer struct {
 type HelloArgs struct {
 	Client      string `json:"client"`
 	Interactive bool   `json:"interactive"`
+}
+
+// HelloReply is the server's side of the hello.
+type HelloReply struct {
+	PID int `json:"pid"` // the server's process, which kill-server waits for
 }
 
 func (p *peer) close() {
@@ -100,7 +106,8 @@ func (p *peer) serve() {
 	var h HelloArgs
 	_ = json.Unmarshal(f.Args, &h)
 	p.name, p.interactive = h.Client, h.Interactive
-	if err := p.send(&Frame{T: "hello", V: ProtocolVersion, Name: "psmux " + p.srv.cfg.Version}); err != nil {
+	if err := p.send(&Frame{T: "hello", V: ProtocolVersion, Name: "psmux " + p.srv.cfg.Version,
+		Args: marshal(HelloReply{PID: os.Getpid()})}); err != nil {
 		return
 	}
 	for {

@@ -27,6 +27,13 @@ type Transport interface {
 	Close() error
 }
 
+// Aborter is a Transport that can also end at once, without the grace a
+// clean Close gives the server (a local process is killed): used when a
+// session broke and nothing more will be read.
+type Aborter interface {
+	Abort() error
+}
+
 // DiagKind says what a diagnostic line is.
 type DiagKind int
 
@@ -338,6 +345,20 @@ func (c *Conn) stop(err error) {
 			pr.push(runEnd{err: err})
 		}
 		close(c.done)
+		if err != nil {
+			// Broken: nothing more is read, so the remote process (a
+			// local pwsh still writing, a launcher's child) is ended now,
+			// not when someone closes the session.
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				if a, ok := c.t.(Aborter); ok {
+					_ = a.Abort()
+				} else {
+					_ = c.t.Close()
+				}
+			}()
+		}
 	})
 }
 

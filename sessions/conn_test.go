@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +22,11 @@ import (
 
 // memTransport connects a Conn to an in-process pwshsim server.
 type memTransport struct {
-	r      *io.PipeReader
-	w      *io.PipeWriter
-	sr     *io.PipeReader // the server's input
-	sw     *io.PipeWriter // the server's output
-	exit   chan int
-	killed atomic.Int32 // the exit status die gave, 0 = none
+	r    *io.PipeReader
+	w    *io.PipeWriter
+	sr   *io.PipeReader // the server's input
+	sw   *io.PipeWriter // the server's output
+	exit chan struct{}  // closed when the server has returned
 }
 
 func (m *memTransport) Read(b []byte) (int, error)  { return m.r.Read(b) }
@@ -42,19 +40,10 @@ func (m *memTransport) Close() error {
 }
 
 // die ends the server as a crashing process does: its output ends (EOF
-// at the client), it reads no more, and it exits with code.
-func (m *memTransport) die(code int32) {
-	m.killed.Store(code)
+// at the client) and it reads no more.
+func (m *memTransport) die() {
 	m.sw.Close()
 	m.sr.CloseWithError(errors.New("memTransport: the server process is gone"))
-}
-
-// status is the server's exit status once Close has returned.
-func (m *memTransport) status(served int) int {
-	if k := m.killed.Load(); k != 0 {
-		return int(k)
-	}
-	return served
 }
 
 func startMem(t *testing.T, opts pwshsim.ServerOptions) (*memTransport, *strings.Builder) {
@@ -63,13 +52,13 @@ func startMem(t *testing.T, opts pwshsim.ServerOptions) (*memTransport, *strings
 	sr, cw := io.Pipe() // client → server
 	var stderr strings.Builder
 	var mu sync.Mutex
-	m := &memTransport{r: cr, w: cw, sr: sr, sw: sw, exit: make(chan int, 1)}
+	m := &memTransport{r: cr, w: cw, sr: sr, sw: sw, exit: make(chan struct{})}
 	srv := pwshsim.NewServer(sr, sw, lockedWriter{&mu, &stderr}, opts)
 	go func() {
-		code := srv.Serve()
+		srv.Serve()
 		sw.Close()
 		sr.Close()
-		m.exit <- m.status(code)
+		close(m.exit)
 	}()
 	return m, &stderr
 }
@@ -395,7 +384,7 @@ func TestBrokenWhenServerDies(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no output from the running pipeline")
 	}
-	m.die(3)
+	m.die()
 	var be *sessions.BrokenError
 	select {
 	case err := <-running:

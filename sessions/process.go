@@ -125,6 +125,13 @@ func (p *ProcessTransport) Close() error {
 	return nil
 }
 
+// Abort kills the server's process group at once, then closes as Close
+// does: for a session that broke, whose output nobody will read again.
+func (p *ProcessTransport) Abort() error {
+	_ = killGroup(p.cmd.Process)
+	return p.Close()
+}
+
 // exitGrace is how long a server may take to exit after its stdin closed.
 const exitGrace = 5 * time.Second
 

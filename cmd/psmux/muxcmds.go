@@ -510,7 +510,12 @@ func runStartServer(g global, args []string, stdin *os.File, stdout, stderr io.W
 	return exitOK
 }
 
-// runKillServer stops the server and every session.
+// killServerPatience bounds how long kill-server waits for the server to
+// close its sessions and exit.
+const killServerPatience = time.Minute
+
+// runKillServer stops the server and every session, and returns when the
+// server process is gone.
 func runKillServer(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := newFlagSet("kill-server", "kill-server", stderr)
 	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
@@ -522,10 +527,11 @@ func runKillServer(g global, args []string, stdin *os.File, stdout, stderr io.Wr
 		return muxError(stderr, err)
 	}
 	defer c.Close()
-	if _, err := c.Call(ctx, "kill-server", nil, nil); err != nil && !errors.Is(err, mux.ErrServerGone) {
+	ctx, cancel := context.WithTimeout(ctx, killServerPatience)
+	defer cancel()
+	if err := c.KillServer(ctx); err != nil {
 		return muxError(stderr, err)
 	}
-	<-c.Done()
 	return exitOK
 }
 

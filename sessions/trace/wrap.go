@@ -48,3 +48,12 @@ func (x *Transport) Close() error {
 	x.wo.Do(func() { werr = x.w.Close() })
 	return errors.Join(err, werr)
 }
+
+// Abort ends the transport at once when it can (sessions.Aborter), else
+// closes it, and closes the trace.
+func (x *Transport) Abort() error {
+	if a, ok := x.t.(sessions.Aborter); ok {
+		_ = a.Abort()
+	}
+	return x.Close()
+}
