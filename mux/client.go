@@ -95,7 +95,7 @@ func (c *Client) KillServer(ctx context.Context) error {
 	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for !processGone(pid) {
+	for !ProcessGone(pid) {
 		select {
 		case <-t.C:
 		case <-ctx.Done():

@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// processGone reports whether pid has exited: no such process, or a
+// ProcessGone reports whether pid has exited: no such process, or a
 // zombie its parent has not yet reaped.
-func processGone(pid int) bool {
+func ProcessGone(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return true

@@ -4,8 +4,8 @@ package mux
 
 import "syscall"
 
-// processGone reports whether pid has exited (a zombie still counts as
+// ProcessGone reports whether pid has exited (a zombie still counts as
 // running here; the server's parent reaps it at once).
-func processGone(pid int) bool {
+func ProcessGone(pid int) bool {
 	return syscall.Kill(pid, 0) == syscall.ESRCH
 }

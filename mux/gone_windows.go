@@ -1,5 +1,5 @@
 package mux
 
-// processGone reports the server as gone once its connection ended:
+// ProcessGone reports the server as gone once its connection ended:
 // kill-server does not wait for the process here.
-func processGone(int) bool { return true }
+func ProcessGone(int) bool { return true }

@@ -350,14 +350,7 @@ func (c *Conn) stop(err error) {
 			// local pwsh still writing, a launcher's child) is ended now,
 			// not when someone closes the session.
 			c.wg.Add(1)
-			go func() {
-				defer c.wg.Done()
-				if a, ok := c.t.(Aborter); ok {
-					_ = a.Abort()
-				} else {
-					_ = c.t.Close()
-				}
-			}()
+			go func() { defer c.wg.Done(); c.closeHard() }()
 		}
 	})
 }
@@ -555,8 +548,17 @@ func (c *Conn) abort() {
 	case c.reqs <- func() { c.stop(ErrClosed) }:
 	case <-c.done:
 	}
-	_ = c.t.Close()
+	c.closeHard()
 	c.wg.Wait()
+}
+
+// closeHard ends the transport at once: Abort when it can, else Close.
+func (c *Conn) closeHard() {
+	if a, ok := c.t.(Aborter); ok {
+		_ = a.Abort()
+		return
+	}
+	_ = c.t.Close()
 }
 
 // Close closes every pipeline and the session, then the transport. It

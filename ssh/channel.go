@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -240,7 +241,14 @@ func (ch *Channel) ExitStatus() (int, bool) {
 // Client is the connection the channel runs on.
 func (ch *Channel) Client() *Client { return ch.c }
 
-// Close closes the channel and waits for its goroutines.
+// closeGrace bounds how long Close waits for the far end to close the
+// channel too. sshd closes its side only when the remote command has
+// closed its output, which one that hangs (or ignores its input's end)
+// never does; its goroutines then end with the connection.
+const closeGrace = 5 * time.Second
+
+// Close closes the channel and waits, at most closeGrace, for its
+// goroutines.
 func (ch *Channel) Close() error {
 	var err error
 	ch.once.Do(func() {
@@ -248,10 +256,26 @@ func (ch *Channel) Close() error {
 		if errors.Is(err, io.EOF) {
 			err = nil
 		}
-		ch.wg.Wait()
+		done := make(chan struct{})
+		go func() { ch.wg.Wait(); close(done) }()
+		t := time.NewTimer(closeGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		}
 		if ch.release != nil {
 			ch.release()
 		}
 	})
 	return err
+}
+
+// Abort asks sshd to kill the remote command (RFC 4254's "signal"
+// request, which OpenSSH honours), then closes the channel: for a
+// session that broke or was removed while opening, whose remote end
+// may never answer again.
+func (ch *Channel) Abort() error {
+	_, _ = ch.ch.SendRequest("signal", false, gossh.Marshal(struct{ Signal string }{"KILL"}))
+	return ch.Close()
 }

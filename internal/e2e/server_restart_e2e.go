@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/psmux/psmux/mux"
 )
 
 var ListeningPid = regexp.MustCompile(`listening on .* \(pid (\d+)\)`)
@@ -25,15 +25,7 @@ func (m *MuxEnv) ServerPids() []int {
 }
 
 // Gone reports whether pid has exited (no process, or a zombie).
-func Gone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) != nil
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || strings.HasPrefix(s[i+1:], " Z")
-}
+func Gone(pid int) bool { return mux.ProcessGone(pid) }
 
 // WaitGone waits until pid has exited.
 func WaitGone(t *testing.T, pid int) {
