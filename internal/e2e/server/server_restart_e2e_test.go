@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -44,4 +46,47 @@ func TestStoppingServerLeavesNewerServersSocket(t *testing.T) {
 		t.Fatalf("after the first server exited, the second is unreachable: kill-server = %d %s\n%s", r.Code, r.Stderr, m.Log())
 	}
 	e2e.WaitGone(t, pids[1])
+}
+
+// kill-server while a restored session is still opening returns only
+// once that server has exited, and a server started right after keeps
+// its socket (the old one, exiting late, used to remove it).
+func TestKillServerDuringRestore(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	// Its PowerShell answers the first time; after the restart it hangs,
+	// so the restored session stays Opening.
+	dir := t.TempDir()
+	hang := filepath.Join(dir, "hang")
+	script := filepath.Join(dir, "pwsh.sh")
+	body := fmt.Sprintf("#!/bin/sh\nif [ -e %s ]; then exec sleep 100000; fi\nexec %s -s\n", hang, e2e.PwshsimBin())
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m.Must("new", "-n", "r", "--local", "--pwsh", script)
+	first := m.ServerPID()
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e2e.WaitGone(t, first)
+	if err := os.WriteFile(hang, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.Must("start-server")
+	second := m.ServerPID()
+	if rows := m.Ls(); len(rows) != 1 || rows[0].State != "Opening" {
+		t.Fatalf("after the restart: %+v, want r Opening", rows)
+	}
+	m.Must("kill-server")
+	if !e2e.Gone(second) {
+		t.Fatalf("kill-server returned while the server (pid %d) still runs", second)
+	}
+	m.Must("start-server")
+	third := m.ServerPID()
+	t.Cleanup(func() { _ = syscall.Kill(third, syscall.SIGTERM) })
+	if third == second {
+		t.Fatal("no new server started")
+	}
+	if r := m.Run("ls"); r.Code != e2e.ExitOK {
+		t.Fatalf("the server started after kill-server lost its socket: ls = %d %s\n%s", r.Code, r.Stderr, m.Log())
+	}
 }
