@@ -266,6 +266,9 @@ func (c *Client) Ack(target string, seq uint64) error {
 // (the session and whether it is busy) and a wait function that
 // returns when the client is detached, the session closes or ctx ends.
 func (c *Client) Attach(ctx context.Context, a AttachArgs, onEvent func(Seq)) (json.RawMessage, func() error, error) {
+	if a.Client == "" {
+		a.Client = ClientID()
+	}
 	id, cl, err := c.start("attach", a, onEvent)
 	if err != nil {
 		return nil, nil, err

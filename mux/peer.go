@@ -28,6 +28,7 @@ type peer struct {
 	nextPrompt uint64
 	reqs       map[uint64]context.CancelFunc
 	readers    map[*Session]*outlog.Reader // this client's cursor in each session it is attached to
+	clients    map[*Session]string         // the client id it attached each with (AttachArgs.Client)
 	closed     chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
@@ -131,10 +132,11 @@ func (p *peer) serve() {
 			if a, err := decode[AckArgs](f); err == nil {
 				if x, err := p.srv.one(a.Target); err == nil {
 					p.mu.Lock()
-					r := p.readers[x]
+					r, client := p.readers[x], p.clients[x]
 					p.mu.Unlock()
 					if r != nil { // attached: its own cursor moves, and the log's
 						r.Ack(a.Seq)
+						p.srv.cursors.move(x.InstanceID, client, a.Seq)
 					} else {
 						x.log.Ack(a.Seq)
 					}
@@ -251,6 +253,9 @@ type AttachArgs struct {
 	Since        uint64 `json:"since,omitempty"` // 0: after the last event an attached client acknowledged
 	ReadOnly     bool   `json:"read_only,omitempty"`
 	DetachOthers bool   `json:"detach_others,omitempty"`
+	// Client names the client for its cursor (ClientID); the server
+	// resumes a client after what it acknowledged itself.
+	Client string `json:"client,omitempty"`
 }
 
 // AckArgs acknowledge events.
@@ -572,8 +577,18 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	}
 	from := a.Since
 	if from == 0 {
-		from = x.seenSeq() + 1
+		if seq, ok := p.srv.cursors.at(x.InstanceID, a.Client); ok {
+			from = seq + 1
+		} else {
+			from = x.seenSeq() + 1
+		}
 	}
+	p.mu.Lock()
+	if p.clients == nil {
+		p.clients = map[*Session]string{}
+	}
+	p.clients[x] = a.Client
+	p.mu.Unlock()
 	// This client's cursor: what it has not acknowledged is never evicted
 	// as acknowledged by another client.
 	r := x.log.NewReader(from)
@@ -587,6 +602,7 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		p.mu.Lock()
 		if p.readers[x] == r {
 			delete(p.readers, x)
+			delete(p.clients, x)
 		}
 		p.mu.Unlock()
 		r.Close()

@@ -62,10 +62,11 @@ const DefaultSyncWait = 4 * time.Minute
 
 // Server holds the sessions and serves clients.
 type Server struct {
-	cfg    Config
-	opener transportOpener
-	mem    *outlog.Shared // every session log's budget
-	pool   *ssh.Pool
+	cfg     Config
+	opener  transportOpener
+	mem     *outlog.Shared // every session log's budget
+	cursors cursors        // each client's place in each session
+	pool    *ssh.Pool
 
 	mu       sync.Mutex
 	sessions map[int]*Session
@@ -244,6 +245,7 @@ func (s *Server) remove(x *Session, reason string) {
 	s.mu.Unlock()
 	x.close(reason)
 	x.log.Release() // what a client still reads of it no longer counts
+	s.cursors.forget(x.InstanceID)
 	s.save()
 }
 
