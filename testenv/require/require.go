@@ -119,13 +119,6 @@ func PwshServer(t testing.TB) string {
 	return c
 }
 
-// PwshSubsystem returns the command for an sshd "Subsystem powershell"
-// line running real pwsh (-sshs), or skips/fails like PwshServer.
-func PwshSubsystem(t testing.TB) string {
-	t.Helper()
-	return SSHS(PwshServer(t))
-}
-
 // SSHS turns an OutOfProc command line ("… -s …") into the SSH subsystem
 // form ("… -sshs …").
 func SSHS(cmd string) string {
