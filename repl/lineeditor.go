@@ -2,6 +2,7 @@ package repl
 
 import (
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/chzyer/readline"
@@ -135,7 +136,14 @@ func newReadline(cfg Config, h keyHooks) (*rlEditor, error) {
 	return e, nil
 }
 
-func (e *rlEditor) Readline() (string, error) { return e.rl.Readline() }
+// histNewline stands for a line break in a recalled multi-line command:
+// the editor shows one line, and Enter runs the command whole.
+const histNewline = "⏎"
+
+func (e *rlEditor) Readline() (string, error) {
+	l, err := e.rl.Readline()
+	return strings.ReplaceAll(l, histNewline, "\n"), err
+}
 func (e *rlEditor) ReadPassword(p string, mask rune) ([]byte, error) {
 	if mask == 0 {
 		return e.rl.ReadPassword(p)
@@ -153,8 +161,10 @@ func (e *rlEditor) Write(p []byte) (int, error) {
 	defer e.mu.Unlock()
 	return e.out.Write(p)
 }
-func (e *rlEditor) ResetHistory()              { e.rl.ResetHistory() }
-func (e *rlEditor) SaveHistory(l string) error { return e.rl.SaveHistory(l) }
+func (e *rlEditor) ResetHistory() { e.rl.ResetHistory() }
+func (e *rlEditor) SaveHistory(l string) error {
+	return e.rl.SaveHistory(strings.ReplaceAll(l, "\n", histNewline))
+}
 func (e *rlEditor) Wake() {
 	select {
 	case e.in.inject <- []byte(string(wakeRune)):

@@ -75,6 +75,9 @@ type repl struct {
 	attachDone chan struct{}
 	jobs       []jobRow
 	tab        tabState
+	sendq      chan queued        // commands typed, in order (sender)
+	gen        int                // bumped on leaving a session
+	stopWait   context.CancelFunc // ends the sender's wait for the running command
 }
 
 // Run runs the REPL until exit, Ctrl-D at the local prompt, or C-b d.
@@ -94,12 +97,23 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("repl: %w", err)
 	}
 	r.ed = ed
+	if cfg.IsTerminal() {
+		// bracketed paste: the terminal marks pasted text (the editor
+		// ignores the marks), whose lines run in order like typed ones
+		fmt.Fprint(cfg.Stdout, "\x1b[?2004h")
+		defer fmt.Fprint(cfg.Stdout, "\x1b[?2004l")
+	}
 	r.out = &lineWriter{ed: ed}
 	r.rend = r.newRenderer(r.out)
 	r.c.OnPrompt = r.onPrompt
 	r.sig = make(chan os.Signal, 1)
 	signal.Notify(r.sig, os.Interrupt)
 	defer signal.Stop(r.sig)
+	r.sendq = make(chan queued, 256)
+	sctx, stopSender := context.WithCancel(ctx)
+	senderDone := make(chan struct{})
+	go func() { defer close(senderDone); r.sender(sctx) }()
+	defer func() { stopSender(); <-senderDone }()
 	err = r.loop()
 	r.leave()
 	// Close waits for the editor's reader, blocked on the terminal until
@@ -262,30 +276,64 @@ func (r *repl) run(session, script string) error {
 	if session == "" {
 		return fmt.Errorf("repl: not a psmux command: %s (Enter-PSSession NAME runs commands in a session; help lists psmux's)", strings.Fields(script)[0])
 	}
-	for _, l := range strings.Split(script, "\n") {
-		go func(l string) { _, _ = r.c.Call(r.ctx, "history", mux.HistoryArgs{Target: session, Line: l}, nil) }(l)
-		_ = r.ed.SaveHistory(l)
-	}
+	// the whole command is one history entry, so Up recalls it whole
+	_ = r.ed.SaveHistory(script)
 	r.mu.Lock()
 	r.busy = true
 	r.mine[script]++
+	gen := r.gen
 	r.mu.Unlock()
-	go func() {
-		// KeepRunning: the command belongs to the session, not to this
-		// client, so it goes on when the client detaches; a busy session
-		// makes it wait as PowerShell does; its state event brings the
-		// prompt back
+	// Commands go in the order they were typed or pasted, each after the
+	// one before it ended, as in pwsh's console; the prompt stays free.
+	r.sendq <- queued{session: session, script: script, gen: gen}
+	return nil
+}
+
+// queued is a command waiting for the ones typed before it.
+type queued struct {
+	session, script string
+	gen             int // r.gen when it was typed: leaving the session drops it
+}
+
+// sender runs the queued commands one at a time, in order, until ctx
+// ends. KeepRunning: a command belongs to the session, not to this
+// client, so it goes on when the client detaches; its state event
+// brings the prompt back.
+func (r *repl) sender(ctx context.Context) {
+	for {
+		var q queued
+		select {
+		case q = <-r.sendq:
+		case <-ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		stale := q.gen != r.gen
+		if stale {
+			delete(r.mine, q.script)
+		}
+		r.mu.Unlock()
+		if stale {
+			continue
+		}
+		go func() { _, _ = r.c.Call(ctx, "history", mux.HistoryArgs{Target: q.session, Line: q.script}, nil) }()
 		w, h := r.size()
-		_, err := r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true, KeepRunning: true, Width: w, Height: h}, nil)
-		if err != nil {
+		// leaving the session stops the wait, not the command
+		cctx, cancel := context.WithCancel(ctx)
+		r.mu.Lock()
+		r.stopWait = cancel
+		r.mu.Unlock()
+		_, err := r.c.Call(cctx, "exec", mux.ExecArgs{Target: q.session, Script: q.script, Interactive: true, KeepRunning: true, Width: w, Height: h}, nil)
+		left := cctx.Err() != nil
+		cancel()
+		if err != nil && !left {
 			r.printf("%s\n", r.rend.Red(strings.TrimPrefix(err.Error(), "sock: ")))
 			r.mu.Lock()
-			delete(r.mine, script)
+			delete(r.mine, q.script)
 			r.mu.Unlock()
-			r.refreshPrompt(session)
+			r.refreshPrompt(q.session)
 		}
-	}()
-	return nil
+	}
 }
 
 // size is the terminal's size now (it is asked for each command, so a
@@ -417,6 +465,11 @@ func (r *repl) leave() {
 	stop, done := r.stopAttach, r.attachDone
 	had := r.session != ""
 	r.session, r.stopAttach, r.attachDone, r.busy = "", nil, nil, false
+	r.gen++ // what was typed ahead in the session is not sent after leaving
+	if r.stopWait != nil {
+		r.stopWait()
+		r.stopWait = nil
+	}
 	r.own, r.exitCmd = map[int]bool{}, 0
 	r.mu.Unlock()
 	if stop != nil {

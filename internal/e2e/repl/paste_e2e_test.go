@@ -1,0 +1,81 @@
+package repl_test
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/testenv/opensshd"
+)
+
+// A block of commands pasted into the REPL in tmux runs in the order of
+// its lines, each after the one before it (every round, plain and as a
+// bracketed paste), as pwsh's console runs them.
+func TestREPLPastedLinesRunInOrder(t *testing.T) {
+	opensshd.Require(t)
+	x, w := e2e.ReplWithSession(t, e2e.SubsystemCommand(t))
+	x.WaitPrompt(w, e2e.W1Prompt)
+	const n = 12
+	for round, bracketed := range []bool{false, true, false, true} {
+		base := 100 * (round + 1)
+		var block strings.Builder
+		var want []string
+		for i := range n {
+			fmt.Fprintf(&block, "'%d'\n", base+i)
+			want = append(want, strconv.Itoa(base+i))
+		}
+		x.Tmux("set-buffer", "-b", "paste", block.String())
+		args := []string{"paste-buffer", "-b", "paste", "-t", w}
+		if bracketed {
+			args = append(args, "-p")
+		}
+		x.Tmux(args...)
+		last := regexp.MustCompile(`(?m)^` + want[n-1] + `$`)
+		x.Wait(w, "the last pasted line's output", func(string) bool { return last.MatchString(history(x, w)) })
+		x.WaitPrompt(w, e2e.W1Prompt)
+		var got []string
+		for _, l := range strings.Split(history(x, w), "\n") {
+			l = strings.TrimSpace(l)
+			if v, err := strconv.Atoi(l); err == nil && v >= base && v < base+100 {
+				got = append(got, l)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d (bracketed %v): outputs %q, want %q\n%s", round, bracketed, got, want, history(x, w))
+		}
+		if strings.Contains(history(x, w), "200~") {
+			t.Fatalf("a paste marker reached the line:\n%s", history(x, w))
+		}
+	}
+}
+
+// Up recalls a command typed over several lines whole, and Enter runs
+// it again whole.
+func TestREPLUpRecallsMultiLineCommand(t *testing.T) {
+	opensshd.Require(t)
+	x, w := e2e.ReplWithSession(t, e2e.SubsystemCommand(t))
+	x.WaitPrompt(w, e2e.W1Prompt)
+	x.Line(w, "(40 +")
+	x.WaitPrompt(w, `^>>$`)
+	x.Line(w, "2)")
+	answer := regexp.MustCompile(`(?m)^42$`)
+	x.Wait(w, "42", func(s string) bool { return answer.MatchString(s) })
+	x.WaitPrompt(w, e2e.W1Prompt)
+	x.Keys(w, "Up")
+	x.Wait(w, "the whole command recalled", func(s string) bool {
+		l := e2e.LastLine(s)
+		return strings.Contains(l, "(40 +") && strings.HasSuffix(l, "2)")
+	})
+	x.Keys(w, "Enter")
+	x.Wait(w, "42 twice", func(string) bool { return len(answer.FindAllString(history(x, w), -1)) == 2 })
+	x.WaitPrompt(w, e2e.W1Prompt)
+}
+
+// history is the pane with its scrollback.
+func history(x *e2e.TmuxEnv, target string) string {
+	return x.Tmux("capture-pane", "-p", "-S", "-1000", "-t", target)
+}
