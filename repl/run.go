@@ -29,7 +29,11 @@ type Config struct {
 	Client *mux.Client
 	// Target is the session to enter at start ("": the local prompt).
 	Target string
-	Color  bool
+	// DetachOthers detaches every other client of Target on entering it
+	// (attach -d); ReadOnly makes this client read-only (attach -r): it
+	// sees output and its typed commands are refused.
+	DetachOthers, ReadOnly bool
+	Color                  bool
 	// Format formats objects that arrive unformatted (nil: ToString).
 	Format func(vs []clixml.Value, width int) []string
 	// PrintRows prints session rows as the Get-PSSession table.
@@ -106,6 +110,16 @@ func Run(ctx context.Context, cfg Config) error {
 	r.out = &lineWriter{ed: ed}
 	r.rend = r.newRenderer(r.out)
 	r.c.OnPrompt = r.onPrompt
+	r.c.OnDetached = func(msg string) {
+		// another client's attach -d: leave as tmux's client does, with
+		// its message (the loop prints it)
+		if strings.HasPrefix(msg, "[detached") {
+			r.mu.Lock()
+			r.detach = true
+			r.mu.Unlock()
+			r.ed.Wake()
+		}
+	}
 	r.sig = make(chan os.Signal, 1)
 	signal.Notify(r.sig, os.Interrupt)
 	defer signal.Stop(r.sig)
@@ -407,7 +421,11 @@ func (r *repl) enter(name string) error {
 	ctx, cancel := context.WithCancel(r.ctx)
 	var shown uint64
 	var evMu sync.Mutex
-	data, wait, err := r.c.Attach(ctx, mux.AttachArgs{Target: name}, func(e mux.Seq) {
+	a := mux.AttachArgs{Target: name, ReadOnly: r.cfg.ReadOnly}
+	r.mu.Lock()
+	a.DetachOthers, r.cfg.DetachOthers = r.cfg.DetachOthers && name == r.cfg.Target, false
+	r.mu.Unlock()
+	data, wait, err := r.c.Attach(ctx, a, func(e mux.Seq) {
 		evMu.Lock()
 		defer evMu.Unlock()
 		r.event(name, e)

@@ -20,10 +20,11 @@ import (
 	"golang.org/x/term"
 )
 
-// runAttach is the minimal line-mode client: `psmux attach -t S [-d]
-// [-r] [--via DEST]`. It replays what this session's clients have not
-// acknowledged, follows live output, runs each line typed as a command
-// and detaches at end of input (Ctrl-D), printing tmux's message.
+// runAttach is `psmux attach -t S [-d] [-r] [--via DEST]`: on a terminal
+// the REPL inside S (-d detaches S's other clients, -r makes this one
+// read-only); otherwise the line-mode client, which replays what this
+// client has not seen, follows live output, runs the input's statements
+// in order and leaves at its end, printing tmux's message.
 func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := newFlagSet("attach", "attach [-t S] [-d] [-r] [--since N] [--via [user@]host ["+sshFlagsUsage+"]]", stderr)
 	target := fs.String("t", "", "session (default: the only one)")
@@ -62,8 +63,8 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		}
 		name = rows[0].Name
 	}
-	if !*readOnly && !*detachOthers && *since == 0 && term.IsTerminal(int(stdin.Fd())) {
-		return replOn(ctx, c, name, stdin, stdout, stderr)
+	if *since == 0 && term.IsTerminal(int(stdin.Fd())) {
+		return replOn(ctx, c, replTarget{name, *detachOthers, *readOnly}, stdin, stdout, stderr)
 	}
 
 	// One reader of stdin: lines are commands, or answers while a

@@ -21,12 +21,19 @@ func runRepl(g global, stdin *os.File, stdout, stderr io.Writer) int {
 		return muxError(stderr, err)
 	}
 	defer c.Close()
-	return replOn(ctx, c, "", stdin, stdout, stderr)
+	return replOn(ctx, c, replTarget{}, stdin, stdout, stderr)
+}
+
+// replTarget is the session the REPL enters at start (name "": the
+// local prompt) and how (attach -d, -r).
+type replTarget struct {
+	name                   string
+	detachOthers, readOnly bool
 }
 
 // replOn runs the REPL over a connected client, entered in target
 // ("" for the local prompt).
-func replOn(ctx context.Context, c *mux.Client, target string, stdin *os.File, stdout, stderr io.Writer) int {
+func replOn(ctx context.Context, c *mux.Client, target replTarget, stdin *os.File, stdout, stderr io.Writer) int {
 	isTerm := func() bool { return term.IsTerminal(int(stdin.Fd())) }
 	width := func() int {
 		if w, _, err := term.GetSize(int(stdin.Fd())); err == nil && w > 0 {
@@ -43,7 +50,7 @@ func replOn(ctx context.Context, c *mux.Client, target string, stdin *os.File, s
 	err := repl.Run(ctx, repl.Config{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		IsTerminal: isTerm, Width: width, Height: height,
-		Client: c, Target: target,
+		Client: c, Target: target.name, DetachOthers: target.detachOthers, ReadOnly: target.readOnly,
 		Color:     isTerm() && os.Getenv("NO_COLOR") == "",
 		Format:    format.Lines,
 		PrintRows: printRows,

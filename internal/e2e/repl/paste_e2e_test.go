@@ -79,3 +79,31 @@ func TestREPLUpRecallsMultiLineCommand(t *testing.T) {
 func history(x *e2e.TmuxEnv, target string) string {
 	return x.Tmux("capture-pane", "-p", "-S", "-1000", "-t", target)
 }
+
+// attach -d opens the REPL here and detaches the session's other REPL
+// client, which prints tmux's line and exits; attach -r opens the REPL
+// read-only: the prompt comes, a typed command is refused with a
+// message and runs nowhere, and C-b d leaves.
+func TestREPLAttachDetachOthersAndReadOnly(t *testing.T) {
+	opensshd.Require(t)
+	x, w := e2e.ReplWithSession(t, e2e.SubsystemCommand(t))
+	x.WaitPrompt(w, e2e.W1Prompt)
+	w2 := x.Start("two", "attach", "-d", "-t", "w1")
+	x.WaitPrompt(w2, e2e.W1Prompt)
+	x.WaitFor(w, "[detached (from session w1)]")
+	x.WaitFor(w, "psmux-exited-0")
+	x.Line(w2, "'from two'")
+	x.Wait(w2, "from two", func(s string) bool { return regexp.MustCompile(`(?m)^from two$`).MatchString(s) })
+	x.WaitPrompt(w2, e2e.W1Prompt)
+
+	w3 := x.Start("three", "attach", "-r", "-t", "w1")
+	x.WaitPrompt(w3, e2e.W1Prompt)
+	x.Line(w3, "'from three'")
+	x.WaitFor(w3, "read-only")
+	if out := x.M.Must("capture", "-t", "w1").Stdout; strings.Contains(out, "from three") {
+		t.Fatalf("the read-only client's command reached the session:\n%s", out)
+	}
+	x.Keys(w3, "C-b", "d")
+	x.WaitFor(w3, "[detached (from session w1)]")
+	x.WaitFor(w3, "psmux-exited-0")
+}
