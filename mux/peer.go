@@ -256,6 +256,19 @@ type AttachArgs struct {
 	// Client names the client for its cursor (ClientID); the server
 	// resumes a client after what it acknowledged itself.
 	Client string `json:"client,omitempty"`
+	// Tail bounds the replay to the last Tail events (0: all); the
+	// first response's "skipped" says how many earlier ones it left out.
+	Tail uint64 `json:"tail,omitempty"`
+}
+
+// AttachReply is the first response to attach.
+type AttachReply struct {
+	Session Info   `json:"session"`
+	Busy    string `json:"busy"`
+	// Skipped events from Since on were not replayed (AttachArgs.Tail):
+	// capture shows them.
+	Skipped uint64 `json:"skipped,omitempty"`
+	Since   uint64 `json:"since,omitempty"` // the first of them
 }
 
 // AckArgs acknowledge events.
@@ -571,10 +584,6 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if x.busyJob() != nil {
 		busy = textBusyEnter
 	}
-	// The attach response goes first; events follow with the same id.
-	if err := p.send(&Frame{T: "res", ID: f.ID, OK: true, Data: marshal(map[string]any{"session": info, "busy": busy})}); err != nil {
-		return nil, err
-	}
 	from := a.Since
 	if from == 0 {
 		if seq, ok := p.srv.cursors.at(x.InstanceID, a.Client); ok {
@@ -582,6 +591,15 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		} else {
 			from = x.seenSeq() + 1
 		}
+	}
+	reply := AttachReply{Session: info, Busy: busy}
+	if last := x.log.Stats().Last; a.Tail > 0 && last >= from && last-from+1 > a.Tail {
+		reply.Skipped, reply.Since = last-a.Tail+1-from, from
+		from = last - a.Tail + 1
+	}
+	// The attach response goes first; events follow with the same id.
+	if err := p.send(&Frame{T: "res", ID: f.ID, OK: true, Data: marshal(reply)}); err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	if p.clients == nil {

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -421,11 +422,16 @@ func (r *repl) enter(name string) error {
 	ctx, cancel := context.WithCancel(r.ctx)
 	var shown uint64
 	var evMu sync.Mutex
-	a := mux.AttachArgs{Target: name, ReadOnly: r.cfg.ReadOnly}
+	// Entering shows at most a screenful of what this client has not
+	// seen; a line says how many earlier events capture shows.
+	_, h := r.size()
+	a := mux.AttachArgs{Target: name, ReadOnly: r.cfg.ReadOnly, Tail: uint64(max(h, 24))}
 	r.mu.Lock()
 	a.DetachOthers, r.cfg.DetachOthers = r.cfg.DetachOthers && name == r.cfg.Target, false
 	r.mu.Unlock()
+	noticed := make(chan struct{}) // the skipped line is out: events may follow
 	data, wait, err := r.c.Attach(ctx, a, func(e mux.Seq) {
+		<-noticed
 		evMu.Lock()
 		defer evMu.Unlock()
 		r.event(name, e)
@@ -433,14 +439,17 @@ func (r *repl) enter(name string) error {
 		_ = r.c.Ack(name, shown)
 	})
 	if err != nil {
+		close(noticed)
 		cancel()
 		return fmt.Errorf("repl: %w", err)
 	}
-	var first struct {
-		Session mux.Info `json:"session"`
-		Busy    string   `json:"busy"`
-	}
+	var first mux.AttachReply
 	_ = json.Unmarshal(data, &first)
+	if first.Skipped > 0 {
+		shownName := cmp.Or(first.Session.Name, name)
+		r.printf("[%d earlier events not shown: psmux capture -t %s --since %d shows them]\n", first.Skipped, shownName, first.Since)
+	}
+	close(noticed)
 	done := make(chan struct{})
 	r.mu.Lock()
 	r.session = first.Session.Name

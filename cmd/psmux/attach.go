@@ -148,10 +148,7 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	if err != nil {
 		return muxError(stderr, err)
 	}
-	var first struct {
-		Session mux.Info `json:"session"`
-		Busy    string   `json:"busy"`
-	}
+	var first mux.AttachReply
 	_ = json.Unmarshal(data, &first)
 	if first.Busy != "" {
 		fmt.Fprintln(stderr, first.Busy)

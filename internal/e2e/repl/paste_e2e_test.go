@@ -107,3 +107,32 @@ func TestREPLAttachDetachOthersAndReadOnly(t *testing.T) {
 	x.WaitFor(w3, "[detached (from session w1)]")
 	x.WaitFor(w3, "psmux-exited-0")
 }
+
+// Entering a session shows at most a screenful of what this client has
+// not seen, the newest, after a line saying how many earlier events
+// capture shows.
+func TestREPLEnterShowsAScreenful(t *testing.T) {
+	opensshd.Require(t)
+	x, w := e2e.ReplWithSession(t, e2e.SubsystemCommand(t))
+	x.WaitPrompt(w, e2e.W1Prompt)
+	x.Keys(w, "C-b", "d")
+	x.WaitFor(w, "psmux-exited-0")
+	x.M.Must("exec", "--async", "-t", "w1", "--", "1..500")
+	x.M.Must("exec", "-t", "w1", "--", "'done'") // runs after it: the 500 are in the log
+	w2 := x.Start("two", "attach", "-t", "w1")
+	x.WaitPrompt(w2, e2e.W1Prompt)
+	s := history(x, w2)
+	notice := regexp.MustCompile(`\[(\d+) earlier events not shown: psmux capture -t w1 --since (\d+) shows them\]`).FindStringSubmatch(s)
+	if notice == nil {
+		t.Fatalf("no line about the events not shown:\n%s", s)
+	}
+	if !regexp.MustCompile(`(?m)^500$`).MatchString(s) || regexp.MustCompile(`(?m)^400$`).MatchString(s) {
+		t.Fatalf("want the newest events (500), not the whole replay (400):\n%s", s)
+	}
+	skipped, _ := strconv.Atoi(notice[1])
+	since, _ := strconv.Atoi(notice[2])
+	out := x.M.Must("capture", "-t", "w1", "--since", notice[2]).Stdout
+	if skipped < 400 || !strings.Contains(out, "\n400\n") {
+		t.Fatalf("%d skipped from %d; capture --since %d shows %d bytes", skipped, since, since, len(out))
+	}
+}
