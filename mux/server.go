@@ -486,6 +486,10 @@ func quoteArgv(argv []string) []string {
 	return out
 }
 
+// textRestored begins a restored session's log: what a client attaching
+// to it reads first.
+const textRestored = "Restored after the server restarted: a new runspace; the variables, state and log from before are gone"
+
 // restore brings back the saved sessions; each reopens in the
 // background and shows Restored until its first command, or Broken
 // with the reason.
@@ -537,6 +541,7 @@ func (s *Server) restore() error {
 		}
 		s.sessions[r.ID] = x
 		s.nextID = max(s.nextID, r.ID+1)
+		x.append(x.ctx, Event{Kind: KindSession, Text: textRestored})
 		if terr != nil {
 			_ = x.toLocked(chOpenFail, terr.Error())
 			continue

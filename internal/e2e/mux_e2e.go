@@ -175,15 +175,25 @@ func (l *LockedBuffer) String() string {
 	return l.B.String()
 }
 
-// WaitErr reads stderr lines until one contains s.
+// WaitErr reads stderr lines until one contains s; it fails at the end
+// of stderr or after two minutes.
 func (a *Attacher) WaitErr(t *testing.T, s string) {
 	t.Helper()
-	for l := range a.ErrLine {
-		if strings.Contains(l, s) {
-			return
+	deadline := time.NewTimer(2 * time.Minute) // a loaded CI machine
+	defer deadline.Stop()
+	for {
+		select {
+		case l, ok := <-a.ErrLine:
+			if !ok {
+				t.Fatalf("attach stderr ended without %q: %q", s, a.Errb.String())
+			}
+			if strings.Contains(l, s) {
+				return
+			}
+		case <-deadline.C:
+			t.Fatalf("no %q on attach's stderr after two minutes: %q", s, a.Errb.String())
 		}
 	}
-	t.Fatalf("attach stderr ended without %q: %q", s, a.Errb.String())
 }
 
 func (m *MuxEnv) Attach(args ...string) *Attacher {

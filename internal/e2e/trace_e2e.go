@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +94,7 @@ func ExecWithAnswers(t *testing.T, m *MuxEnv, session, script string, hidden ...
 	// Prompts go to an attached interactive client, as in the REPL.
 	// Events may come on the attachment and the exec both: show each once.
 	seen := map[uint64]bool{}
+	ended := make(chan int, 64) // commands whose state event was shown
 	show := func(e mux.Seq) {
 		mu.Lock()
 		dup := seen[e.Seq]
@@ -100,14 +102,24 @@ func ExecWithAnswers(t *testing.T, m *MuxEnv, session, script string, hidden ...
 		mu.Unlock()
 		if !dup {
 			e.Render(ctx, r)
+			if e.Kind == mux.KindState {
+				select {
+				case ended <- e.Cmd:
+				default:
+				}
+			}
 		}
 	}
 	if _, _, err := c.Attach(ctx, mux.AttachArgs{Target: session}, show); err != nil {
 		t.Fatalf("attach: %v", err)
 	}
 	done := make(chan error, 1)
+	var res mux.ExecResult
 	go func() {
-		_, err := c.Call(ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true}, show)
+		data, err := c.Call(ctx, "exec", mux.ExecArgs{Target: session, Script: script, Interactive: true}, show)
+		if err == nil {
+			err = json.Unmarshal(data, &res)
+		}
 		done <- err
 	}()
 	select {
@@ -115,10 +127,19 @@ func ExecWithAnswers(t *testing.T, m *MuxEnv, session, script string, hidden ...
 	case <-time.After(3 * time.Minute): // Call goes on waiting after ctx asks the server to stop
 		t.Fatalf("exec did not end\nstdout:\n%s\nserver log:\n%s", out.String(), m.Log())
 	}
-	r.Finish()
 	if err != nil {
 		t.Fatalf("exec: %v\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", err, out.String(), errb.String(), m.Log())
 	}
+	// The exec ends when the command does; its output comes on the
+	// attachment, which may still be on its way: wait for its end there.
+	for cmd := 0; cmd != res.Job; {
+		select {
+		case cmd = <-ended:
+		case <-ctx.Done():
+			t.Fatalf("the attachment never showed command %d's end\nstdout:\n%s", res.Job, out.String())
+		}
+	}
+	r.Finish()
 	return out.String() + errb.String()
 }
 

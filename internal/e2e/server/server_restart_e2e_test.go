@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -88,5 +89,29 @@ func TestKillServerDuringRestore(t *testing.T) {
 	}
 	if r := m.Run("ls"); r.Code != e2e.ExitOK {
 		t.Fatalf("the server started after kill-server lost its socket: ls = %d %s\n%s", r.Code, r.Stderr, m.Log())
+	}
+}
+
+// A session restored after the server died says, to whoever attaches
+// or captures it, that its runspace and log from before are gone.
+func TestRestoredSessionSaysWhatIsGone(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "r", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	m.Must("exec", "-t", "r", "--", "'before'")
+	pid := m.ServerPID()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e2e.WaitGone(t, pid)
+	m.Must("start-server")
+	t.Cleanup(func() { m.Run("kill-server") })
+	const gone = "a new runspace; the variables, state and log from before are gone"
+	a := m.Attach("-t", "r")
+	a.WaitErr(t, gone) // session events go to stderr
+	a.Stdin.Close()
+	a.Wait()
+	if c := m.Must("capture", "-t", "r"); !strings.Contains(c.Stderr, gone) || strings.Contains(c.Stdout, "before\n") {
+		out := c.Stdout + c.Stderr
+		t.Fatalf("capture of a restored session: %q; want it to say what is gone", out)
 	}
 }
