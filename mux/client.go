@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,7 @@ type Client struct {
 
 	serverPID int // from the server's hello; 0 when it sent none
 	wg        sync.WaitGroup
+	acked     atomic.Bool // an ack was sent: Close makes sure it arrived
 }
 
 type call struct {
@@ -181,8 +183,17 @@ func (c *Client) Err() error {
 	return c.err
 }
 
-// Close ends the connection and waits for the reader.
+// Close ends the connection and waits for the reader. When this client
+// acknowledged events, it first waits (2 s at most) for the server to
+// answer a ping: the server reads a connection's frames in order, so
+// the acks have moved the cursor before a client that attaches next
+// asks where it is, and nothing shown is shown again.
 func (c *Client) Close() error {
+	if c.acked.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = c.Call(ctx, "ping", nil, nil)
+		cancel()
+	}
 	err := c.rwc.Close()
 	c.wg.Wait()
 	return err
@@ -259,6 +270,7 @@ func (c *Client) Call(ctx context.Context, op string, args any, onEvent func(Seq
 // Ack tells the server this client has shown every event of target up
 // to seq, so the next attach resumes after it.
 func (c *Client) Ack(target string, seq uint64) error {
+	c.acked.Store(true)
 	return c.codec.Write(&Frame{T: "req", Op: "ack", Args: marshal(AckArgs{Target: target, Seq: seq})})
 }
 

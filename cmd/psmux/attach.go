@@ -128,10 +128,16 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	data, wait, err := c.Attach(ctx, mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers},
 		func(e mux.Seq) {
 			outMu.Lock()
-			defer outMu.Unlock()
+			if e.Kind == mux.KindInput {
+				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)
+			} else {
+				render(r, e, name, stderr)
+			}
 			// acknowledge each event once it has been shown, so an attach
-			// after this client dies resumes right after it
-			defer c.Ack(name, e.Seq)
+			// after this client resumes right after it; a command's end
+			// counts as shown (and the client may leave) only after that
+			_ = c.Ack(name, e.Seq)
+			outMu.Unlock()
 			if e.Kind == mux.KindState && int64(e.Cmd) > lastState.Load() {
 				lastState.Store(int64(e.Cmd))
 				select {
@@ -139,11 +145,6 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 				default:
 				}
 			}
-			if e.Kind == mux.KindInput {
-				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)
-				return
-			}
-			render(r, e, name, stderr)
 		})
 	if err != nil {
 		return muxError(stderr, err)

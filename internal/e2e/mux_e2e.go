@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,16 +227,44 @@ func (m *MuxEnv) Attach(args ...string) *Attacher {
 	return a
 }
 
-// Until reads lines until one satisfies ok; it fails at EOF.
+// Until reads lines until one satisfies ok; it fails at EOF, or after
+// two minutes (it then kills the client, which ends its output).
 func (a *Attacher) Until(t *testing.T, what string, ok func(string) bool) string {
 	t.Helper()
+	var expired atomic.Bool
+	timer := time.AfterFunc(2*time.Minute, func() { // a loaded CI machine
+		expired.Store(true)
+		reap.KillGroup(a.Cmd)
+	})
+	defer timer.Stop()
 	for a.Out.Scan() {
 		if ok(a.Out.Text()) {
 			return a.Out.Text()
 		}
 	}
+	if expired.Load() {
+		t.Fatalf("no %s on attach's output after two minutes; stderr %q", what, a.Errb.String())
+	}
 	t.Fatalf("attach output ended before %s; stderr %q", what, a.Errb.String())
 	return ""
+}
+
+// WaitAttached polls ls until session has n attached clients (an attach
+// started in the background is attached only once the server says so).
+func (m *MuxEnv) WaitAttached(session string, n int) {
+	m.T.Helper()
+	deadline := time.Now().Add(2 * time.Minute) // a loaded CI machine
+	for {
+		for _, r := range m.Ls() {
+			if r.Name == session && r.Attached >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			m.T.Fatalf("%s never had %d clients attached: %+v", session, n, m.Ls())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 var _ = faultproxy.New

@@ -124,6 +124,7 @@ func TestStalledClientLagged(t *testing.T) {
 	m.Must("new", "-n", "s", "--budget", "65536", "--policy", "Block", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
 	reading := m.Attach("-t", "s")
 	stalled := m.Attach("-t", "s") // its output is never read while the command runs
+	m.WaitAttached("s", 2)
 	const total = 20000
 	m.Must("exec", "--async", "-t", "s", "--", fmt.Sprintf("1..%d", total))
 	last := 0

@@ -22,6 +22,7 @@ func TestReattachResumesAtItsOwnCursor(t *testing.T) {
 	}
 	is := func(want string) func(string) bool { return func(l string) bool { return l == want } }
 	a, b := attachAs("a"), attachAs("b")
+	m.WaitAttached("s", 2)
 	m.Must("exec", "-t", "s", "--", "'one'")
 	a.Until(t, "one", is("one"))
 	b.Until(t, "one", is("one"))
@@ -32,6 +33,7 @@ func TestReattachResumesAtItsOwnCursor(t *testing.T) {
 	m.Must("exec", "-t", "s", "--", "'two'")
 	a.Until(t, "two", is("two"))
 	b = attachAs("b")
+	m.WaitAttached("s", 2)
 	m.Must("exec", "-t", "s", "--", "'three'")
 	var shown []string
 	b.Until(t, "three", func(l string) bool {

@@ -441,6 +441,7 @@ func TestIdleSessionClosed(t *testing.T) {
 		// on a loaded machine too.)
 		m.NewSSH(sshd, "attached", "--idle-timeout", "6s")
 		a := m.Attach("-t", "attached")
+		m.WaitAttached("attached", 1)
 		m.NewSSH(sshd, "running", "--idle-timeout", "6s")
 		release := filepath.Join(t.TempDir(), "release")
 		m.Must("exec", "--async", "-t", "running", "--", fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }", release))
