@@ -190,9 +190,16 @@ func (c *Client) Err() error {
 // asks where it is, and nothing shown is shown again.
 func (c *Client) Close() error {
 	if c.acked.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, _ = c.Call(ctx, "ping", nil, nil)
-		cancel()
+		if id, cl, err := c.start("ping", nil, nil); err == nil {
+			t := time.NewTimer(2 * time.Second)
+			select {
+			case <-cl.res:
+			case <-c.done:
+			case <-t.C:
+			}
+			t.Stop()
+			c.forget(id)
+		}
 	}
 	err := c.rwc.Close()
 	c.wg.Wait()
