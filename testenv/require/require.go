@@ -20,6 +20,7 @@ const (
 	Corpus   = "corpus"
 	Root     = "root"
 	Psrpcore = "psrpcore"
+	Python   = "python3"
 )
 
 // Required reports whether PSMUX_REQUIRE lists what (or "all").
