@@ -383,6 +383,8 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		return marshal(x.info()), nil
 	case "exec":
 		return p.exec(ctx, f)
+	case "job", "job-ls", "job-wait", "job-stop", "job-remove", "job-receive":
+		return p.jobOp(ctx, f)
 	case "stop":
 		a, err := decode[StopArgs](f)
 		if err != nil {
@@ -392,6 +394,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
+		a.Job = s.childOf(x, a.Job)
 		x.mu.Lock()
 		n := 0
 		for id, j := range x.jobs {
@@ -428,6 +431,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		from := a.Since
 		if a.Job != 0 {
+			a.Job = s.childOf(x, a.Job)
 			x.mu.Lock()
 			j := x.jobs[a.Job]
 			x.mu.Unlock()
@@ -512,16 +516,7 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	if a.Interactive && !p.interactive {
 		a.Interactive = false
 	}
-	x.mu.Lock()
-	readOnly := false
-	if inter, ok := x.attached[p]; ok && !inter {
-		readOnly = true
-	}
-	x.mu.Unlock()
-	if readOnly {
-		return nil, errorf(CodeReadOnly, "this client is attached read-only (-r) and cannot run commands")
-	}
-	j, err := x.start(ctx, p, a)
+	j, err := p.startOn(ctx, x, a)
 	if err != nil {
 		return nil, err
 	}
@@ -563,6 +558,21 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		res.Reason = end.XML
 	}
 	return marshal(res), nil
+}
+
+// startOn starts a command in x for this client, which must not be
+// attached to x read-only.
+func (p *peer) startOn(ctx context.Context, x *Session, a ExecArgs) (*job, error) {
+	x.mu.Lock()
+	readOnly := false
+	if inter, ok := x.attached[p]; ok && !inter {
+		readOnly = true
+	}
+	x.mu.Unlock()
+	if readOnly {
+		return nil, errorf(CodeReadOnly, "this client is attached read-only (-r) and cannot run commands")
+	}
+	return x.start(ctx, p, a)
 }
 
 // attach follows a session's log for a client until it detaches.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/psmux/psmux/mux/outlog"
@@ -66,7 +67,11 @@ type Server struct {
 	opener  transportOpener
 	mem     *outlog.Shared // every session log's budget
 	cursors cursors        // each client's place in each session
-	pool    *ssh.Pool
+	// jobIDs numbers every command and job: an Id is never used twice
+	// while the server lives.
+	jobIDs   atomic.Int64
+	jobTable jobTable
+	pool     *ssh.Pool
 
 	mu       sync.Mutex
 	sessions map[int]*Session

@@ -92,6 +92,7 @@ type job struct {
 	Start     time.Time
 	End       time.Time
 	firstSeq  uint64
+	lastSeq   atomic.Uint64 // the last event the command logged
 }
 
 // Session is one named PSSession held by the server. Commands run in
@@ -134,7 +135,6 @@ type Session struct {
 	lastActive   time.Time
 	attached     map[*peer]bool // value: interactive
 	attachCh     chan struct{}  // closed and replaced when a client attaches
-	nextCmd      int
 	jobs         map[int]*job
 	jobOrder     []int
 	seen         uint64        // the last event an attached client acknowledged
@@ -210,6 +210,17 @@ func (s *Session) append(ctx context.Context, e Event) uint64 {
 		return 0
 	}
 	return seq
+}
+
+// appendJob appends one of j's events and notes it as j's last.
+func (s *Session) appendJob(ctx context.Context, j *job, e Event) uint64 {
+	seq := s.append(ctx, e)
+	for {
+		last := j.lastSeq.Load()
+		if seq <= last || j.lastSeq.CompareAndSwap(last, seq) {
+			return seq
+		}
+	}
 }
 
 // open connects the session's PowerShell; ctx may carry the peer who
@@ -454,8 +465,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 		return nil, errorf(CodeBroken, textBroken, a.Script)
 	}
 	s.wg.Add(1) // before close can Wait: close moves the state under mu first
-	s.nextCmd++
-	j := &job{ID: s.nextCmd, Command: a.Script, Interactive: a.Interactive, Owner: p, cancel: cancel,
+	j := &job{ID: s.srv.newJobID(), Command: a.Script, Interactive: a.Interactive, Owner: p, cancel: cancel,
 		done: make(chan struct{}), State: "Running", Start: time.Now()}
 	s.jobs[j.ID] = j
 	s.jobOrder = append(s.jobOrder, j.ID)
@@ -478,7 +488,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 	if p != nil {
 		client = p.name
 	}
-	j.firstSeq = s.append(s.ctx, Event{Cmd: j.ID, Kind: KindInput, Text: a.Script, Client: client})
+	j.firstSeq = s.appendJob(s.ctx, j, Event{Cmd: j.ID, Kind: KindInput, Text: a.Script, Client: client})
 	go s.run(jctx, conn, j, a)
 	return j, nil
 }
@@ -540,7 +550,7 @@ func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecAr
 	s.lastActive = time.Now()
 	s.mu.Unlock()
 	<-s.slots
-	s.append(s.ctx, Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
+	s.appendJob(s.ctx, j, Event{Cmd: j.ID, Kind: KindState, Text: state, HadErrors: hadErrors, XML: reason})
 	close(j.done)
 }
 
@@ -557,7 +567,7 @@ func (h *logHandler) Message(t psrp.MessageType, v clixml.Value) {
 	if t == psrp.ErrorRecord {
 		h.errors++
 	}
-	h.s.append(h.ctx, msgEvent(h.j.ID, t, v))
+	h.s.appendJob(h.ctx, h.j, msgEvent(h.j.ID, t, v))
 }
 
 func (h *logHandler) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
@@ -565,7 +575,7 @@ func (h *logHandler) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.V
 		if c.Method == psrp.WriteErrorLine {
 			h.errors++
 		}
-		h.s.append(h.ctx, hostEvent(h.j.ID, c))
+		h.s.appendJob(h.ctx, h.j, hostEvent(h.j.ID, c))
 		return clixml.Value{}, nil
 	}
 	return h.s.prompt(ctx, h.j, c)
@@ -612,7 +622,7 @@ func (s *Session) prompt(ctx context.Context, j *job, c psrp.HostCallMsg) (clixm
 				return clixml.Value{}, sessions.HostError(c.Method, fmt.Sprintf(
 					"psmux: %s needs an interactive client to answer it, and this command was run without one (psmux exec is non-interactive); run it from psmux attach", c.Method))
 			}
-			s.append(s.ctx, Event{Cmd: j.ID, Kind: KindPrompt, Text: "waiting for input: " + c.Method.String()})
+			s.appendJob(s.ctx, j, Event{Cmd: j.ID, Kind: KindPrompt, Text: "waiting for input: " + c.Method.String()})
 			select {
 			case <-wake:
 				continue

@@ -9,18 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/psmux/psmux/mux"
 )
-
-// jobRow is a job started with Invoke-Command -AsJob.
-type jobRow struct {
-	ID      int
-	Session string
-	Job     int
-	Command string
-}
 
 func (r *repl) rows(data json.RawMessage) {
 	var rows []mux.Info
@@ -169,21 +160,19 @@ func (r *repl) cmdInvoke(a args) error {
 		return fmt.Errorf("repl: Invoke-Command: -Session and -ScriptBlock are required")
 	}
 	if a.has("AsJob") {
-		for _, s := range sessions {
-			data, err := r.call("exec", mux.ExecArgs{Target: s, Script: script, Async: true}, nil)
-			if err != nil {
-				return err
+		data, err := r.call("job", mux.JobArgs{Target: strings.Join(sessions, ","), Script: script, Name: a["JobName"]}, nil)
+		if err != nil {
+			return err
+		}
+		var row mux.JobRow
+		if err := json.Unmarshal(data, &row); err != nil {
+			return fmt.Errorf("repl: the server's job: %w", err)
+		}
+		r.printJobs([]mux.JobRow{row}, false)
+		for _, c := range row.Children {
+			if c.Reason != "" {
+				r.printf("[%s] %s\n", c.Session, r.rend.Red(c.Reason))
 			}
-			var res mux.ExecResult
-			_ = json.Unmarshal(data, &res)
-			r.mu.Lock()
-			j := jobRow{ID: len(r.jobs) + 1, Session: res.Session, Job: res.Job, Command: script}
-			if j.Session == "" {
-				j.Session = s
-			}
-			r.jobs = append(r.jobs, j)
-			r.mu.Unlock()
-			r.printJobs([]jobRow{j})
 		}
 		return nil
 	}
@@ -226,144 +215,133 @@ func (r *repl) cmdInvoke(a args) error {
 
 func (r *repl) renderTo(rend *Renderer, e mux.Seq) { e.Render(r.ctx, rend) }
 
-func (r *repl) printJobs(js []jobRow) {
-	r.printf("%-3s %-15s %-11s %-13s %s\n", "Id", "Name", "State", "Location", "Command")
-	r.printf("%-3s %-15s %-11s %-13s %s\n", "--", "----", "-----", "--------", "-------")
+// PrintJobs prints jobs as Get-Job does; with children, each parent's
+// child jobs follow it.
+func PrintJobs(w io.Writer, js []mux.JobRow, children bool) {
+	if len(js) == 0 {
+		return
+	}
+	const f = "%-6v %-15s %-15s %-13s %-15s %-20s %s\n"
+	fmt.Fprintf(w, f, "Id", "Name", "PSJobTypeName", "State", "HasMoreData", "Location", "Command")
+	fmt.Fprintf(w, f, "--", "----", "-------------", "-----", "-----------", "--------", "-------")
+	cmd := func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
+	psBool := func(b bool) string { return map[bool]string{true: "True", false: "False"}[b] }
 	for _, j := range js {
-		r.printf("%-3d %-15s %-11s %-13s %s\n", j.ID, "Job"+strconv.Itoa(j.ID), r.jobState(j), j.Session, j.Command)
-	}
-}
-
-func (r *repl) jobState(j jobRow) string {
-	data, err := r.c.Call(r.ctx, "jobs", mux.TargetArgs{Target: j.Session}, nil)
-	if err != nil {
-		return "Unknown"
-	}
-	var rows []mux.JobInfo
-	_ = json.Unmarshal(data, &rows)
-	for _, x := range rows {
-		if x.ID == j.Job {
-			return x.State
+		fmt.Fprintf(w, f, j.ID, j.Name, j.TypeName, j.State, psBool(j.HasMoreData), j.Location, cmd(j.Command))
+		if !children {
+			continue
+		}
+		for _, c := range j.Children {
+			fmt.Fprintf(w, f, c.ID, "Job"+strconv.Itoa(c.ID), "", c.State, psBool(c.HasMoreData), c.Session, cmd(j.Command))
 		}
 	}
-	return "Unknown"
 }
 
-func (r *repl) findJobs(a args) ([]jobRow, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if a["Id"] == "" {
-		return append([]jobRow(nil), r.jobs...), nil
-	}
-	var out []jobRow
+func (r *repl) printJobs(js []mux.JobRow, children bool) { PrintJobs(r.out, js, children) }
+
+// jobsArgs turns -Id and -Name into the server's selection.
+func jobsArgs(a args) (mux.JobsArgs, error) {
+	var ja mux.JobsArgs
 	for _, id := range a.list("Id") {
-		n, _ := strconv.Atoi(id)
-		found := false
-		for _, j := range r.jobs {
-			if j.ID == n {
-				out = append(out, j)
-				found = true
-			}
+		n, err := strconv.Atoi(id)
+		if err != nil {
+			return ja, fmt.Errorf("repl: cannot bind parameter 'Id': cannot convert value %q to type System.Int32", id)
 		}
-		if !found {
-			return nil, fmt.Errorf("repl: cannot find the job with the job ID %s", id)
-		}
+		ja.IDs = append(ja.IDs, n)
 	}
-	return out, nil
+	ja.Names = a.list("Name")
+	ja.Keep, ja.Force = a.has("Keep"), a.has("Force")
+	return ja, nil
+}
+
+// jobCall sends a job request and decodes the rows it answers with.
+func (r *repl) jobCall(op string, a args) ([]mux.JobRow, error) {
+	ja, err := jobsArgs(a)
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.call(op, ja, nil)
+	if err != nil {
+		return nil, err
+	}
+	var rows []mux.JobRow
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return nil, fmt.Errorf("repl: the server's jobs: %w", err)
+	}
+	return rows, nil
 }
 
 func (r *repl) cmdGetJob(a args) error {
-	js, err := r.findJobs(a)
-	if err != nil || len(js) == 0 {
+	rows, err := r.jobCall("job-ls", a)
+	if err != nil {
 		return err
 	}
-	r.printJobs(js)
+	r.printJobs(rows, a.has("IncludeChildJob"))
 	return nil
 }
 
+// cmdReceiveJob prints what each child of the jobs produced since the
+// last Receive-Job (all of it with -Keep left it), tagged [session]
+// when a job ran in several sessions.
 func (r *repl) cmdReceiveJob(a args) error {
-	js, err := r.findJobs(a)
+	rows, err := r.jobCall("job-ls", a)
 	if err != nil {
 		return err
 	}
 	if a.has("Wait") {
-		r.waitJobs(js)
-	}
-	for _, j := range js {
-		rend := r.newRenderer(r.out)
-		rend.Progress = false
-		if _, err := r.call("capture", mux.CaptureArgs{Target: j.Session, Job: j.Job}, func(e mux.Seq) { r.renderTo(rend, e) }); err != nil {
+		if _, err := r.jobCall("job-wait", a); err != nil {
 			return err
 		}
-		rend.Finish()
+	}
+	for _, j := range rows {
+		for _, c := range j.Children {
+			var w io.Writer = r.out
+			var pw *PrefixWriter
+			if len(j.Children) > 1 {
+				pw = &PrefixWriter{W: r.out, Prefix: "[" + c.Session + "] "}
+				w = pw
+			}
+			rend := r.newRenderer(w)
+			rend.Progress = false
+			data, err := r.call("job-receive", mux.JobsArgs{IDs: []int{c.ID}, Keep: a.has("Keep")}, func(e mux.Seq) { r.renderTo(rend, e) })
+			rend.Finish()
+			if pw != nil {
+				pw.Flush()
+			}
+			if err != nil {
+				return err
+			}
+			var rep mux.ReceiveReply
+			_ = json.Unmarshal(data, &rep)
+			for _, f := range rep.Failed {
+				r.printf("[%s] %s\n", f.Session, r.rend.Red(f.Reason))
+			}
+		}
 	}
 	return nil
 }
 
-func finished(state string) bool {
-	switch state {
-	case "Running", "NotStarted", "Stopping":
-		return false
-	}
-	return true
-}
-
-func (r *repl) waitJobs(js []jobRow) {
-	for _, j := range js {
-		for !finished(r.jobState(j)) {
-			select {
-			case <-r.sig:
-				return
-			case <-r.promptNote:
-				r.servePrompts()
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-}
-
 func (r *repl) cmdWaitJob(a args) error {
-	js, err := r.findJobs(a)
+	rows, err := r.jobCall("job-wait", a)
 	if err != nil {
 		return err
 	}
-	r.waitJobs(js)
-	r.printJobs(js)
+	r.printJobs(rows, false)
 	return nil
 }
 
 func (r *repl) cmdStopJob(a args) error {
-	js, err := r.findJobs(a)
-	if err != nil {
-		return err
-	}
-	for _, j := range js {
-		if _, err := r.call("stop", mux.StopArgs{Target: j.Session, Job: j.Job}, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := r.jobCall("job-stop", a)
+	return err
 }
 
 func (r *repl) cmdRemoveJob(a args) error {
-	js, err := r.findJobs(a)
+	ja, err := jobsArgs(a)
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	kept := r.jobs[:0]
-	for _, j := range r.jobs {
-		drop := false
-		for _, x := range js {
-			drop = drop || x.ID == j.ID
-		}
-		if !drop {
-			kept = append(kept, j)
-		}
-	}
-	r.jobs = kept
-	return nil
+	_, err = r.call("job-remove", ja, nil)
+	return err
 }
 
 func (r *repl) cmdCopy(a args) error {

@@ -78,7 +78,6 @@ type repl struct {
 	leaveReq   string         // the session to leave at the next turn of the loop
 	stopAttach context.CancelFunc
 	attachDone chan struct{}
-	jobs       []jobRow
 	tab        tabState
 	sendq      chan queued        // commands typed, in order (sender)
 	gen        int                // bumped on leaving a session

@@ -35,7 +35,9 @@ commands:
   (no command)                                       the REPL (PS psmux> ), starting the server if needed
   attach|a [-t S] [-d] [-r] [--via DEST]             enter a session in the REPL (line mode when stdin is not a terminal)
   capture -t S [--since N] [--job N] [--json]        print a session's output log
+  jobs [--json]                                      the server's jobs (exec --async, Invoke-Command -AsJob)
   jobs -t S [--json]                                 the session's commands and their states
+  receive-job [--keep] [--wait] ID...                what jobs printed since they were last received
   rm|kill-session -t TARGETS | --all                 close sessions (Remove-PSSession)
   reconnect -t S                                     reopen a Broken session and re-run its init script
   start-server|start                                 start the server if none runs (it restores saved sessions)
@@ -97,6 +99,8 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return runExec(g, rest, stdin, stdout, stderr)
 	case "capture":
 		return runCapture(g, rest, stdin, stdout, stderr)
+	case "receive-job", "rcjb":
+		return runReceiveJob(g, rest, stdin, stdout, stderr)
 	case "attach", "a", "attach-session":
 		return runAttach(g, rest, stdin, stdout, stderr)
 	case "start-server", "start":

@@ -223,7 +223,7 @@ func runLs(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 // jobs, kill-server) and prints its answer.
 func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	usage := map[string]string{"has": "has -t S", "rm": "rm -t TARGETS | --all", "reconnect": "reconnect -t S",
-		"jobs": "jobs -t S [--json]", "kill-server": "kill-server"}[op]
+		"jobs": "jobs [-t S] [--json]  (without -t: the server's jobs; with it: the session's commands)", "kill-server": "kill-server"}[op]
 	fs := newFlagSet(op, usage, stderr)
 	target := fs.String("t", "", "session: name, id, glob or comma list")
 	all := fs.Bool("all", false, "every session (rm)")
@@ -231,7 +231,7 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
 		return code
 	}
-	if op != "kill-server" && *target == "" && !(op == "rm" && *all) {
+	if op != "kill-server" && op != "jobs" && *target == "" && !(op == "rm" && *all) {
 		fs.Usage()
 		return exitUsage
 	}
@@ -242,6 +242,9 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 	}
 	defer c.Close()
 	c.OnPrompt = promptHandler(stdin, stderr, nil)
+	if op == "jobs" && *target == "" {
+		return listJobs(ctx, c, *asJSON, stdout, stderr)
+	}
 	data, err := c.Call(ctx, op, mux.TargetArgs{Target: *target, All: *all}, nil)
 	if err != nil {
 		var e *mux.Error
@@ -303,6 +306,9 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 		return muxError(stderr, err)
 	}
 	defer c.Close()
+	if *async {
+		return startJob(ctx, c, mux.JobArgs{Target: *target, Script: script, Timeout: *timeout}, *asJSON, stdout, stderr)
+	}
 	data, err := c.Call(ctx, "find", mux.TargetArgs{Target: *target}, nil)
 	if err != nil {
 		return muxError(stderr, err)
@@ -336,13 +342,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			start := time.Now()
-			out, errw := io.Writer(sharedOut), io.Writer(sharedErr)
-			var pOut, pErr *repl.PrefixWriter
-			if fan && !*asJSON {
-				pOut = &repl.PrefixWriter{W: sharedOut, Prefix: "[" + row.Name + "] "}
-				pErr = &repl.PrefixWriter{W: sharedErr, Prefix: "[" + row.Name + "] "}
-				out, errw = pOut, pErr
-			}
+			out, errw, flush := tagged(sharedOut, sharedErr, row.Name, fan && !*asJSON)
 			var h sessions.Handler
 			var renderer *repl.Renderer
 			var jw *repl.JSONWriter
@@ -354,7 +354,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				h = renderer
 			}
 			var mu sync.Mutex
-			data, err := c.Call(runCtx, "exec", mux.ExecArgs{Target: row.Name, Script: script, JSON: *asJSON, Async: *async, Timeout: *timeout},
+			data, err := c.Call(runCtx, "exec", mux.ExecArgs{Target: row.Name, Script: script, JSON: *asJSON, Timeout: *timeout},
 				func(e mux.Seq) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -378,9 +378,6 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				if o.exit == exitBusy {
 					o.state = "Busy"
 				}
-			case *async:
-				fmt.Fprintf(out, "job %d started in %s (psmux capture -t %s --job %d)\n", res.Job, row.Name, row.Name, res.Job)
-				o.state = "Running"
 			case res.Lost != "":
 				fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Lost)
 				o.state, o.exit = "Broken", exitConnect
@@ -399,7 +396,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			default:
 				o.state = "Completed"
 			}
-			if jw != nil && err == nil && !*async {
+			if jw != nil && err == nil {
 				st, reason := res.State, ""
 				if res.Lost != "" {
 					st = o.state
@@ -409,10 +406,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 				}
 				jw.End(st, res.HadErrors, o.took, reason)
 			}
-			if pOut != nil {
-				pOut.Flush()
-				pErr.Flush()
-			}
+			flush()
 			if fan && !*asJSON {
 				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", row.Name, o.state, o.took.Round(time.Millisecond))
 			}
@@ -421,6 +415,17 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 	}
 	wg.Wait()
 	return exitFor(outcomes, false)
+}
+
+// tagged returns out and errw with each line prefixed "[name] " when
+// on, and the flush of a last partial line.
+func tagged(out, errw io.Writer, name string, on bool) (io.Writer, io.Writer, func()) {
+	if !on {
+		return out, errw, func() {}
+	}
+	pOut := &repl.PrefixWriter{W: out, Prefix: "[" + name + "] "}
+	pErr := &repl.PrefixWriter{W: errw, Prefix: "[" + name + "] "}
+	return pOut, pErr, func() { pOut.Flush(); pErr.Flush() }
 }
 
 func muxErrorCode(err error) int {

@@ -37,7 +37,7 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, stdout io.Writer) 
 // commandNames are the commands and aliases the CLI knows, for the
 // suggestion after an unknown one.
 var commandNames = []string{"new", "new-session", "ls", "list-sessions", "has", "has-session", "exec", "attach", "a",
-	"attach-session", "capture", "jobs", "rm", "kill-session", "reconnect", "start-server", "start", "kill-server", "server", "proxy", "invoke",
+	"attach-session", "capture", "jobs", "receive-job", "rcjb", "rm", "kill-session", "reconnect", "start-server", "start", "kill-server", "server", "proxy", "invoke",
 	"cp", "doctor", "debug", "version", "help"}
 
 // nearest returns the known command closest to s (edit distance at most

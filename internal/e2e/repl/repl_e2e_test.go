@@ -185,8 +185,10 @@ func TestREPLInvokeCommandJobsAndCopy(t *testing.T) {
 		})
 		x.WaitPrompt(w, `^PS psmux>$`)
 		x.Line(w, "Invoke-Command -Session w1 -ScriptBlock { 'from a job' } -AsJob")
+		row := regexp.MustCompile(`(?m)^(\d+) +Job\d+ +RemoteJob +\w+ +\w+ +w1 `)
+		id := row.FindStringSubmatch(x.Wait(w, "the job's row", row.MatchString))[1]
 		x.WaitPrompt(w, `^PS psmux>$`)
-		x.Line(w, "Receive-Job -Id 1 -Wait")
+		x.Line(w, "Receive-Job -Id "+id+" -Wait")
 		x.Wait(w, "the job's output", func(s string) bool { return regexp.MustCompile(`(?m)^(\[w1\] )?from a job$`).MatchString(s) })
 		x.WaitPrompt(w, `^PS psmux>$`)
 

@@ -1,0 +1,99 @@
+package repl_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/testenv/opensshd"
+)
+
+// Jobs belong to the server (issue 12 item 4): Invoke-Command -AsJob
+// over two sessions in one REPL is one parent job; a second REPL, a
+// client of its own, lists it with Get-Job and receives it; `psmux
+// jobs` lists it; after Remove-Job a new job never gets an Id used
+// before.
+func TestREPLJobsBelongToTheServer(t *testing.T) {
+	opensshd.Require(t)
+	e2e.EachSubsystem(t, func(t *testing.T, server, sub string) {
+		x, w := e2e.ReplWithSession(t, sub)
+		x.Keys(w, "C-d")
+		x.WaitPrompt(w, `^PS psmux>$`)
+		x.Line(w, "New-PSSession -HostName psmux-test -Name w2")
+		x.Wait(w, "the w2 row", func(s string) bool { return regexp.MustCompile(`\d+ w2 +SSH`).MatchString(s) })
+		x.WaitPrompt(w, `^PS psmux>$`)
+		release := filepath.Join(t.TempDir(), "release")
+		x.Line(w, fmt.Sprintf("Invoke-Command -Session w1,w2 -ScriptBlock { 'part one'; while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'part two' } -AsJob", release))
+		parent := regexp.MustCompile(`(?m)^(\d+) +(Job\d+) +RemoteJob +Running +\w+ +w1, w2 +'part one'`)
+		m := parent.FindStringSubmatch(x.Wait(w, "one parent job over w1 and w2", parent.MatchString))
+		id, name := m[1], m[2]
+		x.WaitPrompt(w, `^PS psmux>$`)
+
+		// psmux jobs, from the shell: the same job, a child per session.
+		var rows []mux.JobRow
+		if err := json.Unmarshal([]byte(x.M.Must("jobs", "--json").Stdout), &rows); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || strconv.Itoa(rows[0].ID) != id || len(rows[0].Children) != 2 ||
+			rows[0].Children[0].Session != "w1" || rows[0].Children[1].Session != "w2" {
+			t.Fatalf("psmux jobs --json: %+v; want job %s with a child in w1 and in w2", rows, id)
+		}
+		if out := x.M.Must("jobs").Stdout; !regexp.MustCompile(`(?m)^` + id + ` +` + name + ` +RemoteJob +\w+ +\w+ +w1, w2`).MatchString(out) {
+			t.Fatalf("psmux jobs:\n%s", out)
+		}
+
+		// Another REPL: Get-Job lists it; Receive-Job -Wait gets each
+		// session's output once.
+		w2 := x.Start("two")
+		x.WaitPrompt(w2, `^PS psmux>$`)
+		x.Line(w2, "gjb")
+		x.Wait(w2, "the job in the other REPL", regexp.MustCompile(`(?m)^`+id+` +`+name+` +RemoteJob +\w+ +\w+ +w1, w2`).MatchString)
+		x.WaitPrompt(w2, `^PS psmux>$`)
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		x.Line(w2, "Receive-Job -Id "+id+" -Wait")
+		x.Wait(w2, "both sessions' output", func(s string) bool {
+			for _, l := range []string{"[w1] part one", "[w1] part two", "[w2] part one", "[w2] part two"} {
+				if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l) + `$`).MatchString(s) {
+					return false
+				}
+			}
+			return true
+		})
+		x.WaitPrompt(w2, `^PS psmux>$`)
+		x.Line(w2, "Get-Job -Name "+name)
+		x.Wait(w2, "Completed, no more data", regexp.MustCompile(`(?m)^`+id+` +`+name+` +RemoteJob +Completed +False +w1, w2`).MatchString)
+		x.WaitPrompt(w2, `^PS psmux>$`)
+
+		// Back in the first REPL: received already, so nothing; then
+		// Remove-Job, and the next job's Id is new.
+		x.Tmux("send-keys", "-t", w, "C-l")
+		x.Line(w, "rcjb "+id)
+		s := x.Wait(w, "the prompt after Receive-Job", func(s string) bool {
+			return strings.Count(s, "PS psmux>") >= 2 && e2e.LastLine(s) == "PS psmux>"
+		})
+		if strings.Contains(s, "part") {
+			t.Fatalf("a second Receive-Job printed output received already:\n%s", s)
+		}
+		x.Line(w, "Remove-Job "+id)
+		x.WaitPrompt(w, `^PS psmux>$`)
+		x.Line(w, "Invoke-Command -Session w2 -ScriptBlock { 'again' } -AsJob")
+		next := regexp.MustCompile(`(?m)^(\d+) +Job\d+ +RemoteJob +\w+ +\w+ +w2 +'again'`)
+		n, _ := strconv.Atoi(next.FindStringSubmatch(x.Wait(w, "the next job", next.MatchString))[1])
+		first, _ := strconv.Atoi(id)
+		if n <= rows[0].Children[1].ID || n == first {
+			t.Fatalf("the job after Remove-Job has Id %d; Ids %s, %d and %d were used before", n, id, rows[0].Children[0].ID, rows[0].Children[1].ID)
+		}
+		if err := json.Unmarshal([]byte(x.M.Must("jobs", "--json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0].ID != n {
+			t.Fatalf("psmux jobs after Remove-Job: %+v %v; want only job %d", rows, err, n)
+		}
+	})
+}
