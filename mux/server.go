@@ -267,9 +267,10 @@ func (s *Server) find(targets string) ([]*Session, error) {
 		}
 		found := false
 		for _, x := range all {
-			ok := x.Name == t || strconv.Itoa(x.ID) == t || x.InstanceID == t
+			// names are case-insensitive, as PowerShell's are
+			ok := strings.EqualFold(x.Name, t) || strconv.Itoa(x.ID) == t || strings.EqualFold(x.InstanceID, t)
 			if !ok && strings.ContainsAny(t, "*?[") {
-				ok, _ = path.Match(t, x.Name)
+				ok, _ = path.Match(strings.ToLower(t), strings.ToLower(x.Name))
 			}
 			if ok {
 				found = true
@@ -401,7 +402,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		name = fmt.Sprintf("Runspace%d", id)
 	}
 	for _, x := range s.sessions {
-		if x.Name == name {
+		if strings.EqualFold(x.Name, name) {
 			if x.closed() { // a closed session's name is free again
 				delete(s.sessions, x.ID)
 				x.log.Release()

@@ -63,6 +63,7 @@ type Info struct {
 	Attached          int       `json:"Attached"`
 	Created           time.Time `json:"Created"`
 	LastSeq           uint64    `json:"LastSeq"`
+	LastActivity      time.Time `json:"LastActivity"` // when a command last started or ended
 	Dropped           uint64    `json:"Dropped,omitempty"`
 	// Blocked: under the Block policy the log is full of output no
 	// client has acknowledged, and the session's command waits for one.
@@ -386,7 +387,7 @@ func (s *Session) info() Info {
 		UserName: s.where.User, Transport: s.where.Transport, ComputerType: computerType(s.where.Transport),
 		ConfigurationName: s.where.Configuration, State: s.state.String(), Availability: avail, Reason: s.reason,
 		Restored: s.restored, WaitingForInput: s.waitingInput > 0, Attached: len(s.attached),
-		Created: s.Created, LastSeq: st.Last, Dropped: st.Dropped, NoiseDropped: s.noiseLost.Load(), Blocked: st.Waiting, Ended: s.ended}
+		Created: s.Created, LastSeq: st.Last, LastActivity: s.lastActive, Dropped: st.Dropped, NoiseDropped: s.noiseLost.Load(), Blocked: st.Waiting, Ended: s.ended}
 }
 
 func computerType(transport string) string {

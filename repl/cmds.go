@@ -4,97 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/psmux/psmux/mux"
 )
-
-func (r *repl) rows(data json.RawMessage) {
-	var rows []mux.Info
-	if json.Unmarshal(data, &rows) != nil {
-		var one mux.Info
-		if json.Unmarshal(data, &one) != nil {
-			return
-		}
-		rows = []mux.Info{one}
-	}
-	if r.cfg.PrintRows != nil {
-		r.cfg.PrintRows(r.out, rows)
-		return
-	}
-	for _, x := range rows {
-		r.printf("%3d %-15s %-13s %s\n", x.ID, x.Name, x.State, x.Availability)
-	}
-}
-
-func (r *repl) cmdNew(a args) error {
-	na := mux.NewArgs{Name: a["Name"]}
-	if a.has("Local") {
-		pw := os.Getenv("PSMUX_PWSH")
-		if pw == "" {
-			pw = "pwsh -s -NoLogo -NoProfile"
-		}
-		na.Pwsh = strings.Fields(pw)
-	} else {
-		if a["HostName"] == "" {
-			return fmt.Errorf("repl: New-PSSession: -HostName or -Local is required")
-		}
-		na.Dest = a["HostName"]
-		if u := a["UserName"]; u != "" {
-			na.SSH = append(na.SSH, "-l", u)
-		}
-		if p := a["Port"]; p != "" {
-			na.SSH = append(na.SSH, "-p", p)
-		}
-		if k := a["KeyFilePath"]; k != "" {
-			if abs, err := filepath.Abs(k); err == nil {
-				k = abs
-			}
-			na.SSH = append(na.SSH, "-i", k)
-		}
-		if s := a["Subsystem"]; s != "" {
-			na.SSH = append(na.SSH, "--subsystem", s)
-		}
-	}
-	data, err := r.call("new", na, nil)
-	if err != nil {
-		return err
-	}
-	r.rows(data)
-	return nil
-}
-
-func (r *repl) cmdLs(a args) error {
-	op, arg := "ls", any(nil)
-	if a["Name"] != "" {
-		op, arg = "find", mux.TargetArgs{Target: a["Name"]}
-	}
-	data, err := r.call(op, arg, nil)
-	if err != nil {
-		return err
-	}
-	r.rows(data)
-	return nil
-}
-
-func target(a args) string {
-	if a["Name"] != "" {
-		return a["Name"]
-	}
-	return a["Id"]
-}
-
-func (r *repl) cmdEnter(a args) error {
-	t := target(a)
-	if t == "" {
-		return fmt.Errorf("repl: Enter-PSSession: name a session (-Name or -Id)")
-	}
-	return r.enter(t)
-}
 
 func (r *repl) cmdExit(args) error {
 	r.mu.Lock()
@@ -103,7 +18,7 @@ func (r *repl) cmdExit(args) error {
 	if !in {
 		return io.EOF
 	}
-	r.leave()
+	r.exitSession()
 	return nil
 }
 
@@ -119,96 +34,32 @@ func (r *repl) cmdDisconnect(a args) error {
 }
 
 func (r *repl) cmdConnect(a args) error {
-	t := target(a)
-	if t == "" {
-		return fmt.Errorf("repl: name a session (-Name or -Id)")
-	}
-	data, err := r.call("find", mux.TargetArgs{Target: t}, nil)
+	rows, err := r.named("Connect-PSSession", a)
 	if err != nil {
 		return err
 	}
-	r.rows(data)
+	r.printRows(rows)
 	return nil
 }
 
 // cmdReceive prints the session's whole output log.
 func (r *repl) cmdReceive(a args) error {
-	t := target(a)
-	if t == "" {
-		return fmt.Errorf("repl: Receive-PSSession: name a session (-Name or -Id)")
+	x, err := r.one("Receive-PSSession", a)
+	if err != nil {
+		return err
 	}
 	rend := r.newRenderer(r.out)
 	rend.Progress = false
-	_, err := r.call("capture", mux.CaptureArgs{Target: t}, func(e mux.Seq) { r.renderTo(rend, e) })
+	_, err = r.call("capture", mux.CaptureArgs{Target: strconv.Itoa(x.ID)}, func(e mux.Seq) { r.renderTo(rend, e) })
 	rend.Finish()
 	return err
 }
 
-func (r *repl) cmdRm(a args) error {
-	t := target(a)
-	if t == "" {
-		return fmt.Errorf("repl: Remove-PSSession: name a session (-Name or -Id)")
-	}
-	_, err := r.call("rm", mux.TargetArgs{Target: t}, nil)
-	return err
-}
-
-func (r *repl) cmdInvoke(a args) error {
-	sessions := a.list("Session")
-	script := a["ScriptBlock"]
-	if len(sessions) == 0 || script == "" {
-		return fmt.Errorf("repl: Invoke-Command: -Session and -ScriptBlock are required")
-	}
-	if a.has("AsJob") {
-		data, err := r.call("job", mux.JobArgs{Target: strings.Join(sessions, ","), Script: script, Name: a["JobName"]}, nil)
-		if err != nil {
-			return err
-		}
-		var row mux.JobRow
-		if err := json.Unmarshal(data, &row); err != nil {
-			return fmt.Errorf("repl: the server's job: %w", err)
-		}
-		r.printJobs([]mux.JobRow{row}, false)
-		for _, c := range row.Children {
-			if c.Reason != "" {
-				r.printf("[%s] %s\n", c.Session, r.rend.Red(c.Reason))
-			}
-		}
-		return nil
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make([]error, len(sessions))
-	for i, s := range sessions {
-		pw := &PrefixWriter{W: &LockedWriter{Mu: &mu, W: r.out}, Prefix: "[" + s + "] "}
-		rend := r.newRenderer(pw)
-		rend.Progress = false
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: s, Script: script}, func(e mux.Seq) { r.renderTo(rend, e) })
-			rend.Finish()
-			pw.Flush()
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	for waiting := true; waiting; {
-		select {
-		case <-done:
-			waiting = false
-		case <-r.promptNote:
-			r.servePrompts()
-		case <-r.sig:
-			for _, s := range sessions {
-				go func() { _, _ = r.c.Call(r.ctx, "stop", mux.StopArgs{Target: s}, nil) }()
-			}
-		}
-	}
-	for i, err := range errs {
-		if err != nil {
-			r.printf("[%s] %s\n", sessions[i], r.rend.Red(err.Error()))
-		}
+// cmdClear clears the terminal (the editor is not reading: the psmux
+// prompt runs its commands in turn), as Clear-Host does.
+func (r *repl) cmdClear(args) error {
+	if r.cfg.IsTerminal() {
+		fmt.Fprint(r.cfg.Stdout, "\x1b[H\x1b[2J\x1b[3J")
 	}
 	return nil
 }
@@ -370,7 +221,15 @@ func (r *repl) cmdCopy(a args) error {
 	return err
 }
 
-func (r *repl) cmdHelp(args) error {
+func (r *repl) cmdHelp(a args) error {
+	if n := a["Name"]; n != "" {
+		c := lookup(r.cmds, n)
+		if c == nil {
+			return fmt.Errorf("repl: Get-Help: psmux has no command %s (Get-Help lists them; in a session, Get-Help is the remote one)", n)
+		}
+		printCommandHelp(r.out, c)
+		return nil
+	}
 	printHelp(r.out, r.cmds)
 	return nil
 }

@@ -3,15 +3,19 @@ package repl
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/psmux/psmux/mux"
 )
 
 // param is one parameter of a psmux command.
 type cmdParam struct {
-	Name   string
-	Switch bool // takes no value
-	Help   string
+	Name    string
+	Aliases []string
+	Switch  bool // takes no value
+	Help    string
 }
 
 // command is one PowerShell-style command the REPL handles itself. The
@@ -23,6 +27,10 @@ type command struct {
 	Positional []string // parameter names bound by position, in order
 	Help       string
 	Run        func(r *repl, a args) error
+	// Value, for the commands whose output is sessions (New-PSSession,
+	// Get-PSSession): what $s = … keeps, (…) passes and a pipeline
+	// gives to Format-List or Remove-PSSession.
+	Value func(r *repl, a args) ([]mux.Info, error)
 }
 
 // args are a parsed command line: parameter values by canonical name.
@@ -43,23 +51,35 @@ func (a args) list(n string) []string {
 
 func commandTable() []command {
 	return []command{
-		{Name: "New-PSSession", Help: "open a session in the server and print its row",
-			Params: []cmdParam{{Name: "HostName", Help: "[user@]host[:port] or an ssh_config alias"}, {Name: "Name"}, {Name: "UserName"},
-				{Name: "Port"}, {Name: "KeyFilePath"}, {Name: "Subsystem"}, {Name: "Local", Switch: true, Help: "a local pwsh ($PSMUX_PWSH)"}},
-			Positional: []string{"HostName"}, Run: (*repl).cmdNew},
-		{Name: "Get-PSSession", Help: "the sessions", Params: []cmdParam{{Name: "Name"}}, Positional: []string{"Name"}, Run: (*repl).cmdLs},
-		{Name: "Enter-PSSession", Aliases: []string{"etsn"}, Help: "enter a session (C-b d detaches, Ctrl-D leaves)",
-			Params: []cmdParam{{Name: "Name"}, {Name: "Id"}}, Positional: []string{"Name"}, Run: (*repl).cmdEnter},
+		{Name: "New-PSSession", Aliases: []string{"nsn"}, Help: "open sessions in the server, one per host, and print their rows",
+			Params: params([]cmdParam{{Name: "HostName", Help: "[user@]host[:port] or an ssh_config alias; several: a,b"},
+				{Name: "Name", Help: "the sessions' names, in the hosts' order"}}, sshParams,
+				[]cmdParam{{Name: "Local", Switch: true, Help: "a local pwsh ($PSMUX_PWSH)"}}),
+			Positional: []string{"HostName"}, Value: (*repl).open},
+		{Name: "Get-PSSession", Aliases: []string{"gsn"}, Help: "the server's sessions (-Full: every property, as Format-List)",
+			Params:     params(selectParams[1:], []cmdParam{{Name: "Full", Switch: true, Help: "every property, InstanceId and LastActivity among them"}}),
+			Positional: []string{"Name"}, Value: (*repl).selectSessions},
+		{Name: "Enter-PSSession", Aliases: []string{"etsn"}, Help: "enter a session (C-b d detaches, Ctrl-D or exit leaves); -HostName: a temporary one, removed on leaving",
+			Params:     params([]cmdParam{{Name: "Name"}, {Name: "Id"}, {Name: "InstanceId"}, {Name: "Session"}, {Name: "HostName", Help: "open a temporary session on this host"}}, sshParams),
+			Positional: []string{"Name"}, Run: (*repl).cmdEnter},
 		{Name: "Exit-PSSession", Aliases: []string{"exsn", "exit"}, Help: "leave the session; at the local prompt, quit", Run: (*repl).cmdExit},
-		{Name: "Remove-PSSession", Help: "close sessions", Params: []cmdParam{{Name: "Name"}, {Name: "Id"}}, Positional: []string{"Name"}, Run: (*repl).cmdRm},
+		{Name: "Remove-PSSession", Aliases: []string{"rsn"}, Help: "close sessions and remove them from the server",
+			Params: selectParams[:5], Positional: []string{"Session"}, Run: (*repl).cmdRemove},
+		{Name: "Reconnect-PSSession", Help: "reopen Broken sessions: a new runspace, the init script run again",
+			Params: selectParams[:4], Positional: []string{"Session"}, Run: (*repl).cmdReconnect},
 		{Name: "Disconnect-PSSession", Help: "sessions stay connected in the server; shows the row (C-b d detaches this client)",
-			Params: []cmdParam{{Name: "Name"}, {Name: "Id"}}, Positional: []string{"Name"}, Run: (*repl).cmdDisconnect},
+			Params: selectParams[:4], Positional: []string{"Name"}, Run: (*repl).cmdDisconnect},
 		{Name: "Connect-PSSession", Help: "show a session's row; it is connected in the server (Enter-PSSession to use it)",
-			Params: []cmdParam{{Name: "Name"}, {Name: "Id"}}, Positional: []string{"Name"}, Run: (*repl).cmdConnect},
+			Params: selectParams[:4], Positional: []string{"Name"}, Run: (*repl).cmdConnect},
 		{Name: "Receive-PSSession", Help: "print a session's output log (what ran while you were away)",
-			Params: []cmdParam{{Name: "Name"}, {Name: "Id"}}, Positional: []string{"Name"}, Run: (*repl).cmdReceive},
-		{Name: "Invoke-Command", Aliases: []string{"icm"}, Help: "run a script block in sessions, output tagged [name]",
-			Params:     []cmdParam{{Name: "Session"}, {Name: "ScriptBlock"}, {Name: "AsJob", Switch: true}, {Name: "JobName"}},
+			Params: selectParams[:4], Positional: []string{"Name"}, Run: (*repl).cmdReceive},
+		{Name: "Invoke-Command", Aliases: []string{"icm"}, Help: "run a script block in sessions (or temporary ones on -HostName), output tagged [name]",
+			Params: params([]cmdParam{{Name: "ScriptBlock", Help: "{ … }"}, {Name: "Session", Help: "sessions: names, ids, wildcards, $variables or (Get-PSSession …)"},
+				{Name: "HostName", Help: "hosts for temporary sessions, removed when the command ends"},
+				{Name: "FilePath", Help: "a local script file to run instead of -ScriptBlock"},
+				{Name: "ArgumentList", Aliases: []string{"Args"}, Help: "values for the script block's parameters"},
+				{Name: "ThrottleLimit", Help: "run in at most this many sessions at once (default 32)"},
+				{Name: "AsJob", Switch: true, Help: "a job of the server instead: Get-Job, Receive-Job"}, {Name: "JobName"}}, sshParams),
 			Positional: []string{"ScriptBlock"}, Run: (*repl).cmdInvoke},
 		{Name: "Get-Job", Aliases: []string{"gjb"}, Help: "the server's jobs (Invoke-Command -AsJob, exec --async), from any client",
 			Params: []cmdParam{{Name: "Id"}, {Name: "Name"}, {Name: "IncludeChildJob", Switch: true}}, Positional: []string{"Id"}, Run: (*repl).cmdGetJob},
@@ -73,7 +93,9 @@ func commandTable() []command {
 		{Name: "Copy-Item", Aliases: []string{"cp"}, Help: "copy a file to or from a session (SFTP)",
 			Params:     []cmdParam{{Name: "Path"}, {Name: "Destination"}, {Name: "ToSession"}, {Name: "FromSession"}},
 			Positional: []string{"Path", "Destination"}, Run: (*repl).cmdCopy},
-		{Name: "help", Aliases: []string{"Get-Help", "?"}, Help: "this list", Run: (*repl).cmdHelp},
+		{Name: "Clear-Host", Aliases: []string{"cls", "clear"}, Help: "clear the screen", Run: (*repl).cmdClear},
+		{Name: "Get-Help", Aliases: []string{"help", "?"}, Help: "this list; Get-Help NAME (or NAME -?) shows a command's parameters",
+			Params: []cmdParam{{Name: "Name"}}, Positional: []string{"Name"}, Run: (*repl).cmdHelp},
 	}
 }
 
@@ -134,6 +156,11 @@ func (c *command) param(name string) (cmdParam, error) {
 		if strings.EqualFold(p.Name, name) {
 			return p, nil
 		}
+		for _, al := range p.Aliases {
+			if strings.EqualFold(al, name) {
+				return p, nil
+			}
+		}
 		if strings.HasPrefix(strings.ToLower(p.Name), strings.ToLower(name)) {
 			found = append(found, p)
 		}
@@ -149,20 +176,52 @@ func (c *command) param(name string) (cmdParam, error) {
 
 func printHelp(w io.Writer, cmds []command) {
 	for _, c := range cmds {
-		var ps []string
-		for _, p := range c.Params {
-			if p.Switch {
-				ps = append(ps, "[-"+p.Name+"]")
-			} else {
-				ps = append(ps, "[-"+p.Name+" <value>]")
-			}
-		}
-		fmt.Fprintf(w, "%-17s %s\n", c.Name, c.Help)
-		if len(ps) > 0 {
-			fmt.Fprintf(w, "%-17s %s\n", "", strings.Join(ps, " "))
+		fmt.Fprintf(w, "%-20s %s\n", c.Name, c.Help)
+		if syn := c.syntax(); syn != "" {
+			fmt.Fprintf(w, "%-20s %s\n", "", syn)
 		}
 	}
+	fmt.Fprintln(w, "Get-Help NAME or NAME -? shows a command's parameters. $s = New-PSSession … keeps sessions for -Session $s.")
 	fmt.Fprintln(w, "Keys: Tab completes, Ctrl-C stops the running command, C-b d detaches, Ctrl-D leaves a session.")
+}
+
+// syntax is the command's parameters in one line, as Get-Help's SYNTAX.
+func (c *command) syntax() string {
+	var ps []string
+	for _, p := range c.Params {
+		if p.Switch {
+			ps = append(ps, "[-"+p.Name+"]")
+		} else {
+			ps = append(ps, "[-"+p.Name+" <value>]")
+		}
+	}
+	return strings.Join(ps, " ")
+}
+
+// printCommandHelp is Get-Help NAME: the synopsis, the syntax, the
+// aliases and a line per parameter.
+func printCommandHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "\nNAME\n    %s\n\nSYNOPSIS\n    %s\n\nSYNTAX\n    %s %s\n", c.Name, c.Help, c.Name, c.syntax())
+	if len(c.Aliases) > 0 {
+		fmt.Fprintf(w, "\nALIASES\n    %s\n", strings.Join(c.Aliases, ", "))
+	}
+	if len(c.Params) > 0 {
+		fmt.Fprintf(w, "\nPARAMETERS\n")
+		for _, p := range c.Params {
+			name := "-" + p.Name
+			if len(p.Aliases) > 0 {
+				name += " (alias -" + strings.Join(p.Aliases, ", -") + ")"
+			}
+			if pos := slices.Index(c.Positional, p.Name); pos >= 0 {
+				name += fmt.Sprintf(" [position %d]", pos)
+			}
+			fmt.Fprintf(w, "    %s\n", name)
+			if p.Help != "" {
+				fmt.Fprintf(w, "        %s\n", p.Help)
+			}
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // completeLocal completes the word before pos at the local prompt:

@@ -60,6 +60,33 @@ type token struct {
 	text  string
 	param bool // -Name: a parameter name (text without the dash)
 	block bool // { … }: text is what is inside
+	sub   bool // ( … ): a command whose value is the argument; text is what is inside
+	hash  bool // @{ … }: a hashtable; text is what is inside
+	pipe  bool // |
+}
+
+// matching is the index of the bracket closing the one at rs[i] (quotes
+// inside skipped), or len(rs) when it is not closed.
+func matching(rs []rune, i int) int {
+	open := rs[i]
+	close := map[rune]rune{'{': '}', '(': ')'}[open]
+	depth := 0
+	for j := i; j < len(rs); j++ {
+		switch {
+		case isSingleQuote(rs[j]) || isDoubleQuote(rs[j]):
+			q := rs[j]
+			for j++; j < len(rs) && rs[j] != q; j++ {
+			}
+		case rs[j] == open:
+			depth++
+		case rs[j] == close:
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return len(rs)
 }
 
 // tokenize splits a command line the way PowerShell's parser would for
@@ -74,20 +101,24 @@ func tokenize(line string) []token {
 			continue
 		}
 		switch c := rs[i]; {
-		case c == '{':
-			depth, j := 0, i
-			for ; j < len(rs); j++ {
-				if rs[j] == '{' {
-					depth++
-				} else if rs[j] == '}' {
-					depth--
-					if depth == 0 {
-						break
-					}
-				}
+		case c == '|':
+			out = append(out, token{text: "|", pipe: true})
+			i++
+		case c == '{' || c == '(' || (c == '@' && i+1 < len(rs) && rs[i+1] == '{'):
+			if c == '@' {
+				i++
 			}
-			end := min(j, len(rs))
-			out = append(out, token{text: strings.TrimSpace(string(rs[i+1 : end])), block: true})
+			open, end := rs[i], matching(rs, i)
+			t := token{text: strings.TrimSpace(string(rs[i+1 : end]))}
+			switch {
+			case c == '@':
+				t.hash = true
+			case open == '(':
+				t.sub = true
+			default:
+				t.block = true
+			}
+			out = append(out, t)
 			i = end + 1
 		case c == '\'' || c == '"':
 			j := i + 1
@@ -99,7 +130,7 @@ func tokenize(line string) []token {
 		default:
 			j := i
 			var b strings.Builder
-			for j < len(rs) && !unicode.IsSpace(rs[j]) {
+			for j < len(rs) && !unicode.IsSpace(rs[j]) && rs[j] != '|' {
 				if rs[j] == '\'' || rs[j] == '"' {
 					q := rs[j]
 					j++

@@ -82,6 +82,8 @@ type repl struct {
 	sendq      chan queued        // commands typed, in order (sender)
 	gen        int                // bumped on leaving a session
 	stopWait   context.CancelFunc // ends the sender's wait for the running command
+	temp       string             // the session Enter-PSSession -HostName opened: removed on leaving it
+	vars       map[string][]mux.Info
 }
 
 // Run runs the REPL until exit, Ctrl-D at the local prompt, or C-b d.
@@ -199,7 +201,7 @@ func (r *repl) loop() error {
 		r.mu.Unlock()
 		if leaving {
 			block = nil
-			r.leave()
+			r.exitSession()
 		}
 		select {
 		case <-r.c.Done():
@@ -247,7 +249,7 @@ func (r *repl) loop() error {
 			if session == "" {
 				return io.EOF
 			}
-			r.leave()
+			r.exitSession()
 			continue
 		case err != nil:
 			return fmt.Errorf("repl: %w", err)
@@ -274,21 +276,17 @@ func (r *repl) loop() error {
 // a command for the remote runspace.
 func (r *repl) run(session, script string) error {
 	toks := tokenize(script)
+	if session == "" {
+		return r.local(toks)
+	}
 	if len(toks) > 0 && !toks[0].param && !toks[0].block {
 		// exit with an exit code is PowerShell's exit, run in the
 		// session (which asks the host to leave, SetShouldExit); a bare
 		// exit is Exit-PSSession, as in pwsh's client
-		exitCode := session != "" && strings.EqualFold(toks[0].text, "exit") && len(toks) > 1
-		if c := lookup(r.cmds, toks[0].text); c != nil && (session == "" || isSessionCommand(c)) && !exitCode {
-			a, err := c.parse(toks[1:])
-			if err != nil {
-				return fmt.Errorf("repl: %s: %w", c.Name, err)
-			}
-			return c.Run(r, a)
+		exitCode := strings.EqualFold(toks[0].text, "exit") && len(toks) > 1
+		if c := lookup(r.cmds, toks[0].text); c != nil && isSessionCommand(c) && !exitCode {
+			return r.runCommand(c, toks[1:])
 		}
-	}
-	if session == "" {
-		return fmt.Errorf("repl: not a psmux command: %s (Enter-PSSession NAME runs commands in a session; help lists psmux's)", strings.Fields(script)[0])
 	}
 	// the whole command is one history entry, so Up recalls it whole
 	_ = r.ed.SaveHistory(script)
@@ -483,6 +481,24 @@ func (r *repl) enter(name string) error {
 		r.refreshPrompt(name)
 	}
 	return nil
+}
+
+// exitSession leaves the current session (Exit-PSSession, exit,
+// Ctrl-D); a temporary one (Enter-PSSession -HostName) is removed.
+func (r *repl) exitSession() {
+	r.mu.Lock()
+	temp := r.temp != "" && r.temp == r.session
+	name := r.session
+	if temp {
+		r.temp = ""
+	}
+	r.mu.Unlock()
+	r.leave()
+	if temp {
+		if _, err := r.call("rm", mux.TargetArgs{Target: name}, nil); err != nil {
+			r.printf("%s\n", r.rend.Red(strings.TrimPrefix(err.Error(), "repl: ")))
+		}
+	}
 }
 
 // leave detaches from the current session, if any.
