@@ -51,6 +51,21 @@ type Config struct {
 // DefaultMaxMemory is the server-wide output log budget: 512 MiB.
 const DefaultMaxMemory int64 = 512 << 20
 
+// MemoryHeadroom is what a server process may hold beyond its logs'
+// budget: connections, sessions, buffers in flight.
+const MemoryHeadroom int64 = 48 << 20
+
+// MemoryLimit is the Go memory limit of a server process whose logs'
+// budget is maxMemory (runtime/debug.SetMemoryLimit): the budget plus
+// the headroom, so the collector keeps the heap near what the logs may
+// hold rather than letting it grow to twice that between collections.
+func MemoryLimit(maxMemory int64) int64 {
+	if maxMemory <= 0 {
+		maxMemory = DefaultMaxMemory
+	}
+	return maxMemory + MemoryHeadroom
+}
+
 // transportOpener starts a session's PowerShell end: an *Opener, or a
 // test's in-memory server.
 type transportOpener interface {

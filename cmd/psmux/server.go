@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,11 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		return exitConnect
 	}
 	defer ln.Close() // removes the socket file only if it is still ours
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// the collector works harder as the heap nears the logs' budget
+		// plus headroom, instead of letting it double (GOGC) past it
+		debug.SetMemoryLimit(mux.MemoryLimit(*maxMem))
+	}
 	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, store.FileName),
 		Logf: logger.Printf, IdleCheck: *idle, MaxMemory: *maxMem, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
