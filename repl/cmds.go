@@ -90,6 +90,18 @@ func PrintJobs(w io.Writer, js []mux.JobRow, children bool) {
 
 func (r *repl) printJobs(js []mux.JobRow, children bool) { PrintJobs(r.out, js, children) }
 
+// Tagged returns out and errw with each line prefixed "[name] " when
+// on (output of several sessions or hosts at once), and the flush of a
+// last partial line.
+func Tagged(out, errw io.Writer, name string, on bool) (io.Writer, io.Writer, func()) {
+	if !on {
+		return out, errw, func() {}
+	}
+	pOut := &PrefixWriter{W: out, Prefix: "[" + name + "] "}
+	pErr := &PrefixWriter{W: errw, Prefix: "[" + name + "] "}
+	return pOut, pErr, func() { pOut.Flush(); pErr.Flush() }
+}
+
 // jobsArgs turns -Id and -Name into the server's selection.
 func jobsArgs(a args) (mux.JobsArgs, error) {
 	var ja mux.JobsArgs
@@ -146,19 +158,12 @@ func (r *repl) cmdReceiveJob(a args) error {
 	}
 	for _, j := range rows {
 		for _, c := range j.Children {
-			var w io.Writer = r.out
-			var pw *PrefixWriter
-			if len(j.Children) > 1 {
-				pw = &PrefixWriter{W: r.out, Prefix: "[" + c.Session + "] "}
-				w = pw
-			}
+			w, _, flush := Tagged(r.out, io.Discard, c.Session, len(j.Children) > 1)
 			rend := r.newRenderer(w)
 			rend.Progress = false
 			data, err := r.call("job-receive", mux.JobsArgs{IDs: []int{c.ID}, Keep: a.has("Keep")}, func(e mux.Seq) { r.renderTo(rend, e) })
 			rend.Finish()
-			if pw != nil {
-				pw.Flush()
-			}
+			flush()
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package repl
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -525,34 +526,29 @@ func (r *repl) cmdInvoke(a args) error {
 // line tagged [name] (the host's name for temporary sessions).
 func (r *repl) fanOut(rows []mux.Info, script string, throttle int, byHost bool) {
 	var mu sync.Mutex
-	var wg sync.WaitGroup
 	errs := make([]error, len(rows))
 	tags := make([]string, len(rows))
-	sem := make(chan struct{}, throttle)
 	for i, x := range rows {
 		tags[i] = x.Name
 		if byHost {
 			tags[i] = x.ComputerName
 		}
-		pw := &PrefixWriter{W: &LockedWriter{Mu: &mu, W: r.out}, Prefix: "[" + tags[i] + "] "}
-		rend := r.newRenderer(pw)
-		rend.Progress = false
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-r.ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			_, errs[i] = r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: strconv.Itoa(x.ID), Script: script}, func(e mux.Seq) { r.renderTo(rend, e) })
-			rend.Finish()
-			pw.Flush()
-		}()
 	}
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() {
+		defer close(done)
+		mux.FanOut(len(rows), throttle, func(i int) {
+			if r.ctx.Err() != nil {
+				return
+			}
+			out, _, flush := Tagged(&LockedWriter{Mu: &mu, W: r.out}, io.Discard, tags[i], true)
+			rend := r.newRenderer(out)
+			rend.Progress = false
+			_, errs[i] = r.c.Call(r.ctx, "exec", mux.ExecArgs{Target: strconv.Itoa(rows[i].ID), Script: script}, func(e mux.Seq) { r.renderTo(rend, e) })
+			rend.Finish()
+			flush()
+		})
+	}()
 	for waiting := true; waiting; {
 		select {
 		case <-done:

@@ -193,37 +193,20 @@ func invokeAll(targets []target, script string, asJSON bool, maxObject, throttle
 	}
 
 	outcomes := make([]outcome, len(targets))
-	sem := make(chan struct{}, throttle)
-	var wg sync.WaitGroup
-	for i, tg := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out, errw := io.Writer(sharedOut), io.Writer(sharedErr)
-			var pOut, pErr *repl.PrefixWriter
-			if fan && !asJSON {
-				pOut = &repl.PrefixWriter{W: sharedOut, Prefix: "[" + tg.name + "] "}
-				pErr = &repl.PrefixWriter{W: sharedErr, Prefix: "[" + tg.name + "] "}
-				out, errw = pOut, pErr
-			}
-			r := runner{name: tg.name, asJSON: asJSON, width: width, maxObject: maxObject,
-				color: outTTY && os.Getenv("NO_COLOR") == "", progress: errTTY && !fan}
-			if !fan && stdin != nil && term.IsTerminal(int(stdin.Fd())) {
-				r.in = stdin
-			}
-			outcomes[i] = r.run(runCtx, killCtx, tg, script, out, errw)
-			if pOut != nil {
-				pOut.Flush()
-				pErr.Flush()
-			}
-			if fan && !asJSON {
-				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", tg.name, outcomes[i].state, outcomes[i].took.Round(time.Millisecond))
-			}
-		}()
-	}
-	wg.Wait()
+	mux.FanOut(len(targets), throttle, func(i int) {
+		tg := targets[i]
+		out, errw, flush := repl.Tagged(sharedOut, sharedErr, tg.name, fan && !asJSON)
+		r := runner{name: tg.name, asJSON: asJSON, width: width, maxObject: maxObject,
+			color: outTTY && os.Getenv("NO_COLOR") == "", progress: errTTY && !fan}
+		if !fan && stdin != nil && term.IsTerminal(int(stdin.Fd())) {
+			r.in = stdin
+		}
+		outcomes[i] = r.run(runCtx, killCtx, tg, script, out, errw)
+		flush()
+		if fan && !asJSON {
+			fmt.Fprintf(sharedErr, "[%s] %s in %s\n", tg.name, outcomes[i].state, outcomes[i].took.Round(time.Millisecond))
+		}
+	})
 	return exitFor(outcomes, runCtx.Err() != nil)
 }
 

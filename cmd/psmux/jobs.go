@@ -108,7 +108,7 @@ func runReceiveJob(g global, args []string, stdin *os.File, stdout, stderr io.Wr
 	_ = json.Unmarshal(data, &rows)
 	for _, j := range rows {
 		for _, ch := range j.Children {
-			out, errw, flush := tagged(stdout, stderr, ch.Session, len(j.Children) > 1)
+			out, errw, flush := repl.Tagged(stdout, stderr, ch.Session, len(j.Children) > 1)
 			rend := &repl.Renderer{Out: out, Err: errw, Width: 120, Format: format.Lines}
 			data, err := c.Call(ctx, "job-receive", mux.JobsArgs{IDs: []int{ch.ID}, Keep: *keep}, func(e mux.Seq) { render(rend, e, ch.Session, errw) })
 			rend.Finish()

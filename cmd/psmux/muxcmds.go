@@ -24,8 +24,9 @@ import (
 // muxError maps a server error to the exit status of SPEC S8 and prints
 // it the way tmux and PowerShell word theirs.
 func muxError(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(err.Error(), "sock: "))
-	if errors.As(err, new(errNoServer)) {
+	fmt.Fprintf(stderr, "psmux: %s\n", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "sock: "), "mux: "))
+	var nse *mux.NoServerError
+	if errors.As(err, &nse) {
 		return exitErrors
 	}
 	var e *mux.Error
@@ -333,99 +334,80 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 	sharedErr := &repl.LockedWriter{Mu: &outMu, W: stderr}
 	width := 120
 	outcomes := make([]outcome, len(rows))
-	sem := make(chan struct{}, max(*throttle, 1))
-	var wg sync.WaitGroup
-	for i, row := range rows {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			start := time.Now()
-			out, errw, flush := tagged(sharedOut, sharedErr, row.Name, fan && !*asJSON)
-			var h sessions.Handler
-			var renderer *repl.Renderer
-			var jw *repl.JSONWriter
-			if *asJSON {
-				jw = &repl.JSONWriter{W: out, Session: row.Name, Computer: row.ComputerName}
-				h = jw
-			} else {
-				renderer = &repl.Renderer{Out: out, Err: errw, Width: width, Format: format.Lines}
-				h = renderer
+	mux.FanOut(len(rows), *throttle, func(i int) {
+		row := rows[i]
+		start := time.Now()
+		out, errw, flush := repl.Tagged(sharedOut, sharedErr, row.Name, fan && !*asJSON)
+		var h sessions.Handler
+		var renderer *repl.Renderer
+		var jw *repl.JSONWriter
+		if *asJSON {
+			jw = &repl.JSONWriter{W: out, Session: row.Name, Computer: row.ComputerName}
+			h = jw
+		} else {
+			renderer = &repl.Renderer{Out: out, Err: errw, Width: width, Format: format.Lines}
+			h = renderer
+		}
+		var mu sync.Mutex
+		data, err := c.Call(runCtx, "exec", mux.ExecArgs{Target: row.Name, Script: script, JSON: *asJSON, Timeout: *timeout},
+			func(e mux.Seq) {
+				mu.Lock()
+				defer mu.Unlock()
+				render(h, e, row.Name, errw)
+			})
+		if renderer != nil {
+			renderer.Finish()
+		}
+		o := outcome{took: time.Since(start)}
+		var res mux.ExecResult
+		if err == nil {
+			_ = json.Unmarshal(data, &res)
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintf(errw, "psmux: %s\n", err)
+			o.state, o.exit = "Failed", muxErrorCode(err)
+			if o.exit == exitConnect {
+				o.state = "Broken"
 			}
-			var mu sync.Mutex
-			data, err := c.Call(runCtx, "exec", mux.ExecArgs{Target: row.Name, Script: script, JSON: *asJSON, Timeout: *timeout},
-				func(e mux.Seq) {
-					mu.Lock()
-					defer mu.Unlock()
-					render(h, e, row.Name, errw)
-				})
-			if renderer != nil {
-				renderer.Finish()
+			if o.exit == exitBusy {
+				o.state = "Busy"
 			}
-			o := outcome{took: time.Since(start)}
-			var res mux.ExecResult
-			if err == nil {
-				_ = json.Unmarshal(data, &res)
-			}
-			switch {
-			case err != nil:
-				fmt.Fprintf(errw, "psmux: %s\n", err)
-				o.state, o.exit = "Failed", muxErrorCode(err)
-				if o.exit == exitConnect {
-					o.state = "Broken"
+		case res.Lost != "":
+			fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Lost)
+			o.state, o.exit = "Broken", exitConnect
+		case res.State == "Stopped" || runCtx.Err() != nil:
+			o.state, o.exit = "Stopped", exitStopped
+		case res.State == "Failed":
+			if renderer != nil && res.Reason != "" {
+				if _, err := clixml.Decode([]byte(res.Reason)); err != nil {
+					// not a record (the server shows those): why psmux could not run it
+					fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Reason)
 				}
-				if o.exit == exitBusy {
-					o.state = "Busy"
-				}
-			case res.Lost != "":
-				fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Lost)
-				o.state, o.exit = "Broken", exitConnect
-			case res.State == "Stopped" || runCtx.Err() != nil:
-				o.state, o.exit = "Stopped", exitStopped
-			case res.State == "Failed":
-				if renderer != nil && res.Reason != "" {
-					if _, err := clixml.Decode([]byte(res.Reason)); err != nil {
-						// not a record (the server shows those): why psmux could not run it
-						fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Reason)
-					}
-				}
-				o.state, o.exit = "Failed", exitErrors
-			case res.HadErrors:
-				o.state, o.exit = "HadErrors", exitErrors
-			default:
-				o.state = "Completed"
 			}
-			if jw != nil && err == nil {
-				st, reason := res.State, ""
-				if res.Lost != "" {
-					st = o.state
-				}
-				if res.State == "Failed" {
-					reason = repl.FailureText(res.Reason)
-				}
-				jw.End(st, res.HadErrors, o.took, reason)
+			o.state, o.exit = "Failed", exitErrors
+		case res.HadErrors:
+			o.state, o.exit = "HadErrors", exitErrors
+		default:
+			o.state = "Completed"
+		}
+		if jw != nil && err == nil {
+			st, reason := res.State, ""
+			if res.Lost != "" {
+				st = o.state
 			}
-			flush()
-			if fan && !*asJSON {
-				fmt.Fprintf(sharedErr, "[%s] %s in %s\n", row.Name, o.state, o.took.Round(time.Millisecond))
+			if res.State == "Failed" {
+				reason = repl.FailureText(res.Reason)
 			}
-			outcomes[i] = o
-		}()
-	}
-	wg.Wait()
+			jw.End(st, res.HadErrors, o.took, reason)
+		}
+		flush()
+		if fan && !*asJSON {
+			fmt.Fprintf(sharedErr, "[%s] %s in %s\n", row.Name, o.state, o.took.Round(time.Millisecond))
+		}
+		outcomes[i] = o
+	})
 	return exitFor(outcomes, false)
-}
-
-// tagged returns out and errw with each line prefixed "[name] " when
-// on, and the flush of a last partial line.
-func tagged(out, errw io.Writer, name string, on bool) (io.Writer, io.Writer, func()) {
-	if !on {
-		return out, errw, func() {}
-	}
-	pOut := &repl.PrefixWriter{W: out, Prefix: "[" + name + "] "}
-	pErr := &repl.PrefixWriter{W: errw, Prefix: "[" + name + "] "}
-	return pOut, pErr, func() { pOut.Flush(); pErr.Flush() }
 }
 
 func muxErrorCode(err error) int {

@@ -9,7 +9,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
@@ -139,74 +138,21 @@ func connect(ctx context.Context, g global, start bool, stdin *os.File) (*mux.Cl
 	if err != nil {
 		return nil, err
 	}
-	interactive := stdin != nil && term.IsTerminal(int(stdin.Fd()))
-	c, err := sock.Dial(ctx, path)
-	var nse *sock.NoServerError
-	if err != nil && errors.As(err, &nse) && start {
-		c, err = startServer(ctx, g, path)
-	}
-	if err != nil {
-		if errors.As(err, &nse) {
-			return nil, errNoServer{path}
-		}
-		return nil, err
-	}
-	return mux.NewClient(c, "psmux "+version, interactive)
+	return mux.Connect(ctx, mux.ConnectOptions{Path: path, Start: serverArgv(start, path), Name: "psmux " + version,
+		Interactive: stdin != nil && term.IsTerminal(int(stdin.Fd()))})
 }
 
-// startServer starts `psmux server` in the background, under a lock so
-// two clients do not start two, and waits for it to say it is ready.
-func startServer(ctx context.Context, g global, path string) (*net.UnixConn, error) {
-	if err := sock.CheckDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	unlock, err := sock.StartLock(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if c, err := sock.Dial(ctx, path); err == nil { // someone else started it
-		return c, nil
+// serverArgv is the command line that starts this psmux's server on
+// path, when start asks for one.
+func serverArgv(start bool, path string) []string {
+	if !start {
+		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		self = os.Args[0]
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	cmd := exec.Command(self, "-S", path, "server", "--ready-fd", "3")
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	cmd.Stdin, cmd.Stdout = devnull, devnull
-	var errb strings.Builder
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("starting the server: %w", err)
-	}
-	w.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); devnull.Close() }()
-	ready := make(chan bool, 1)
-	go func() {
-		b := make([]byte, 16)
-		n, _ := r.Read(b)
-		ready <- strings.HasPrefix(string(b[:n]), "ready")
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			<-exited
-			return nil, fmt.Errorf("the server did not start: %s", strings.TrimSpace(errb.String()))
-		}
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return sock.Dial(ctx, path)
+	return []string{self, "-S", path, "server"}
 }
 
 // runProxy is `psmux proxy`: it bridges stdin/stdout to the server
@@ -218,11 +164,7 @@ func runProxy(g global, stdin io.Reader, stdout io.Writer, stderr io.Writer) int
 		return exitUsage
 	}
 	ctx := context.Background()
-	c, err := sock.Dial(ctx, path)
-	var nse *sock.NoServerError
-	if err != nil && errors.As(err, &nse) {
-		c, err = startServer(ctx, g, path)
-	}
+	c, err := mux.DialServer(ctx, path, serverArgv(true, path))
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: proxy: %v\n", err)
 		return exitConnect
@@ -241,9 +183,3 @@ func absPath(p string) (string, error) {
 	}
 	return filepath.Abs(p)
 }
-
-// errNoServer says no server listens on the socket (and none was
-// started): tmux's "no server running on PATH", exit 1.
-type errNoServer struct{ path string }
-
-func (e errNoServer) Error() string { return "no server running on " + e.path }

@@ -258,6 +258,7 @@ func TestServerKill9AndRestore(t *testing.T) {
 		if !strings.Contains(a.Errb.String(), "lost the server") {
 			t.Fatalf("attached client said %q", a.Errb.String())
 		}
+		e2e.WaitGone(t, pid)   // its socket may outlive the connection the client saw close
 		m.Must("start-server") // a new server, which restores the registry
 		rows := m.Ls()
 		if len(rows) != 2 {
