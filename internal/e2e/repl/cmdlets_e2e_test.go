@@ -1,11 +1,13 @@
 package repl_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
 	"github.com/psmux/psmux/testenv/opensshd"
@@ -33,7 +35,8 @@ func TestREPLCmdletForms(t *testing.T) {
 			x.Tmux("send-keys", "-t", w, "C-l")
 			x.Line(w, s)
 			return x.Wait(w, "the prompt after "+s, func(scr string) bool {
-				return strings.Contains(scr, s) && e2e.LastLine(scr) == "PS psmux>" && !strings.HasSuffix(strings.TrimSpace(scr), s)
+				squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") } // a long line wraps on the screen
+				return strings.Contains(squeeze(scr), squeeze(s)) && e2e.LastLine(scr) == "PS psmux>"
 			})
 		}
 		must := func(scr, what string, re string) {
@@ -114,6 +117,23 @@ func TestREPLCmdletForms(t *testing.T) {
 		if n := len(x.M.Ls()); n != 3 {
 			t.Fatalf("after leaving Enter-PSSession -HostName: %d sessions; want 3 (the temporary one removed)", n)
 		}
+
+		// -Port and -Options reach ssh; Reconnect-PSSession reopens a
+		// session whose connection was reset
+		proxy, kh := e2e.Proxied(t, sshd)
+		scr = line(fmt.Sprintf("New-PSSession -HostName psmux-test -Name flaky -Port %d -Options @{UserKnownHostsFile='%s'; ServerAliveInterval=1; ServerAliveCountMax=3}", proxy.Port(), kh))
+		must(scr, "-Port -Options", `(?m)^ *\d+ flaky +SSH .*Opened`)
+		proxy.ResetAll()
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) { // polling the server
+			if rows := x.M.Ls(); len(rows) == 4 && rows[3].Name == "flaky" && rows[3].State == "Broken" {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("flaky never went Broken after the reset: %+v", rows)
+			}
+		}
+		scr = line("Reconnect-PSSession -Name flaky")
+		must(scr, "Reconnect-PSSession", `reconnected: a new runspace`)
+		must(scr, "Reconnect-PSSession", `(?m)^ *\d+ flaky +SSH .*Opened`)
 
 		// Remove-PSSession, and a pipeline into it
 		line("Remove-PSSession -Name beta")

@@ -533,8 +533,18 @@ func TestAttachViaSSH(t *testing.T) {
 	a.Until(t, "the remote session's output", func(l string) bool { return l == "hello from far" })
 	fmt.Fprintln(a.Stdin, "'typed here'")
 	a.Until(t, "a command run through the tunnel", func(l string) bool { return l == "typed here" })
-	a.Stdin.Close()
-	a.Wait()
+	// attach -d on the far server detaches the --via client too, which
+	// says so as tmux's client does
+	remote.WaitAttached("far", 1)
+	d := remote.Attach("-d", "-t", "far")
+	a.WaitErr(t, "[detached (from session far)]")
+	if err := a.Wait(); err != nil {
+		t.Fatalf("the --via client detached by attach -d: %v (stderr %q)", err, a.Errb.String())
+	}
+	fmt.Fprintln(d.Stdin, "'from d'")
+	d.Until(t, "d's output", func(l string) bool { return l == "from d" })
+	d.Stdin.Close()
+	d.Wait()
 }
 
 func TestCpOverSessionConnection(t *testing.T) {
