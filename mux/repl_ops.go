@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf16"
 
 	"github.com/psmux/psmux/sessions"
@@ -17,6 +18,10 @@ const maxHistory = 5000
 // Tab completion); h, when not nil, sees what it produces besides
 // output. It needs a free pipeline slot and never waits for one: a busy
 // session gives ErrBusy-coded error at once.
+// quietWait bounds how long a quiet pipeline waits for the session's
+// pipeline slot.
+const quietWait = 2 * time.Second
+
 func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
 	script := p.Cmds[0].Cmd
 	s.mu.Lock()
@@ -25,10 +30,17 @@ func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sess
 	if state != Opened || conn == nil {
 		return nil, errorf(CodeBroken, textBroken, script)
 	}
+	// Another quiet pipeline (a second client's prompt, a completion) or
+	// a command just ending may hold the slot for a moment: wait for it
+	// that long, not for a command's whole run.
+	t := time.NewTimer(quietWait)
+	defer t.Stop()
 	select {
 	case s.slots <- struct{}{}:
-	default:
+	case <-t.C:
 		return nil, errorf(CodeBusy, "%s", textBusyPipeline)
+	case <-ctx.Done():
+		return nil, errorf(CodeStopped, "stopped while waiting for the session")
 	}
 	defer func() { <-s.slots }()
 	c := collector{h: h}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,5 +248,41 @@ func TestPromptCompleteAndHistory(t *testing.T) {
 	})
 	if len(kinds) != 0 {
 		t.Fatalf("the log shows %q", kinds)
+	}
+}
+
+// Prompts asked at the same moment (two clients entering, or a client's
+// prompt beside its completion) each get the prompt function's text:
+// one waits for the other's quiet pipeline instead of falling back to
+// "PS> " (CI saw a REPL enter a session with the fallback prompt).
+func TestConcurrentPromptsAnswered(t *testing.T) {
+	pwshsim := opensshd.BuildPwshsim(t)
+	_, dial := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := dial(true, nil), dial(true, nil)
+	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for _, c := range []*mux.Client{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				data, err := c.Call(ctx, "prompt", mux.PromptArgs{Target: "w1"}, nil)
+				var pr mux.PromptResult
+				json.Unmarshal(data, &pr)
+				if err != nil || pr.Fallback || pr.Busy {
+					errs <- fmt.Sprintf("%+v %v", pr, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("a prompt asked beside another: %s; want the prompt function's text", e)
 	}
 }
