@@ -59,6 +59,7 @@ const (
 	CodeInternal = "internal"
 	CodeExists   = "exists" // a session with that name exists
 	CodeStopped  = "stopped"
+	CodeFailed   = "failed" // the work failed where it ran (a missing file, a remote error)
 )
 
 // Error is a failed request's reason.

@@ -16,42 +16,67 @@ const maxHistory = 5000
 
 // quietRun runs a pipeline without logging it (the REPL's prompt and
 // Tab completion); h, when not nil, sees what it produces besides
-// output. It needs a free pipeline slot and never waits for one: a busy
-// session gives ErrBusy-coded error at once.
+// output. It needs the session's pipeline slot, waiting for it only
+// briefly (quietWait): a busy session gives a CodeBusy error.
+func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
+	conn, release, err := s.quietSlot(ctx, p.Cmds[0].Cmd)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return quietInvoke(ctx, conn, p, h)
+}
+
 // quietWait bounds how long a quiet pipeline waits for the session's
 // pipeline slot.
 const quietWait = 2 * time.Second
 
-func (s *Session) quietRun(ctx context.Context, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
-	script := p.Cmds[0].Cmd
+// quietSlot takes the session's pipeline slot for quiet pipelines.
+// Another quiet pipeline (a second client's prompt, a completion) or a
+// command just ending may hold it for a moment: it waits that long, not
+// for a command's whole run.
+func (s *Session) quietSlot(ctx context.Context, what string) (*sessions.Conn, func(), error) {
 	s.mu.Lock()
 	state, conn := s.state, s.conn
 	s.mu.Unlock()
 	if state != Opened || conn == nil {
-		return nil, errorf(CodeBroken, textBroken, script)
+		return nil, nil, errorf(CodeBroken, textBroken, what)
 	}
-	// Another quiet pipeline (a second client's prompt, a completion) or
-	// a command just ending may hold the slot for a moment: wait for it
-	// that long, not for a command's whole run.
 	t := time.NewTimer(quietWait)
 	defer t.Stop()
 	select {
 	case s.slots <- struct{}{}:
 	case <-t.C:
-		return nil, errorf(CodeBusy, "%s", textBusyPipeline)
+		return nil, nil, errorf(CodeBusy, "%s", textBusyPipeline)
 	case <-ctx.Done():
-		return nil, errorf(CodeStopped, "stopped while waiting for the session")
+		return nil, nil, errorf(CodeStopped, "stopped while waiting for the session")
 	}
-	defer func() { <-s.slots }()
+	return conn, func() { <-s.slots }, nil
+}
+
+// quietInvoke runs p on conn, which the caller holds the slot of, and
+// returns its output.
+func quietInvoke(ctx context.Context, conn *sessions.Conn, p psrp.CreatePipelineMsg, h sessions.Handler) ([]clixml.Value, error) {
+	script := p.Cmds[0].Cmd
 	c := collector{h: h}
 	res, err := conn.Invoke(ctx, p, nil, &c)
 	if err != nil {
 		return nil, errorf(CodeBroken, "%s", DescribeErr(err))
 	}
 	if res.State != psrp.Completed {
-		return nil, errorf(CodeInternal, "%s ended %s", strings.Fields(script)[0], res.State)
+		if res.Reason.Kind != clixml.Nil {
+			return nil, errorf(CodeFailed, "%s", strings.TrimSpace(sessions.ErrorText(res.Reason)))
+		}
+		return nil, errorf(CodeInternal, "%s ended %s", firstWord(script), res.State)
 	}
 	return c.out, nil
+}
+
+func firstWord(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return s
 }
 
 type collector struct {

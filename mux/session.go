@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -815,7 +816,8 @@ type CopyArgs struct {
 
 func (s *Session) copyFile(ctx context.Context, a CopyArgs) (int64, error) {
 	if s.target.Dest == "" || s.target.Flags.System() {
-		return 0, errorf(CodeUsage, "session %s has no SSH connection of psmux's own to copy over (local or --ssh-client=system)", s.Name)
+		// no SSH connection of psmux's own (local, --ssh-client=system)
+		return s.copyOverPSRP(ctx, a)
 	}
 	cfg, err := ssh.Resolve(s.target.Dest, s.target.Flags.Overrides())
 	if err != nil {
@@ -828,19 +830,29 @@ func (s *Session) copyFile(ctx context.Context, a CopyArgs) (int64, error) {
 	defer release()
 	sc, err := c.SFTP()
 	if err != nil {
-		return 0, errorf(CodeConnect, "%s", DescribeErr(err))
+		// no sftp subsystem on the host: over the session, as
+		// PowerShell's Copy-Item does
+		s.srv.logf("session %s: no SFTP (%s): copying over the session", s.Name, DescribeErr(err))
+		return s.copyOverPSRP(ctx, a)
 	}
 	defer sc.Close()
 	if a.Upload {
 		n, err := ssh.Upload(ctx, sc, a.Local, a.Remote, nil)
-		if err != nil {
-			return n, errorf(CodeInternal, "%s", DescribeErr(err))
-		}
-		return n, nil
+		return n, copyErr(err)
 	}
 	n, err := ssh.Download(ctx, sc, a.Remote, a.Local, nil)
-	if err != nil {
-		return n, errorf(CodeInternal, "%s", DescribeErr(err))
+	return n, copyErr(err)
+}
+
+// copyErr is a copy's error for the client: a file that is missing or
+// not allowed is the copy failing (exit 1), anything else the
+// connection's trouble.
+func copyErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return errorf(CodeFailed, "%s", DescribeErr(err))
 	}
-	return n, nil
+	return errorf(CodeInternal, "%s", DescribeErr(err))
 }

@@ -90,7 +90,7 @@ func commandTable() []command {
 		{Name: "Stop-Job", Aliases: []string{"spjb"}, Help: "stop jobs", Params: []cmdParam{{Name: "Id"}, {Name: "Name"}}, Positional: []string{"Id"}, Run: (*repl).cmdStopJob},
 		{Name: "Remove-Job", Aliases: []string{"rjb"}, Help: "forget jobs (a running one only with -Force)",
 			Params: []cmdParam{{Name: "Id"}, {Name: "Name"}, {Name: "Force", Switch: true}}, Positional: []string{"Id"}, Run: (*repl).cmdRemoveJob},
-		{Name: "Copy-Item", Aliases: []string{"cp"}, Help: "copy a file to or from a session (SFTP)",
+		{Name: "Copy-Item", Aliases: []string{"cp"}, Help: "copy a file to or from a session (SFTP; over the session itself when the host has no sftp subsystem)",
 			Params:     []cmdParam{{Name: "Path"}, {Name: "Destination"}, {Name: "ToSession"}, {Name: "FromSession"}},
 			Positional: []string{"Path", "Destination"}, Run: (*repl).cmdCopy},
 		{Name: "Clear-Host", Aliases: []string{"cls", "clear"}, Help: "clear the screen", Run: (*repl).cmdClear},

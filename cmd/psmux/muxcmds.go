@@ -38,6 +38,8 @@ func muxError(stderr io.Writer, err error) int {
 			return exitBusy
 		case mux.CodeStopped:
 			return exitStopped
+		case mux.CodeFailed:
+			return exitErrors
 		}
 	}
 	return exitConnect
