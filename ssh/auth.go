@@ -52,6 +52,7 @@ type auth struct {
 	tried   []string
 	lastErr error
 	hostKey gossh.PublicKey // set by the host key callback
+	pwAsked int             // password prompts so far: a later one follows a refusal
 }
 
 // methods returns the AuthMethods to offer.
@@ -167,8 +168,15 @@ func sameKey(a, b gossh.PublicKey) bool {
 
 func (a *auth) password() (string, error) {
 	a.note("password", nil)
-	ans, err := a.ask(a.ctx, PromptRequest{Dest: a.dest, Kind: PromptPassword,
-		Questions: []Question{{Text: fmt.Sprintf("%s@%s's password: ", a.cfg.User, a.cfg.HostName)}}})
+	req := PromptRequest{Dest: a.dest, Kind: PromptPassword,
+		Questions: []Question{{Text: fmt.Sprintf("%s@%s's password: ", a.cfg.User, a.cfg.HostName)}}}
+	a.mu.Lock()
+	if a.pwAsked > 0 {
+		req.Instruction = "Permission denied, please try again." // as ssh says before asking again
+	}
+	a.pwAsked++
+	a.mu.Unlock()
+	ans, err := a.ask(a.ctx, req)
 	if err != nil {
 		a.note("password", err)
 		return "", err

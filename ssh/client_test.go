@@ -296,7 +296,12 @@ func TestPasswordThroughPrompter(t *testing.T) {
 func TestWrongPasswordIsAuthError(t *testing.T) {
 	h := startHost(t, sshserver.Options{Passwords: map[string]string{"bob": "s3cret"}})
 	tries := 0
-	p := ssh.PromptFunc(func(context.Context, ssh.PromptRequest) ([]string, error) { tries++; return []string{"nope"}, nil })
+	var notes []string
+	p := ssh.PromptFunc(func(_ context.Context, r ssh.PromptRequest) ([]string, error) {
+		tries++
+		notes = append(notes, r.Instruction)
+		return []string{"nope"}, nil
+	})
 	cfg := h.resolve(t, "bob@127.0.0.1", ssh.Overrides{Port: h.srv.Port(), Options: []string{"UserKnownHostsFile=" + h.known, "IdentityAgent=none", "NumberOfPasswordPrompts=2"}})
 	_, err := ssh.Dial(context.Background(), cfg, ssh.DialOptions{Prompter: p})
 	var ae *ssh.AuthError
@@ -305,6 +310,10 @@ func TestWrongPasswordIsAuthError(t *testing.T) {
 	}
 	if tries != 2 {
 		t.Fatalf("asked %d times, want NumberOfPasswordPrompts=2", tries)
+	}
+	// OpenSSH says why it asks again
+	if notes[0] != "" || notes[1] != "Permission denied, please try again." {
+		t.Fatalf("the prompts' notes %q; want none, then ssh's \"Permission denied, please try again.\"", notes)
 	}
 }
 

@@ -41,7 +41,7 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	var c *mux.Client
 	var err error
 	if *via != "" {
-		c, err = connectVia(ctx, *via, &sf, stdin, stderr)
+		c, err = connectVia(ctx, *via, &sf, g, stdin, stderr)
 	} else {
 		c, err = connect(ctx, g, true, stdin)
 	}
@@ -239,7 +239,7 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 
 // connectVia reaches a server on another host: an SSH channel running
 // `psmux proxy` there carries the client protocol.
-func connectVia(ctx context.Context, dest string, sf *ssh.Flags, stdin *os.File, stderr io.Writer) (*mux.Client, error) {
+func connectVia(ctx context.Context, dest string, sf *ssh.Flags, g global, stdin *os.File, stderr io.Writer) (*mux.Client, error) {
 	cfg, err := ssh.Resolve(dest, sf.Overrides())
 	if err != nil {
 		return nil, err
@@ -249,7 +249,7 @@ func connectVia(ctx context.Context, dest string, sf *ssh.Flags, stdin *os.File,
 	if err != nil {
 		return nil, err
 	}
-	cmd := "psmux proxy"
+	cmd := proxyCommand(g)
 	if sf.Exec != "" {
 		cmd = sf.Exec
 	}
@@ -264,6 +264,20 @@ func connectVia(ctx context.Context, dest string, sf *ssh.Flags, stdin *os.File,
 		return nil, fmt.Errorf("%s: %w (is psmux on its PATH?)", dest, err)
 	}
 	return c, nil
+}
+
+// proxyCommand is the far side's `psmux proxy`, with this command's -L
+// or -S (they name the far server's socket: no local server is used).
+func proxyCommand(g global) string {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	cmd := "psmux"
+	if g.label != "" {
+		cmd += " -L " + q(g.label)
+	}
+	if g.socket != "" {
+		cmd += " -S " + q(g.socket)
+	}
+	return cmd + " proxy"
 }
 
 type viaConn struct {

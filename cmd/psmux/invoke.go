@@ -263,6 +263,10 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	defer cancelOpen()
 	t, computer, err := tg.open(openCtx, procCtx, diag)
 	if err != nil {
+		if runCtx.Err() != nil { // Ctrl-C while connecting
+			fmt.Fprintf(stderr, "psmux: %s: interrupted\n", tg.name)
+			return end(outcome{state: "Stopped", exit: exitStopped, err: err})
+		}
 		fmt.Fprintf(stderr, "psmux: %s\n", mux.DescribeErr(err))
 		return end(failure(err))
 	}
@@ -275,6 +279,11 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 	}
 	conn, err := sessions.Open(openCtx, t, sessions.Options{Host: host, Diag: diag, MaxReceivedObjectSize: r.maxObject})
 	cancelOpen()
+	if err != nil && runCtx.Err() != nil {
+		fmt.Fprintf(stderr, "psmux: %s: interrupted\n", tg.name)
+		_ = t.Close()
+		return end(outcome{state: "Stopped", exit: exitStopped, err: err})
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: cannot open a session with %s: %s\n", tg.name, mux.DescribeErr(err))
 		_ = t.Close()

@@ -158,8 +158,16 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 	}
 	defer c.Close()
 	c.OnPrompt = promptHandler(stdin, stderr, nil)
-	data, err := c.Call(ctx, "new", a, nil)
+	// Ctrl-C while connecting gives up the open (the server drops the
+	// session it was opening) and says so, exit 4
+	callCtx, interrupted := interruptible(ctx)
+	defer interrupted()
+	data, err := c.Call(callCtx, "new", a, nil)
 	if err != nil {
+		if callCtx.Err() != nil {
+			fmt.Fprintln(stderr, "psmux: new: interrupted")
+			return exitStopped
+		}
 		return muxError(stderr, err)
 	}
 	if *asJSON {
@@ -170,6 +178,23 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 	_ = json.Unmarshal(data, &row)
 	printRows(stdout, []mux.Info{row})
 	return exitOK
+}
+
+// interruptible is ctx ended by the first SIGINT (a terminal's Ctrl-C);
+// stop ends it too and restores SIGINT's default.
+func interruptible(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	stop := context.AfterFunc(ctx, func() { signal.Stop(sigs) })
+	go func() { // ends with ctx
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { stop(); signal.Stop(sigs); cancel() }
 }
 
 // absFlags makes file arguments (-F, -i) absolute: the server runs in
