@@ -148,7 +148,8 @@ type Conn struct {
 
 	reqs    chan func()
 	items   chan item
-	writes  chan []byte
+	writes  chan []byte   // to the writer; nil asks it for the EOF
+	eofSent chan struct{} // closed when the writer has sent the EOF
 	done    chan struct{} // closed when run exits
 	wg      sync.WaitGroup
 	err     error // set before done is closed
@@ -190,7 +191,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	opts.AppArgs = versionTable(opts.Protocol).ApplicationArguments(opts.AppArgs)
 	c := &Conn{
 		t: t, opts: opts, pool: psrp.NewClientPool(),
-		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64),
+		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64), eofSent: make(chan struct{}),
 		done: make(chan struct{}), drained: make(chan struct{}, 1),
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
@@ -307,9 +308,18 @@ func (c *Conn) readLoop() {
 
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
+	eof := false
 	for {
 		select {
 		case b := <-c.writes:
+			if b == nil { // Close: EOF after everything queued before it
+				if !eof {
+					eof = true
+					_ = c.t.CloseWrite()
+					close(c.eofSent)
+				}
+				continue
+			}
 			if _, err := c.t.Write(b); err != nil {
 				c.fail(fmt.Errorf("write: %w", err))
 				return
@@ -577,7 +587,18 @@ func (c *Conn) Close(ctx context.Context) error {
 	} else {
 		err = c.err
 	}
-	_ = c.t.CloseWrite()
+	// The writer sends the EOF, in order after what it has queued: a
+	// transport's Write and CloseWrite are not safe at the same time
+	// (x/crypto/ssh's channel races on its EOF flag).
+	select {
+	case c.writes <- nil:
+		select {
+		case <-c.eofSent:
+		case <-c.done:
+		case <-ctx.Done():
+		}
+	case <-c.done:
+	}
 	select {
 	case c.reqs <- func() { c.stop(nil) }:
 	case <-c.done:
