@@ -31,7 +31,8 @@ func (r *repl) local(toks []token) error {
 		return nil
 	}
 	segs := splitPipes(toks)
-	if len(segs[0]) > 0 && isValue(r, segs[0]) {
+	_, isVar := variable(toks[0])
+	if len(segs[0]) > 0 && isValue(r, segs[0]) && (len(segs) > 1 || isVar || toks[0].sub) {
 		return r.pipeline(segs)
 	}
 	c := lookup(r.cmds, toks[0].text)

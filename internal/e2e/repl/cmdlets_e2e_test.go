@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/testenv/opensshd"
 )
 
@@ -33,6 +35,8 @@ func TestREPLCmdletForms(t *testing.T) {
 		x.WaitPrompt(w, prompt)
 		line := func(s string) string {
 			x.Tmux("send-keys", "-t", w, "C-l")
+			// the old screen holds the last command, which may contain this one
+			x.Wait(w, "a cleared screen", func(scr string) bool { return strings.TrimSpace(scr) == "PS psmux>" })
 			x.Line(w, s)
 			return x.Wait(w, "the prompt after "+s, func(scr string) bool {
 				squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") } // a long line wraps on the screen
@@ -77,6 +81,22 @@ func TestREPLCmdletForms(t *testing.T) {
 		must(scr, "| Format-List", `(?m)^InstanceId +: [0-9a-f-]{36}$`)
 		must(scr, "| Format-List", `(?m)^LastActivity +: \d{4}-`)
 		must(scr, "| Format-List", `(?m)^Name +: alpha$`)
+		byName := map[string]mux.Info{}
+		for _, r := range x.M.Ls() {
+			byName[r.Name] = r
+		}
+		scr = line("gsn -InstanceId " + byName["Beta"].InstanceID + " -Full")
+		must(scr, "-InstanceId -Full", `(?m)^Name +: Beta$`)
+		mustNot(scr, "-InstanceId -Full", `alpha`)
+		scr = line("Get-PSSession -ComputerName psmux-* -Id " + strconv.Itoa(byName["alpha"].ID))
+		must(scr, "-ComputerName -Id", `(?m)^ *\d+ alpha `)
+		mustNot(scr, "-ComputerName -Id", `Beta`)
+
+		// Enter-PSSession -Id, Exit-PSSession, and back
+		x.Line(w, "Enter-PSSession -Id "+strconv.Itoa(byName["alpha"].ID))
+		x.WaitPrompt(w, `^\[alpha\]: PS .*> ?$`)
+		x.Line(w, "exit")
+		x.WaitPrompt(w, prompt)
 
 		// the ssh_config named with -ConfigFile (here the same file)
 		scr = line("New-PSSession psmux-test -Name gamma -ConfigFile " + sshd.SSHConfig)
@@ -135,7 +155,11 @@ func TestREPLCmdletForms(t *testing.T) {
 		must(scr, "Reconnect-PSSession", `reconnected: a new runspace`)
 		must(scr, "Reconnect-PSSession", `(?m)^ *\d+ flaky +SSH .*Opened`)
 
-		// Remove-PSSession, and a pipeline into it
+		// Remove-PSSession by -Id and by name, and a pipeline into it
+		line("rsn -Id " + strconv.Itoa(byName["alpha"].ID))
+		if rows := x.M.Ls(); len(rows) != 3 || rows[0].Name == "alpha" {
+			t.Fatalf("after Remove-PSSession -Id: %+v", rows)
+		}
 		line("Remove-PSSession -Name beta")
 		scr = line("$s")
 		must(scr, "$s after removing Beta", `(?m)^ *\d+ Beta +.*Closed`)
@@ -154,7 +178,7 @@ func TestREPLCmdletForms(t *testing.T) {
 		must(scr, "Invoke-Command -?", `(?m)^ +icm`)
 		x.Line(w, "'marker' | Out-Null") // not a psmux command: an error on the screen
 		x.WaitFor(w, "not a psmux command")
-		x.Line(w, "cls")
+		x.Line(w, "clear")
 		x.Wait(w, "a clear screen", func(s string) bool {
 			return !strings.Contains(s, "not a psmux command") && e2e.LastLine(s) == "PS psmux>"
 		})

@@ -95,5 +95,43 @@ func TestREPLJobsBelongToTheServer(t *testing.T) {
 		if err := json.Unmarshal([]byte(x.M.Must("jobs", "--json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0].ID != n {
 			t.Fatalf("psmux jobs after Remove-Job: %+v %v; want only job %d", rows, err, n)
 		}
+		x.WaitPrompt(w, `^PS psmux>$`)
+
+		// wjb, rcjb -Keep (twice the same), rcjb (then nothing), spjb, rjb
+		ns := strconv.Itoa(n)
+		line := func(cmd string) string {
+			x.Tmux("send-keys", "-t", w, "C-l")
+			x.Wait(w, "a cleared screen", func(scr string) bool { return strings.TrimSpace(scr) == "PS psmux>" })
+			x.Line(w, cmd)
+			return x.Wait(w, "the prompt after "+cmd, func(s string) bool {
+				return strings.Contains(s, cmd) && e2e.LastLine(s) == "PS psmux>"
+			})
+		}
+		if s := line("wjb " + ns); !regexp.MustCompile(`(?m)^` + ns + ` +Job\d+ +RemoteJob +Completed +True +w2`).MatchString(s) {
+			t.Fatalf("Wait-Job:\n%s", s)
+		}
+		again := regexp.MustCompile(`(?m)^again$`)
+		for i, cmd := range []string{"rcjb " + ns + " -Keep", "rcjb " + ns + " -Keep", "rcjb " + ns} {
+			if s := line(cmd); !again.MatchString(s) {
+				t.Fatalf("%s (%d): no output\n%s", cmd, i, s)
+			}
+		}
+		if s := line("rcjb " + ns); again.MatchString(s) {
+			t.Fatalf("Receive-Job after a receive without -Keep printed it again:\n%s", s)
+		}
+		os.Remove(release)
+		s = line(fmt.Sprintf("icm -Session w2 { while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 } } -AsJob", release))
+		held := regexp.MustCompile(`(?m)^(\d+) +Job\d+ +RemoteJob +Running `).FindStringSubmatch(s)
+		if held == nil {
+			t.Fatalf("the held job's row:\n%s", s)
+		}
+		line("spjb " + held[1])
+		if s := line("gjb " + held[1]); !regexp.MustCompile(`(?m)^` + held[1] + ` +Job\d+ +RemoteJob +Stopped `).MatchString(s) {
+			t.Fatalf("Get-Job after Stop-Job:\n%s", s)
+		}
+		line("rjb " + held[1])
+		if err := json.Unmarshal([]byte(x.M.Must("jobs", "--json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0].ID != n {
+			t.Fatalf("psmux jobs after Remove-Job %s: %+v %v; want only job %d", held[1], rows, err, n)
+		}
 	})
 }
