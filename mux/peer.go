@@ -572,6 +572,9 @@ func (p *peer) startOn(ctx context.Context, x *Session, a ExecArgs) (*job, error
 	if readOnly {
 		return nil, errorf(CodeReadOnly, "this client is attached read-only (-r) and cannot run commands")
 	}
+	if a.History { // before the command runs, so a client attaching after it finds it
+		x.history(a.Script)
+	}
 	return x.start(ctx, p, a)
 }
 

@@ -286,3 +286,30 @@ func TestConcurrentPromptsAnswered(t *testing.T) {
 		t.Errorf("a prompt asked beside another: %s; want the prompt function's text", e)
 	}
 }
+
+// A command typed in the REPL joins the session's history with the exec
+// request itself, so a client that attaches as soon as the command ended
+// finds it under Up (CI: a separate history request sent beside the exec
+// had not arrived when the next client attached).
+func TestExecWithHistoryRecordsItFirst(t *testing.T) {
+	pwshsim := opensshd.BuildPwshsim(t)
+	_, dial := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := dial(true, nil)
+	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "$x = 7", History: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "'not typed'"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := dial(true, nil).Call(ctx, "history", mux.HistoryArgs{Target: "w1"}, nil)
+	var h []string
+	json.Unmarshal(data, &h)
+	if err != nil || strings.Join(h, "|") != "$x = 7" {
+		t.Fatalf("history after exec with History: %q %v; want only the typed command", h, err)
+	}
+}

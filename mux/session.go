@@ -407,6 +407,7 @@ type ExecArgs struct {
 	Timeout     time.Duration `json:"timeout,omitempty"`      // stop the command after this long
 	Interactive bool          `json:"interactive,omitempty"`  // typed in an attached client: may prompt
 	KeepRunning bool          `json:"keep_running,omitempty"` // the command belongs to the session: it goes on if the client leaves
+	History     bool          `json:"history,omitempty"`      // typed in the REPL: add it to the session's history first
 	// Width and Height are the typing terminal's size, the pipeline's
 	// host RawUI WindowSize and BufferSize (0: the session's default).
 	Width  int `json:"width,omitempty"`

@@ -328,14 +328,13 @@ func (r *repl) sender(ctx context.Context) {
 		if stale {
 			continue
 		}
-		go func() { _, _ = r.c.Call(ctx, "history", mux.HistoryArgs{Target: q.session, Line: q.script}, nil) }()
 		w, h := r.size()
 		// leaving the session stops the wait, not the command
 		cctx, cancel := context.WithCancel(ctx)
 		r.mu.Lock()
 		r.stopWait = cancel
 		r.mu.Unlock()
-		_, err := r.c.Call(cctx, "exec", mux.ExecArgs{Target: q.session, Script: q.script, Interactive: true, KeepRunning: true, Width: w, Height: h}, nil)
+		_, err := r.c.Call(cctx, "exec", mux.ExecArgs{Target: q.session, Script: q.script, Interactive: true, KeepRunning: true, History: true, Width: w, Height: h}, nil)
 		left := cctx.Err() != nil
 		cancel()
 		if err != nil && !left {
