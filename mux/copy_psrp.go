@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
@@ -32,6 +35,7 @@ const (
 	psMove      = "param($Path, $To)\n" + psResolve + "[System.IO.File]::Move($Path, $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($To), $true)"
 	psRemove    = "param($Path)\n" + psResolve + "Remove-Item -LiteralPath $Path -Force -ErrorAction Ignore"
 	psLength    = "param($Path)\n" + psResolve + "(Get-Item -LiteralPath $Path -Force).Length"
+	psTarget    = "param($Path, $Name)\n" + psResolve + "if (Test-Path -LiteralPath $Path -PathType Container) { Join-Path $Path $Name } else { $Path }"
 	psReadChunk = "param($Path, [long]$Offset, [int]$Count)\n" + psResolve + "$f = [System.IO.File]::OpenRead($Path)\n" +
 		"try { $null = $f.Seek($Offset, 'Begin'); $b = [byte[]]::new($Count); $r = $f.Read($b, 0, $Count); if ($r -lt $Count) { [Array]::Resize([ref]$b, $r) }; ,$b } finally { $f.Dispose() }"
 )
@@ -46,10 +50,27 @@ func (s *Session) copyOverPSRP(ctx context.Context, a CopyArgs) (int64, error) {
 		return 0, err
 	}
 	defer release()
+	// the copy is the session's running command while it lasts: prompts
+	// say busy at once and the idle close leaves the session alone
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running--
+		s.lastActive = time.Now()
+		s.mu.Unlock()
+	}()
 	run := func(script string, args ...psrp.Parameter) ([]clixml.Value, error) {
+		rctx := ctx
+		if script == psRemove { // cleaning up after a stop or a failure
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), reportPatience)
+			defer cancel()
+		}
 		p := psrp.ScriptPipeline(script, false)
 		p.Cmds[0].Args = args
-		return quietInvoke(ctx, conn, p, nil)
+		return quietInvoke(rctx, conn, p, nil)
 	}
 	if a.Upload {
 		return uploadOverPSRP(a, run)
@@ -65,7 +86,17 @@ func uploadOverPSRP(a CopyArgs, run psRunner) (int64, error) {
 		return 0, copyErr(err)
 	}
 	defer f.Close()
-	part := a.Remote + ".psmux-part"
+	// a directory receives the file under its own name, as cp and
+	// Copy-Item do
+	out, err := run(psTarget, pathParam(a.Remote), param("Name", clixml.Str(filepath.Base(a.Local))))
+	if err != nil {
+		return 0, err
+	}
+	if len(out) != 1 || out[0].Str() == "" {
+		return 0, errorf(CodeInternal, "the destination %s: %d values, want its path", a.Remote, len(out))
+	}
+	remote := out[0].Str()
+	part := remote + ".psmux-part"
 	if _, err := run(psCreate, pathParam(part)); err != nil {
 		return 0, err
 	}
@@ -89,7 +120,8 @@ func uploadOverPSRP(a CopyArgs, run psRunner) (int64, error) {
 			return n, errorf(CodeInternal, "%s", DescribeErr(rerr))
 		}
 	}
-	if _, err := run(psMove, pathParam(part), param("To", clixml.Str(a.Remote))); err != nil {
+	if _, err := run(psMove, pathParam(part), param("To", clixml.Str(remote))); err != nil {
+		_, _ = run(psRemove, pathParam(part))
 		return n, err
 	}
 	return n, nil
@@ -107,7 +139,11 @@ func downloadOverPSRP(a CopyArgs, run psRunner) (int64, error) {
 	if err != nil {
 		return 0, errorf(CodeInternal, "the size of %s: %q is no number", a.Remote, out[0].Str())
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(a.Local), "."+filepath.Base(a.Local)+".psmux-part-*")
+	local := a.Local
+	if st, err := os.Stat(local); err == nil && st.IsDir() { // into the directory, under the file's name
+		local = filepath.Join(local, path.Base(strings.ReplaceAll(a.Remote, `\`, "/")))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".psmux-part-*")
 	if err != nil {
 		return 0, errorf(CodeUsage, "%s", DescribeErr(err))
 	}
@@ -139,8 +175,8 @@ func downloadOverPSRP(a CopyArgs, run psRunner) (int64, error) {
 	if err := tmp.Close(); err != nil {
 		return n, errorf(CodeInternal, "%s", DescribeErr(err))
 	}
-	if err := os.Rename(tmp.Name(), a.Local); err != nil {
-		return n, errorf(CodeInternal, "%s", DescribeErr(err))
+	if err := os.Rename(tmp.Name(), local); err != nil {
+		return n, copyErr(err)
 	}
 	return n, nil
 }

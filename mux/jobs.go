@@ -67,7 +67,6 @@ type serverJob struct {
 	name     string
 	command  string
 	children []*childJob
-	recv     sync.Mutex // one Receive-Job at a time
 }
 
 // childJob is the command a parent job runs in one session.
@@ -76,8 +75,13 @@ type childJob struct {
 	s        *Session
 	j        *job // nil when it could not start
 	err      *Error
+	recv     sync.Mutex    // one Receive-Job of this child at a time, whichever way it is named
 	received atomic.Uint64 // the next seq Receive-Job reads; for a job that never started, 1 once its error was received
 }
+
+// maxJobs is how many jobs the server keeps: past it the oldest that has
+// ended is forgotten.
+const maxJobs = 1000
 
 // jobTable holds the server's jobs in the order they started.
 type jobTable struct {
@@ -189,6 +193,15 @@ func (p *peer) startJob(ctx context.Context, a JobArgs) (JobRow, error) {
 	}
 	t.jobs[sj.id] = sj
 	t.order = append(t.order, sj.id)
+	if len(t.order) > maxJobs { // forget the oldest job that has ended, as sessions forget old commands
+		for i, id := range t.order {
+			if t.jobs[id].row().State != "Running" {
+				delete(t.jobs, id)
+				t.order = append(t.order[:i], t.order[i+1:]...)
+				break
+			}
+		}
+	}
 	t.mu.Unlock()
 	return sj.row(), nil
 }
@@ -295,6 +308,12 @@ func stopJobs(ctx context.Context, js []*serverJob) error {
 // which stops it first.
 func (s *Server) removeJobs(ctx context.Context, js []*serverJob, force bool) ([]int, error) {
 	for _, sj := range js {
+		s.jobTable.mu.Lock()
+		_, parent := s.jobTable.jobs[sj.id]
+		s.jobTable.mu.Unlock()
+		if !parent {
+			return nil, errorf(CodeUsage, "job %d is a child job: Remove-Job removes the job it belongs to (Get-Job -IncludeChildJob shows which)", sj.id)
+		}
 		if st := sj.row().State; st == "Running" && !force {
 			return nil, errorf(CodeUsage, "The command cannot remove the job with the job ID %d because the job is not finished. To remove the job, first stop the job, or use the Force parameter.", sj.id)
 		}
@@ -309,9 +328,6 @@ func (s *Server) removeJobs(ctx context.Context, js []*serverJob, force bool) ([
 	defer t.mu.Unlock()
 	var ids []int
 	for _, sj := range js {
-		if _, ok := t.jobs[sj.id]; !ok {
-			continue // a child selected by its Id: its parent stays
-		}
 		delete(t.jobs, sj.id)
 		for i, id := range t.order {
 			if id == sj.id {
@@ -334,29 +350,36 @@ type ReceiveReply struct {
 // receive (the command's echo left out), in child order, as ev frames
 // tagged id; unless keep, what was sent counts as received.
 func (p *peer) receiveJob(ctx context.Context, sj *serverJob, id uint64, keep bool) (ReceiveReply, error) {
-	sj.recv.Lock()
-	defer sj.recv.Unlock()
 	var rep ReceiveReply
 	for _, c := range sj.children {
-		if c.j == nil {
-			if c.received.Load() == 0 {
-				rep.Failed = append(rep.Failed, c.row())
-				if !keep {
-					c.received.Store(1)
-				}
-			}
-			continue
-		}
-		from := max(c.received.Load(), c.j.firstSeq+1)
-		next, _, _, err := p.stream(ctx, c.s, id, from, false, false, c.j.ID)
-		if err != nil {
+		if err := p.receiveChild(ctx, c, id, keep, &rep); err != nil {
 			return rep, err
-		}
-		if !keep {
-			c.received.Store(next)
 		}
 	}
 	return rep, nil
+}
+
+func (p *peer) receiveChild(ctx context.Context, c *childJob, id uint64, keep bool, rep *ReceiveReply) error {
+	c.recv.Lock()
+	defer c.recv.Unlock()
+	if c.j == nil {
+		if c.received.Load() == 0 {
+			rep.Failed = append(rep.Failed, c.row())
+			if !keep {
+				c.received.Store(1)
+			}
+		}
+		return nil
+	}
+	from := max(c.received.Load(), c.j.firstSeq+1)
+	next, _, _, err := p.stream(ctx, c.s, id, from, false, false, c.j.ID)
+	if err != nil {
+		return err
+	}
+	if !keep {
+		c.received.Store(next)
+	}
+	return nil
 }
 
 // jobOp serves the job requests.

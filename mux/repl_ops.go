@@ -50,6 +50,15 @@ func (s *Session) quietSlot(ctx context.Context, what string) (*sessions.Conn, f
 		return nil, nil, errorf(CodeBusy, "%s", textBusyPipeline)
 	case <-ctx.Done():
 		return nil, nil, errorf(CodeStopped, "stopped while waiting for the session")
+	case <-s.stop:
+		return nil, nil, errorf(CodeBroken, textBroken, what)
+	}
+	s.mu.Lock()
+	state, conn = s.state, s.conn
+	s.mu.Unlock()
+	if state != Opened || conn == nil { // broken or closed while it waited
+		<-s.slots
+		return nil, nil, errorf(CodeBroken, textBroken, what)
 	}
 	return conn, func() { <-s.slots }, nil
 }
@@ -61,6 +70,9 @@ func quietInvoke(ctx context.Context, conn *sessions.Conn, p psrp.CreatePipeline
 	c := collector{h: h}
 	res, err := conn.Invoke(ctx, p, nil, &c)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errorf(CodeStopped, "stopped")
+		}
 		return nil, errorf(CodeBroken, "%s", DescribeErr(err))
 	}
 	if res.State != psrp.Completed {
@@ -163,6 +175,12 @@ func (s *Session) complete(ctx context.Context, a CompleteArgs) (Completion, err
 	line := []rune(a.Line)
 	if a.Cursor < 0 || a.Cursor > len(line) {
 		return Completion{}, errorf(CodeUsage, "cursor %d is outside the line", a.Cursor)
+	}
+	s.mu.Lock()
+	busy := s.running > 0
+	s.mu.Unlock()
+	if busy { // a command runs: no completion, at once
+		return Completion{}, errorf(CodeBusy, "%s", textBusyPipeline)
 	}
 	p := psrp.ScriptPipeline("TabExpansion2", false)
 	p.Cmds[0].IsScript = false

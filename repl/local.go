@@ -144,7 +144,7 @@ func (r *repl) varRows(name string) ([]mux.Info, error) {
 	out := make([]mux.Info, 0, len(held))
 	for _, h := range held {
 		cur := h
-		cur.State, cur.Availability = "Closed", "None"
+		cur.State, cur.Availability, cur.Reason = "Closed", "None", removedReason
 		for _, x := range now {
 			if x.InstanceID == h.InstanceID {
 				cur = x
@@ -169,11 +169,18 @@ func splitPipes(toks []token) [][]token {
 	return append(out, cur)
 }
 
-// instanceIDs is the -Session value that names exactly rows.
+// removedReason marks a session a variable holds that the server no
+// longer has: shown Closed, passed to no command.
+const removedReason = "removed from the server"
+
+// instanceIDs is the -Session value that names exactly rows, those the
+// server still has.
 func instanceIDs(rows []mux.Info) string {
 	ids := make([]string, 0, len(rows))
 	for _, x := range rows {
-		ids = append(ids, x.InstanceID)
+		if x.Reason != removedReason {
+			ids = append(ids, x.InstanceID)
+		}
 	}
 	return strings.Join(ids, ",")
 }
@@ -235,33 +242,47 @@ func takesSessions(c *command) bool {
 	return false
 }
 
-// parse expands a command's arguments (variables and ( … ) become the
-// sessions they hold; a, b is one list) and binds them to its
+// parse expands a command's arguments (a, b is one list; $variables
+// and ( … ) in it become the sessions they hold) and binds them to its
 // parameters. help reports NAME -?.
 func (r *repl) parse(c *command, toks []token) (a args, help bool, err error) {
-	var exp []token
+	var joined []token
 	for _, t := range toks {
 		if t.param && t.text == "?" {
 			return nil, true, nil
 		}
-		if v, ok := variable(t); ok {
-			rows, err := r.varRows(v)
-			if err != nil {
-				return nil, false, err
-			}
-			t = token{text: instanceIDs(rows)}
-		} else if t.sub {
+		// a list written a, b or a ,b is one argument
+		if n := len(joined); n > 0 && !t.param && !t.block && !t.sub && !joined[n-1].param && !joined[n-1].block && !joined[n-1].sub &&
+			(strings.HasSuffix(joined[n-1].text, ",") || strings.HasPrefix(t.text, ",")) {
+			joined[n-1].text += t.text
+			continue
+		}
+		joined = append(joined, t)
+	}
+	exp := make([]token, 0, len(joined))
+	for _, t := range joined {
+		switch {
+		case t.sub:
 			rows, err := r.value(tokenize(t.text))
 			if err != nil {
 				return nil, false, err
 			}
 			t = token{text: instanceIDs(rows)}
-		}
-		// a list written a, b or a ,b is one argument
-		if n := len(exp); n > 0 && !t.param && !t.block && !exp[n-1].param && !exp[n-1].block &&
-			(strings.HasSuffix(exp[n-1].text, ",") || strings.HasPrefix(t.text, ",")) {
-			exp[n-1].text += t.text
-			continue
+		case !t.param && !t.block && !t.hash && strings.Contains(t.text, "$"):
+			var parts []string
+			for _, piece := range strings.Split(t.text, ",") {
+				if v, ok := variable(token{text: strings.TrimSpace(piece)}); ok {
+					rows, err := r.varRows(v)
+					if err != nil {
+						return nil, false, err
+					}
+					piece = instanceIDs(rows)
+				}
+				if piece != "" {
+					parts = append(parts, piece)
+				}
+			}
+			t = token{text: strings.Join(parts, ",")}
 		}
 		exp = append(exp, t)
 	}

@@ -234,7 +234,9 @@ func (r *repl) selectSessions(a args) ([]mux.Info, error) {
 			return glob(v, x.Name) || strconv.Itoa(x.ID) == v || strings.EqualFold(x.InstanceID, v)
 		}, "The remote session with the name %s is not available."},
 		{"Id", func(x mux.Info, v string) bool { return strconv.Itoa(x.ID) == v }, "The remote session with the session ID %s is not available."},
-		{"Name", func(x mux.Info, v string) bool { return glob(v, x.Name) }, "The remote session with the name %s is not available."},
+		// a $variable or ( … ) given by position passes InstanceIds
+		{"Name", func(x mux.Info, v string) bool { return glob(v, x.Name) || strings.EqualFold(x.InstanceID, v) },
+			"The remote session with the name %s is not available."},
 		{"InstanceId", func(x mux.Info, v string) bool { return strings.EqualFold(x.InstanceID, v) }, "Remote session is not available for %s."},
 		{"ComputerName", func(x mux.Info, v string) bool { return glob(v, x.ComputerName) }, ""},
 		{"State", func(x mux.Info, v string) bool {

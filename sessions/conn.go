@@ -598,6 +598,7 @@ func (c *Conn) Close(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	case <-c.done:
+	case <-ctx.Done(): // the writer is stuck behind a peer that stopped reading
 	}
 	select {
 	case c.reqs <- func() { c.stop(nil) }:

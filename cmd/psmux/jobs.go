@@ -106,6 +106,7 @@ func runReceiveJob(g global, args []string, stdin *os.File, stdout, stderr io.Wr
 	}
 	var rows []mux.JobRow
 	_ = json.Unmarshal(data, &rows)
+	code := exitOK
 	for _, j := range rows {
 		for _, ch := range j.Children {
 			out, errw, flush := repl.Tagged(stdout, stderr, ch.Session, len(j.Children) > 1)
@@ -120,8 +121,9 @@ func runReceiveJob(g global, args []string, stdin *os.File, stdout, stderr io.Wr
 			_ = json.Unmarshal(data, &rep)
 			for _, f := range rep.Failed {
 				fmt.Fprintf(stderr, "psmux: %s: %s\n", f.Session, f.Reason)
+				code = exitErrors
 			}
 		}
 	}
-	return exitOK
+	return code
 }

@@ -92,6 +92,17 @@ func TestREPLCmdletForms(t *testing.T) {
 		must(scr, "-ComputerName -Id", `(?m)^ *\d+ alpha `)
 		mustNot(scr, "-ComputerName -Id", `Beta`)
 
+		// a list of variables; a variable by position
+		line("$a = gsn -Name alpha")
+		line("$b = Get-PSSession -Name beta")
+		scr = line("icm -Session $a, $b { 'two variables' }")
+		must(scr, "-Session $a, $b", `(?m)^\[alpha\] two variables$`)
+		must(scr, "-Session $a, $b", `(?m)^\[Beta\] two variables$`)
+		x.Line(w, "Enter-PSSession $a")
+		x.WaitPrompt(w, `^\[alpha\]: PS .*> ?$`)
+		x.Line(w, "exit")
+		x.WaitPrompt(w, prompt)
+
 		// Enter-PSSession -Id, Exit-PSSession, and back
 		x.Line(w, "Enter-PSSession -Id "+strconv.Itoa(byName["alpha"].ID))
 		x.WaitPrompt(w, `^\[alpha\]: PS .*> ?$`)
@@ -160,6 +171,10 @@ func TestREPLCmdletForms(t *testing.T) {
 		if rows := x.M.Ls(); len(rows) != 3 || rows[0].Name == "alpha" {
 			t.Fatalf("after Remove-PSSession -Id: %+v", rows)
 		}
+		// $s still holds alpha, now removed: the rest of $s runs
+		scr = line("icm -Session $s { 'the rest' }")
+		must(scr, "$s with a removed session", `(?m)^\[Beta\] the rest$`)
+		mustNot(scr, "$s with a removed session", `alpha|not available`)
 		line("Remove-PSSession -Name beta")
 		scr = line("$s")
 		must(scr, "$s after removing Beta", `(?m)^ *\d+ Beta +.*Closed`)

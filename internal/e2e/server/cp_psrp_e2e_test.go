@@ -50,6 +50,15 @@ func TestCpOverPSRPWithoutSFTP(t *testing.T) {
 			if left, _ := filepath.Glob(filepath.Join(remoteDir, "*.psmux-part")); len(left) > 0 {
 				t.Fatalf("the upload left %q", left)
 			}
+			// a directory takes the file under its own name, both ways
+			m.Must("cp", src, s+":"+remoteDir)
+			intoDir := t.TempDir()
+			m.Must("cp", s+":"+remote, intoDir)
+			for _, p := range []string{filepath.Join(remoteDir, "src.bin"), filepath.Join(intoDir, "remote.bin")} {
+				if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("copy into a directory, %s: %v, %d bytes", p, err, len(got))
+				}
+			}
 			// a relative path is taken from the session's location
 			m.Must("exec", "-t", s, "--", "Set-Location '"+remoteDir+"'")
 			m.Must("cp", src, s+":relative.bin")
