@@ -172,8 +172,8 @@ func TestFanOutWithBlackholedHost(t *testing.T) {
 	release := filepath.Join(t.TempDir(), "release")
 	held := fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'hello'", release)
 	cmd := e2e.Command(e2e.PsmuxBin(), "invoke", "-F", p, "--connect-timeout", "10s", "h1,h2,h3", "--", held)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
+	stdout := &e2e.LockedBuffer{} // read while the command still writes
+	cmd.Stdout = stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestFanOutWithBlackholedHost(t *testing.T) {
 	if !strings.HasPrefix(sc.Text(), "[h3] Unreachable") {
 		t.Fatalf("stderr ended (or two minutes passed) without h3's summary: %q", errb.String())
 	}
-	if strings.Contains(errb.String(), "Completed") || stdout.Len() > 0 {
+	if strings.Contains(errb.String(), "Completed") || stdout.String() != "" {
 		t.Fatalf("h1 or h2 finished before the test let them: stderr %q", errb.String())
 	}
 	if err := os.WriteFile(release, nil, 0o600); err != nil {
