@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -172,7 +173,7 @@ func (p *peer) startJob(ctx context.Context, a JobArgs) (JobRow, error) {
 		c := &childJob{s: x}
 		j, err := p.startOn(ctx, x, ExecArgs{Target: x.Name, Script: a.Script, Async: true, KeepRunning: true, Timeout: a.Timeout})
 		if err != nil {
-			first = firstErr(first, err)
+			first = cmp.Or(first, err)
 			c.id = p.srv.newJobID()
 			if !errors.As(err, &c.err) {
 				c.err = &Error{Code: CodeInternal, Msg: err.Error()}
@@ -204,14 +205,6 @@ func (p *peer) startJob(ctx context.Context, a JobArgs) (JobRow, error) {
 	}
 	t.mu.Unlock()
 	return sj.row(), nil
-}
-
-// firstErr keeps the first error.
-func firstErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // selectJobs finds the jobs a request names: parents by Id or name, or

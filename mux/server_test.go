@@ -63,15 +63,25 @@ func serveConfig(t *testing.T, cfg mux.Config) (*mux.Server, func(interactive bo
 	return srv, dial
 }
 
-func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
+// servedW1 is an in-process server with a pwshsim session w1, opened by
+// the interactive client a it returns with dial; ctx ends after a minute.
+func servedW1(t *testing.T) (context.Context, func(bool, func(*mux.Prompt) mux.Answer) *mux.Client, *mux.Client) {
+	t.Helper()
 	pwshsim := opensshd.BuildPwshsim(t)
 	_, dial := serve(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	a := dial(true, nil)
 	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, dial, a
+}
+
+func TestPromptWaitsForAnInteractiveClient(t *testing.T) {
+	ctx, dial, a := servedW1(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	// exec (non-interactive) fails fast on a prompt.
 	data, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "Read-Host 'name'"}, nil)
@@ -209,14 +219,7 @@ func TestSSHPasswordRelayedToTheClient(t *testing.T) {
 }
 
 func TestPromptCompleteAndHistory(t *testing.T) {
-	pwshsim := opensshd.BuildPwshsim(t)
-	_, dial := serve(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a := dial(true, nil)
-	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctx, dial, a := servedW1(t)
 	data, err := a.Call(ctx, "prompt", mux.TargetArgs{Target: "w1"}, nil)
 	var pr mux.PromptResult
 	json.Unmarshal(data, &pr)
@@ -256,14 +259,8 @@ func TestPromptCompleteAndHistory(t *testing.T) {
 // one waits for the other's quiet pipeline instead of falling back to
 // "PS> " (CI saw a REPL enter a session with the fallback prompt).
 func TestConcurrentPromptsAnswered(t *testing.T) {
-	pwshsim := opensshd.BuildPwshsim(t)
-	_, dial := serve(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, b := dial(true, nil), dial(true, nil)
-	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctx, dial, a := servedW1(t)
+	b := dial(true, nil)
 	var wg sync.WaitGroup
 	errs := make(chan string, 40)
 	for _, c := range []*mux.Client{a, b} {
@@ -292,14 +289,7 @@ func TestConcurrentPromptsAnswered(t *testing.T) {
 // finds it under Up (CI: a separate history request sent beside the exec
 // had not arrived when the next client attached).
 func TestExecWithHistoryRecordsItFirst(t *testing.T) {
-	pwshsim := opensshd.BuildPwshsim(t)
-	_, dial := serve(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a := dial(true, nil)
-	if _, err := a.Call(ctx, "new", mux.NewArgs{Name: "w1", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	ctx, dial, a := servedW1(t)
 	if _, err := a.Call(ctx, "exec", mux.ExecArgs{Target: "w1", Script: "$x = 7", History: true}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,14 +41,6 @@ var selectParams = []cmdParam{
 	{Name: "InstanceId", Help: "session InstanceIds"},
 	{Name: "ComputerName", Aliases: []string{"Cn"}, Help: "computer names (wildcards)"},
 	{Name: "State", Help: "Opened, Broken, Closed or Opening"},
-}
-
-func params(groups ...[]cmdParam) []cmdParam {
-	var out []cmdParam
-	for _, g := range groups {
-		out = append(out, g...)
-	}
-	return out
 }
 
 // newArgs are the server's arguments for a session on host.
@@ -85,20 +79,11 @@ func newArgs(host, name string, a args) (mux.NewArgs, error) {
 		if err != nil {
 			return na, fmt.Errorf("cannot bind parameter 'Options': %w", err)
 		}
-		for _, k := range sortedKeys(kv) {
+		for _, k := range slices.Sorted(maps.Keys(kv)) {
 			na.SSH = append(na.SSH, "-o", k+"="+kv[k])
 		}
 	}
 	return na, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // hashtable reads the inside of @{ Key = 'value'; … } (keys bare or
@@ -258,7 +243,7 @@ func (r *repl) selectSessions(a args) ([]mux.Info, error) {
 			for _, x := range keep {
 				if s.match(x, v) {
 					found = true
-					if !containsID(next, x.ID) {
+					if !slices.ContainsFunc(next, func(y mux.Info) bool { return y.ID == x.ID }) {
 						next = append(next, x)
 					}
 				}
@@ -271,15 +256,6 @@ func (r *repl) selectSessions(a args) ([]mux.Info, error) {
 	}
 	sort.Slice(keep, func(i, j int) bool { return keep[i].ID < keep[j].ID })
 	return keep, nil
-}
-
-func containsID(rows []mux.Info, id int) bool {
-	for _, x := range rows {
-		if x.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 func selected(a args) bool {

@@ -181,12 +181,11 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 }
 
 // interruptible is ctx ended by the first SIGINT (a terminal's Ctrl-C);
-// stop ends it too and restores SIGINT's default.
+// later ones are swallowed until stop, which restores SIGINT's default.
 func interruptible(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt)
-	stop := context.AfterFunc(ctx, func() { signal.Stop(sigs) })
 	go func() { // ends with ctx
 		select {
 		case <-sigs:
@@ -194,7 +193,7 @@ func interruptible(ctx context.Context) (context.Context, func()) {
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() { stop(); signal.Stop(sigs); cancel() }
+	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
 // absFlags makes file arguments (-F, -i) absolute: the server runs in
@@ -344,16 +343,8 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 	var rows []mux.Info
 	_ = json.Unmarshal(data, &rows)
 
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := interruptible(ctx) // Ctrl-C stops the commands
 	defer stop()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			stop()
-		}
-	}()
 
 	fan := len(rows) > 1
 	var outMu sync.Mutex

@@ -143,6 +143,21 @@ func (x *TmuxEnv) WaitPrompt(target, re string) string {
 	return x.Wait(target, "prompt "+re, func(s string) bool { return rx.MatchString(LastLine(s)) })
 }
 
+// LocalCommand runs cmd at the psmux prompt on a cleared screen and
+// returns the screen once the prompt is back: the command line, then
+// what it printed.
+func (x *TmuxEnv) LocalCommand(target, cmd string) string {
+	x.T.Helper()
+	x.Tmux("send-keys", "-t", target, "C-l")
+	// the old screen holds the last command, which may contain this one
+	x.Wait(target, "a cleared screen", func(scr string) bool { return strings.TrimSpace(scr) == "PS psmux>" })
+	x.Line(target, cmd)
+	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") } // a long line wraps on the screen
+	return x.Wait(target, "the prompt after "+cmd, func(scr string) bool {
+		return strings.Contains(squeeze(scr), squeeze(cmd)) && LastLine(scr) == "PS psmux>"
+	})
+}
+
 const W1Prompt = `^\[w1\]: PS .*> ?$`
 
 // ReplWithSession starts the REPL in tmux with session w1 on an sshd

@@ -33,16 +33,7 @@ func TestREPLCmdletForms(t *testing.T) {
 		w := x.Start("one")
 		prompt := `^PS psmux>$`
 		x.WaitPrompt(w, prompt)
-		line := func(s string) string {
-			x.Tmux("send-keys", "-t", w, "C-l")
-			// the old screen holds the last command, which may contain this one
-			x.Wait(w, "a cleared screen", func(scr string) bool { return strings.TrimSpace(scr) == "PS psmux>" })
-			x.Line(w, s)
-			return x.Wait(w, "the prompt after "+s, func(scr string) bool {
-				squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") } // a long line wraps on the screen
-				return strings.Contains(squeeze(scr), squeeze(s)) && e2e.LastLine(scr) == "PS psmux>"
-			})
-		}
+		line := func(s string) string { return x.LocalCommand(w, s) }
 		must := func(scr, what string, re string) {
 			t.Helper()
 			if !regexp.MustCompile(re).MatchString(scr) {

@@ -99,14 +99,7 @@ func TestREPLJobsBelongToTheServer(t *testing.T) {
 
 		// wjb, rcjb -Keep (twice the same), rcjb (then nothing), spjb, rjb
 		ns := strconv.Itoa(n)
-		line := func(cmd string) string {
-			x.Tmux("send-keys", "-t", w, "C-l")
-			x.Wait(w, "a cleared screen", func(scr string) bool { return strings.TrimSpace(scr) == "PS psmux>" })
-			x.Line(w, cmd)
-			return x.Wait(w, "the prompt after "+cmd, func(s string) bool {
-				return strings.Contains(s, cmd) && e2e.LastLine(s) == "PS psmux>"
-			})
-		}
+		line := func(cmd string) string { return x.LocalCommand(w, cmd) }
 		if s := line("wjb " + ns); !regexp.MustCompile(`(?m)^` + ns + ` +Job\d+ +RemoteJob +Completed +True +w2`).MatchString(s) {
 			t.Fatalf("Wait-Job:\n%s", s)
 		}
