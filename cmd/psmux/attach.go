@@ -125,6 +125,9 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	// statement runs (and the client leaves) only after its output
 	var lastState atomic.Int64
 	stateCh := make(chan struct{}, 1)
+	// events wait until the reply has given the session's own name
+	// (-t is case-insensitive): the response comes before any event
+	outMu.Lock()
 	data, wait, err := c.Attach(ctx, mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers},
 		func(e mux.Seq) {
 			outMu.Lock()
@@ -147,10 +150,15 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			}
 		})
 	if err != nil {
+		outMu.Unlock()
 		return muxError(stderr, err)
 	}
 	var first mux.AttachReply
 	_ = json.Unmarshal(data, &first)
+	if first.Session.Name != "" {
+		name = first.Session.Name
+	}
+	outMu.Unlock()
 	if first.Busy != "" {
 		fmt.Fprintln(stderr, first.Busy)
 	}

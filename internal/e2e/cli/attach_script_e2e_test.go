@@ -43,3 +43,16 @@ func TestAttachScriptRunsInOrder(t *testing.T) {
 		t.Fatalf("a script with a failing line: exit %d, want 1 (and the rest run)\n%s", code, out)
 	}
 }
+
+// -t is case-insensitive, as PowerShell's session names are; the
+// client labels the session's commands with its own name.
+func TestAttachTargetCaseInsensitive(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "Web", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	cmd := m.Cmd("attach", "-t", "WEB")
+	cmd.Stdin = strings.NewReader("'hi'\n")
+	r := e2e.RunCmd(t, cmd)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "[Web]: PS> 'hi'\nhi\n") {
+		t.Fatalf("attach -t WEB: exit %d, stdout %q; want the command under [Web]", r.Code, r.Stdout)
+	}
+}
