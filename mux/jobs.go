@@ -27,6 +27,10 @@ type JobArgs struct {
 	Name   string `json:"name,omitempty"` // default Job<Id>
 	// Timeout stops each child after this long (0: never).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Local, instead of Target, runs the script in a new local
+	// PowerShell process started with this argv (an OutOfProc server),
+	// as Start-Job does: a BackgroundJob, whose process ends with it.
+	Local []string `json:"local,omitempty"`
 }
 
 // JobsArgs select jobs by Id (a parent's or a child's) or by name
@@ -67,6 +71,7 @@ type serverJob struct {
 	id       int
 	name     string
 	command  string
+	typeName string // RemoteJob, or BackgroundJob for Start-Job's
 	children []*childJob
 }
 
@@ -138,7 +143,7 @@ func parentState(children []ChildJob) string {
 }
 
 func (j *serverJob) row() JobRow {
-	r := JobRow{ID: j.id, Name: j.name, TypeName: "RemoteJob", Command: j.command}
+	r := JobRow{ID: j.id, Name: j.name, TypeName: j.typeName, Command: j.command}
 	var where []string
 	for _, c := range j.children {
 		cr := c.row()
@@ -159,13 +164,21 @@ func (p *peer) startJob(ctx context.Context, a JobArgs) (JobRow, error) {
 	if strings.TrimSpace(a.Script) == "" {
 		return JobRow{}, errorf(CodeUsage, "a job needs a script")
 	}
-	ss, err := p.srv.find(a.Target)
-	if err != nil {
-		return JobRow{}, err
-	}
-	sj := &serverJob{id: p.srv.newJobID(), name: a.Name, command: a.Script}
+	sj := &serverJob{id: p.srv.newJobID(), name: a.Name, command: a.Script, typeName: "RemoteJob"}
 	if sj.name == "" {
 		sj.name = "Job" + strconv.Itoa(sj.id)
+	}
+	var ss []*Session
+	var err error
+	if a.Local != nil {
+		sj.typeName = "BackgroundJob"
+		x, err := p.srv.openBackground(ctx, a.Local)
+		if err != nil {
+			return JobRow{}, err
+		}
+		ss = []*Session{x}
+	} else if ss, err = p.srv.find(a.Target); err != nil {
+		return JobRow{}, err
 	}
 	started := 0
 	var first error
@@ -184,6 +197,9 @@ func (p *peer) startJob(ctx context.Context, a JobArgs) (JobRow, error) {
 		}
 		sj.children = append(sj.children, c)
 	}
+	if a.Local != nil {
+		p.srv.endWithJob(ss[0], sj.children[0].j)
+	}
 	if started == 0 {
 		return JobRow{}, first
 	}
@@ -197,6 +213,7 @@ func (p *peer) startJob(ctx context.Context, a JobArgs) (JobRow, error) {
 	if len(t.order) > maxJobs { // forget the oldest job that has ended, as sessions forget old commands
 		for i, id := range t.order {
 			if t.jobs[id].row().State != "Running" {
+				t.jobs[id].forget()
 				delete(t.jobs, id)
 				t.order = append(t.order[:i], t.order[i+1:]...)
 				break
@@ -321,6 +338,7 @@ func (s *Server) removeJobs(ctx context.Context, js []*serverJob, force bool) ([
 	defer t.mu.Unlock()
 	var ids []int
 	for _, sj := range js {
+		sj.forget()
 		delete(t.jobs, sj.id)
 		for i, id := range t.order {
 			if id == sj.id {
@@ -443,4 +461,65 @@ func (s *Server) childOf(x *Session, id int) int {
 		}
 	}
 	return id
+}
+
+// openBackground starts a local PowerShell process for Start-Job: a
+// session of its own that no target names (Get-PSSession does not list
+// it, as PowerShell's does not list a background job's process).
+func (s *Server) openBackground(ctx context.Context, argv []string) (*Session, error) {
+	tg, opts, err := NewArgs{Pwsh: argv, IdleTimeout: -1}.resolve()
+	if err != nil {
+		return nil, err
+	}
+	x := newSession(s, 0, "localhost", tg, nil, "", opts)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errorf(CodeInternal, "the server is exiting")
+	}
+	s.background[x] = struct{}{}
+	s.mu.Unlock()
+	if err := x.open(ctx); err != nil {
+		s.dropBackground(x, "open failed")
+		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
+	}
+	return x, nil
+}
+
+// endWithJob closes a background job's process when its command ends
+// (or at once when it could not start); the job keeps its log.
+func (s *Server) endWithJob(x *Session, j *job) {
+	if j == nil {
+		s.dropBackground(x, "the job could not start")
+		return
+	}
+	s.mu.Lock()
+	if s.closed { // shutdown closes it with the others
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		<-j.done // the session's close ends it too
+		s.dropBackground(x, "the job ended")
+	}()
+}
+
+// forget lets a background job's log out of the server's budget when
+// the job is removed (a remote job's log is its session's).
+func (j *serverJob) forget() {
+	if j.typeName == "BackgroundJob" {
+		for _, c := range j.children {
+			c.s.log.Release()
+		}
+	}
+}
+
+func (s *Server) dropBackground(x *Session, reason string) {
+	x.close(reason)
+	s.mu.Lock()
+	delete(s.background, x)
+	s.mu.Unlock()
 }

@@ -203,3 +203,46 @@ func TestJobsBelongToTheServer(t *testing.T) {
 		t.Fatalf("Get-Job -Name held after Remove-Job -Force: %v", err)
 	}
 }
+
+// A Start-Job job (JobArgs.Local) runs in a local process of its own
+// that no session target names, and Shutdown ends that process with the
+// other sessions.
+func TestBackgroundJobEndsWithTheServer(t *testing.T) {
+	pwshsim := opensshd.BuildPwshsim(t)
+	srv, dial := serve(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := dial(false, nil)
+	data, err := c.Call(ctx, "job", mux.JobArgs{Script: "$PID; while ($true) { Start-Sleep -Milliseconds 20 }", Local: []string{pwshsim, "-s"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row mux.JobRow
+	json.Unmarshal(data, &row)
+	if row.TypeName != "BackgroundJob" || row.Location != "localhost" || row.State != "Running" {
+		t.Fatalf("Start-Job's row: %+v", row)
+	}
+	if _, err := c.Call(ctx, "find", mux.TargetArgs{Target: "localhost"}, nil); err == nil {
+		t.Fatal("a background job's process is a session a target names")
+	}
+	var pid int
+	for deadline := time.Now().Add(time.Minute); pid == 0; time.Sleep(20 * time.Millisecond) { // polling the server's log
+		_, err := c.Call(ctx, "job-receive", mux.JobsArgs{IDs: []int{row.ID}, Keep: true}, func(e mux.Seq) {
+			if l, ok := lineOf(e); ok {
+				fmt.Sscan(l, &pid)
+			}
+		})
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("the job's pid: %v", err)
+		}
+	}
+	if mux.ProcessGone(pid) {
+		t.Fatalf("the job's process %d is gone while the job runs", pid)
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !mux.ProcessGone(pid) {
+		t.Fatalf("the job's process %d outlived the server's Shutdown", pid)
+	}
+}

@@ -90,9 +90,11 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[int]*Session
-	nextID   int
-	peers    map[*peer]struct{}
-	closed   bool
+	// background are Start-Job's local processes, in no target's reach
+	background map[*Session]struct{}
+	nextID     int
+	peers      map[*peer]struct{}
+	closed     bool
 
 	promptMu sync.Mutex    // one SSH question at a time, server-wide
 	done     chan struct{} // closed when the server is told to stop
@@ -118,7 +120,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxMemory <= 0 {
 		cfg.MaxMemory = DefaultMaxMemory
 	}
-	s := &Server{cfg: cfg, sessions: map[int]*Session{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{}),
+	s := &Server{cfg: cfg, sessions: map[int]*Session{}, background: map[*Session]struct{}{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{}),
 		stopped: make(chan struct{}), mem: outlog.NewShared(cfg.MaxMemory)}
 	s.pool = &ssh.Pool{Options: ssh.DialOptions{Prompter: ssh.PromptFunc(s.sshPrompt), Warn: func(m string) { s.logf("%s", strings.TrimSpace(m)) }}}
 	s.opener = &Opener{Pool: s.pool, SystemSSH: cfg.SystemSSH}
@@ -205,6 +207,9 @@ func (s *Server) shutdown() {
 	s.closed = true
 	var ss []*Session
 	for _, x := range s.sessions {
+		ss = append(ss, x)
+	}
+	for x := range s.background {
 		ss = append(ss, x)
 	}
 	var ps []*peer
@@ -392,13 +397,19 @@ func (a NewArgs) target() (Target, error) {
 	return Target{Dest: a.Dest, Flags: f}, nil
 }
 
-// create registers and opens a new session.
-func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
+// resolve is where a session goes and how it is held.
+func (a NewArgs) resolve() (Target, SessionOptions, error) {
 	tg, err := a.target()
 	if err != nil {
-		return nil, err
+		return tg, SessionOptions{}, err
 	}
 	opts, err := a.options()
+	return tg, opts, err
+}
+
+// create registers and opens a new session.
+func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
+	tg, opts, err := a.resolve()
 	if err != nil {
 		return nil, err
 	}

@@ -102,17 +102,23 @@ func Tagged(out, errw io.Writer, name string, on bool) (io.Writer, io.Writer, fu
 	return pOut, pErr, func() { pOut.Flush(); pErr.Flush() }
 }
 
-// jobsArgs turns -Id and -Name into the server's selection.
+// jobsArgs turns -Id and -Name into the server's selection. A word in
+// the first position that is not a number is a name, as PowerShell's
+// job cmdlets bind it (their Name parameter set is positional too).
 func jobsArgs(a args) (mux.JobsArgs, error) {
 	var ja mux.JobsArgs
+	ja.Names = a.list("Name")
 	for _, id := range a.list("Id") {
 		n, err := strconv.Atoi(id)
+		if err != nil && a.has(positional("Id")) {
+			ja.Names = append(ja.Names, id)
+			continue
+		}
 		if err != nil {
 			return ja, fmt.Errorf("repl: cannot bind parameter 'Id': cannot convert value %q to type System.Int32", id)
 		}
 		ja.IDs = append(ja.IDs, n)
 	}
-	ja.Names = a.list("Name")
 	ja.Keep, ja.Force = a.has("Keep"), a.has("Force")
 	return ja, nil
 }

@@ -38,6 +38,10 @@ type args map[string]string
 
 func (a args) has(n string) bool { _, ok := a[n]; return ok }
 
+// positional is the key parse sets beside a parameter bound by
+// position, for the commands that bind a word differently there.
+func positional(n string) string { return "\x00pos:" + n }
+
 // list splits a comma list value.
 func (a args) list(n string) []string {
 	var out []string
@@ -81,6 +85,10 @@ func commandTable() []command {
 				{Name: "ThrottleLimit", Help: "run in at most this many sessions at once (default 32)"},
 				{Name: "AsJob", Switch: true, Help: "a job of the server instead: Get-Job, Receive-Job"}, {Name: "JobName"}}, sshParams),
 			Positional: []string{"ScriptBlock"}, Run: (*repl).cmdInvoke},
+		{Name: "Start-Job", Aliases: []string{"sajb"}, Help: "run a script block in the background in a new local pwsh ($PSMUX_PWSH), a job of the server",
+			Params: []cmdParam{{Name: "ScriptBlock", Help: "{ … }"}, {Name: "FilePath", Help: "a local script file to run instead of -ScriptBlock"},
+				{Name: "ArgumentList", Aliases: []string{"Args"}, Help: "values for the script block's parameters"}, {Name: "Name", Help: "the job's name (default Job<Id>)"}},
+			Positional: []string{"ScriptBlock"}, Run: (*repl).cmdStartJob},
 		{Name: "Get-Job", Aliases: []string{"gjb"}, Help: "the server's jobs (Invoke-Command -AsJob, exec --async), from any client",
 			Params: []cmdParam{{Name: "Id"}, {Name: "Name"}, {Name: "IncludeChildJob", Switch: true}}, Positional: []string{"Id"}, Run: (*repl).cmdGetJob},
 		{Name: "Receive-Job", Aliases: []string{"rcjb"}, Help: "print what jobs produced since they were last received",
@@ -145,6 +153,7 @@ func (c *command) parse(toks []token) (args, error) {
 			return nil, fmt.Errorf("a positional parameter cannot be found that accepts argument '%s'", t.text)
 		}
 		a[c.Positional[pos]] = t.text
+		a[positional(c.Positional[pos])] = "true"
 		pos++
 	}
 	return a, nil

@@ -132,16 +132,22 @@ func unquote(s string) string {
 	return s
 }
 
+// localPwsh is the local PowerShell server's argv: $PSMUX_PWSH, or pwsh
+// in OutOfProc server mode.
+func localPwsh() []string {
+	pw := os.Getenv("PSMUX_PWSH")
+	if pw == "" {
+		pw = "pwsh -s -NoLogo -NoProfile"
+	}
+	return strings.Fields(pw)
+}
+
 // open creates one session per host (PowerShell's New-PSSession
 // -HostName a,b), named by -Name in order; a host that fails is said
 // and the others go on.
 func (r *repl) open(a args) ([]mux.Info, error) {
 	if a.has("Local") {
-		pw := os.Getenv("PSMUX_PWSH")
-		if pw == "" {
-			pw = "pwsh -s -NoLogo -NoProfile"
-		}
-		return r.newSession(mux.NewArgs{Name: a["Name"], Pwsh: strings.Fields(pw)})
+		return r.newSession(mux.NewArgs{Name: a["Name"], Pwsh: localPwsh()})
 	}
 	hosts, names := a.list("HostName"), a.list("Name")
 	if len(hosts) == 0 {
@@ -470,21 +476,7 @@ func (r *repl) cmdInvoke(a args) error {
 		for _, x := range rows {
 			ids = append(ids, strconv.Itoa(x.ID))
 		}
-		data, err := r.call("job", mux.JobArgs{Target: strings.Join(ids, ","), Script: script, Name: a["JobName"]}, nil)
-		if err != nil {
-			return err
-		}
-		var row mux.JobRow
-		if err := json.Unmarshal(data, &row); err != nil {
-			return fmt.Errorf("repl: the server's job: %w", err)
-		}
-		r.printJobs([]mux.JobRow{row}, false)
-		for _, c := range row.Children {
-			if c.Reason != "" {
-				r.printf("[%s] %s\n", c.Session, r.rend.Red(c.Reason))
-			}
-		}
-		return nil
+		return r.startJob(mux.JobArgs{Target: strings.Join(ids, ","), Script: script, Name: a["JobName"]})
 	}
 	throttle := 32 // PowerShell's default ThrottleLimit
 	if t := a["ThrottleLimit"]; t != "" {
@@ -498,6 +490,37 @@ func (r *repl) cmdInvoke(a args) error {
 	}
 	r.fanOut(rows, script, throttle, len(hosts) > 0)
 	return nil
+}
+
+// startJob starts a job of the server and prints its row, and the
+// reason of each child that could not start.
+func (r *repl) startJob(ja mux.JobArgs) error {
+	data, err := r.call("job", ja, nil)
+	if err != nil {
+		return err
+	}
+	var row mux.JobRow
+	if err := json.Unmarshal(data, &row); err != nil {
+		return fmt.Errorf("repl: the server's job: %w", err)
+	}
+	r.printJobs([]mux.JobRow{row}, false)
+	for _, c := range row.Children {
+		if c.Reason != "" {
+			r.printf("[%s] %s\n", c.Session, r.rend.Red(c.Reason))
+		}
+	}
+	return nil
+}
+
+// cmdStartJob runs a script block in the background in a new local
+// pwsh process, as PowerShell's Start-Job does; the process ends with
+// the job, which stays in the server's jobs until Remove-Job.
+func (r *repl) cmdStartJob(a args) error {
+	script, err := invokeScript(a)
+	if err != nil {
+		return fmt.Errorf("repl: Start-Job: %w", err)
+	}
+	return r.startJob(mux.JobArgs{Script: script, Name: a["Name"], Local: localPwsh()})
 }
 
 // fanOut runs script in every session, at most throttle at once, each

@@ -63,7 +63,11 @@ func (x *TmuxEnv) Tmux(args ...string) string {
 // Start runs psmux with args in a new window and returns its target.
 func (x *TmuxEnv) Start(window string, args ...string) string {
 	x.T.Helper()
-	cmd := "env " + strings.Join(x.Env, " ") + " " + PsmuxBin() + " " + strings.Join(args, " ") + "; echo psmux-exited-$?; sleep 600"
+	env := make([]string, len(x.Env))
+	for i, e := range x.Env { // a value may hold spaces (PSMUX_PWSH=pwsh -s)
+		env[i] = "'" + strings.ReplaceAll(e, "'", `'\''`) + "'"
+	}
+	cmd := "env " + strings.Join(env, " ") + " " + PsmuxBin() + " " + strings.Join(args, " ") + "; echo psmux-exited-$?; sleep 600"
 	x.Tmux("new-window", "-t", "main", "-n", window, cmd)
 	return "main:" + window
 }

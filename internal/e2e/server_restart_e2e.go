@@ -33,7 +33,7 @@ func WaitGone(t *testing.T, pid int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for !Gone(pid) {
 		if time.Now().After(deadline) {
-			t.Fatalf("server pid %d did not exit", pid)
+			t.Fatalf("pid %d did not exit within 30 s", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

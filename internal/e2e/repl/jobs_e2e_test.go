@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
 	"github.com/psmux/psmux/mux"
@@ -125,6 +126,64 @@ func TestREPLJobsBelongToTheServer(t *testing.T) {
 		line("rjb " + held[1])
 		if err := json.Unmarshal([]byte(x.M.Must("jobs", "--json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0].ID != n {
 			t.Fatalf("psmux jobs after Remove-Job %s: %+v %v; want only job %d", held[1], rows, err, n)
+		}
+	})
+}
+
+// Start-Job (sajb) runs its script block in a new local pwsh process, as
+// PowerShell's does: a BackgroundJob of the server at localhost, which
+// Get-PSSession does not list, whose process ends with the job, and
+// which Receive-Job, Wait-Job and Remove-Job handle like any other.
+func TestREPLStartJob(t *testing.T) {
+	opensshd.Require(t)
+	e2e.EachSubsystem(t, func(t *testing.T, server, sub string) {
+		x, w := e2e.ReplWithSession(t, sub, "PSMUX_PWSH="+e2e.Servers(t)[server])
+		x.Keys(w, "C-d")
+		x.WaitPrompt(w, `^PS psmux>$`)
+		line := func(cmd string) string { return x.LocalCommand(w, cmd) }
+		release := filepath.Join(t.TempDir(), "release")
+		s := line(fmt.Sprintf(`sajb { "pid $PID"; while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'done' } -Name bg`, release))
+		row := regexp.MustCompile(`(?m)^(\d+) +bg +BackgroundJob +Running +\w+ +localhost `)
+		m := row.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("Start-Job's row:\n%s", s)
+		}
+		id := m[1]
+		if s := line("Get-PSSession"); strings.Contains(s, "localhost") || !strings.Contains(s, "w1") {
+			t.Fatalf("Get-PSSession lists a background job's process, or not w1:\n%s", s)
+		}
+		// the job prints its pid soon after it starts (pwsh takes a while)
+		var pm []string
+		for deadline := time.Now().Add(time.Minute); pm == nil; {
+			s = line("Receive-Job bg -Keep")
+			if pm = regexp.MustCompile(`(?m)^pid (\d+)$`).FindStringSubmatch(s); pm == nil && time.Now().After(deadline) {
+				t.Fatalf("Receive-Job of the running job:\n%s", s)
+			}
+		}
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if s := line("Wait-Job -Id " + id); !regexp.MustCompile(`(?m)^` + id + ` +bg +BackgroundJob +Completed +True +localhost `).MatchString(s) {
+			t.Fatalf("Wait-Job:\n%s", s)
+		}
+		if s := line("rcjb " + id); !regexp.MustCompile(`(?m)^pid \d+\n(.*\n)*done$`).MatchString(s) {
+			t.Fatalf("Receive-Job after the job ended:\n%s", s)
+		}
+		// the job's process ends with the job
+		pid, _ := strconv.Atoi(pm[1])
+		e2e.WaitGone(t, pid)
+		line("Remove-Job " + id)
+		if s := line("Get-Job"); strings.Contains(s, "bg") {
+			t.Fatalf("Get-Job after Remove-Job:\n%s", s)
+		}
+		// a positional script block with -ArgumentList
+		s = line(`Start-Job { param($a, $b) "sum $($a + $b)" } -ArgumentList 2,3`)
+		m = regexp.MustCompile(`(?m)^(\d+) +(Job\d+) +BackgroundJob `).FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("Start-Job -ArgumentList's row:\n%s", s)
+		}
+		if s := line("Receive-Job " + m[1] + " -Wait"); !regexp.MustCompile(`(?m)^sum 5$`).MatchString(s) {
+			t.Fatalf("Receive-Job -Wait of %s:\n%s", m[2], s)
 		}
 	})
 }
