@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"sync"
@@ -24,6 +25,12 @@ type LineEditor interface {
 	SaveHistory(line string) error
 	// Wake makes a running Readline return ErrInterrupt soon.
 	Wake()
+	// Hold, while a command runs, keeps typed keys from the editor
+	// until Hold(false), so that a line typed ahead shows after the
+	// next prompt, as in pwsh's console. Ctrl-C and the prefix key
+	// with the key after it pass; Ctrl-C drops what was held, as a
+	// terminal's interrupt flushes its input.
+	Hold(on bool)
 	Close() error
 }
 
@@ -37,6 +44,9 @@ type keyHooks struct {
 	// tab completes line at pos; ok false leaves the line alone.
 	tab func(line []rune, pos int) (newLine []rune, newPos int, ok bool)
 }
+
+// prefixKey is C-b, tmux's prefix: C-b d detaches.
+const prefixKey = 2
 
 // wakeRune is injected by Wake; the filter turns it into Ctrl-C.
 const wakeRune = '\uE000'
@@ -57,10 +67,76 @@ type wakeReader struct {
 	inject chan []byte
 	err    error
 	once   sync.Once
+
+	mu      sync.Mutex
+	holding bool
+	changed chan struct{} // a Hold(false) wakes a blocked Read
+	// Only the reading goroutine touches these.
+	held   []byte // keys typed while holding
+	rest   []byte // what did not fit the last Read
+	prefix bool   // the last key let through was the prefix key
 }
 
 func newWakeReader(src io.ReadCloser) *wakeReader {
-	return &wakeReader{src: src, data: make(chan []byte), inject: make(chan []byte, 16)}
+	return &wakeReader{src: src, data: make(chan []byte), inject: make(chan []byte, 16), changed: make(chan struct{}, 1)}
+}
+
+func (w *wakeReader) hold(on bool) {
+	w.mu.Lock()
+	w.holding = on
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (w *wakeReader) isHolding() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.holding
+}
+
+// release hands the editor what was held, one line at a time: after a
+// line's Enter, holding starts again until the REPL's next Hold(false)
+// (before its next Readline, or when the command that line starts
+// ends), so each line typed ahead follows a prompt of its own.
+func (w *wakeReader) release() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.holding {
+		return false
+	}
+	n := len(w.held)
+	if i := bytes.IndexAny(w.held, "\r\n"); i >= 0 {
+		n = i + 1
+		w.holding = true
+	}
+	w.rest = append(w.rest, w.held[:n]...)
+	w.held = w.held[n:]
+	return true
+}
+
+// pass splits keys typed while holding: what goes to the editor now
+// (Ctrl-C, the prefix key and the key after it) and what waits.
+func (w *wakeReader) pass(b []byte) []byte {
+	var now []byte
+	for _, c := range b {
+		switch {
+		case w.prefix:
+			w.prefix = false
+			now = append(now, c)
+		case c == prefixKey:
+			w.prefix = true
+			now = append(now, c)
+		case c == 3: // Ctrl-C: what was typed ahead goes with the command
+			w.held = w.held[:0]
+			now = append(now, c)
+		default:
+			w.held = append(w.held, c)
+		}
+	}
+	return now
 }
 
 func (w *wakeReader) start() {
@@ -82,14 +158,30 @@ func (w *wakeReader) start() {
 
 func (w *wakeReader) Read(p []byte) (int, error) {
 	w.once.Do(w.start)
-	select {
-	case b := <-w.inject:
-		return copy(p, b), nil
-	case b, ok := <-w.data:
-		if !ok {
-			return 0, w.err
+	for {
+		if len(w.rest) > 0 {
+			n := copy(p, w.rest)
+			w.rest = w.rest[n:]
+			return n, nil
 		}
-		return copy(p, b), nil
+		if len(w.held) > 0 && w.release() {
+			continue
+		}
+		select {
+		case b := <-w.inject:
+			return copy(p, b), nil
+		case <-w.changed:
+		case b, ok := <-w.data:
+			if !ok {
+				return 0, w.err
+			}
+			if w.isHolding() {
+				b = w.pass(b)
+			} else {
+				w.prefix = len(b) > 0 && b[len(b)-1] == prefixKey
+			}
+			w.rest = b
+		}
 	}
 }
 
@@ -110,6 +202,9 @@ func newReadline(cfg Config, h keyHooks) (*rlEditor, error) {
 		DisableAutoSaveHistory: true,
 		AutoComplete:           noComplete{},
 		FuncIsTerminal:         cfg.IsTerminal,
+		// Ctrl-C ends the line without "^C": most interrupts are the
+		// REPL's own (C-b d, a prompt to answer, leaving a session)
+		InterruptPrompt: "\n",
 		FuncGetWidth:           cfg.Width,
 		FuncFilterInputRune: func(r rune) (rune, bool) {
 			if r == wakeRune {
@@ -171,4 +266,5 @@ func (e *rlEditor) Wake() {
 	default:
 	}
 }
+func (e *rlEditor) Hold(on bool)  { e.in.hold(on) }
 func (e *rlEditor) Close() error { return e.rl.Close() }

@@ -160,7 +160,7 @@ func (r *repl) filterKey(k rune) (rune, bool) {
 		}
 		return k, true
 	}
-	if k == 2 {
+	if k == prefixKey {
 		r.prefix = true
 		return k, false
 	}
@@ -214,8 +214,10 @@ func (r *repl) loop() error {
 			continue
 		}
 		r.inReadline = true
+		hold := r.session != "" && r.busy
 		r.mu.Unlock()
 		r.ed.SetPrompt(r.promptText(len(block) > 0))
+		r.ed.Hold(hold)
 		line, err := r.ed.Readline()
 		r.mu.Lock()
 		r.inReadline = false
@@ -404,6 +406,7 @@ func (r *repl) refreshPrompt(session string) {
 	}
 	r.ed.SetPrompt(prompt)
 	r.ed.Refresh()
+	r.ed.Hold(p.Busy) // what was typed ahead now follows the prompt
 }
 
 // splitLastLine splits s after its last newline.
@@ -540,6 +543,7 @@ func (r *repl) event(name string, e mux.Seq) {
 		remote := r.remoteHost + "[" + name + "]: " + r.remote
 		r.mu.Unlock()
 		r.ed.SetPrompt("")
+		r.ed.Hold(true)
 		r.printf("%s%s\n", remote, e.Text)
 		_ = r.ed.SaveHistory(e.Text)
 		return
@@ -640,6 +644,7 @@ func (r *repl) servePrompts() bool {
 }
 
 func (r *repl) answer(p *mux.Prompt) mux.Answer {
+	r.ed.Hold(false) // the loop holds keys again before its next Readline
 	return p.Reply(r.ctx, r.rend, ssh.PromptFunc(r.askSSH))
 }
 

@@ -2,6 +2,8 @@ package repl_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -138,4 +140,30 @@ func TestREPLEnterShowsAScreenful(t *testing.T) {
 	if skipped < 400 || !strings.Contains(out, "\n400\n") {
 		t.Fatalf("%d skipped from %d; capture --since %d shows %d bytes", skipped, since, since, len(out))
 	}
+}
+
+// Lines typed while a command runs wait, as in pwsh's console: when it
+// ends, each shows after a prompt of its own and runs, in order; C-b d
+// and the REPL's own interrupts print no "^C".
+func TestREPLTypedAheadFollowsItsPrompt(t *testing.T) {
+	opensshd.Require(t)
+	e2e.EachSubsystem(t, func(t *testing.T, server, sub string) {
+		x, w := e2e.ReplWithSession(t, sub)
+		x.WaitPrompt(w, e2e.W1Prompt)
+		release := filepath.Join(t.TempDir(), "release")
+		x.Line(w, fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'first'", release))
+		x.WaitBusy("w1")
+		x.Line(w, "'second'")
+		x.Line(w, "'third'")
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want := regexp.MustCompile(`(?m)^first\n\[w1\]: PS .*> 'second'\nsecond\n\[w1\]: PS .*> 'third'\nthird\n\[w1\]: PS .*>$`)
+		x.Wait(w, "each typed-ahead line after its prompt, then its output", func(string) bool { return want.MatchString(history(x, w)) })
+		x.Keys(w, "C-b", "d")
+		x.WaitFor(w, "psmux-exited-0")
+		if h := history(x, w); strings.Contains(h, "^C") || !regexp.MustCompile(`(?m)^\[detached \(from session w1\)\]$`).MatchString(h) {
+			t.Fatalf("after C-b d: a ^C, or no detach line on a line of its own:\n%s", h)
+		}
+	})
 }
