@@ -205,7 +205,7 @@ func newReadline(cfg Config, h keyHooks) (*rlEditor, error) {
 		// Ctrl-C ends the line without "^C": most interrupts are the
 		// REPL's own (C-b d, a prompt to answer, leaving a session)
 		InterruptPrompt: "\n",
-		FuncGetWidth:           cfg.Width,
+		FuncGetWidth:    cfg.Width,
 		FuncFilterInputRune: func(r rune) (rune, bool) {
 			if r == wakeRune {
 				return readline.CharInterrupt, true
@@ -266,5 +266,5 @@ func (e *rlEditor) Wake() {
 	default:
 	}
 }
-func (e *rlEditor) Hold(on bool)  { e.in.hold(on) }
+func (e *rlEditor) Hold(on bool) { e.in.hold(on) }
 func (e *rlEditor) Close() error { return e.rl.Close() }

@@ -97,19 +97,19 @@ func TestHoldKeepsTypedAheadLinesForTheirPrompts(t *testing.T) {
 	}
 	w.hold(false) // ... and dropped 'two'
 	none(t, got, pw, "z")
-	w.hold(true)
-	io.WriteString(pw, "'three'\r")
-	settle(t, got, pw)
-	w.hold(false)
-	if s := next(t, got); s != "'three'\r" {
+	// typeAhead types keys while holding and returns the first release
+	typeAhead := func(keys string) string {
+		w.hold(true)
+		io.WriteString(pw, keys)
+		settle(t, got, pw)
+		w.hold(false)
+		return next(t, got)
+	}
+	if s := typeAhead("'three'\r"); s != "'three'\r" {
 		t.Fatalf("after Ctrl-C: %q; want only the line typed after it", s)
 	}
 	// without a Hold(false), the line after a released one waits
-	w.hold(true)
-	io.WriteString(pw, "'four'\r'five'\r")
-	settle(t, got, pw)
-	w.hold(false)
-	if s := next(t, got); s != "'four'\r" {
+	if s := typeAhead("'four'\r'five'\r"); s != "'four'\r" {
 		t.Fatalf("release: %q", s)
 	}
 	// holding again: 'five' does not come before the prefix key
