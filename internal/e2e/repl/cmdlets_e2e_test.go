@@ -103,6 +103,12 @@ func TestREPLCmdletForms(t *testing.T) {
 		// the ssh_config named with -ConfigFile (here the same file)
 		scr = line("New-PSSession psmux-test -Name gamma -ConfigFile " + sshd.SSHConfig)
 		must(scr, "-ConfigFile", `(?m)^ *\d+ gamma +SSH .*Opened`)
+		// no alias: the address, with -UserName, -Port, -KeyFilePath,
+		// -Subsystem and the known_hosts file through -Options
+		scr = line(fmt.Sprintf("nsn -HostName 127.0.0.1 -Name delta -UserName %s -Port %d -KeyFilePath %s -Subsystem powershell -Options @{UserKnownHostsFile='%s'}",
+			sshd.User, sshd.Port, sshd.ClientKey, sshd.KnownHosts))
+		must(scr, "-UserName -Port -KeyFilePath -Subsystem", `(?m)^ *\d+ delta +SSH +127\.0\.0\.1 .*Opened`)
+		line("Remove-PSSession -Name delta")
 
 		// Invoke-Command: $s with -ArgumentList, ( … ), a wildcard with
 		// -ThrottleLimit, -FilePath, -HostName (a temporary session)
