@@ -207,24 +207,24 @@ func (r *repl) cmdRemoveJob(a args) error {
 }
 
 func (r *repl) cmdCopy(a args) error {
-	src, dst := a["Path"], a["Destination"]
+	src, dst := a.get("Path"), a.get("Destination")
 	if src == "" || dst == "" {
 		return fmt.Errorf("repl: Copy-Item: -Path and -Destination are required")
 	}
 	var ca mux.CopyArgs
 	switch {
-	case a["ToSession"] != "":
+	case a.get("ToSession") != "":
 		local, err := filepath.Abs(src)
 		if err != nil {
 			return fmt.Errorf("repl: Copy-Item: %w", err)
 		}
-		ca = mux.CopyArgs{Target: a["ToSession"], Local: local, Remote: dst, Upload: true}
-	case a["FromSession"] != "":
+		ca = mux.CopyArgs{Target: a.get("ToSession"), Local: local, Remote: dst, Upload: true}
+	case a.get("FromSession") != "":
 		local, err := filepath.Abs(dst)
 		if err != nil {
 			return fmt.Errorf("repl: Copy-Item: %w", err)
 		}
-		ca = mux.CopyArgs{Target: a["FromSession"], Local: local, Remote: src}
+		ca = mux.CopyArgs{Target: a.get("FromSession"), Local: local, Remote: src}
 	default:
 		return fmt.Errorf("repl: Copy-Item: psmux copies with -ToSession or -FromSession")
 	}
@@ -233,7 +233,7 @@ func (r *repl) cmdCopy(a args) error {
 }
 
 func (r *repl) cmdHelp(a args) error {
-	if n := a["Name"]; n != "" {
+	if n := a.get("Name"); n != "" {
 		c := lookup(r.cmds, n)
 		if c == nil {
 			return fmt.Errorf("repl: Get-Help: psmux has no command %s (Get-Help lists them; in a session, Get-Help is the remote one)", n)

@@ -42,12 +42,16 @@ func (a args) has(n string) bool { _, ok := a[n]; return ok }
 // position, for the commands that bind a word differently there.
 func positional(n string) string { return "\x00pos:" + n }
 
-// list splits a comma list value.
+// get is a parameter's value as typed (a comma in quotes included).
+func (a args) get(n string) string { return strings.ReplaceAll(a[n], litComma, ",") }
+
+// list splits a comma list value; a comma inside quotes ('a,b') does
+// not split.
 func (a args) list(n string) []string {
 	var out []string
 	for _, s := range strings.Split(a[n], ",") {
 		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
+			out = append(out, strings.ReplaceAll(s, litComma, ","))
 		}
 	}
 	return out
@@ -137,6 +141,12 @@ func (c *command) parse(toks []token) (args, error) {
 			}
 			if p.Switch {
 				a[p.Name] = "true"
+				if i+1 < len(toks) && toks[i+1].colon { // -AsJob:$true, -AsJob:$false
+					i++
+					if strings.EqualFold(toks[i].text, "$false") {
+						delete(a, p.Name)
+					}
+				}
 				continue
 			}
 			if i+1 >= len(toks) {

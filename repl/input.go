@@ -63,6 +63,9 @@ type token struct {
 	sub   bool // ( … ): a command whose value is the argument; text is what is inside
 	hash  bool // @{ … }: a hashtable; text is what is inside
 	pipe  bool // |
+	// colon: the value of the parameter before it, joined to it by a
+	// colon (-Session:$s, -AsJob:$false)
+	colon bool
 }
 
 // matching is the index of the bracket closing the one at rs[i] (quotes
@@ -92,6 +95,13 @@ func matching(rs []rune, i int) int {
 // tokenize splits a command line the way PowerShell's parser would for
 // the simple commands psmux handles itself: words, 'quoted' and
 // "quoted" strings, { script blocks } and -Parameters.
+// litComma stands for a comma inside quotes in a token's text, so that
+// a list parameter splits 'a,b','c' into two values, not three
+// (args.get and args.list give it back as a comma).
+const litComma = "\uE001"
+
+func quotedCommas(s string) string { return strings.ReplaceAll(s, ",", litComma) }
+
 func tokenize(line string) []token {
 	var out []token
 	rs := []rune(line)
@@ -125,17 +135,23 @@ func tokenize(line string) []token {
 			for j < len(rs) && rs[j] != c {
 				j++
 			}
-			out = append(out, token{text: string(rs[i+1 : min(j, len(rs))])})
+			out = append(out, token{text: quotedCommas(string(rs[i+1 : min(j, len(rs))]))})
 			i = j + 1
+		case c == '=' && len(out) == 1 && strings.HasPrefix(out[0].text, "$") && !out[0].param:
+			out = append(out, token{text: "="}) // $s=…
+			i++
 		default:
 			j := i
 			var b strings.Builder
 			for j < len(rs) && !unicode.IsSpace(rs[j]) && rs[j] != '|' {
+				if rs[j] == '=' && len(out) == 0 && b.Len() > 1 && strings.HasPrefix(b.String(), "$") {
+					break // $s=New-PSSession …: the assignment's = is a word of its own
+				}
 				if rs[j] == '\'' || rs[j] == '"' {
 					q := rs[j]
 					j++
 					for j < len(rs) && rs[j] != q {
-						b.WriteRune(rs[j])
+						b.WriteString(quotedCommas(string(rs[j])))
 						j++
 					}
 					j++
@@ -145,9 +161,14 @@ func tokenize(line string) []token {
 				j++
 			}
 			w := b.String()
-			if len(w) > 1 && w[0] == '-' && !strings.ContainsAny(w[1:2], "0123456789") {
-				out = append(out, token{text: strings.TrimSuffix(w[1:], ":"), param: true})
-			} else {
+			switch {
+			case len(w) > 1 && w[0] == '-' && !strings.ContainsAny(w[1:2], "0123456789"):
+				name, val, colon := strings.Cut(w[1:], ":")
+				out = append(out, token{text: name, param: true})
+				if colon && val != "" {
+					out = append(out, token{text: val, colon: true})
+				}
+			default:
 				out = append(out, token{text: w})
 			}
 			i = j

@@ -108,6 +108,9 @@ func (r *repl) value(toks []token) ([]mux.Info, error) {
 	if v, ok := variable(toks[0]); ok && len(toks) == 1 {
 		return r.varRows(v)
 	}
+	if len(toks) == 1 && strings.EqualFold(toks[0].text, "$null") && !toks[0].param {
+		return nil, nil // $s = $null: the variable holds nothing
+	}
 	if toks[0].sub && len(toks) == 1 {
 		return r.value(tokenize(toks[0].text))
 	}
@@ -267,7 +270,7 @@ func (r *repl) parse(c *command, toks []token) (a args, help bool, err error) {
 			if err != nil {
 				return nil, false, err
 			}
-			t = token{text: instanceIDs(rows)}
+			t = token{text: instanceIDs(rows), colon: t.colon}
 		case !t.param && !t.block && !t.hash && strings.Contains(t.text, "$"):
 			var parts []string
 			for _, piece := range strings.Split(t.text, ",") {
@@ -282,7 +285,7 @@ func (r *repl) parse(c *command, toks []token) (a args, help bool, err error) {
 					parts = append(parts, piece)
 				}
 			}
-			t = token{text: strings.Join(parts, ",")}
+			t = token{text: strings.Join(parts, ","), colon: t.colon}
 		}
 		exp = append(exp, t)
 	}

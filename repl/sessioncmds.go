@@ -46,10 +46,10 @@ var selectParams = []cmdParam{
 // newArgs are the server's arguments for a session on host.
 func newArgs(host, name string, a args) (mux.NewArgs, error) {
 	na := mux.NewArgs{Name: name, Dest: host}
-	if u := a["UserName"]; u != "" {
+	if u := a.get("UserName"); u != "" {
 		na.SSH = append(na.SSH, "-l", u)
 	}
-	if p := a["Port"]; p != "" {
+	if p := a.get("Port"); p != "" {
 		if _, err := strconv.Atoi(p); err != nil {
 			return na, fmt.Errorf("cannot bind parameter 'Port'. Cannot convert value %q to type \"System.Int32\"", p)
 		}
@@ -61,20 +61,20 @@ func newArgs(host, name string, a args) (mux.NewArgs, error) {
 		}
 		return p
 	}
-	if k := a["KeyFilePath"]; k != "" {
+	if k := a.get("KeyFilePath"); k != "" {
 		na.SSH = append(na.SSH, "-i", abs(k))
 	}
-	if s := a["Subsystem"]; s != "" {
+	if s := a.get("Subsystem"); s != "" {
 		na.SSH = append(na.SSH, "--subsystem", s)
 	}
-	cfg := a["ConfigFile"]
+	cfg := a.get("ConfigFile")
 	if cfg == "" {
 		cfg = os.Getenv("PSMUX_SSH_CONFIG")
 	}
 	if cfg != "" {
 		na.SSH = append(na.SSH, "-F", abs(cfg))
 	}
-	if o, ok := a["Options"]; ok {
+	if o, ok := a["Options"]; ok { // a hash token: no quoted commas marked
 		kv, err := hashtable(o)
 		if err != nil {
 			return na, fmt.Errorf("cannot bind parameter 'Options': %w", err)
@@ -147,7 +147,7 @@ func localPwsh() []string {
 // and the others go on.
 func (r *repl) open(a args) ([]mux.Info, error) {
 	if a.has("Local") {
-		return r.newSession(mux.NewArgs{Name: a["Name"], Pwsh: localPwsh()})
+		return r.newSession(mux.NewArgs{Name: a.get("Name"), Pwsh: localPwsh()})
 	}
 	hosts, names := a.list("HostName"), a.list("Name")
 	if len(hosts) == 0 {
@@ -388,8 +388,8 @@ func (r *repl) cmdReconnect(a args) error {
 // script is the script Invoke-Command runs: -ScriptBlock or the local
 // -FilePath's text, called with -ArgumentList's values.
 func invokeScript(a args) (string, error) {
-	script := a["ScriptBlock"]
-	if f := a["FilePath"]; f != "" {
+	script := a.get("ScriptBlock")
+	if f := a.get("FilePath"); f != "" {
 		if script != "" {
 			return "", fmt.Errorf("parameter set cannot be resolved using the specified named parameters: -ScriptBlock and -FilePath")
 		}
@@ -476,10 +476,10 @@ func (r *repl) cmdInvoke(a args) error {
 		for _, x := range rows {
 			ids = append(ids, strconv.Itoa(x.ID))
 		}
-		return r.startJob(mux.JobArgs{Target: strings.Join(ids, ","), Script: script, Name: a["JobName"]})
+		return r.startJob(mux.JobArgs{Target: strings.Join(ids, ","), Script: script, Name: a.get("JobName")})
 	}
 	throttle := 32 // PowerShell's default ThrottleLimit
-	if t := a["ThrottleLimit"]; t != "" {
+	if t := a.get("ThrottleLimit"); t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil || n < 0 {
 			return fmt.Errorf("repl: Invoke-Command: cannot bind parameter 'ThrottleLimit': %q is not a number", t)
@@ -520,7 +520,7 @@ func (r *repl) cmdStartJob(a args) error {
 	if err != nil {
 		return fmt.Errorf("repl: Start-Job: %w", err)
 	}
-	return r.startJob(mux.JobArgs{Script: script, Name: a["Name"], Local: localPwsh()})
+	return r.startJob(mux.JobArgs{Script: script, Name: a.get("Name"), Local: localPwsh()})
 }
 
 // fanOut runs script in every session, at most throttle at once, each

@@ -59,3 +59,47 @@ func TestInvokeScriptArguments(t *testing.T) {
 		t.Fatalf("%q, want %q", s, want)
 	}
 }
+
+// The forms PowerShell binds that a naive split gets wrong: a comma
+// inside quotes is part of one value, a value joined by a colon
+// (-Session:$s, -AsJob:$false), and an assignment without spaces.
+func TestParameterForms(t *testing.T) {
+	icm := lookup(commandTable(), "icm")
+	for _, c := range []struct {
+		line string
+		args []string // the ArgumentList values
+		sess string
+		job  bool
+	}{
+		{`{ $args } -ArgumentList 'a,b','c'`, []string{"a,b", "c"}, "", false},
+		{`{ $args } -ArgumentList "x, y"`, []string{"x, y"}, "", false},
+		{`{ $args } -ArgumentList a,b`, []string{"a", "b"}, "", false},
+		{`{ 1 } -Session:w2 -AsJob:$false`, nil, "w2", false},
+		{`{ 1 } -Session:w1 -AsJob:$true`, nil, "w1", true},
+		{`{ 1 } -Session w1 -AsJob`, nil, "w1", true},
+	} {
+		a, _, err := (&repl{}).parse(icm, tokenize(c.line))
+		if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if got := a.list("ArgumentList"); !reflect.DeepEqual(got, c.args) {
+			t.Errorf("%s: ArgumentList %q, want %q", c.line, got, c.args)
+		}
+		if a.get("Session") != c.sess || a.has("AsJob") != c.job {
+			t.Errorf("%s: Session %q AsJob %v, want %q %v", c.line, a.get("Session"), a.has("AsJob"), c.sess, c.job)
+		}
+	}
+	s, err := invokeScript(args{"ScriptBlock": "$args", "ArgumentList": tokenize(`'a,b'`)[0].text})
+	if want := "& {\n$args\n} 'a,b'"; err != nil || s != want {
+		t.Fatalf("a quoted comma in -ArgumentList: %q %v, want %q", s, err, want)
+	}
+	if toks := tokenize(`-Session:$s`); len(toks) != 2 || !toks[0].param || toks[0].text != "Session" || toks[1].text != "$s" || !toks[1].colon {
+		t.Errorf("-Session:$s: tokens %+v; want the parameter, then $s joined to it", toks)
+	}
+	for _, line := range []string{`$s=New-PSSession -HostName h`, `$s = New-PSSession -HostName h`, `$s =New-PSSession -HostName h`} {
+		toks := tokenize(line)
+		if len(toks) < 3 || toks[0].text != "$s" || toks[1].text != "=" || toks[2].text != "New-PSSession" {
+			t.Errorf("%s: tokens %+v; want $s, =, New-PSSession, …", line, toks)
+		}
+	}
+}

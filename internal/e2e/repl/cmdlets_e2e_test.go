@@ -118,6 +118,14 @@ func TestREPLCmdletForms(t *testing.T) {
 		mustNot(scr, "icm $s", `gamma`)
 		scr = line("icm -Session (Get-PSSession -Name gamma) { 'from a subexpression' }")
 		must(scr, "icm (gsn)", `(?m)^\[gamma\] from a subexpression$`)
+		// an assignment without spaces, a value joined by a colon, a
+		// comma inside quotes, $null
+		line("$g=gsn -Name gamma")
+		scr = line(`icm -Session:$g { param($a, $b) "$a|$b" } -ArgumentList 'x,y','z'`)
+		must(scr, "-Session:$g, a quoted comma", `(?m)^\[gamma\] x,y\|z$`)
+		line("$g = $null")
+		scr = line("$g")
+		mustNot(scr, "$g = $null", `gamma`)
 		scr = line("Invoke-Command -Session * -ThrottleLimit 1 -ScriptBlock { 'one at a time' }")
 		for _, n := range []string{"alpha", "Beta", "gamma"} {
 			must(scr, "-Session * -ThrottleLimit 1", `(?m)^\[`+n+`\] one at a time$`)
