@@ -536,18 +536,16 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		select {
 		case <-j.done:
 		case <-ctx.Done():
-			if !a.KeepRunning {
+			if !a.KeepRunning { // else the client left (C-b d): the command goes on without it
 				j.cancel()
+				<-j.done
 			}
-			<-j.done
 		}
 	} else {
 		var err error
 		_, _, end, err = p.stream(ctx, x, f.ID, j.firstSeq, true, true, j.ID)
-		if err != nil && ctx.Err() != nil {
-			if !a.KeepRunning {
-				j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
-			}
+		if err != nil && ctx.Err() != nil && !a.KeepRunning {
+			j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
 			<-j.done
 		}
 	}

@@ -167,3 +167,28 @@ func TestREPLTypedAheadFollowsItsPrompt(t *testing.T) {
 		}
 	})
 }
+
+// C-b d while a command runs detaches at once, as tmux does: the client
+// exits and gives the terminal back while the command goes on in the
+// session (it does not wait for the command's end, reading keys meant
+// for the shell).
+func TestREPLDetachDuringACommandReturnsAtOnce(t *testing.T) {
+	opensshd.Require(t)
+	x, w := e2e.ReplWithSession(t, e2e.SubsystemCommand(t))
+	x.WaitPrompt(w, e2e.W1Prompt)
+	release := filepath.Join(t.TempDir(), "release")
+	x.Line(w, fmt.Sprintf("while (-not (Test-Path '%s')) { Start-Sleep -Milliseconds 50 }; 'after the detach'", release))
+	x.WaitBusy("w1")
+	x.Keys(w, "C-b", "d")
+	x.WaitFor(w, "psmux-exited-0") // the command is held until the release below
+	if rows := x.M.Ls(); rows[0].Availability != "Busy" {
+		t.Fatalf("after the detach: %+v; want the command still running", rows[0])
+	}
+	if err := os.WriteFile(release, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	x.M.Must("exec", "-t", "w1", "--", "'next'") // runs after the held command has ended
+	if out := x.M.Must("capture", "-t", "w1").Stdout; !strings.Contains(out, "after the detach") {
+		t.Fatalf("the command did not go on after the detach:\n%s", out)
+	}
+}
