@@ -56,6 +56,7 @@ func (p *TerminalPrompter) Prompt(ctx context.Context, req ssh.PromptRequest) ([
 			}
 			s, err := p.r.ReadString('\n')
 			if err != nil && s == "" {
+				fmt.Fprintln(p.Err) // what is said next starts a line of its own
 				return nil, fmt.Errorf("repl: reading the answer: %w", err)
 			}
 			line = strings.TrimRight(s, "\r\n")

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -162,8 +163,8 @@ func (e *HostKeyError) label() string {
 // the "ask" prompt. hostname is what x/crypto passes: "host:port" as
 // dialled.
 func (h *HostKeyChecker) Callback(ctx context.Context) gossh.HostKeyCallback {
-	return func(hostname string, _ net.Addr, key gossh.PublicKey) error {
-		return h.check(ctx, hostname, key)
+	return func(hostname string, remote net.Addr, key gossh.PublicKey) error {
+		return h.check(ctx, hostname, remote, key)
 	}
 }
 
@@ -302,7 +303,7 @@ func (h *HostKeyChecker) find(addr string, key gossh.PublicKey) (verdict, gossh.
 	return verdict{}, key, fmt.Errorf("ssh: host key for %s: %w", addr, err)
 }
 
-func (h *HostKeyChecker) check(ctx context.Context, hostname string, key gossh.PublicKey) error {
+func (h *HostKeyChecker) check(ctx context.Context, hostname string, remote net.Addr, key gossh.PublicKey) error {
 	addr, name := h.lookup(hostname)
 	v, key, err := h.find(addr, key)
 	if err != nil {
@@ -319,7 +320,7 @@ func (h *HostKeyChecker) check(ctx context.Context, hostname string, key gossh.P
 		return h.add(addr, name, key, false)
 	case "ask", "":
 		if h.Prompter != nil {
-			return h.ask(ctx, addr, name, key)
+			return h.ask(ctx, addr, name, remote, key)
 		}
 	}
 	e := h.keyError(HostKeyUnknown, name, key)
@@ -373,22 +374,53 @@ func (h *HostKeyChecker) hint(addr string) string {
 	return s + ", or add it with: " + cmd + " " + shellQuote(host) + " >> " + shellQuote(displayPath(h.Write))
 }
 
+// otherNames lists the known_hosts entries that hold key under other
+// names, "FILE:LINE: NAMES" as ssh shows them (a file that cannot be
+// read lists nothing: the prompt is only advice).
+func (h *HostKeyChecker) otherNames(key gossh.PublicKey) []string {
+	want := key.Marshal()
+	var out []string
+	for _, f := range h.Files {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) > maxKnownHostsFile {
+			continue
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			marker, hosts, k, _, _, err := gossh.ParseKnownHosts([]byte(line))
+			if err != nil || marker != "" || !bytes.Equal(k.Marshal(), want) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s:%d: %s", displayPath(f), i+1, strings.Join(hosts, ",")))
+		}
+	}
+	return out
+}
+
+// maxKnownHostsFile bounds what otherNames reads of one file.
+const maxKnownHostsFile = 16 << 20
+
 // maxReasks is how many times an answer that is neither yes, no nor the
 // fingerprint is asked again.
 const maxReasks = 3
 
-// ask shows the key and asks, as ssh does.
-func (h *HostKeyChecker) ask(ctx context.Context, addr, name string, key gossh.PublicKey) error {
+// ask shows the key and asks, in OpenSSH's words: the host as
+// known_hosts names it, the address it answered on, and the other names
+// known_hosts has for the same key.
+func (h *HostKeyChecker) ask(ctx context.Context, addr, name string, remote net.Addr, key gossh.PublicKey) error {
 	fp := gossh.FingerprintSHA256(key)
-	label := name
-	if h.Dest != "" && h.Dest != name {
-		label = h.Dest + " (" + name + ")"
+	ip := "<no hostip for proxy command>" // as ssh says when it cannot know
+	if ta, ok := remote.(*net.TCPAddr); ok && !ta.IP.IsUnspecified() {
+		ip = knownhosts.Normalize(ta.String())
+	}
+	others := "This key is not known by any other names."
+	if names := h.otherNames(key); len(names) > 0 {
+		others = "This host key is known by the following other names/addresses:\n    " + strings.Join(names, "\n    ")
 	}
 	req := PromptRequest{
 		Dest: h.Dest,
 		Kind: PromptHostKey,
-		Instruction: fmt.Sprintf("The authenticity of host '%s' can't be established.\n%s key fingerprint is %s.",
-			label, keyTypeName(key), fp),
+		Instruction: fmt.Sprintf("The authenticity of host '%s (%s)' can't be established.\n%s key fingerprint is %s.\n%s",
+			name, ip, keyTypeName(key), fp, others),
 		Questions: []Question{{Text: "Are you sure you want to continue connecting (yes/no/[fingerprint])? ", Echo: true}},
 	}
 	for try := 0; ; try++ {

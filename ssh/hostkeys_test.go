@@ -342,7 +342,8 @@ func TestHostKeyAskPrompt(t *testing.T) {
 			h := &HostKeyChecker{Files: []string{write}, Write: write, Strict: "ask", Prompter: p, Dest: "box", Warn: w.add}
 			err := checkKey(h, testAddr, key)
 			first := reqs[0]
-			wantInstr := "The authenticity of host 'box ([127.0.0.1]:2222)' can't be established.\nED25519 key fingerprint is " + fp + "."
+			// OpenSSH's words: the host as known_hosts names it, the address
+			wantInstr := "The authenticity of host '[127.0.0.1]:2222 ([127.0.0.1]:2222)' can't be established.\nED25519 key fingerprint is " + fp + ".\nThis key is not known by any other names."
 			if first.Kind != PromptHostKey || first.Dest != "box" || first.Instruction != wantInstr || len(first.Questions) != 1 ||
 				first.Questions[0].Text != "Are you sure you want to continue connecting (yes/no/[fingerprint])? " || !first.Questions[0].Echo {
 				t.Errorf("first prompt %+v", first)
@@ -469,5 +470,26 @@ func TestNewHostKeyCheckerFromConfig(t *testing.T) {
 	if !slices.Equal(h.Files, []string{"/u1", "/u2", "/g1"}) || h.Write != "/u1" || h.Strict != "accept-new" ||
 		!h.Hash || h.Alias != "al" || h.Dest != "box" || h.Prompter == nil || h.Warn == nil {
 		t.Errorf("checker %+v", h)
+	}
+}
+
+// The prompt names, as ssh does, the other known_hosts entries that hold
+// the same key, and the host as it is looked up (port 22 bare), with the
+// address it answered on.
+func TestHostKeyAskNamesOtherNames(t *testing.T) {
+	key := ed25519Key(t).PublicKey()
+	other := ed25519Key(t).PublicKey()
+	file := writeLines(t, filepath.Join(t.TempDir(), "known_hosts"), plainLine("otherhost:22", other), plainLine("127.0.0.1:2223", key), plainLine("alias.example:22", key))
+	var got string
+	p := PromptFunc(func(_ context.Context, req PromptRequest) ([]string, error) {
+		got = req.Instruction
+		return []string{"no"}, nil
+	})
+	h := &HostKeyChecker{Files: []string{file}, Write: file, Strict: "ask", Prompter: p}
+	_ = h.Callback(context.Background())("box.example:22", &net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 22}, key)
+	want := "The authenticity of host 'box.example (10.0.0.7)' can't be established.\nED25519 key fingerprint is " + gossh.FingerprintSHA256(key) + ".\n" +
+		"This host key is known by the following other names/addresses:\n    " + displayPath(file) + ":2: [127.0.0.1]:2223\n    " + displayPath(file) + ":3: alias.example"
+	if got != want {
+		t.Fatalf("the prompt:\n%s\nwant:\n%s", got, want)
 	}
 }
