@@ -255,6 +255,27 @@ func TestPoolSharesOneConnection(t *testing.T) {
 		t.Fatal("the connection did not end after its last channel closed")
 	}
 
+	// other host key rules: a connection of its own, checked by them
+	kh := *cfg
+	kh.UserKnownHostsFiles = []string{filepath.Join(t.TempDir(), "known_hosts_other")}
+	kh.StrictHostKeyChecking = "accept-new"
+	e, err := p.Open(ctx, cfg, ssh.ChannelSpec{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.Open(ctx, &kh, ssh.ChannelSpec{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Client() == f.Client() || p.Len() != 2 {
+		t.Fatalf("a destination named with another known_hosts file shared a connection checked against the first")
+	}
+	if _, err := os.Stat(kh.UserKnownHostsFiles[0]); err != nil {
+		t.Fatalf("the other known_hosts file was not consulted: %v", err)
+	}
+	e.Close()
+	f.Close()
+
 	c, err := p.Open(ctx, cfg, ssh.ChannelSpec{}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -24,8 +24,15 @@ type poolEntry struct {
 	refs  int
 }
 
+// poolKey is what makes two destinations one connection: user,
+// address and jump chain, as ssh's ControlPath %C, and unlike it the
+// host key settings too, so a session that names another known_hosts
+// file or policy has the host checked against them, never a connection
+// verified under other rules.
 func poolKey(cfg *Config) string {
-	return cfg.User + "@" + cfg.Addr() + "|" + strings.Join(cfg.ProxyJump, ",")
+	return strings.Join([]string{cfg.User + "@" + cfg.Addr(), strings.Join(cfg.ProxyJump, ","),
+		strings.Join(cfg.UserKnownHostsFiles, " "), strings.Join(cfg.GlobalKnownHostsFiles, " "),
+		cfg.StrictHostKeyChecking, cfg.HostKeyAlias}, "|")
 }
 
 // Client returns a shared connection to cfg's destination, dialling it
