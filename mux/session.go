@@ -97,6 +97,10 @@ type job struct {
 	lastSeq   atomic.Uint64 // the last event the command logged
 }
 
+// TextOpened is the session event logged when a session's runspace
+// opens (a REPL entering the session shows none, as pwsh's client).
+const TextOpened = "Opened"
+
 // Session is one named PSSession held by the server. Commands run in
 // their own goroutines, one per pipeline slot; everything else changes
 // under mu.
@@ -288,7 +292,7 @@ func (s *Session) open(ctx context.Context) error {
 			}
 			s.mu.Unlock()
 			if err == nil {
-				s.append(s.ctx, Event{Kind: KindSession, Text: "Opened"})
+				s.append(s.ctx, Event{Kind: KindSession, Text: TextOpened})
 				go s.watch(conn)
 				return nil
 			}

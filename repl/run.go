@@ -580,6 +580,9 @@ func (r *repl) event(name string, e mux.Seq) {
 	case mux.KindNoise:
 		r.printf("psmux: %s: remote: %s\n", name, e.Text)
 	case mux.KindSession:
+		if e.Text == mux.TextOpened { // the prompt says so; pwsh's Enter-PSSession prints nothing
+			return
+		}
 		r.printf("psmux: session %s: %s\n", name, e.Text)
 	}
 }

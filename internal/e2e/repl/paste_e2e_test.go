@@ -144,7 +144,8 @@ func TestREPLEnterShowsAScreenful(t *testing.T) {
 
 // Lines typed while a command runs wait, as in pwsh's console: when it
 // ends, each shows after a prompt of its own and runs, in order; C-b d
-// and the REPL's own interrupts print no "^C".
+// and the REPL's own interrupts print no "^C"; entering prints no
+// "Opened" line.
 func TestREPLTypedAheadFollowsItsPrompt(t *testing.T) {
 	opensshd.Require(t)
 	e2e.EachSubsystem(t, func(t *testing.T, server, sub string) {
@@ -164,6 +165,8 @@ func TestREPLTypedAheadFollowsItsPrompt(t *testing.T) {
 		x.WaitFor(w, "psmux-exited-0")
 		if h := history(x, w); strings.Contains(h, "^C") || !regexp.MustCompile(`(?m)^\[detached \(from session w1\)\]$`).MatchString(h) {
 			t.Fatalf("after C-b d: a ^C, or no detach line on a line of its own:\n%s", h)
+		} else if strings.Contains(h, "session w1: Opened") { // pwsh's Enter-PSSession prints nothing before the prompt
+			t.Fatalf("entering w1 printed its Opened event:\n%s", h)
 		}
 	})
 }
