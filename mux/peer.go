@@ -234,6 +234,43 @@ func decode[T any](f *Frame) (T, error) {
 	return v, nil
 }
 
+// ReconnectReply is what reconnect answers: the sessions reopened, in
+// id order, and those that could not be, with why.
+type ReconnectReply struct {
+	Sessions []Info             `json:"sessions"`
+	Failed   []ReconnectFailure `json:"failed,omitempty"`
+}
+
+// ReconnectFailure is a session reconnect could not reopen.
+type ReconnectFailure struct {
+	Name  string `json:"name"`
+	Error string `json:"error"`
+}
+
+// reconnectAll reopens ss at once, each on its own; when none could be,
+// the first one's error is the answer.
+func reconnectAll(ctx context.Context, ss []*Session) (ReconnectReply, error) {
+	errs := make([]error, len(ss))
+	var wg sync.WaitGroup
+	for i, x := range ss {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = x.reconnect(ctx) }()
+	}
+	wg.Wait()
+	var rep ReconnectReply
+	for i, x := range ss {
+		if errs[i] != nil {
+			rep.Failed = append(rep.Failed, ReconnectFailure{Name: x.Name, Error: DescribeErr(errs[i])})
+			continue
+		}
+		rep.Sessions = append(rep.Sessions, x.info())
+	}
+	if len(rep.Sessions) == 0 {
+		return rep, errorf(CodeConnect, "%s", rep.Failed[0].Error)
+	}
+	return rep, nil
+}
+
 // TargetArgs name sessions.
 type TargetArgs struct {
 	Target string `json:"target"`
@@ -372,15 +409,20 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 		return marshal(names), nil
 	case "reconnect":
-		x, err := p.sessionOf(f)
+		a, err := decode[TargetArgs](f)
 		if err != nil {
 			return nil, err
 		}
-		if err := x.reconnect(ctx); err != nil {
-			return nil, errorf(CodeConnect, "%s", DescribeErr(err))
+		ss, err := s.find(a.Target)
+		if err != nil {
+			return nil, err
 		}
+		rep, err := reconnectAll(ctx, ss)
 		s.save()
-		return marshal(x.info()), nil
+		if err != nil {
+			return nil, err
+		}
+		return marshal(rep), nil
 	case "exec":
 		return p.exec(ctx, f)
 	case "job", "job-ls", "job-wait", "job-stop", "job-remove", "job-receive":

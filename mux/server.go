@@ -347,6 +347,9 @@ type NewArgs struct {
 	// ConnectTimeout is --connect-timeout, which also bounds the wait for
 	// the PowerShell server's answer (local sessions too); 0: 30 s.
 	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"`
+	// Reconnect: the server reopens the session by itself when it goes
+	// Broken (heal.go).
+	Reconnect bool `json:"reconnect,omitempty"`
 }
 
 // MaxObjectMB bounds --max-received-object-size: one object is held
@@ -488,6 +491,9 @@ func (s *Server) save() {
 		if x.spec.ConnectTimeout != 0 {
 			opts["connect_timeout"] = x.spec.ConnectTimeout.String()
 		}
+		if x.spec.Reconnect {
+			opts["reconnect"] = "true"
+		}
 		x.mu.Lock()
 		where := x.where
 		x.mu.Unlock()
@@ -563,6 +569,7 @@ func (s *Server) restore() error {
 		if v, ok := r.Options["connect_timeout"]; ok {
 			a.ConnectTimeout, _ = time.ParseDuration(v)
 		}
+		a.Reconnect = r.Options["reconnect"] == "true"
 		opts, _ := a.options()
 		tg, terr := a.target()
 		x := newSession(s, r.ID, r.Name, tg, r.SSH, r.InitScript, opts)
@@ -585,6 +592,7 @@ func (s *Server) restore() error {
 			defer cancel()
 			if err := x.open(ctx); err != nil {
 				s.logf("restoring session %s: %v", x.Name, err)
+				x.heal()
 				return
 			}
 			if err := x.runInit(ctx); err != nil {

@@ -121,6 +121,7 @@ type Session struct {
 	wg         sync.WaitGroup
 	stop       chan struct{}
 	stopOnce   sync.Once
+	reconnMu   sync.Mutex // one reconnect at a time: a client's, or the healer's
 	// ctx ends when the session is closed; context.Cause says why (a
 	// *ClosedError). Everything the session starts derives from it.
 	ctx    context.Context
@@ -146,6 +147,7 @@ type Session struct {
 	seen         uint64        // the last event an attached client acknowledged
 	opening      chan struct{} // closed when the current open attempt ends
 	hist         []string      // commands typed in the REPL, oldest first
+	healing      bool          // the healer is reopening a Broken --reconnect session
 }
 
 // markSeen records what an attached client has shown; the next attach
@@ -311,8 +313,11 @@ func (s *Session) open(ctx context.Context) error {
 	if s.toLocked(chOpenFail, DescribeErr(err)) == nil && where.Computer != "" {
 		s.where = where
 	}
+	healing := s.healing
 	s.mu.Unlock()
-	s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
+	if !healing { // the healer's tries are said once, not each
+		s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
+	}
 	return err
 }
 
@@ -360,6 +365,7 @@ func (s *Session) watch(conn *sessions.Conn) {
 	s.mu.Unlock()
 	s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + reason})
 	s.srv.logf("session %s (%d) is Broken: %s", s.Name, s.ID, reason)
+	s.heal()
 }
 
 // DescribeErr words an error for people: a lost connection says so,
@@ -764,6 +770,8 @@ func (s *Session) close(reason string) {
 // reconnect tears down what is left of the session and opens it again,
 // re-running its init script. The old runspace's state is gone.
 func (s *Session) reconnect(ctx context.Context) error {
+	s.reconnMu.Lock()
+	defer s.reconnMu.Unlock()
 	s.mu.Lock()
 	conn, t, kill := s.conn, s.transport, s.killProc
 	if s.closingConn != nil {

@@ -45,7 +45,7 @@ var selectParams = []cmdParam{
 
 // newArgs are the server's arguments for a session on host.
 func newArgs(host, name string, a args) (mux.NewArgs, error) {
-	na := mux.NewArgs{Name: name, Dest: host}
+	na := mux.NewArgs{Name: name, Dest: host, Reconnect: a.has("Reconnect")}
 	if u := a.get("UserName"); u != "" {
 		na.SSH = append(na.SSH, "-l", u)
 	}
@@ -147,7 +147,7 @@ func localPwsh() []string {
 // and the others go on.
 func (r *repl) open(a args) ([]mux.Info, error) {
 	if a.has("Local") {
-		return r.newSession(mux.NewArgs{Name: a.get("Name"), Pwsh: localPwsh()})
+		return r.newSession(mux.NewArgs{Name: a.get("Name"), Pwsh: localPwsh(), Reconnect: a.has("Reconnect")})
 	}
 	hosts, names := a.list("HostName"), a.list("Name")
 	if len(hosts) == 0 {
@@ -357,27 +357,30 @@ func (r *repl) cmdRemove(a args) error {
 }
 
 // cmdReconnect reopens Broken sessions (a new runspace, the init script
-// run again), each in turn.
+// run again), all at once.
 func (r *repl) cmdReconnect(a args) error {
 	rows, err := r.named("Reconnect-PSSession", a)
 	if err != nil {
 		return err
 	}
-	var out []mux.Info
-	var errs []string
+	var ids []string
 	for _, x := range rows {
-		data, err := r.call("reconnect", mux.TargetArgs{Target: strconv.Itoa(x.ID)}, nil)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("[%s] %s", x.Name, strings.TrimPrefix(err.Error(), "repl: ")))
-			continue
-		}
-		var row mux.Info
-		_ = json.Unmarshal(data, &row)
-		out = append(out, row)
+		ids = append(ids, strconv.Itoa(x.ID))
 	}
-	if len(out) > 0 {
-		r.printf("psmux: reconnected: a new runspace; variables and state from before are gone\n")
-		r.printRows(out)
+	data, err := r.call("reconnect", mux.TargetArgs{Target: strings.Join(ids, ",")}, nil)
+	if err != nil {
+		if len(rows) == 1 {
+			return fmt.Errorf("repl: [%s] %s", rows[0].Name, strings.TrimPrefix(err.Error(), "repl: "))
+		}
+		return err
+	}
+	var rep mux.ReconnectReply
+	_ = json.Unmarshal(data, &rep)
+	r.printf("psmux: reconnected: a new runspace; variables and state from before are gone\n")
+	r.printRows(rep.Sessions)
+	var errs []string
+	for _, f := range rep.Failed {
+		errs = append(errs, fmt.Sprintf("[%s] %s", f.Name, f.Error))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("repl: %s", strings.Join(errs, "\n"))

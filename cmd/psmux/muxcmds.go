@@ -115,11 +115,12 @@ func trunc(s string, n int) string {
 
 // runNew is `psmux new [-n NAME] [SSHFLAGS] DEST | --local [--pwsh CMD]`.
 func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] [--max-received-object-size MB] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
+	fs := newFlagSet("new", "new [-n NAME] [--init SCRIPT] [--reconnect] [--idle-timeout D] [--policy Block|Drop] [--budget BYTES] [--max-runspaces N] [--max-received-object-size MB] ["+sshFlagsUsage+"] [--json] DEST | --local [--pwsh CMD]", stderr)
 	var sf ssh.Flags
 	sf.Register(fs)
 	name := fs.String("n", "", "session name (default Runspace<Id>)")
 	init := fs.String("init", "", "script run when the session opens and after reconnect")
+	reconnect := fs.Bool("reconnect", false, "reopen the session by itself when its link breaks (1 s, doubling to 60 s while the host answers; up to 1 h)")
 	idle := fs.Duration("idle-timeout", 0, "close the session after this long with no client and no command (default 2h; -1s: never)")
 	policy := fs.String("policy", "", "output log policy when full: Block (default) or Drop")
 	budget := fs.Int64("budget", 0, "output log memory budget in bytes (default 64 MiB)")
@@ -136,7 +137,7 @@ func runNew(g global, args []string, stdin *os.File, stdout, stderr io.Writer) i
 		return exitUsage
 	}
 	a := mux.NewArgs{Name: *name, Init: *init, IdleTimeout: *idle, Policy: *policy, Budget: *budget, MaxRunspace: *maxRS, MaxObjectMB: *maxObj,
-		ConnectTimeout: sf.ConnectTimeout}
+		ConnectTimeout: sf.ConnectTimeout, Reconnect: *reconnect}
 	switch {
 	case *local:
 		argv, code := localArgv(*pwsh, stderr)
@@ -249,7 +250,7 @@ func runLs(g global, args []string, stdin *os.File, stdout, stderr io.Writer) in
 // targetCmd runs a request that takes -t TARGET (has, rm, reconnect,
 // jobs, kill-server) and prints its answer.
 func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	usage := map[string]string{"has": "has -t S", "rm": "rm -t TARGETS | --all", "reconnect": "reconnect -t S",
+	usage := map[string]string{"has": "has -t S", "rm": "rm -t TARGETS | --all", "reconnect": "reconnect -t TARGETS",
 		"jobs": "jobs [-t S] [--json]  (without -t: the server's jobs; with it: the session's commands)", "kill-server": "kill-server"}[op]
 	fs := newFlagSet(op, usage, stderr)
 	target := fs.String("t", "", "session: name, id, glob or comma list")
@@ -289,10 +290,18 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 			fmt.Fprintf(stdout, "removed %s\n", n)
 		}
 	case "reconnect":
-		var row mux.Info
-		_ = json.Unmarshal(data, &row)
-		fmt.Fprintf(stderr, "psmux: %s reconnected: a new runspace; variables and state from before are gone\n", row.Name)
-		printRows(stdout, []mux.Info{row})
+		var rep mux.ReconnectReply
+		_ = json.Unmarshal(data, &rep)
+		for _, row := range rep.Sessions {
+			fmt.Fprintf(stderr, "psmux: %s reconnected: a new runspace; variables and state from before are gone\n", row.Name)
+		}
+		printRows(stdout, rep.Sessions)
+		for _, f := range rep.Failed {
+			fmt.Fprintf(stderr, "psmux: %s: %s\n", f.Name, f.Error)
+		}
+		if len(rep.Failed) > 0 {
+			return 1
+		}
 	case "jobs":
 		if *asJSON {
 			fmt.Fprintf(stdout, "%s\n", data)

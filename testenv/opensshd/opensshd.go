@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,7 +84,11 @@ type Sshd struct {
 	HostKey    gossh.PublicKey
 
 	signer gossh.Signer
-	proc   *process
+	bin    string
+	config string
+
+	mu   sync.Mutex // guards proc, which Restart replaces
+	proc *process
 }
 
 // Start runs sshd on a free loopback port and returns once it listens.
@@ -131,7 +136,7 @@ func Start(t testing.TB, opts Options) *Sshd {
 		}
 		res := p.waitReady(readyTimeout)
 		if res == nil {
-			s.proc = p
+			s.proc, s.bin, s.config = p, bin, config
 			s.Port = port
 			s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 			break
@@ -156,9 +161,10 @@ func Start(t testing.TB, opts Options) *Sshd {
 		t.Fatalf("opensshd: no free port after %d attempts; last log:\n%s", bindAttempts, log)
 	}
 	t.Cleanup(func() {
-		s.proc.stop()
+		p := s.process()
+		p.stop()
 		if t.Failed() {
-			t.Logf("sshd log:\n%s", s.proc.log())
+			t.Logf("sshd log:\n%s", p.log())
 		}
 	})
 
@@ -176,7 +182,45 @@ func Start(t testing.TB, opts Options) *Sshd {
 
 // Log returns what sshd has logged so far (LogLevel VERBOSE), including
 // the lines of its per-connection processes.
-func (s *Sshd) Log() string { return s.proc.log() }
+func (s *Sshd) Log() string { return s.process().log() }
+
+func (s *Sshd) process() *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// Kill kills sshd and every connection it serves (the per-connection
+// processes leave its process group), as a host that goes down does.
+func (s *Sshd) Kill() {
+	p := s.process()
+	var conns []int
+	if p.cmd.Process != nil {
+		conns = reap.Descendants(p.cmd.Process.Pid)
+	}
+	p.stop()
+	for _, pid := range conns {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// Restart starts sshd again after Kill, on the same port with the same
+// keys, and returns once it listens.
+func (s *Sshd) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	p, err := launch(s.bin, s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.waitReady(readyTimeout); err != nil {
+		p.stop()
+		t.Fatalf("opensshd: restart on port %d: %v\n%s", s.Port, err, p.log())
+	}
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+}
 
 // ClientConfig returns an x/crypto client config that logs in as User with
 // ClientKey and checks the host key against KnownHosts.

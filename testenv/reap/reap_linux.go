@@ -146,3 +146,23 @@ func scan(match func(pid int) bool) []int {
 	}
 	return out
 }
+
+// Descendants returns the children of pid, their children and so on.
+func Descendants(pid int) []int {
+	parent := map[int]int{}
+	for _, p := range scan(func(int) bool { return true }) {
+		if pp, _, _, ok := stat(p); ok {
+			parent[p] = pp
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -37,3 +37,6 @@ func (p Proc) Alive() bool { return false }
 
 // Run finds nothing outside Linux.
 func Run(mark, dir string) []Proc { return nil }
+
+// Descendants finds nothing outside Linux.
+func Descendants(int) []int { return nil }
