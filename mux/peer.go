@@ -723,6 +723,9 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 			return from, totalLost, nil, err
 		}
 		evs, next, lost := x.log.Read(from, 256, buf[:0])
+		if len(evs) > 0 {
+			x.syncJournal(evs[len(evs)-1].Seq) // what a client is shown is on disk first
+		}
 		if lost > 0 {
 			totalLost += lost
 			e := encodeEvent(Event{Kind: KindSession, Text: fmt.Sprintf("%d events were dropped (Drop policy, log budget full)", lost)})

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/psmux/psmux/mux/journal"
 	"github.com/psmux/psmux/mux/outlog"
 	"github.com/psmux/psmux/mux/store"
 	"github.com/psmux/psmux/sessions"
@@ -269,6 +272,11 @@ func (s *Server) remove(x *Session, reason string) {
 	delete(s.sessions, x.ID)
 	s.mu.Unlock()
 	x.close(reason)
+	if dir := s.journalDir(x.InstanceID); dir != "" {
+		if err := journal.Remove(dir); err != nil {
+			s.logf("session %s: %v", x.Name, err)
+		}
+	}
 	x.log.Release() // what a client still reads of it no longer counts
 	s.cursors.forget(x.InstanceID)
 	s.save()
@@ -400,6 +408,36 @@ func (a NewArgs) target() (Target, error) {
 	return Target{Dest: a.Dest, Flags: f}, nil
 }
 
+// JournalLimit is how much of one session's log is kept on disk.
+const JournalLimit = 256 << 20
+
+// journalDir is where a session's log is kept on disk, "" without a
+// state directory.
+func (s *Server) journalDir(instanceID string) string {
+	if s.cfg.StateFile == "" || instanceID == "" || strings.ContainsAny(instanceID, `/\.`) {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(s.cfg.StateFile), "logs", instanceID)
+}
+
+// openJournal opens x's log on disk (fresh: what a directory of that
+// name held is gone); nil, logged, when it cannot be.
+func (s *Server) openJournal(x *Session, fresh bool) *journal.Journal {
+	dir := s.journalDir(x.InstanceID)
+	if dir == "" {
+		return nil
+	}
+	if fresh {
+		_ = journal.Remove(dir)
+	}
+	j, _, _, err := journal.Open(dir, JournalLimit, 1)
+	if err != nil {
+		s.logf("session %s: its log will not be kept on disk: %v", x.Name, err)
+		return nil
+	}
+	return j
+}
+
 // resolve is where a session goes and how it is held.
 func (a NewArgs) resolve() (Target, SessionOptions, error) {
 	tg, err := a.target()
@@ -446,6 +484,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	x.spec = a
 	s.sessions[id] = x
 	s.mu.Unlock()
+	x.jr = s.openJournal(x, true)
 	if err := x.open(ctx); err != nil {
 		s.mu.Lock()
 		delete(s.sessions, id)
@@ -526,7 +565,7 @@ func quoteArgv(argv []string) []string {
 
 // textRestored begins a restored session's log: what a client attaching
 // to it reads first.
-const textRestored = "Restored after the server restarted: a new runspace; the variables, state and log from before are gone"
+const textRestored = "Restored after the server restarted: a new runspace here; the variables and state from before are gone, the output above is from before"
 
 // restore brings back the saved sessions; each reopens in the
 // background and shows Restored until its first command, or Broken
@@ -548,6 +587,7 @@ func (s *Server) restore() error {
 		return nil
 	}
 	s.nextID = max(reg.NextID, 1)
+	s.forgetJournals(reg)
 	for _, r := range reg.Sessions {
 		a := NewArgs{Name: r.Name, Dest: r.Dest, SSH: r.SSH, Init: r.InitScript}
 		if r.Pwsh != "" {
@@ -572,6 +612,13 @@ func (s *Server) restore() error {
 		a.Reconnect = r.Options["reconnect"] == "true"
 		opts, _ := a.options()
 		tg, terr := a.target()
+		// the log on disk: what it printed before, numbered on
+		j, recs, cut := s.restoreJournal(r, opts)
+		if len(recs) > 0 {
+			opts.FirstSeq = recs[0].Seq
+		} else if j != nil {
+			opts.FirstSeq = j.Next()
+		}
 		x := newSession(s, r.ID, r.Name, tg, r.SSH, r.InitScript, opts)
 		x.spec, x.InstanceID, x.Created, x.restored = a, r.InstanceID, r.Created, true
 		x.where = Where{Computer: r.ComputerName, User: r.UserName, Transport: map[string]string{"Local": "Process"}[r.Transport], Configuration: r.ConfigurationName}
@@ -580,6 +627,19 @@ func (s *Server) restore() error {
 		}
 		s.sessions[r.ID] = x
 		s.nextID = max(s.nextID, r.ID+1)
+		for _, rec := range recs {
+			if seq, err := x.log.Append(noWait, rec.Data); err != nil || seq != rec.Seq {
+				s.logf("session %s: restoring its log stopped at event %d: %v", r.Name, rec.Seq, err)
+				break
+			}
+		}
+		if len(recs) > 0 {
+			x.log.Ack(recs[len(recs)-1].Seq) // history: evicted first when memory is short
+		}
+		x.jr = j
+		if cut != nil {
+			x.append(x.ctx, Event{Kind: KindSession, Text: "the log on disk ended in a torn or damaged record, cut: " + cut.String()})
+		}
 		x.append(x.ctx, Event{Kind: KindSession, Text: textRestored})
 		if terr != nil {
 			_ = x.toLocked(chOpenFail, terr.Error())
@@ -601,6 +661,50 @@ func (s *Server) restore() error {
 		}()
 	}
 	return nil
+}
+
+// restoreJournal opens a restored session's log on disk and reads back
+// the newest events that fit its memory budget; a cut is logged.
+func (s *Server) restoreJournal(r store.Record, opts SessionOptions) (*journal.Journal, []journal.Record, *journal.Cut) {
+	dir := s.journalDir(r.InstanceID)
+	if dir == "" {
+		return nil, nil, nil
+	}
+	keep := opts.Budget
+	if keep <= 0 {
+		keep = outlog.DefaultBudget
+	}
+	j, recs, cut, err := journal.Open(dir, JournalLimit, keep/2) // half: each event also costs its overhead
+	if err != nil {
+		s.logf("session %s: its log on disk cannot be read: %v", r.Name, err)
+		return nil, nil, nil
+	}
+	if cut != nil {
+		s.logf("session %s: its log on disk was cut: %s", r.Name, cut)
+	}
+	return j, recs, cut
+}
+
+// forgetJournals removes the logs on disk of sessions the registry no
+// longer lists (removed, or closed before the server stopped).
+func (s *Server) forgetJournals(reg store.Registry) {
+	if s.cfg.StateFile == "" {
+		return
+	}
+	dir := filepath.Join(filepath.Dir(s.cfg.StateFile), "logs")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	listed := map[string]bool{}
+	for _, r := range reg.Sessions {
+		listed[r.InstanceID] = true
+	}
+	for _, e := range ents {
+		if !listed[e.Name()] {
+			_ = journal.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // sshPrompt relays an SSH question to the client that asked for the

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/psmux/psmux/mux/journal"
 	"github.com/psmux/psmux/mux/outlog"
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -44,6 +45,9 @@ type SessionOptions struct {
 	// HandshakeTimeout bounds the wait for the server to open the pool;
 	// 0: sessions.DefaultHandshakeTimeout (the connect timeout's default).
 	HandshakeTimeout time.Duration
+	// FirstSeq is the log's first sequence number (0: 1): a session
+	// restored with its journal continues its numbering.
+	FirstSeq uint64
 }
 
 // Info is a session's row: Get-PSSession's columns plus psmux's.
@@ -116,12 +120,14 @@ type Session struct {
 	spec       NewArgs // as created, for the registry
 	opts       SessionOptions
 	log        *outlog.Log
+	jr         *journal.Journal // the log on disk; nil without a state directory
 	noiseLost  atomic.Int64 // noise lines the log had no room for
 	slots      chan struct{}
 	wg         sync.WaitGroup
 	stop       chan struct{}
 	stopOnce   sync.Once
 	reconnMu   sync.Mutex // one reconnect at a time: a client's, or the healer's
+	jrFailed   sync.Once
 	// ctx ends when the session is closed; context.Cause says why (a
 	// *ClosedError). Everything the session starts derives from it.
 	ctx    context.Context
@@ -173,7 +179,7 @@ func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, 
 	}
 	s := &Session{srv: srv, ID: id, Name: name, InstanceID: uuid.NewString(), Created: time.Now(),
 		target: tg, flagArgs: flagArgs, init: init, opts: opts,
-		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy, Shared: srv.mem}),
+		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy, Shared: srv.mem, First: opts.FirstSeq}),
 		slots: make(chan struct{}, opts.MaxRunspaces), stop: make(chan struct{}),
 		state: Opening, attached: map[*peer]bool{}, attachCh: make(chan struct{}), opening: make(chan struct{}),
 		jobs: map[int]*job{}, lastActive: time.Now()}
@@ -213,11 +219,44 @@ func (s *Session) toLocked(c change, reason string) error {
 }
 
 func (s *Session) append(ctx context.Context, e Event) uint64 {
-	seq, err := s.log.Append(ctx, encodeEvent(e))
+	seq, err := s.appendData(ctx, encodeEvent(e))
 	if err != nil {
 		return 0
 	}
+	if s.jr != nil && e.Kind != KindHost && e.Kind != KindMsg {
+		// a command's start and end, a session's news: on disk now,
+		// whether or not a client is there to read them
+		_ = s.jr.Sync(seq, 0)
+	}
 	return seq
+}
+
+// appendData appends an encoded event to the log and its journal.
+func (s *Session) appendData(ctx context.Context, data []byte) (uint64, error) {
+	seq, err := s.log.Append(ctx, data)
+	if err == nil && s.jr != nil {
+		if jerr := s.jr.Append(seq, data); jerr != nil {
+			s.journalFailed(jerr)
+		}
+	}
+	return seq, err
+}
+
+// journalFailed logs, once, that the session's log is no longer kept on
+// disk (a full or failing disk); the session goes on in memory.
+func (s *Session) journalFailed(err error) {
+	s.jrFailed.Do(func() { s.srv.logf("session %s (%d): its log is no longer written to disk: %v", s.Name, s.ID, err) })
+}
+
+// syncJournal puts every event up to seq on disk before a client is
+// shown it, so that what anyone saw survives the server.
+func (s *Session) syncJournal(seq uint64) {
+	if s.jr == nil {
+		return
+	}
+	if err := s.jr.Sync(seq, time.Second); err != nil {
+		s.journalFailed(err)
+	}
 }
 
 // appendJob appends one of j's events and notes it as j's last.
@@ -272,7 +311,7 @@ func (s *Session) open(ctx context.Context) error {
 		// Never waits: a full Block log must not stall the goroutine
 		// that reads the server's stderr or noise. What does not fit
 		// is counted.
-		if _, err := s.log.Append(noWait, encodeEvent(Event{Kind: KindNoise, Text: text})); err != nil {
+		if _, err := s.appendData(noWait, encodeEvent(Event{Kind: KindNoise, Text: text})); err != nil {
 			s.noiseLost.Add(1)
 		}
 	}
@@ -740,7 +779,10 @@ func (s *Session) close(reason string) {
 		}
 		_ = s.toLocked(chClose, s.reason) // from any state but Closing and Closed, and close runs once
 		s.mu.Unlock()
-		s.log.CloseWith(encodeEvent(Event{Kind: KindSession, Text: "Closed: " + reason}))
+		closed := encodeEvent(Event{Kind: KindSession, Text: "Closed: " + reason})
+		if seq := s.log.CloseWith(closed); s.jr != nil && seq != 0 {
+			_ = s.jr.Append(seq, closed)
+		}
 		s.mu.Lock()
 		for _, j := range s.jobs {
 			j.cancel()
@@ -760,6 +802,9 @@ func (s *Session) close(reason string) {
 			kill()
 		}
 		s.wg.Wait()
+		if s.jr != nil {
+			_ = s.jr.Close()
+		}
 		s.mu.Lock()
 		_ = s.toLocked(chClosed, reason)
 		s.ended = time.Now()

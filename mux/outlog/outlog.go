@@ -97,6 +97,9 @@ type Options struct {
 	// DefaultLagGrace. A reader that keeps reading, only slower than
 	// another, acknowledges within it and is never cut off.
 	LagGrace time.Duration
+	// First is the sequence number of the first event (0: 1), for a
+	// log restored from disk, whose numbering continues.
+	First uint64
 }
 
 // DefaultLagGrace is Options.LagGrace's default.
@@ -294,7 +297,8 @@ func New(o Options) *Log {
 	if grace <= 0 {
 		grace = DefaultLagGrace
 	}
-	l := &Log{budget: b, policy: o.Policy, first: 1, next: 1, shared: o.Shared, lagGrace: grace}
+	first := max(o.First, 1)
+	l := &Log{budget: b, policy: o.Policy, first: first, next: first, shared: o.Shared, lagGrace: grace}
 	if l.shared != nil {
 		l.shared.mu.Lock()
 		l.shared.logs[l] = struct{}{}

@@ -92,9 +92,10 @@ func TestKillServerDuringRestore(t *testing.T) {
 	}
 }
 
-// A session restored after the server died says, to whoever attaches
-// or captures it, that its runspace and log from before are gone.
-func TestRestoredSessionSaysWhatIsGone(t *testing.T) {
+// A session restored after the server died keeps what it printed (its
+// log is on disk), and says, to whoever attaches or captures it, that
+// its runspace is new: the restart line follows the old output.
+func TestRestoredSessionKeepsItsLog(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
 	m.Must("new", "-n", "r", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
 	m.Must("exec", "-t", "r", "--", "'before'")
@@ -105,13 +106,17 @@ func TestRestoredSessionSaysWhatIsGone(t *testing.T) {
 	e2e.WaitGone(t, pid)
 	m.Must("start-server")
 	t.Cleanup(func() { m.Run("kill-server") })
-	const gone = "a new runspace; the variables, state and log from before are gone"
-	a := m.Attach("-t", "r")
-	a.WaitErr(t, gone) // session events go to stderr
+	const restarted = "a new runspace here; the variables and state from before are gone, the output above is from before"
+	a := m.Attach("-t", "r", "--since", "1")
+	a.WaitErr(t, restarted) // session events go to stderr
 	a.Stdin.Close()
 	a.Wait()
-	if c := m.Must("capture", "-t", "r"); !strings.Contains(c.Stderr, gone) || strings.Contains(c.Stdout, "before\n") {
-		out := c.Stdout + c.Stderr
-		t.Fatalf("capture of a restored session: %q; want it to say what is gone", out)
+	c := m.Must("capture", "-t", "r")
+	if !strings.Contains(c.Stderr, restarted) || !strings.Contains(c.Stdout, "PS> 'before'\nbefore\n") {
+		t.Fatalf("capture of a restored session: stdout %q, stderr %q; want the output from before and the restart line", c.Stdout, c.Stderr)
+	}
+	m.Must("exec", "-t", "r", "--", "'after'")
+	if c := m.Must("capture", "-t", "r").Stdout; !strings.Contains(c, "before\nPS> 'after'\nafter\n") {
+		t.Fatalf("capture after a command in the restored session:\n%s", c)
 	}
 }
