@@ -121,7 +121,7 @@ type Session struct {
 	opts       SessionOptions
 	log        *outlog.Log
 	jr         *journal.Journal // the log on disk; nil without a state directory
-	noiseLost  atomic.Int64 // noise lines the log had no room for
+	noiseLost  atomic.Int64     // noise lines the log had no room for
 	slots      chan struct{}
 	wg         sync.WaitGroup
 	stop       chan struct{}

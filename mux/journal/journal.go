@@ -20,7 +20,7 @@ const (
 	headerSize = 16
 	// MaxRecord caps one record's data; a header claiming more is corrupt.
 	MaxRecord = 256 << 20
-	suffix = ".seg"
+	suffix    = ".seg"
 )
 
 // SegmentSize is where a segment file is rotated (a variable for tests).

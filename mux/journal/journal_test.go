@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-func rec(i int) []byte { return fmt.Appendf(nil, `{"line":%d,"text":"%s"}`, i, bytes.Repeat([]byte{'x'}, i%37)) }
+func rec(i int) []byte {
+	return fmt.Appendf(nil, `{"line":%d,"text":"%s"}`, i, bytes.Repeat([]byte{'x'}, i%37))
+}
 
 // write appends records 1..n, closes, and returns the directory.
 func write(t *testing.T, n int) string {
