@@ -3,6 +3,8 @@ package failures_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,4 +81,52 @@ func tail(s string) string {
 		return "…" + s[len(s)-2000:]
 	}
 	return s
+}
+
+// A log on disk whose last segment was torn or damaged (a crash in the
+// middle of a write, a bad disk) is cut where it stops making sense: the
+// server starts, says so in its log and in the session's, and serves
+// every record before the cut; nothing after it is misread.
+func TestDamagedLogOnDiskIsCut(t *testing.T) {
+	for round := range 6 {
+		m := e2e.NewMuxEnv(t)
+		m.Must("new", "-n", "d", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+		m.Must("exec", "-t", "d", "--", "1..3000")
+		m.Must("kill-server")
+		segs, _ := filepath.Glob(filepath.Join(m.State, "psmux", "*", "logs", "*", "*.seg"))
+		if len(segs) == 0 {
+			t.Fatalf("no segment files under %s", m.State)
+		}
+		last := segs[len(segs)-1]
+		data, err := os.ReadFile(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, size := rand.IntN(len(data)), len(data)
+		if round%2 == 0 {
+			data = data[:off] // torn
+		} else {
+			data[off] ^= 0x5a // damaged
+		}
+		if err := os.WriteFile(last, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m.Must("start-server")
+		c := m.Must("capture", "-t", "d")
+		got := 0
+		for _, l := range strings.Split(c.Stdout, "\n") {
+			if n, err := strconv.Atoi(l); err == nil {
+				if n != got+1 {
+					t.Fatalf("round %d (byte %d of %d): capture shows %d after %d", round, off, size, n, got)
+				}
+				got = n
+			}
+		}
+		cutSaid := strings.Contains(c.Stderr, "cut: ")
+		if round%2 == 1 && (!cutSaid || !strings.Contains(m.Log(), "its log on disk was cut")) {
+			t.Fatalf("round %d: a damaged byte at %d and no cut reported:\n%s\n%s", round, off, c.Stderr, m.Log())
+		}
+		t.Logf("round %d: byte %d of %d %s; %d lines served, cut reported %v", round, off, size, map[bool]string{true: "torn", false: "damaged"}[round%2 == 0], got, cutSaid)
+		m.Must("kill-server")
+	}
 }
