@@ -53,20 +53,31 @@ type segment struct {
 }
 
 // Journal is one session's log on disk. Its methods are safe for
-// concurrent use.
+// concurrent use. Append only queues a record; a writer goroutine of
+// the journal's own writes the queue in batches, and writes its buffer
+// to the file whenever the queue is empty, so an appender never waits
+// for the disk.
 type Journal struct {
 	dir   string
 	limit int64
 
 	mu      sync.Mutex
-	written sync.Cond // broadcast when next advances
-	segs    []segment // oldest first; the last is being written
-	f       *os.File
-	w       *bufio.Writer
-	next    uint64            // the sequence number the next record written has
+	cond    sync.Cond         // broadcast when the queue, flushed, err or closed change
+	next    uint64            // the sequence number the next queued record has
 	pending map[uint64][]byte // records that came before the ones ahead of them
+	queue   []Record          // in order, for the writer
+	flushed uint64            // every record up to it is in the file
+	want    uint64            // what a Sync waits for
 	err     error             // the first write error; the journal stops then
 	closed  bool
+	done    chan struct{} // closed when the writer has ended
+	timer   *time.Timer   // FlushDelay after the first record queued
+
+	// the writer's own
+	segs  []segment // oldest first; the last is being written
+	f     *os.File
+	w     *bufio.Writer
+	spare []Record
 }
 
 // Open opens the journal in dir (made owner-only if missing), keeping
@@ -77,8 +88,8 @@ func Open(dir string, limit, keep int64) (*Journal, []Record, *Cut, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, limit: limit, pending: map[uint64][]byte{}}
-	j.written.L = &j.mu
+	j := &Journal{dir: dir, limit: limit, pending: map[uint64][]byte{}, done: make(chan struct{})}
+	j.cond.L = &j.mu
 	segs, err := j.list()
 	if err != nil {
 		return nil, nil, nil, err
@@ -119,6 +130,8 @@ func Open(dir string, limit, keep int64) (*Journal, []Record, *Cut, error) {
 		}
 	}
 	recs = slices.Clip(recs)
+	j.flushed = max(j.next, 1) - 1
+	go j.writer()
 	return j, recs, cut, nil
 }
 
@@ -223,11 +236,10 @@ func checksum(seq, data []byte) uint32 {
 	return crc32.Update(crc32.Checksum(seq, castagnoli), castagnoli, data)
 }
 
-// Append adds the record with sequence number seq. Records may arrive
-// out of order (several goroutines append to one log); each is written
-// once all before it are. A record at or before one already written is
-// ignored. After a write error Append returns it and writes nothing
-// more.
+// Append queues the record with sequence number seq. Records may arrive
+// out of order (several goroutines append to one log); each is queued
+// once all before it are. A record at or before one already queued is
+// ignored. After a write error or Close, Append returns the error.
 func (j *Journal) Append(seq uint64, data []byte) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -239,6 +251,7 @@ func (j *Journal) Append(seq uint64, data []byte) error {
 	}
 	if j.next == 0 {
 		j.next = seq // the first record of a new journal
+		j.flushed = seq - 1
 	}
 	switch {
 	case seq < j.next:
@@ -247,27 +260,106 @@ func (j *Journal) Append(seq uint64, data []byte) error {
 		j.pending[seq] = data
 		return nil
 	}
-	if err := j.writeLocked(seq, data); err != nil {
-		return err
-	}
-	for {
+	before := len(j.queue)
+	j.queue = append(j.queue, Record{Seq: seq, Data: data})
+	j.next++
+	for len(j.pending) > 0 {
 		d, ok := j.pending[j.next]
 		if !ok {
 			break
 		}
 		delete(j.pending, j.next)
-		if err := j.writeLocked(j.next, d); err != nil {
-			return err
+		j.queue = append(j.queue, Record{Seq: j.next, Data: d})
+		j.next++
+	}
+	// the writer is woken for a batch, for a Sync waiting on this
+	// record, or at the latest FlushDelay after a record is queued;
+	// never for each record
+	if before < batchSize && len(j.queue) >= batchSize || j.want > j.flushed && j.want < j.next {
+		j.cond.Broadcast()
+	}
+	if before == 0 {
+		if j.timer == nil {
+			j.timer = time.AfterFunc(FlushDelay, j.flushSoon)
+		} else {
+			j.timer.Reset(FlushDelay)
 		}
 	}
-	j.written.Broadcast()
 	return nil
 }
 
-func (j *Journal) writeLocked(seq uint64, data []byte) error {
-	if j.f == nil || j.segs[len(j.segs)-1].size >= SegmentSize {
-		if err := j.rotateLocked(seq); err != nil {
+// FlushDelay bounds how long a record waits in memory for the file when
+// nobody asks for it (a variable for tests).
+var FlushDelay = 100 * time.Millisecond
+
+func (j *Journal) flushSoon() {
+	j.mu.Lock()
+	j.want = max(j.want, j.next-1)
+	j.cond.Broadcast()
+	j.mu.Unlock()
+}
+
+// batchSize is how many queued records wake the writer.
+const batchSize = 256
+
+// writer writes the queue until Close, then fsyncs and closes the file.
+func (j *Journal) writer() {
+	defer close(j.done)
+	for {
+		j.mu.Lock()
+		for (len(j.queue) == 0 || len(j.queue) < batchSize && j.want < j.queue[len(j.queue)-1].Seq && j.want <= j.flushed) && !j.closed {
+			j.cond.Wait()
+		}
+		batch := j.queue
+		j.queue, j.spare = j.spare[:0], nil
+		closing := j.closed && len(batch) == 0
+		failed := j.err != nil
+		j.mu.Unlock()
+		if closing {
+			err := j.finish()
+			j.mu.Lock()
+			if err != nil && j.err == nil {
+				j.err = err
+			}
+			j.cond.Broadcast()
+			j.mu.Unlock()
+			return
+		}
+		var err error
+		if !failed {
+			for _, r := range batch {
+				if err = j.write(r.Seq, r.Data); err != nil {
+					break
+				}
+			}
+		}
+		// nothing more to write, or a Sync waiting: the buffer goes to
+		// the file (the page cache, which a killed process cannot lose)
+		j.mu.Lock()
+		flush := err == nil && !failed && (len(j.queue) == 0 || j.want > j.flushed)
+		j.mu.Unlock()
+		if flush && j.w != nil {
+			if ferr := j.w.Flush(); ferr != nil {
+				err = fmt.Errorf("journal: %w", ferr)
+			}
+		}
+		j.mu.Lock()
+		if flush && err == nil {
+			j.flushed = batch[len(batch)-1].Seq
+		}
+		if err != nil && j.err == nil {
 			j.err = err
+		}
+		clear(batch)
+		j.spare = batch[:0]
+		j.cond.Broadcast()
+		j.mu.Unlock()
+	}
+}
+
+func (j *Journal) write(seq uint64, data []byte) error {
+	if j.f == nil || j.segs[len(j.segs)-1].size >= SegmentSize {
+		if err := j.rotate(seq); err != nil {
 			return err
 		}
 	}
@@ -276,33 +368,23 @@ func (j *Journal) writeLocked(seq uint64, data []byte) error {
 	binary.BigEndian.PutUint64(h[8:16], seq)
 	binary.BigEndian.PutUint32(h[4:8], checksum(h[8:16], data))
 	if _, err := j.w.Write(h[:]); err != nil {
-		j.err = fmt.Errorf("journal: %w", err)
-		return j.err
+		return fmt.Errorf("journal: %w", err)
 	}
 	if _, err := j.w.Write(data); err != nil {
-		j.err = fmt.Errorf("journal: %w", err)
-		return j.err
+		return fmt.Errorf("journal: %w", err)
 	}
 	j.segs[len(j.segs)-1].size += headerSize + int64(len(data))
-	j.next = seq + 1
 	return nil
 }
 
-// rotateLocked closes the segment being written (fsynced) and starts
-// one whose first record is seq; or, just opened, goes on writing the
-// last segment if it has room.
-func (j *Journal) rotateLocked(seq uint64) error {
+// rotate closes the segment being written (fsynced) and starts one
+// whose first record is seq; or, just opened, goes on writing the last
+// segment if it has room.
+func (j *Journal) rotate(seq uint64) error {
 	if j.f != nil {
-		if err := j.w.Flush(); err != nil {
-			return fmt.Errorf("journal: %w", err)
+		if err := j.finish(); err != nil {
+			return err
 		}
-		if err := j.f.Sync(); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		if err := j.f.Close(); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		j.f = nil
 	}
 	if n := len(j.segs); n > 0 && j.segs[n-1].size < SegmentSize {
 		f, err := os.OpenFile(j.segs[n-1].path, os.O_WRONLY|os.O_APPEND, 0o600)
@@ -334,46 +416,10 @@ func (j *Journal) rotateLocked(seq uint64) error {
 	return nil
 }
 
-// Sync writes every record up to seq to the file, waiting at most wait
-// for records before it that are still on their way (Append from
-// another goroutine).
-func (j *Journal) Sync(seq uint64, wait time.Duration) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.closed { // Close wrote everything
-		return j.err
-	}
-	if j.next <= seq && wait > 0 {
-		deadline := time.AfterFunc(wait, func() {
-			j.mu.Lock()
-			j.written.Broadcast()
-			j.mu.Unlock()
-		})
-		start := time.Now()
-		for j.next <= seq && j.err == nil && time.Since(start) < wait {
-			j.written.Wait()
-		}
-		deadline.Stop()
-	}
-	if j.err != nil {
-		return j.err
-	}
-	if j.w == nil {
-		return nil
-	}
-	if err := j.w.Flush(); err != nil {
-		j.err = fmt.Errorf("journal: %w", err)
-	}
-	return j.err
-}
-
-// Close writes what is buffered, fsyncs and closes the file.
-func (j *Journal) Close() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.closed = true
+// finish writes the buffer, fsyncs and closes the segment file.
+func (j *Journal) finish() error {
 	if j.f == nil {
-		return j.err
+		return nil
 	}
 	err := j.w.Flush()
 	if serr := j.f.Sync(); err == nil {
@@ -382,10 +428,59 @@ func (j *Journal) Close() error {
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
 	}
-	j.f = nil
-	if err != nil && j.err == nil {
-		j.err = fmt.Errorf("journal: %w", err)
+	j.f, j.w = nil, nil
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
+	return nil
+}
+
+// Sync waits, at most wait, until every record up to seq is in the
+// file (records before it still on their way from another goroutine
+// included). With wait 0 it does not wait.
+func (j *Journal) Sync(seq uint64, wait time.Duration) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.flushed >= seq || j.err != nil {
+		return j.err
+	}
+	j.want = max(j.want, seq)
+	j.cond.Broadcast()
+	if wait <= 0 {
+		return nil
+	}
+	expired := false
+	t := time.AfterFunc(wait, func() {
+		j.mu.Lock()
+		expired = true
+		j.cond.Broadcast()
+		j.mu.Unlock()
+	})
+	defer t.Stop()
+	for j.flushed < seq && j.err == nil && !expired {
+		select {
+		case <-j.done:
+			return j.err
+		default:
+		}
+		j.cond.Wait()
+	}
+	return j.err
+}
+
+// Close writes what is queued, fsyncs and closes the file, and returns
+// the first write error.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.timer != nil {
+		j.timer.Stop()
+	}
+	j.closed = true
+	j.cond.Broadcast()
+	j.mu.Unlock()
+	<-j.done
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	return j.err
 }
 

@@ -200,3 +200,33 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// A record nobody syncs reaches the file on its own (FlushDelay), so a
+// killed server keeps it; a Sync waiting for a record still on its way
+// from another goroutine returns once it comes.
+func TestRecordsReachTheFileUnasked(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	j, _, _, _ := Open(dir, 0, 0)
+	defer j.Close()
+	j.Append(1, rec(1))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) { // polling the file
+		seg, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%020d.seg", 1)))
+		if len(seg) == headerSize+len(rec(1)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a record appended with no Sync is not in the file: %d bytes", len(seg))
+		}
+	}
+	j.Append(3, rec(3)) // 2 is on its way
+	synced := make(chan error)
+	go func() { synced <- j.Sync(3, time.Minute) }()
+	j.Append(2, rec(2))
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%020d.seg", 1)))
+	if want := 3*headerSize + len(rec(1)) + len(rec(2)) + len(rec(3)); len(seg) != want {
+		t.Fatalf("after Sync(3): %d bytes in the file; want %d", len(seg), want)
+	}
+}
