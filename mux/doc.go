@@ -7,7 +7,10 @@
 // busy semantics; the server's jobs (a parent job with a child per
 // session, Ids never reused); prompts relayed to one interactive client;
 // idle timeouts; a registry saved atomically (mux/store) so sessions
-// come back after a restart. Clients reach it with Connect, which starts
+// come back after a restart, with their logs kept on disk (mux/journal)
+// and read back; sessions created with --reconnect reopened by the
+// server when their link breaks (heal.go); Start-Job's local processes.
+// Clients reach it with Connect, which starts
 // the server on demand as tmux's client_connect does; FanOut is the one
 // throttled fan-out of exec, invoke and Invoke-Command.
 package mux
