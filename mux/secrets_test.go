@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/testenv/opensshd"
 	"github.com/psmux/psmux/testenv/sshserver"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -104,5 +106,53 @@ func TestRegistryAndLogKeepNoRelayedSecret(t *testing.T) {
 		if strings.Contains(logged, secret) {
 			t.Errorf("the server's log holds the secret %q:\n%s", secret, logged)
 		}
+	}
+}
+
+// The log on disk never holds a prompt's secret answer (Read-Host
+// -AsSecureString, Get-Credential's password): the journal files are
+// scanned after the server shut down.
+func TestJournalKeepsNoSecret(t *testing.T) {
+	const secure = "ss-Jr4-journal"
+	pwshsim := opensshd.BuildPwshsim(t)
+	state := filepath.Join(t.TempDir(), "state", "sessions.json")
+	srv, dial := serveConfig(t, mux.Config{Version: "test", StateFile: state})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := dial(true, func(p *mux.Prompt) mux.Answer {
+		return mux.Answer{XML: string(clixml.Encode(nil, clixml.Value{Kind: clixml.SecureString, Text: secure}))}
+	})
+	if _, err := c.Call(ctx, "new", mux.NewArgs{Name: "j", Pwsh: []string{pwshsim, "-s"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Attach(ctx, mux.AttachArgs{Target: "j"}, nil); err != nil { // the attached client answers prompts
+		t.Fatal(err)
+	}
+	data, err := dial(true, nil).Call(ctx, "exec", mux.ExecArgs{Target: "j", Interactive: true, Script: "$s = Read-Host -AsSecureString 'secret'; 'read it'"}, nil)
+	var res mux.ExecResult
+	json.Unmarshal(data, &res)
+	if err != nil || res.State != "Completed" {
+		t.Fatalf("Read-Host -AsSecureString: %+v %v", res, err)
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	filepath.WalkDir(filepath.Dir(state), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		files++
+		if strings.Contains(string(b), secure) {
+			t.Errorf("%s holds the secret", p)
+		}
+		if strings.HasSuffix(p, ".seg") && !strings.Contains(string(b), "read it") {
+			t.Errorf("%s, a segment of the log, does not hold the command's output", p)
+		}
+		return nil
+	})
+	if files < 2 {
+		t.Fatalf("%d files in the state directory; want the registry and the log on disk", files)
 	}
 }

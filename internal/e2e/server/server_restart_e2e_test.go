@@ -119,4 +119,13 @@ func TestRestoredSessionKeepsItsLog(t *testing.T) {
 	if c := m.Must("capture", "-t", "r").Stdout; !strings.Contains(c, "before\nPS> 'after'\nafter\n") {
 		t.Fatalf("capture after a command in the restored session:\n%s", c)
 	}
+	// rm removes the log on disk too
+	logs := filepath.Join(m.State, "psmux", "*", "logs", "*")
+	if dirs, _ := filepath.Glob(logs); len(dirs) != 1 {
+		t.Fatalf("logs on disk before rm: %q; want the session's", dirs)
+	}
+	m.Must("rm", "-t", "r")
+	if dirs, _ := filepath.Glob(logs); len(dirs) != 0 {
+		t.Fatalf("logs on disk after rm: %q", dirs)
+	}
 }
