@@ -334,6 +334,26 @@ func TestDoctor(t *testing.T) {
 // TestReadmeTesthostWalkthrough follows the README: start testhost with
 // a --dir, then psmux invoke with the ssh_config it wrote.
 func TestReadmeTesthostWalkthrough(t *testing.T) {
+	dir := startTesthost(t)
+	r := e2e.PsmuxRun(t, nil, "invoke", "-F", filepath.Join(dir, "ssh_config"), "psmux-test", "--", "$x = 6 * 7; $x")
+	if r.Code != 0 || r.Stdout != "42\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	readme, err := os.ReadFile(filepath.Join(e2e.Root(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"go run ./testenv/cmd/testhost --dir", "invoke -F /tmp/th/ssh_config psmux-test -- '$x = 6 * 7; $x'"} {
+		if !strings.Contains(string(readme), step) {
+			t.Fatalf("the README no longer shows %q; keep this test and the README in step", step)
+		}
+	}
+}
+
+// startTesthost builds and starts the README's testhost and returns its
+// --dir, which holds the ssh_config it wrote.
+func startTesthost(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "testhost")
 	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(e2e.Root(), "testenv", "cmd", "testhost")).CombinedOutput(); err != nil {
 		t.Fatalf("build testhost: %v\n%s", err, out)
@@ -355,19 +375,7 @@ func TestReadmeTesthostWalkthrough(t *testing.T) {
 		for sc.Scan() {
 		}
 	}()
-	r := e2e.PsmuxRun(t, nil, "invoke", "-F", filepath.Join(dir, "ssh_config"), "psmux-test", "--", "$x = 6 * 7; $x")
-	if r.Code != 0 || r.Stdout != "42\n" {
-		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
-	}
-	readme, err := os.ReadFile(filepath.Join(e2e.Root(), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range []string{"go run ./testenv/cmd/testhost --dir", "invoke -F /tmp/th/ssh_config psmux-test -- '$x = 6 * 7; $x'"} {
-		if !strings.Contains(string(readme), step) {
-			t.Fatalf("the README no longer shows %q; keep this test and the README in step", step)
-		}
-	}
+	return dir
 }
 
 // TestNoiseBeforeFirstPacket: a login banner or rc-file output before
