@@ -321,6 +321,9 @@ func TestWrongPasswordIsAuthError(t *testing.T) {
 	p := ssh.PromptFunc(func(_ context.Context, r ssh.PromptRequest) ([]string, error) {
 		tries++
 		notes = append(notes, r.Instruction)
+		if len(r.Questions) != 1 || r.Questions[0].Text != "bob@127.0.0.1's password: " { // ssh's words, user@host once
+			t.Errorf("the question %+v; want ssh's \"bob@127.0.0.1's password: \"", r.Questions)
+		}
 		return []string{"nope"}, nil
 	})
 	cfg := h.resolve(t, "bob@127.0.0.1", ssh.Overrides{Port: h.srv.Port(), Options: []string{"UserKnownHostsFile=" + h.known, "IdentityAgent=none", "NumberOfPasswordPrompts=2"}})
