@@ -16,10 +16,11 @@
 // the cut is reported; every record before it is served, none after it
 // is misread.
 //
-// Durability: Append writes into a buffer; Sync writes it to the file
-// (the page cache), which a killed process cannot lose: the session
-// calls it before any client is shown an event, so whatever a client
-// saw is on disk. A segment is fsynced when it is rotated and when the
-// journal is closed; an operating-system crash can lose what was
-// written since.
+// Durability: Append queues a record; the journal's writer goroutine
+// writes queued records to the file (the page cache, which a killed
+// process cannot lose) in batches, at the latest FlushDelay (100 ms)
+// after they were queued, and at once when Sync asks: the session calls
+// Sync before any client is shown an event, so whatever a client saw is
+// on disk. A segment is fsynced when it is rotated and when the journal
+// is closed; an operating-system crash can lose what was written since.
 package journal

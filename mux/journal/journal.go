@@ -54,9 +54,9 @@ type segment struct {
 
 // Journal is one session's log on disk. Its methods are safe for
 // concurrent use. Append only queues a record; a writer goroutine of
-// the journal's own writes the queue in batches, and writes its buffer
-// to the file whenever the queue is empty, so an appender never waits
-// for the disk.
+// the journal's own writes the queue in batches, one write(2) each, when
+// 1024 records are queued, when a Sync waits, or FlushDelay after the
+// first record was queued, so an appender never waits for the disk.
 type Journal struct {
 	dir   string
 	limit int64
@@ -66,6 +66,7 @@ type Journal struct {
 	next    uint64            // the sequence number the next queued record has
 	pending map[uint64][]byte // records that came before the ones ahead of them
 	queue   []Record          // in order, for the writer
+	queued  int64             // the queue's bytes
 	flushed uint64            // every record up to it is in the file
 	want    uint64            // what a Sync waits for
 	err     error             // the first write error; the journal stops then
@@ -76,7 +77,7 @@ type Journal struct {
 	// the writer's own
 	segs  []segment // oldest first; the last is being written
 	f     *os.File
-	w     *bufio.Writer
+	buf   []byte // a batch's bytes; dropped when idle
 	spare []Record
 }
 
@@ -260,8 +261,14 @@ func (j *Journal) Append(seq uint64, data []byte) error {
 		j.pending[seq] = data
 		return nil
 	}
-	before := len(j.queue)
+	// a disk slower than the session holds the session back, rather
+	// than the queue growing without bound
+	for j.queued > maxQueued && !j.closed && j.err == nil {
+		j.cond.Wait()
+	}
+	before, from := len(j.queue), j.next
 	j.queue = append(j.queue, Record{Seq: seq, Data: data})
+	j.queued += int64(len(data))
 	j.next++
 	for len(j.pending) > 0 {
 		d, ok := j.pending[j.next]
@@ -270,12 +277,13 @@ func (j *Journal) Append(seq uint64, data []byte) error {
 		}
 		delete(j.pending, j.next)
 		j.queue = append(j.queue, Record{Seq: j.next, Data: d})
+		j.queued += int64(len(d))
 		j.next++
 	}
 	// the writer is woken for a batch, for a Sync waiting on this
 	// record, or at the latest FlushDelay after a record is queued;
 	// never for each record
-	if before < batchSize && len(j.queue) >= batchSize || j.want > j.flushed && j.want < j.next {
+	if before < batchSize && len(j.queue) >= batchSize || j.want >= from && j.want < j.next {
 		j.cond.Broadcast()
 	}
 	if before == 0 {
@@ -299,8 +307,12 @@ func (j *Journal) flushSoon() {
 	j.mu.Unlock()
 }
 
-// batchSize is how many queued records wake the writer.
-const batchSize = 256
+// batchSize is how many queued records wake the writer; maxQueued is
+// how many bytes may wait for it before Append does.
+const (
+	batchSize = 1024
+	maxQueued = 8 << 20
+)
 
 // writer writes the queue until Close, then fsyncs and closes the file.
 func (j *Journal) writer() {
@@ -308,10 +320,13 @@ func (j *Journal) writer() {
 	for {
 		j.mu.Lock()
 		for (len(j.queue) == 0 || len(j.queue) < batchSize && j.want < j.queue[len(j.queue)-1].Seq && j.want <= j.flushed) && !j.closed {
+			if len(j.queue) == 0 {
+				j.buf = nil // an idle session holds no buffer
+			}
 			j.cond.Wait()
 		}
 		batch := j.queue
-		j.queue, j.spare = j.spare[:0], nil
+		j.queue, j.spare, j.queued = j.spare[:0], nil, 0
 		closing := j.closed && len(batch) == 0
 		failed := j.err != nil
 		j.mu.Unlock()
@@ -327,24 +342,10 @@ func (j *Journal) writer() {
 		}
 		var err error
 		if !failed {
-			for _, r := range batch {
-				if err = j.write(r.Seq, r.Data); err != nil {
-					break
-				}
-			}
-		}
-		// nothing more to write, or a Sync waiting: the buffer goes to
-		// the file (the page cache, which a killed process cannot lose)
-		j.mu.Lock()
-		flush := err == nil && !failed && (len(j.queue) == 0 || j.want > j.flushed)
-		j.mu.Unlock()
-		if flush && j.w != nil {
-			if ferr := j.w.Flush(); ferr != nil {
-				err = fmt.Errorf("journal: %w", ferr)
-			}
+			err = j.writeBatch(batch)
 		}
 		j.mu.Lock()
-		if flush && err == nil {
+		if err == nil && !failed {
 			j.flushed = batch[len(batch)-1].Seq
 		}
 		if err != nil && j.err == nil {
@@ -357,23 +358,39 @@ func (j *Journal) writer() {
 	}
 }
 
-func (j *Journal) write(seq uint64, data []byte) error {
-	if j.f == nil || j.segs[len(j.segs)-1].size >= SegmentSize {
-		if err := j.rotate(seq); err != nil {
-			return err
+// writeBatch writes records to the segment files, one write(2) per
+// segment touched: in the page cache, which a killed process cannot
+// lose.
+func (j *Journal) writeBatch(batch []Record) error {
+	buf := j.buf[:0]
+	for _, r := range batch {
+		if j.f == nil || j.segs[len(j.segs)-1].size >= SegmentSize {
+			if err := j.put(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			if err := j.rotate(r.Seq); err != nil {
+				return err
+			}
 		}
+		var h [headerSize]byte
+		binary.BigEndian.PutUint32(h[0:4], uint32(len(r.Data)))
+		binary.BigEndian.PutUint64(h[8:16], r.Seq)
+		binary.BigEndian.PutUint32(h[4:8], checksum(h[8:16], r.Data))
+		buf = append(append(buf, h[:]...), r.Data...)
+		j.segs[len(j.segs)-1].size += headerSize + int64(len(r.Data))
 	}
-	var h [headerSize]byte
-	binary.BigEndian.PutUint32(h[0:4], uint32(len(data)))
-	binary.BigEndian.PutUint64(h[8:16], seq)
-	binary.BigEndian.PutUint32(h[4:8], checksum(h[8:16], data))
-	if _, err := j.w.Write(h[:]); err != nil {
+	j.buf = buf
+	return j.put(buf)
+}
+
+func (j *Journal) put(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if _, err := j.w.Write(data); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	j.segs[len(j.segs)-1].size += headerSize + int64(len(data))
 	return nil
 }
 
@@ -391,7 +408,7 @@ func (j *Journal) rotate(seq uint64) error {
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		j.f, j.w = f, bufio.NewWriterSize(f, 64<<10)
+		j.f = f
 		return nil
 	}
 	path := filepath.Join(j.dir, fmt.Sprintf("%020d%s", seq, suffix))
@@ -399,7 +416,7 @@ func (j *Journal) rotate(seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	j.f, j.w = f, bufio.NewWriterSize(f, 64<<10)
+	j.f = f
 	j.segs = append(j.segs, segment{first: seq, path: path})
 	// the oldest segments go when the journal is over its limit
 	var total int64
@@ -416,19 +433,16 @@ func (j *Journal) rotate(seq uint64) error {
 	return nil
 }
 
-// finish writes the buffer, fsyncs and closes the segment file.
+// finish fsyncs and closes the segment file.
 func (j *Journal) finish() error {
 	if j.f == nil {
 		return nil
 	}
-	err := j.w.Flush()
-	if serr := j.f.Sync(); err == nil {
-		err = serr
-	}
+	err := j.f.Sync()
 	if cerr := j.f.Close(); err == nil {
 		err = cerr
 	}
-	j.f, j.w = nil, nil
+	j.f = nil
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
