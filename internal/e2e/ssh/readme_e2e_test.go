@@ -34,6 +34,12 @@ func TestReadmeRunCommand(t *testing.T) {
 	}
 	cmd := exec.Command("sh", "-c", line)
 	cmd.Dir = e2e.Root()
+	// as a user runs it: CI's GOFLAGS=-v would make go run list packages
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOFLAGS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil || stdout.String() != "answer: 42\n" || stderr.Len() != 0 {
