@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/psmux/psmux/mux/store"
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/testenv/pwshsim"
 )
@@ -187,4 +189,23 @@ func TestIdleTimeStartsWhenOpened(t *testing.T) {
 			t.Fatalf("3 s after it opened: %s; want Closed by its 2 s IdleTimeout", st)
 		}
 	})
+}
+
+// A save that comes while the server shuts down (a reconnect or the
+// healer ending then) keeps the registry as it was: the sessions closing
+// with the server are the ones to come back, with their logs on disk.
+func TestSaveDuringShutdownKeepsTheRegistry(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "sessions.json")
+	srv := memServer(t, Config{StateFile: state})
+	if _, err := srv.create(t.Context(), NewArgs{Name: "kept", Pwsh: []string{"pwsh"}, IdleTimeout: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv.save()
+	reg, err := store.Load(state)
+	if err != nil || len(reg.Sessions) != 1 || reg.Sessions[0].Name != "kept" {
+		t.Fatalf("the registry after a save during shutdown: %+v %v; want the session kept", reg.Sessions, err)
+	}
 }

@@ -51,7 +51,11 @@ func (s *Session) healLoop() {
 	defer func() {
 		s.mu.Lock()
 		s.healing = false
+		again := s.state == Broken && s.ctx.Err() == nil
 		s.mu.Unlock()
+		if again { // broken again before this loop let go: a new one heals it
+			s.heal()
+		}
 	}()
 	start, delay := time.Now(), HealFirst
 	for attempt := 1; ; attempt++ {
@@ -65,6 +69,10 @@ func (s *Session) healLoop() {
 		s.mu.Lock()
 		st := s.state
 		s.mu.Unlock()
+		if st == Opening { // a client's reconnect under way: see how it ends
+			attempt--
+			continue
+		}
 		if st != Broken { // reconnected by a client, or closing
 			return
 		}

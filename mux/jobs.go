@@ -480,7 +480,7 @@ func (s *Server) openBackground(ctx context.Context, argv []string) (*Session, e
 	s.background[x] = struct{}{}
 	s.mu.Unlock()
 	if err := x.open(ctx); err != nil {
-		s.dropBackground(x, "open failed")
+		s.dropBackground(x, "open failed", true)
 		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
 	return x, nil
@@ -490,7 +490,7 @@ func (s *Server) openBackground(ctx context.Context, argv []string) (*Session, e
 // (or at once when it could not start); the job keeps its log.
 func (s *Server) endWithJob(x *Session, j *job) {
 	if j == nil {
-		s.dropBackground(x, "the job could not start")
+		s.dropBackground(x, "the job could not start", true)
 		return
 	}
 	s.mu.Lock()
@@ -503,7 +503,7 @@ func (s *Server) endWithJob(x *Session, j *job) {
 	go func() {
 		defer s.wg.Done()
 		<-j.done // the session's close ends it too
-		s.dropBackground(x, "the job ended")
+		s.dropBackground(x, "the job ended", false)
 	}()
 }
 
@@ -517,8 +517,13 @@ func (j *serverJob) forget() {
 	}
 }
 
-func (s *Server) dropBackground(x *Session, reason string) {
+// dropBackground closes a background job's process; release: no job
+// holds its log, which leaves the memory budget at once.
+func (s *Server) dropBackground(x *Session, reason string, release bool) {
 	x.close(reason)
+	if release {
+		x.log.Release()
+	}
 	s.mu.Lock()
 	delete(s.background, x)
 	s.mu.Unlock()

@@ -418,10 +418,10 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 			return nil, err
 		}
 		rep, err := reconnectAll(ctx, ss)
-		s.save()
 		if err != nil {
 			return nil, err
 		}
+		s.save()
 		return marshal(rep), nil
 	case "exec":
 		return p.exec(ctx, f)

@@ -428,7 +428,10 @@ func (s *Server) openJournal(x *Session, fresh bool) *journal.Journal {
 		return nil
 	}
 	if fresh {
-		_ = journal.Remove(dir)
+		if err := journal.Remove(dir); err != nil {
+			s.logf("session %s: its log will not be kept on disk: %v", x.Name, err)
+			return nil
+		}
 	}
 	j, _, _, err := journal.Open(dir, JournalLimit, 1)
 	if err != nil {
@@ -482,9 +485,9 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	s.nextID++
 	x := newSession(s, id, name, tg, a.SSH, a.Init, opts)
 	x.spec = a
+	x.jr = s.openJournal(x, true) // before anyone can find the session
 	s.sessions[id] = x
 	s.mu.Unlock()
-	x.jr = s.openJournal(x, true)
 	if err := x.open(ctx); err != nil {
 		s.mu.Lock()
 		delete(s.sessions, id)
@@ -506,6 +509,10 @@ func (s *Server) save() {
 		return
 	}
 	s.mu.Lock()
+	if s.closed { // shutting down: the sessions closing now are to come back
+		s.mu.Unlock()
+		return
+	}
 	reg := store.Registry{Version: 1, NextID: s.nextID}
 	for _, x := range s.sessions {
 		if x.closed() { // listed until the server restarts, not after
@@ -629,7 +636,22 @@ func (s *Server) restore() error {
 		s.nextID = max(s.nextID, r.ID+1)
 		for _, rec := range recs {
 			if seq, err := x.log.Append(noWait, rec.Data); err != nil || seq != rec.Seq {
-				s.logf("session %s: restoring its log stopped at event %d: %v", r.Name, rec.Seq, err)
+				// the numbering in memory and on disk part: the log on
+				// disk starts again rather than mislabel what follows
+				s.logf("session %s: restoring its log stopped at event %d (%v); its log on disk starts again", r.Name, rec.Seq, err)
+				_ = j.Close()
+				if j = s.openJournal(x, true); j != nil {
+					for from := uint64(0); ; {
+						evs, next, _ := x.log.Read(from, 256, nil)
+						if len(evs) == 0 {
+							break
+						}
+						for _, e := range evs {
+							_ = j.Append(e.Seq, e.Data)
+						}
+						from = next
+					}
+				}
 				break
 			}
 		}
@@ -670,14 +692,23 @@ func (s *Server) restoreJournal(r store.Record, opts SessionOptions) (*journal.J
 	if dir == "" {
 		return nil, nil, nil
 	}
-	keep := opts.Budget
-	if keep <= 0 {
-		keep = outlog.DefaultBudget
+	budget := opts.Budget
+	if budget <= 0 {
+		budget = outlog.DefaultBudget
 	}
-	j, recs, cut, err := journal.Open(dir, JournalLimit, keep/2) // half: each event also costs its overhead
+	j, recs, cut, err := journal.Open(dir, JournalLimit, budget/2)
 	if err != nil {
 		s.logf("session %s: its log on disk cannot be read: %v", r.Name, err)
 		return nil, nil, nil
+	}
+	// what is read back fits half the memory budget, each event's
+	// overhead counted (the log would refuse the rest)
+	var used int64
+	for i := len(recs) - 1; i >= 0; i-- {
+		if used += int64(len(recs[i].Data)) + outlog.EventOverhead; used > budget/2 {
+			recs = recs[i+1:]
+			break
+		}
 	}
 	if cut != nil {
 		s.logf("session %s: its log on disk was cut: %s", r.Name, cut)

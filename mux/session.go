@@ -235,7 +235,11 @@ func (s *Session) append(ctx context.Context, e Event) uint64 {
 func (s *Session) appendData(ctx context.Context, data []byte) (uint64, error) {
 	seq, err := s.log.Append(ctx, data)
 	if err == nil && s.jr != nil {
-		if jerr := s.jr.Append(seq, data); jerr != nil {
+		add := s.jr.Append
+		if ctx == noWait {
+			add = s.jr.AppendNoWait
+		}
+		if jerr := add(seq, data); jerr != nil {
 			s.journalFailed(jerr)
 		}
 	}

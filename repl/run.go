@@ -214,10 +214,9 @@ func (r *repl) loop() error {
 			continue
 		}
 		r.inReadline = true
-		hold := r.session != "" && r.busy
+		r.ed.Hold(r.session != "" && r.busy) // under mu: refreshPrompt's Hold(false) cannot come first
 		r.mu.Unlock()
 		r.ed.SetPrompt(r.promptText(len(block) > 0))
-		r.ed.Hold(hold)
 		line, err := r.ed.Readline()
 		r.mu.Lock()
 		r.inReadline = false
@@ -406,7 +405,11 @@ func (r *repl) refreshPrompt(session string) {
 	}
 	r.ed.SetPrompt(prompt)
 	r.ed.Refresh()
-	r.ed.Hold(p.Busy) // what was typed ahead now follows the prompt
+	r.mu.Lock()
+	if r.session == session {
+		r.ed.Hold(r.busy) // what was typed ahead now follows the prompt
+	}
+	r.mu.Unlock()
 }
 
 // splitLastLine splits s after its last newline.

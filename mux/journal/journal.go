@@ -241,7 +241,13 @@ func checksum(seq, data []byte) uint32 {
 // out of order (several goroutines append to one log); each is queued
 // once all before it are. A record at or before one already queued is
 // ignored. After a write error or Close, Append returns the error.
-func (j *Journal) Append(seq uint64, data []byte) error {
+func (j *Journal) Append(seq uint64, data []byte) error { return j.append(seq, data, true) }
+
+// AppendNoWait is Append for a caller that must never wait (a session's
+// stderr reader): past the queue's bound it queues anyway.
+func (j *Journal) AppendNoWait(seq uint64, data []byte) error { return j.append(seq, data, false) }
+
+func (j *Journal) append(seq uint64, data []byte, wait bool) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -263,7 +269,8 @@ func (j *Journal) Append(seq uint64, data []byte) error {
 	}
 	// a disk slower than the session holds the session back, rather
 	// than the queue growing without bound
-	for j.queued > maxQueued && !j.closed && j.err == nil {
+	for wait && j.queued > maxQueued && !j.closed && j.err == nil {
+		j.cond.Broadcast() // the writer takes the queue now, not at its timer
 		j.cond.Wait()
 	}
 	before, from := len(j.queue), j.next
