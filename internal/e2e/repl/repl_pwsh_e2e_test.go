@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
 )
@@ -54,11 +55,19 @@ func TestREPLHostSizeIsTerminal(t *testing.T) {
 	check := func() {
 		t.Helper()
 		size := strings.TrimSpace(x.Tmux("display", "-p", "-t", w, "#{pane_width}x#{pane_height}"))
-		x.Tmux("send-keys", "-t", w, "C-l")
-		x.Line(w, `$r = $Host.UI.RawUI; "size=$($r.WindowSize.Width)x$($r.WindowSize.Height) buffer=$($r.BufferSize.Width)x$($r.BufferSize.Height)"`)
-		s := x.Wait(w, "the size", func(s string) bool { return regexp.MustCompile(`(?m)^size=`).MatchString(s) })
-		if want := "size=" + size + " buffer=" + size; !strings.Contains(s, want) {
-			t.Fatalf("want %s:\n%s", want, s)
+		// tmux resizes the pane's terminal in its own time after
+		// resize-window returns: a command may still see the old size
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			x.Tmux("send-keys", "-t", w, "C-l")
+			x.Line(w, `$r = $Host.UI.RawUI; "size=$($r.WindowSize.Width)x$($r.WindowSize.Height) buffer=$($r.BufferSize.Width)x$($r.BufferSize.Height)"`)
+			s := x.Wait(w, "the size", func(s string) bool {
+				return regexp.MustCompile(`(?m)^size=`).MatchString(s) && strings.HasPrefix(e2e.LastLine(s), "[w1]: W")
+			})
+			if want := "size=" + size + " buffer=" + size; strings.Contains(s, want) {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("want %s:\n%s", want, s)
+			}
 		}
 		x.WaitPrompt(w, `^\[w1\]: W`+strings.Split(size, "x")[0]+`>$`)
 	}
