@@ -94,6 +94,25 @@ func (m *MuxEnv) Ls() []mux.Info {
 	return rows
 }
 
+// WaitState polls psmux ls until session name is in state and returns
+// its row; it fails after two minutes (a loaded CI machine).
+func (m *MuxEnv) WaitState(name, state string) mux.Info {
+	m.T.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rows := m.Ls()
+		for _, r := range rows {
+			if r.Name == name && r.State == state {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			m.T.Fatalf("%s not %s within 2m: %+v\n%s", name, state, rows, m.Must("capture", "-t", name).Stdout)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server
+	}
+}
+
 func (m *MuxEnv) ServerPID() int {
 	m.T.Helper()
 	re := regexp.MustCompile(`listening on .* \(pid (\d+)\)`)

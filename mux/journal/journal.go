@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -161,18 +162,8 @@ func (j *Journal) list() ([]segment, error) {
 		}
 		segs = append(segs, segment{first: first, path: filepath.Join(j.dir, name)})
 	}
-	slices.SortFunc(segs, func(a, b segment) int { return cmpU64(a.first, b.first) })
+	slices.SortFunc(segs, func(a, b segment) int { return cmp.Compare(a.first, b.first) })
 	return segs, nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // read reads one segment's records, each after prev (0: any first

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
 	"github.com/psmux/psmux/mux"
@@ -160,13 +159,7 @@ func TestREPLCmdletForms(t *testing.T) {
 		scr = line(fmt.Sprintf("New-PSSession -HostName psmux-test -Name flaky -Port %d -Options @{UserKnownHostsFile='%s'; ServerAliveInterval=1; ServerAliveCountMax=3}", proxy.Port(), kh))
 		must(scr, "-Port -Options", `(?m)^ *\d+ flaky +SSH .*Opened`)
 		proxy.ResetAll()
-		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) { // polling the server
-			if rows := x.M.Ls(); len(rows) == 4 && rows[3].Name == "flaky" && rows[3].State == "Broken" {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("flaky never went Broken after the reset: %+v", rows)
-			}
-		}
+		x.M.WaitState("flaky", "Broken")
 		scr = line("Reconnect-PSSession -Name flaky")
 		must(scr, "Reconnect-PSSession", `reconnected: a new runspace`)
 		must(scr, "Reconnect-PSSession", `(?m)^ *\d+ flaky +SSH .*Opened`)

@@ -6,27 +6,8 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
-	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/testenv/opensshd"
 )
-
-// waitState polls psmux ls until session name is in state, or fails
-// after d.
-func waitState(t *testing.T, m *e2e.MuxEnv, name, state string, d time.Duration) mux.Info {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		for _, r := range m.Ls() {
-			if r.Name == name && r.State == state {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not %s within %s: %+v\n%s", name, state, d, m.Ls(), m.Must("capture", "-t", name).Stdout)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the server
-	}
-}
 
 // A session created with --reconnect heals by itself (issue 14 item 3):
 // its sshd is killed, with every connection, and started again a little
@@ -42,8 +23,8 @@ func TestReconnectingSessionHealsWhenTheHostComesBack(t *testing.T) {
 		m.NewSSH(sshd, "plain")
 		m.Must("exec", "-t", "healing", "--", "$x = 'before'")
 		sshd.Kill()
-		waitState(t, m, "healing", "Broken", 2*time.Minute)
-		waitState(t, m, "plain", "Broken", 2*time.Minute)
+		m.WaitState("healing", "Broken")
+		m.WaitState("plain", "Broken")
 		// down until the healer has found nobody answering twice
 		for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(m.Log(), "session healing (1): reconnecting (attempt 3)"); time.Sleep(50 * time.Millisecond) {
 			if time.Now().After(deadline) {
@@ -52,7 +33,7 @@ func TestReconnectingSessionHealsWhenTheHostComesBack(t *testing.T) {
 		}
 		sshd.Restart(t)
 		back := time.Now()
-		waitState(t, m, "healing", "Opened", 2*time.Minute)
+		m.WaitState("healing", "Opened")
 		t.Logf("%s: Opened again %s after sshd came back", server, time.Since(back).Round(10*time.Millisecond))
 		out := m.Must("exec", "-t", "healing", "--", `"[$x] $marker"`).Stdout
 		if strings.TrimSpace(out) != "[] from init" {

@@ -339,12 +339,8 @@ func TestReadmeTesthostWalkthrough(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "42\n" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
-	readme, err := os.ReadFile(filepath.Join(e2e.Root(), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, step := range []string{"go run ./testenv/cmd/testhost --dir", "invoke -F /tmp/th/ssh_config psmux-test -- '$x = 6 * 7; $x'"} {
-		if !strings.Contains(string(readme), step) {
+		if !strings.Contains(readme(t), step) {
 			t.Fatalf("the README no longer shows %q; keep this test and the README in step", step)
 		}
 	}
