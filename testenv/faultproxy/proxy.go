@@ -404,10 +404,13 @@ func (p *Proxy) write(c *conn, dir Direction, dst net.Conn, q <-chan chunk) {
 				p.mu.Unlock()
 			}
 			if verdict == trip {
+				// Reset first, then let writers pass again: a writer let
+				// through before the reset would forward bytes beyond
+				// the budget on a connection about to be reset.
+				p.ResetAll()
 				p.mu.Lock()
 				p.tripping = false
 				p.mu.Unlock()
-				p.ResetAll()
 				return
 			}
 			if err != nil {
