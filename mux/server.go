@@ -408,8 +408,24 @@ func (a NewArgs) target() (Target, error) {
 	return Target{Dest: a.Dest, Flags: f}, nil
 }
 
-// JournalLimit is how much of one session's log is kept on disk.
+// JournalLimit is how much of one session's log is kept on disk at
+// least (at least twice its budget: what the log counts as retained is
+// on disk).
 const JournalLimit = 256 << 20
+
+// MemoryTail is how much of a session's log, once on disk, stays in
+// memory too (at most twice that): what attached clients read live and
+// the last screenful of a replay. The rest is read back from disk.
+const MemoryTail = 128 << 10
+
+// journalLimit is the disk limit for a session with budget (0: the
+// default).
+func journalLimit(budget int64) int64 {
+	if budget <= 0 {
+		budget = outlog.DefaultBudget
+	}
+	return max(JournalLimit, 2*budget)
+}
 
 // journalDir is where a session's log is kept on disk, "" without a
 // state directory.
@@ -433,7 +449,12 @@ func (s *Server) openJournal(x *Session, fresh bool) *journal.Journal {
 			return nil
 		}
 	}
-	j, _, _, err := journal.Open(dir, JournalLimit, 1)
+	j, _, _, err := journal.Open(dir, journalLimit(x.log.Stats().Budget))
+	if err == nil {
+		if err = j.Follow(x.log, MemoryTail, nil); err != nil {
+			_ = j.Close()
+		}
+	}
 	if err != nil {
 		s.logf("session %s: its log will not be kept on disk: %v", x.Name, err)
 		return nil
@@ -620,10 +641,8 @@ func (s *Server) restore() error {
 		opts, _ := a.options()
 		tg, terr := a.target()
 		// the log on disk: what it printed before, numbered on
-		j, recs, cut := s.restoreJournal(r, opts)
-		if len(recs) > 0 {
-			opts.FirstSeq = recs[0].Seq
-		} else if j != nil {
+		j, history, cut := s.restoreJournal(r, opts)
+		if j != nil {
 			opts.FirstSeq = j.Next()
 		}
 		x := newSession(s, r.ID, r.Name, tg, r.SSH, r.InitScript, opts)
@@ -634,29 +653,14 @@ func (s *Server) restore() error {
 		}
 		s.sessions[r.ID] = x
 		s.nextID = max(s.nextID, r.ID+1)
-		for _, rec := range recs {
-			if seq, err := x.log.Append(noWait, rec.Data); err != nil || seq != rec.Seq {
-				// the numbering in memory and on disk part: the log on
-				// disk starts again rather than mislabel what follows
-				s.logf("session %s: restoring its log stopped at event %d (%v); its log on disk starts again", r.Name, rec.Seq, err)
+		if j != nil {
+			// what it printed before stays on disk, read back when
+			// asked for; it counts as acknowledged history
+			if err := j.Follow(x.log, MemoryTail, history); err != nil {
+				s.logf("session %s: its log on disk cannot be followed: %v", r.Name, err)
 				_ = j.Close()
-				if j = s.openJournal(x, true); j != nil {
-					for from := uint64(0); ; {
-						evs, next, _ := x.log.Read(from, 256, nil)
-						if len(evs) == 0 {
-							break
-						}
-						for _, e := range evs {
-							_ = j.Append(e.Seq, e.Data)
-						}
-						from = next
-					}
-				}
-				break
+				j = nil
 			}
-		}
-		if len(recs) > 0 {
-			x.log.Ack(recs[len(recs)-1].Seq) // history: evicted first when memory is short
 		}
 		x.jr = j
 		if cut != nil {
@@ -685,35 +689,22 @@ func (s *Server) restore() error {
 	return nil
 }
 
-// restoreJournal opens a restored session's log on disk and reads back
-// the newest events that fit its memory budget; a cut is logged.
-func (s *Server) restoreJournal(r store.Record, opts SessionOptions) (*journal.Journal, []journal.Record, *journal.Cut) {
+// restoreJournal opens a restored session's log on disk and returns
+// the history it holds; a cut is logged.
+func (s *Server) restoreJournal(r store.Record, opts SessionOptions) (*journal.Journal, []outlog.Span, *journal.Cut) {
 	dir := s.journalDir(r.InstanceID)
 	if dir == "" {
 		return nil, nil, nil
 	}
-	budget := opts.Budget
-	if budget <= 0 {
-		budget = outlog.DefaultBudget
-	}
-	j, recs, cut, err := journal.Open(dir, JournalLimit, budget/2)
+	j, history, cut, err := journal.Open(dir, journalLimit(opts.Budget))
 	if err != nil {
 		s.logf("session %s: its log on disk cannot be read: %v", r.Name, err)
 		return nil, nil, nil
 	}
-	// what is read back fits half the memory budget, each event's
-	// overhead counted (the log would refuse the rest)
-	var used int64
-	for i := len(recs) - 1; i >= 0; i-- {
-		if used += int64(len(recs[i].Data)) + outlog.EventOverhead; used > budget/2 {
-			recs = recs[i+1:]
-			break
-		}
-	}
 	if cut != nil {
 		s.logf("session %s: its log on disk was cut: %s", r.Name, cut)
 	}
-	return j, recs, cut
+	return j, history, cut
 }
 
 // forgetJournals removes the logs on disk of sessions the registry no

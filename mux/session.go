@@ -223,27 +223,13 @@ func (s *Session) append(ctx context.Context, e Event) uint64 {
 	if err != nil {
 		return 0
 	}
-	if s.jr != nil && e.Kind != KindHost && e.Kind != KindMsg {
-		// a command's start and end, a session's news: on disk now,
-		// whether or not a client is there to read them
-		_ = s.jr.Sync(seq, 0)
-	}
 	return seq
 }
 
-// appendData appends an encoded event to the log and its journal.
+// appendData appends an encoded event to the log; its journal, which
+// follows the log, takes it from there.
 func (s *Session) appendData(ctx context.Context, data []byte) (uint64, error) {
-	seq, err := s.log.Append(ctx, data)
-	if err == nil && s.jr != nil {
-		add := s.jr.Append
-		if ctx == noWait {
-			add = s.jr.AppendNoWait
-		}
-		if jerr := add(seq, data); jerr != nil {
-			s.journalFailed(jerr)
-		}
-	}
-	return seq, err
+	return s.log.Append(ctx, data)
 }
 
 // journalFailed logs, once, that the session's log is no longer kept on
@@ -252,13 +238,19 @@ func (s *Session) journalFailed(err error) {
 	s.jrFailed.Do(func() { s.srv.logf("session %s (%d): its log is no longer written to disk: %v", s.Name, s.ID, err) })
 }
 
-// syncJournal puts every event up to seq on disk before a client is
-// shown it, so that what anyone saw survives the server.
+// syncJournal waits, at most a second, until every event up to seq is
+// on disk before a client is shown it, so that what anyone saw survives
+// the server.
 func (s *Session) syncJournal(seq uint64) {
 	if s.jr == nil {
 		return
 	}
-	if err := s.jr.Sync(seq, time.Second); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.log.WaitKept(ctx, seq); errors.Is(err, outlog.ErrStoreFailed) {
+		if jerr := s.jr.Close(); jerr != nil {
+			err = jerr
+		}
 		s.journalFailed(err)
 	}
 }
@@ -783,10 +775,7 @@ func (s *Session) close(reason string) {
 		}
 		_ = s.toLocked(chClose, s.reason) // from any state but Closing and Closed, and close runs once
 		s.mu.Unlock()
-		closed := encodeEvent(Event{Kind: KindSession, Text: "Closed: " + reason})
-		if seq := s.log.CloseWith(closed); s.jr != nil && seq != 0 {
-			_ = s.jr.Append(seq, closed)
-		}
+		s.log.CloseWith(encodeEvent(Event{Kind: KindSession, Text: "Closed: " + reason}))
 		s.mu.Lock()
 		for _, j := range s.jobs {
 			j.cancel()

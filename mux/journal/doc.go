@@ -16,11 +16,19 @@
 // the cut is reported; every record before it is served, none after it
 // is misread.
 //
-// Durability: Append queues a record; the journal's writer goroutine
-// writes queued records to the file (the page cache, which a killed
-// process cannot lose) in batches, at the latest FlushDelay (100 ms)
-// after they were queued, and at once when Sync asks: the session calls
-// Sync before any client is shown an event, so whatever a client saw is
-// on disk. A segment is fsynced when it is rotated and when the journal
-// is closed; an operating-system crash can lose what was written since.
+// The journal follows a session's output log (outlog.Log) and is its
+// store: its writer goroutine takes what was appended since it last
+// looked, writes it with one write(2), and tells the log (Keep); the
+// log then keeps only a tail in memory and reads older events back
+// through Load, which finds a record from an index mark every 1024
+// records or from where the last Load stopped. Open returns what a
+// journal holds as spans of history for the restored log.
+//
+// Durability: the writer writes an event to the file (the page cache,
+// which a killed process cannot lose) at the latest Linger (5 ms) after
+// it was appended, and at once when a client is about to be shown it
+// (the session's outlog.Log.WaitKept), so whatever a client saw is on
+// disk. A segment is fsynced when it is rotated (in the background,
+// while the writer goes on) and when the journal is closed; an
+// operating-system crash can lose what was written since.
 package journal

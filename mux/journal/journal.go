@@ -3,6 +3,7 @@ package journal
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/psmux/psmux/mux/outlog"
 )
 
 const (
@@ -22,18 +25,24 @@ const (
 	// MaxRecord caps one record's data; a header claiming more is corrupt.
 	MaxRecord = 256 << 20
 	suffix    = ".seg"
+	// markEvery is how many records apart the index marks a segment's
+	// offsets, and how many records a span of history describes.
+	markEvery = 1024
+	// batch is how many events the writer takes from the log at once.
+	batch = 1024
 )
+
+// Linger is how long the writer, woken by a first event, lets more
+// gather before it writes them, unless a batch is there or a client
+// waits to be shown them (outlog.Log.WaitKept): a bound on how long an
+// event stays in memory only, and on the writer's wake-ups (a variable
+// for tests).
+var Linger = 5 * time.Millisecond
 
 // SegmentSize is where a segment file is rotated (a variable for tests).
 var SegmentSize int64 = 16 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// Record is one event of the log: its sequence number and data.
-type Record struct {
-	Seq  uint64
-	Data []byte
-}
 
 // Cut says where Open stopped trusting the journal.
 type Cut struct {
@@ -51,67 +60,82 @@ type segment struct {
 	first uint64
 	path  string
 	size  int64
+	count int    // records in it
+	marks []mark // every markEvery-th record's place, from the first
+}
+
+// mark is where a record starts in its segment file.
+type mark struct {
+	seq uint64
+	off int64
+}
+
+// hint is where a record starts in the segment whose first record is seg.
+type hint struct {
+	mark
+	seg uint64
 }
 
 // Journal is one session's log on disk. Its methods are safe for
-// concurrent use. Append only queues a record; a writer goroutine of
-// the journal's own writes the queue in batches, one write(2) each, when
-// 1024 records are queued, when a Sync waits, or FlushDelay after the
-// first record was queued, so an appender never waits for the disk.
+// concurrent use. It follows the session's output log (Follow) with a
+// goroutine of its own, which takes the events appended since it last
+// looked, writes them in one write(2), and tells the log they are kept
+// (outlog.Log.Keep); the log then lets them leave memory and reads them
+// back through Load. An appender never waits for the disk, unless the
+// disk falls a whole log budget behind.
 type Journal struct {
 	dir   string
 	limit int64
 
-	mu      sync.Mutex
-	cond    sync.Cond         // broadcast when the queue, flushed, err or closed change
-	next    uint64            // the sequence number the next queued record has
-	pending map[uint64][]byte // records that came before the ones ahead of them
-	queue   []Record          // in order, for the writer
-	queued  int64             // the queue's bytes
-	flushed uint64            // every record up to it is in the file
-	want    uint64            // what a Sync waits for
-	err     error             // the first write error; the journal stops then
-	closed  bool
-	done    chan struct{} // closed when the writer has ended
-	timer   *time.Timer   // FlushDelay after the first record queued
+	mu   sync.Mutex // guards what follows (the writer changes it; Load reads it)
+	segs []segment  // oldest first; the last is being written
+	next uint64     // the sequence number the next record has (0: none yet)
+	err  error      // the first write error; the journal stops then
+	hint hint       // where the last Load stopped, to go on from there
+
+	stop context.CancelFunc // ends the writer, nil until Follow
+	done chan struct{}      // closed when the writer has ended
+	once sync.Once
 
 	// the writer's own
-	segs  []segment // oldest first; the last is being written
-	f     *os.File
-	buf   []byte // a batch's bytes; dropped when idle
-	spare []Record
+	f      *os.File
+	buf    []byte
+	syncer sync.WaitGroup // a rotated segment's fsync, in the background
 }
 
 // Open opens the journal in dir (made owner-only if missing), keeping
-// at most limit bytes of segments (0: no limit). It returns the records
-// already there whose data together fit in keep bytes (the newest; 0:
-// all), and where a torn or corrupt tail was cut, if it was.
-func Open(dir string, limit, keep int64) (*Journal, []Record, *Cut, error) {
+// at most limit bytes of segments (0: no limit). It reads every record
+// once to check it and returns the history it holds, as spans of
+// records for the log (outlog.Log.UseStore), and where a torn or
+// corrupt tail was cut, if it was.
+func Open(dir string, limit int64) (*Journal, []outlog.Span, *Cut, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, limit: limit, pending: map[uint64][]byte{}, done: make(chan struct{})}
-	j.cond.L = &j.mu
+	j := &Journal{dir: dir, limit: limit, done: make(chan struct{})}
 	segs, err := j.list()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var recs []Record
-	var kept int64
+	var spans []outlog.Span
 	var cut *Cut
 	for i, s := range segs {
-		end, got, c, err := read(s.path, max(j.next, 1)-1)
+		end, c, err := scan(s.path, max(j.next, 1)-1, func(seq uint64, off int64, size int) {
+			if s.count%markEvery == 0 {
+				s.marks = append(s.marks, mark{seq, off})
+			}
+			s.count++
+			cost := int64(size) + outlog.EventOverhead
+			if k := len(spans); k > 0 && spans[k-1].Last+1 == seq && spans[k-1].Last-spans[k-1].First+1 < markEvery {
+				spans[k-1].Last = seq
+				spans[k-1].Bytes += cost
+			} else {
+				spans = append(spans, outlog.Span{First: seq, Last: seq, Bytes: cost})
+			}
+			j.next = seq + 1
+		})
 		if err != nil {
 			return nil, nil, nil, err
-		}
-		for _, r := range got {
-			recs = append(recs, r)
-			kept += int64(len(r.Data))
-			for keep > 0 && kept > keep && len(recs) > 0 {
-				kept -= int64(len(recs[0].Data))
-				recs = recs[1:]
-			}
-			j.next = r.Seq + 1
 		}
 		s.size = end
 		j.segs = append(j.segs, s)
@@ -131,10 +155,9 @@ func Open(dir string, limit, keep int64) (*Journal, []Record, *Cut, error) {
 			break
 		}
 	}
-	recs = slices.Clip(recs)
-	j.flushed = max(j.next, 1) - 1
-	go j.writer()
-	return j, recs, cut, nil
+	// a history that does not start at its first segment's name (a
+	// segment emptied by a cut) starts at its first record
+	return j, slices.Clip(spans), cut, nil
 }
 
 // Next is the sequence number the next record is expected to have (1
@@ -166,220 +189,315 @@ func (j *Journal) list() ([]segment, error) {
 	return segs, nil
 }
 
-// read reads one segment's records, each after prev (0: any first
-// record), up to the first bad one, and returns where the good ones
-// end and, if it stopped early, why.
-func read(path string, prev uint64) (int64, []Record, *Cut, error) {
+// scan reads one segment's records, each after prev (0: any first
+// record), up to the first bad one, calls each with every good record's
+// place, and returns where the good ones end and, if it stopped early,
+// why.
+func scan(path string, prev uint64, each func(seq uint64, off int64, size int)) (int64, *Cut, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("journal: %w", err)
+		return 0, nil, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("journal: %w", err)
+		return 0, nil, fmt.Errorf("journal: %w", err)
 	}
-	br := bufio.NewReaderSize(f, 256<<10)
-	var off int64
-	var recs []Record
-	bad := func(reason string) (int64, []Record, *Cut, error) {
-		return off, recs, &Cut{File: path, Offset: off, Bytes: st.Size() - off, Reason: reason}, nil
-	}
-	var h [headerSize]byte
+	r := reader{br: bufio.NewReaderSize(f, 256<<10), size: st.Size()}
 	for {
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return off, recs, nil, nil
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return bad("a torn record header")
-			}
-			return 0, nil, nil, fmt.Errorf("journal: %w", err)
+		seq, data, reason, err := r.next()
+		if err != nil {
+			return 0, nil, err
 		}
-		n := binary.BigEndian.Uint32(h[0:4])
-		sum := binary.BigEndian.Uint32(h[4:8])
-		seq := binary.BigEndian.Uint64(h[8:16])
-		if n > MaxRecord || int64(n) > st.Size()-off-headerSize {
-			if int64(n) <= MaxRecord {
-				return bad("a torn record")
-			}
-			return bad(fmt.Sprintf("a record length of %d bytes, past the cap of %d", n, MaxRecord))
+		if reason == "" && data != nil && prev != 0 && seq != prev+1 {
+			reason = fmt.Sprintf("sequence number %d after %d", seq, prev)
 		}
-		data := make([]byte, n)
-		if _, err := io.ReadFull(br, data); err != nil {
-			return bad("a torn record")
+		if reason != "" {
+			return r.off, &Cut{File: path, Offset: r.off, Bytes: st.Size() - r.off, Reason: reason}, nil
 		}
-		if checksum(h[8:16], data) != sum {
-			return bad("a checksum mismatch")
+		if data == nil {
+			return r.off, nil, nil // the end
 		}
-		last := prev
-		if len(recs) > 0 {
-			last = recs[len(recs)-1].Seq
-		}
-		if last != 0 && seq != last+1 {
-			return bad(fmt.Sprintf("sequence number %d after %d", seq, last))
-		}
-		recs = append(recs, Record{Seq: seq, Data: data})
-		off += headerSize + int64(n)
+		each(seq, r.off, len(data))
+		r.off += headerSize + int64(len(data))
+		prev = seq
 	}
+}
+
+// reader reads records from a segment file from off on.
+type reader struct {
+	br   *bufio.Reader
+	off  int64 // where the next record starts
+	size int64 // the file's size: no record claims past it
+	data []byte
+}
+
+// next reads the record at r.off without moving past it: its sequence
+// number and data (nil at a clean end), or why it cannot be trusted.
+// The data is only valid until the next call.
+func (r *reader) next() (uint64, []byte, string, error) {
+	var h [headerSize]byte
+	if _, err := io.ReadFull(r.br, h[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, nil, "", nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, "a torn record header", nil
+		}
+		return 0, nil, "", fmt.Errorf("journal: %w", err)
+	}
+	n := binary.BigEndian.Uint32(h[0:4])
+	sum := binary.BigEndian.Uint32(h[4:8])
+	seq := binary.BigEndian.Uint64(h[8:16])
+	if n > MaxRecord {
+		return 0, nil, fmt.Sprintf("a record length of %d bytes, past the cap of %d", n, MaxRecord), nil
+	}
+	if int64(n) > r.size-r.off-headerSize {
+		return 0, nil, "a torn record", nil
+	}
+	if cap(r.data) < int(n) {
+		r.data = make([]byte, n)
+	}
+	data := r.data[:n]
+	if _, err := io.ReadFull(r.br, data); err != nil {
+		return 0, nil, "a torn record", nil
+	}
+	if checksum(h[8:16], data) != sum {
+		return 0, nil, "a checksum mismatch", nil
+	}
+	return seq, data, "", nil
 }
 
 func checksum(seq, data []byte) uint32 {
 	return crc32.Update(crc32.Checksum(seq, castagnoli), castagnoli, data)
 }
 
-// Append queues the record with sequence number seq. Records may arrive
-// out of order (several goroutines append to one log); each is queued
-// once all before it are. A record at or before one already queued is
-// ignored. After a write error or Close, Append returns the error.
-func (j *Journal) Append(seq uint64, data []byte) error { return j.append(seq, data, true) }
-
-// AppendNoWait is Append for a caller that must never wait (a session's
-// stderr reader): past the queue's bound it queues anyway.
-func (j *Journal) AppendNoWait(seq uint64, data []byte) error { return j.append(seq, data, false) }
-
-func (j *Journal) append(seq uint64, data []byte, wait bool) error {
+// Load reads up to max records from seq from on (outlog.Store): from
+// the place the last Load stopped, or the nearest index mark before
+// from. Records the journal no longer has (its oldest segments removed
+// for its limit) are absent; a record that fails its checksum is an
+// error.
+func (j *Journal) Load(from uint64, limit int, dst []outlog.Event) ([]outlog.Event, error) {
+	evs := dst[:0]
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.closed {
-		return errClosed
+	i, _ := slices.BinarySearchFunc(j.segs, from, func(s segment, seq uint64) int { return cmp.Compare(s.first, seq) })
+	if i == len(j.segs) || j.segs[i].first != from {
+		i = max(i-1, 0)
 	}
-	if j.err != nil {
-		return j.err
+	segs := slices.Clone(j.segs[min(i, len(j.segs)):])
+	start := mark{}
+	if len(segs) > 0 {
+		if j.hint.seq == from && j.hint.seg == segs[0].first {
+			start = j.hint.mark
+		} else if k, ok := slices.BinarySearchFunc(segs[0].marks, from, func(m mark, seq uint64) int { return cmp.Compare(m.seq, seq) }); ok {
+			start = segs[0].marks[k]
+		} else if k > 0 {
+			start = segs[0].marks[k-1]
+		}
 	}
-	if j.next == 0 {
-		j.next = seq // the first record of a new journal
-		j.flushed = seq - 1
-	}
-	switch {
-	case seq < j.next:
-		return nil
-	case seq > j.next:
-		j.pending[seq] = data
-		return nil
-	}
-	// a disk slower than the session holds the session back, rather
-	// than the queue growing without bound
-	for wait && j.queued > maxQueued && !j.closed && j.err == nil {
-		j.cond.Broadcast() // the writer takes the queue now, not at its timer
-		j.cond.Wait()
-	}
-	before, from := len(j.queue), j.next
-	j.queue = append(j.queue, Record{Seq: seq, Data: data})
-	j.queued += int64(len(data))
-	j.next++
-	for len(j.pending) > 0 {
-		d, ok := j.pending[j.next]
-		if !ok {
+	j.mu.Unlock()
+	for si, s := range segs {
+		if limit > 0 && len(evs) >= limit {
 			break
 		}
-		delete(j.pending, j.next)
-		j.queue = append(j.queue, Record{Seq: j.next, Data: d})
-		j.queued += int64(len(d))
-		j.next++
-	}
-	// the writer is woken for a batch, for a Sync waiting on this
-	// record, or at the latest FlushDelay after a record is queued;
-	// never for each record
-	if before < batchSize && len(j.queue) >= batchSize || j.want >= from && j.want < j.next {
-		j.cond.Broadcast()
-	}
-	if before == 0 {
-		if j.timer == nil {
-			j.timer = time.AfterFunc(FlushDelay, j.flushSoon)
-		} else {
-			j.timer.Reset(FlushDelay)
+		off := int64(0)
+		if si == 0 {
+			off = start.off
+		}
+		var err error
+		evs, off, err = loadSegment(s.path, off, from, limit, evs)
+		if err != nil {
+			return evs, err
+		}
+		if limit > 0 && len(evs) >= limit {
+			j.mu.Lock()
+			j.hint = hint{mark{evs[len(evs)-1].Seq + 1, off}, s.first}
+			j.mu.Unlock()
 		}
 	}
+	return evs, nil
+}
+
+// loadSegment appends to evs the records of one segment file from off
+// on whose seq is at least from, until evs holds max; it returns where
+// it stopped. A file gone (removed for the limit) holds nothing.
+func loadSegment(path string, off int64, from uint64, limit int, evs []outlog.Event) ([]outlog.Event, int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return evs, 0, nil
+	}
+	if err != nil {
+		return evs, 0, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return evs, 0, fmt.Errorf("journal: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return evs, 0, fmt.Errorf("journal: %w", err)
+	}
+	r := reader{br: bufio.NewReaderSize(f, 32<<10), off: off, size: st.Size()}
+	for limit <= 0 || len(evs) < limit {
+		seq, data, reason, err := r.next()
+		if err != nil {
+			return evs, r.off, err
+		}
+		if reason != "" {
+			if reason == "a torn record" || reason == "a torn record header" {
+				break // a record being written: what comes after is not asked for yet
+			}
+			return evs, r.off, fmt.Errorf("journal: %s at byte %d: %s", path, r.off, reason)
+		}
+		if data == nil {
+			break
+		}
+		r.off += headerSize + int64(len(data))
+		if seq >= from {
+			evs = append(evs, outlog.Event{Seq: seq, Data: slices.Clone(data)})
+		}
+	}
+	return evs, r.off, nil
+}
+
+// Follow starts the journal's writer on l, from l's next event on (the
+// journal, if it holds records, must end just before it), and hands l
+// the journal as its store, keeping tail bytes of l in memory; history
+// is what Open returned. Close stops the writer.
+func (j *Journal) Follow(l *outlog.Log, tail int64, history []outlog.Span) error {
+	st := l.Stats()
+	j.mu.Lock()
+	if j.stop != nil {
+		j.mu.Unlock()
+		return errors.New("journal: Follow called twice")
+	}
+	if j.next != 0 && j.next != st.Last+1 {
+		j.mu.Unlock()
+		return fmt.Errorf("journal: the journal ends at %d and the log at %d", j.next-1, st.Last)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	j.stop = stop
+	j.mu.Unlock()
+	if err := l.UseStore(j, tail, history); err != nil {
+		stop()
+		close(j.done)
+		return fmt.Errorf("journal: %w", err)
+	}
+	go j.follow(ctx, l, st.Last+1)
 	return nil
 }
 
-// FlushDelay bounds how long a record waits in memory for the file when
-// nobody asks for it (a variable for tests).
-var FlushDelay = 100 * time.Millisecond
-
-func (j *Journal) flushSoon() {
-	j.mu.Lock()
-	j.want = max(j.want, j.next-1)
-	j.cond.Broadcast()
-	j.mu.Unlock()
-}
-
-// batchSize is how many queued records wake the writer; maxQueued is
-// how many bytes may wait for it before Append does.
-const (
-	batchSize = 1024
-	maxQueued = 8 << 20
-)
-
-// writer writes the queue until Close, then fsyncs and closes the file.
-func (j *Journal) writer() {
+// follow writes l's events from next on until ctx ends, then what the
+// log still has, and closes the file.
+func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 	defer close(j.done)
+	var evs []outlog.Event
+	draining := false
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
-		j.mu.Lock()
-		for (len(j.queue) == 0 || len(j.queue) < batchSize && j.want < j.queue[len(j.queue)-1].Seq && j.want <= j.flushed) && !j.closed {
-			if len(j.queue) == 0 {
-				j.buf = nil // an idle session holds no buffer
+		if !draining {
+			if l.Next() <= next { // idle: it holds no buffer while it waits
+				evs, j.buf = nil, nil
 			}
-			j.cond.Wait()
-		}
-		batch := j.queue
-		j.queue, j.spare, j.queued = j.spare[:0], nil, 0
-		closing := j.closed && len(batch) == 0
-		failed := j.err != nil
-		j.mu.Unlock()
-		if closing {
-			err := j.finish()
-			j.mu.Lock()
-			if err != nil && j.err == nil {
-				j.err = err
+			if err := l.Wait(ctx, next); err != nil {
+				if errors.Is(err, outlog.ErrClosed) {
+					break
+				}
+				draining = true // Close: what the log has now, then stop
 			}
-			j.cond.Broadcast()
-			j.mu.Unlock()
-			return
 		}
-		var err error
-		if !failed {
-			err = j.writeBatch(batch)
+		if !draining && l.Next()-next < batch {
+			linger.Reset(Linger)
+			select {
+			case <-linger.C:
+			case <-l.KeepWanted(next):
+				linger.Stop()
+			case <-ctx.Done():
+				linger.Stop()
+				draining = true
+			}
 		}
-		j.mu.Lock()
-		if err == nil && !failed {
-			j.flushed = batch[len(batch)-1].Seq
+		var lost uint64
+		var nx uint64
+		evs, nx, lost = l.Read(next, batch, evs[:0])
+		if lost > 0 {
+			j.fail(fmt.Errorf("journal: %d events left the log before they were written", lost), l)
+			break
 		}
-		if err != nil && j.err == nil {
-			j.err = err
+		if len(evs) == 0 {
+			if draining {
+				break
+			}
+			continue
 		}
-		clear(batch)
-		j.spare = batch[:0]
-		j.cond.Broadcast()
-		j.mu.Unlock()
+		if err := j.write(evs); err != nil {
+			j.fail(err, l)
+			break
+		}
+		l.Keep(evs[len(evs)-1].Seq)
+		next = nx
+		clear(evs)
+	}
+	if err := j.finish(); err != nil {
+		j.fail(err, l)
 	}
 }
 
-// writeBatch writes records to the segment files, one write(2) per
-// segment touched: in the page cache, which a killed process cannot
-// lose.
-func (j *Journal) writeBatch(batch []Record) error {
+// fail records the journal's first error and tells the log the store
+// takes nothing more.
+func (j *Journal) fail(err error, l *outlog.Log) {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	j.mu.Unlock()
+	l.StoreFailed()
+}
+
+// write writes records to the segment files, one write(2) per segment
+// touched: in the page cache, which a killed process cannot lose.
+func (j *Journal) write(evs []outlog.Event) error {
+	j.mu.Lock() // held through the writes: a Load waits for them
+	defer j.mu.Unlock()
 	buf := j.buf[:0]
-	for _, r := range batch {
-		if j.f == nil || j.segs[len(j.segs)-1].size >= SegmentSize {
+	for _, e := range evs {
+		if j.f == nil || j.last().size >= SegmentSize {
 			if err := j.put(buf); err != nil {
 				return err
 			}
 			buf = buf[:0]
-			if err := j.rotate(r.Seq); err != nil {
+			if err := j.rotate(e.Seq); err != nil {
 				return err
 			}
 		}
-		var h [headerSize]byte
-		binary.BigEndian.PutUint32(h[0:4], uint32(len(r.Data)))
-		binary.BigEndian.PutUint64(h[8:16], r.Seq)
-		binary.BigEndian.PutUint32(h[4:8], checksum(h[8:16], r.Data))
-		buf = append(append(buf, h[:]...), r.Data...)
-		j.segs[len(j.segs)-1].size += headerSize + int64(len(r.Data))
+		// the header, then the data; the checksum covers the sequence
+		// number and the data, which follow each other
+		at := len(buf)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(e.Data)))
+		buf = binary.BigEndian.AppendUint32(buf, 0)
+		buf = binary.BigEndian.AppendUint64(buf, e.Seq)
+		buf = append(buf, e.Data...)
+		binary.BigEndian.PutUint32(buf[at+4:], crc32.Checksum(buf[at+8:], castagnoli))
+		s := j.last()
+		if s.count%markEvery == 0 {
+			s.marks = append(s.marks, mark{e.Seq, s.size})
+		}
+		s.count++
+		s.size += headerSize + int64(len(e.Data))
+		j.next = e.Seq + 1
 	}
 	j.buf = buf
 	return j.put(buf)
+}
+
+// last is the segment being written (there is one once rotate ran); j.mu
+// is held.
+func (j *Journal) last() *segment {
+	if len(j.segs) == 0 {
+		return &segment{size: SegmentSize} // none yet: rotate
+	}
+	return &j.segs[len(j.segs)-1]
 }
 
 func (j *Journal) put(b []byte) error {
@@ -392,14 +510,27 @@ func (j *Journal) put(b []byte) error {
 	return nil
 }
 
-// rotate closes the segment being written (fsynced) and starts one
-// whose first record is seq; or, just opened, goes on writing the last
-// segment if it has room.
+// rotate starts a segment whose first record is seq, the one it ends
+// fsynced and closed in the background (the writer goes on meanwhile;
+// the next rotation waits for it); or, just opened, goes on writing the
+// last segment if it has room. j.mu is held.
 func (j *Journal) rotate(seq uint64) error {
-	if j.f != nil {
-		if err := j.finish(); err != nil {
-			return err
-		}
+	j.syncer.Wait()
+	if f := j.f; f != nil {
+		j.f = nil
+		j.syncer.Go(func() {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				j.mu.Lock()
+				if j.err == nil {
+					j.err = fmt.Errorf("journal: %w", err)
+				}
+				j.mu.Unlock()
+			}
+		})
 	}
 	if n := len(j.segs); n > 0 && j.segs[n-1].size < SegmentSize {
 		f, err := os.OpenFile(j.segs[n-1].path, os.O_WRONLY|os.O_APPEND, 0o600)
@@ -431,8 +562,10 @@ func (j *Journal) rotate(seq uint64) error {
 	return nil
 }
 
-// finish fsyncs and closes the segment file.
+// finish fsyncs and closes the segment file, once the background
+// fsync of the one before is done.
 func (j *Journal) finish() error {
+	j.syncer.Wait()
 	if j.f == nil {
 		return nil
 	}
@@ -447,56 +580,24 @@ func (j *Journal) finish() error {
 	return nil
 }
 
-// Sync waits, at most wait, until every record up to seq is in the
-// file (records before it still on their way from another goroutine
-// included). With wait 0 it does not wait.
-func (j *Journal) Sync(seq uint64, wait time.Duration) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.flushed >= seq || j.err != nil {
-		return j.err
-	}
-	j.want = max(j.want, seq)
-	j.cond.Broadcast()
-	if wait <= 0 {
-		return nil
-	}
-	expired := false
-	t := time.AfterFunc(wait, func() {
-		j.mu.Lock()
-		expired = true
-		j.cond.Broadcast()
-		j.mu.Unlock()
-	})
-	defer t.Stop()
-	for j.flushed < seq && j.err == nil && !expired {
-		select {
-		case <-j.done:
-			return j.err
-		default:
-		}
-		j.cond.Wait()
-	}
-	return j.err
-}
-
-// Close writes what is queued, fsyncs and closes the file, and returns
-// the first write error.
+// Close stops the writer once it has written what the log holds,
+// fsyncs and closes the file, and returns the first write error.
 func (j *Journal) Close() error {
 	j.mu.Lock()
-	if j.timer != nil {
-		j.timer.Stop()
-	}
-	j.closed = true
-	j.cond.Broadcast()
+	stop := j.stop
 	j.mu.Unlock()
+	j.once.Do(func() {
+		if stop == nil {
+			close(j.done) // never followed: no writer
+			return
+		}
+		stop()
+	})
 	<-j.done
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.err
 }
-
-var errClosed = errors.New("journal: closed")
 
 // Remove deletes a journal's directory (a session removed for good).
 func Remove(dir string) error {

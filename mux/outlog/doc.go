@@ -19,6 +19,13 @@
 //     (Wait), for the "client killed mid-replay" case of
 //     bench-reliability R7 and the absent or slow reader of R5.
 //
+// With a store (UseStore: the session's log on disk, package journal),
+// the budget and the policies keep their meaning over every retained
+// event, but memory holds only a tail of the events the store has
+// taken (Keep): older ones are read back from the store by Read, and an
+// event leaves memory only once the store has it. A store that fails
+// leaves the log in memory alone.
+//
 // The data of an event is opaque: the caller encodes it and must not
 // modify it after Append. The log holds its own reference and hands the
 // same slice to readers, so nothing is copied on the way in or out.

@@ -186,7 +186,10 @@ func (b *Shared) evictAcked(need int64, own *Log) bool {
 	evicted := false
 	for _, l := range logs {
 		l.mu.Lock()
-		for l.shared == b && l.first <= l.floorLocked() && l.first < l.next && !b.fits(need) {
+		if l.shared == b && l.spillLocked(0, -1) {
+			evicted = true // a log with a store gives up its memory, not its history
+		}
+		for l.shared == b && !l.stored() && l.first <= l.floorLocked() && l.first < l.next && !b.fits(need) {
 			l.evictLocked()
 			evicted = true
 		}
@@ -215,10 +218,14 @@ type Stats struct {
 	// Last is the sequence number of the newest event ever appended
 	// (0 before the first Append).
 	Last uint64
-	// Events and Bytes are what is retained now; Bytes counts
-	// len(Data)+EventOverhead per event.
+	// Events and Bytes are what is retained now, in memory or in the
+	// store; Bytes counts len(Data)+EventOverhead per event.
 	Events int
 	Bytes  int64
+	// Memory is the part of Bytes held in memory.
+	Memory int64
+	// Kept is the last event the store holds (UseStore).
+	Kept uint64
 	// Peak is the highest Bytes has been.
 	Peak int64
 	// Budget is the budget in force.
@@ -262,9 +269,23 @@ type Log struct {
 
 	first uint64 // oldest retained sequence number
 	next  uint64 // sequence number the next Append gets
-	bytes int64
+	bytes int64  // what the retained events count against the budget
 	peak  int64
 	acked uint64
+
+	// With a store (UseStore), memory holds the events from mfirst on;
+	// those in [first, mfirst) are in the store only, described by
+	// spans. Without one, mfirst == first and spans is empty.
+	store     Store
+	tail      int64  // the memory the log keeps for events the store has
+	kept      uint64 // every event up to it is in the store
+	storeDead bool   // the store failed: it holds nothing more
+	mfirst    uint64
+	mbytes    int64 // what the events in memory count
+	spans     []Span
+	keptCh    chan struct{} // closed by the next Keep that advances
+	want      uint64        // the highest event a WaitKept waits for
+	wantCh    chan struct{} // closed by the next WaitKept (KeepWanted)
 
 	evicted      uint64
 	dropped      uint64
@@ -298,7 +319,7 @@ func New(o Options) *Log {
 		grace = DefaultLagGrace
 	}
 	first := max(o.First, 1)
-	l := &Log{budget: b, policy: o.Policy, first: first, next: first, shared: o.Shared, lagGrace: grace}
+	l := &Log{budget: b, policy: o.Policy, first: first, mfirst: first, next: first, shared: o.Shared, lagGrace: grace}
 	if l.shared != nil {
 		l.shared.mu.Lock()
 		l.shared.logs[l] = struct{}{}
@@ -318,7 +339,7 @@ func (l *Log) Release() {
 	l.shared.mu.Lock()
 	if _, ok := l.shared.logs[l]; ok {
 		delete(l.shared.logs, l)
-		l.shared.total -= l.bytes
+		l.shared.total -= l.mbytes
 		l.shared.wakeLocked()
 	}
 	l.shared.mu.Unlock()
@@ -366,7 +387,8 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 				continue
 			}
 			if l.policy == Drop {
-				for !sh.fits(need) && l.first < l.next {
+				l.spillLocked(0, -1)
+				for !sh.fits(need) && l.first < l.next && !l.stored() {
 					l.evictLocked()
 				}
 				break
@@ -381,7 +403,7 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 		}
 		ch := l.spaceCh
 		var lag <-chan time.Time
-		if !made && l.first <= l.acked && len(l.readers) > 0 { // held back by readers alone
+		if !made && l.oldestLocked() <= l.acked && !l.heldLocked() && len(l.readers) > 0 { // held back by readers alone
 			t := time.NewTimer(l.lagGrace)
 			defer t.Stop()
 			lag = t.C
@@ -407,10 +429,7 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 		}
 	}
 	seq := l.pushLocked(data, need)
-	if l.dataCh != nil {
-		close(l.dataCh)
-		l.dataCh = nil
-	}
+	wake(&l.dataCh)
 	l.mu.Unlock()
 	return seq, nil
 }
@@ -420,12 +439,15 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 // and the oldest event is not yet acknowledged.
 func (l *Log) makeRoomLocked(need int64, cut bool) bool {
 	for l.bytes+need > l.budget && l.first < l.next {
-		if l.policy == Block && l.first > l.floorLocked() {
+		if l.heldLocked() {
+			return false // the store has yet to take the oldest event
+		}
+		if l.policy == Block && l.oldestLocked() > l.floorLocked() {
 			// Held back only by attached readers that have not read
 			// what another client already acknowledged, for longer than
 			// the lag grace (cut): they are too far behind and are cut
 			// off, rather than slow the session.
-			if !cut || l.first > l.acked || !l.cutLaggingLocked() {
+			if !cut || l.oldestLocked() > l.acked || !l.cutLaggingLocked() {
 				return false
 			}
 			continue
@@ -437,7 +459,7 @@ func (l *Log) makeRoomLocked(need int64, cut bool) bool {
 
 // pushLocked stores data as the next event; there is room.
 func (l *Log) pushLocked(data []byte, need int64) uint64 {
-	i := int(l.next-l.first) + l.off
+	i := int(l.next-l.mfirst) + l.off
 	if i == l.nseg*segSize {
 		l.growLocked()
 	}
@@ -446,11 +468,17 @@ func (l *Log) pushLocked(data []byte, need int64) uint64 {
 	seq := l.next
 	l.next++
 	l.bytes += need
+	l.mbytes += need
 	if l.shared != nil {
 		l.shared.add(need)
 	}
 	if l.bytes > l.peak {
 		l.peak = l.bytes
+	}
+	if l.mbytes > l.tail && l.stored() {
+		// the appender takes what the store has out of memory, a few
+		// events per Append, as a log without a store evicts
+		l.spillLocked(l.tail, 4)
 	}
 	return seq
 }
@@ -477,21 +505,47 @@ func (l *Log) growLocked() {
 	l.nseg++
 }
 
-// evictLocked removes the oldest retained event.
+// evictLocked removes the oldest retained event, or the oldest span of
+// events that are in the store only.
 func (l *Log) evictLocked() {
-	seg := l.segs[l.head]
-	n := int64(len(seg[l.off])) + EventOverhead
-	seg[l.off] = nil // let the data go
-	l.bytes -= n
-	if l.shared != nil {
-		l.shared.add(-n)
+	if l.first < l.mfirst {
+		sp := l.spans[0]
+		l.spans = l.spans[1:]
+		if len(l.spans) == 0 {
+			l.spans = nil // let the backing array go
+		}
+		l.bytes -= sp.Bytes
+		n := sp.Last - sp.First + 1
+		l.evicted += n
+		if sp.Last > l.acked {
+			d := sp.Last - max(sp.First, l.acked+1) + 1
+			l.dropped += d
+			l.droppedBytes += sp.Bytes * int64(d) / int64(n)
+		}
+		l.first = sp.Last + 1
+		return
 	}
+	n := l.popLocked()
+	l.bytes -= n
 	l.evicted++
 	if l.first > l.acked {
 		l.dropped++
 		l.droppedBytes += n
 	}
 	l.first++
+}
+
+// popLocked takes the oldest event in memory out of it and returns
+// what it counted.
+func (l *Log) popLocked() int64 {
+	seg := l.segs[l.head]
+	n := int64(len(seg[l.off])) + EventOverhead
+	seg[l.off] = nil // let the data go
+	l.mbytes -= n
+	if l.shared != nil {
+		l.shared.add(-n)
+	}
+	l.mfirst++
 	l.off++
 	if l.off == segSize {
 		// Every slot of the head segment is nil again: reuse it.
@@ -503,6 +557,7 @@ func (l *Log) evictLocked() {
 			l.spare = seg
 		}
 	}
+	return n
 }
 
 // Ack records that a client has received every event up to and
@@ -520,10 +575,7 @@ func (l *Log) Ack(seq uint64) {
 	}
 	if seq > l.acked {
 		l.acked = seq
-		if l.spaceCh != nil {
-			close(l.spaceCh)
-			l.spaceCh = nil
-		}
+		wake(&l.spaceCh)
 		if l.shared != nil { // a blocked Append of another log may evict these now
 			l.shared.signal()
 		}
@@ -547,7 +599,7 @@ func (l *Log) floorLocked() uint64 {
 func (l *Log) cutLaggingLocked() bool {
 	cut := false
 	for r := range l.readers {
-		if r.acked < l.first {
+		if r.acked < l.oldestLocked() {
 			delete(l.readers, r)
 			close(r.lagged)
 			cut = true
@@ -592,10 +644,7 @@ func (r *Reader) Ack(seq uint64) {
 	l.mu.Lock()
 	if seq = min(seq, l.next-1); seq > r.acked {
 		r.acked = seq
-		if l.spaceCh != nil { // the floor may have moved
-			close(l.spaceCh)
-			l.spaceCh = nil
-		}
+		wake(&l.spaceCh) // the floor may have moved
 	}
 	l.mu.Unlock()
 	l.Ack(seq)
@@ -607,17 +656,16 @@ func (r *Reader) Close() {
 	l := r.l
 	l.mu.Lock()
 	delete(l.readers, r)
-	if l.spaceCh != nil {
-		close(l.spaceCh)
-		l.spaceCh = nil
-	}
+	wake(&l.spaceCh)
 	l.mu.Unlock()
 }
 
-// Read copies out, without blocking, up to max events with Seq >= from,
-// in order, appending them to dst[:0] (pass a reused dst to avoid
-// allocating). max <= 0 means no limit. from == 0 means "from the
-// oldest retained event".
+// Read copies out, without waiting for new events, up to max events
+// with Seq >= from, in order, appending them to dst[:0] (pass a reused
+// dst to avoid allocating). max <= 0 means no limit. from == 0 means
+// "from the oldest retained event". Events that are in the store only
+// come from it (one Read returns either those or events in memory,
+// never both: read on from next).
 //
 // lost is the number of events in [from, First) that were evicted
 // before this Read; they are skipped. next is the Seq to pass to the
@@ -629,7 +677,6 @@ func (r *Reader) Close() {
 func (l *Log) Read(from uint64, max int, dst []Event) (evs []Event, next uint64, lost uint64) {
 	evs = dst[:0]
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if from == 0 {
 		from = l.first
 	}
@@ -637,6 +684,12 @@ func (l *Log) Read(from uint64, max int, dst []Event) (evs []Event, next uint64,
 		lost = l.first - from
 		from = l.first
 	}
+	if from < l.mfirst { // in the store only
+		st, end := l.store, l.mfirst
+		l.mu.Unlock()
+		return loadStored(st, from, end, max, evs, lost)
+	}
+	defer l.mu.Unlock()
 	if from >= l.next {
 		return evs, from, lost
 	}
@@ -644,7 +697,7 @@ func (l *Log) Read(from uint64, max int, dst []Event) (evs []Event, next uint64,
 	if max > 0 && uint64(max) < n {
 		n = uint64(max)
 	}
-	i := int(from-l.first) + l.off
+	i := int(from-l.mfirst) + l.off
 	seq := from
 	for n > 0 {
 		seg := l.segs[(l.head+i/segSize)%len(l.segs)]
@@ -682,18 +735,35 @@ func (l *Log) Wait(ctx context.Context, seq uint64) error {
 			l.mu.Unlock()
 			return ErrClosed
 		}
-		if l.dataCh == nil {
-			l.dataCh = make(chan struct{})
+		if err := l.waitLocked(ctx, &l.dataCh); err != nil {
+			l.mu.Unlock()
+			return err
 		}
-		ch := l.dataCh
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		l.mu.Lock()
 	}
+}
+
+// waitLocked waits, with l.mu released, until *c is closed (made here
+// if no other waiter made it) or ctx ends; l.mu is held again on return.
+func (l *Log) waitLocked(ctx context.Context, c *chan struct{}) error {
+	if *c == nil {
+		*c = make(chan struct{})
+	}
+	ch := *c
+	l.mu.Unlock()
+	defer l.mu.Lock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Next returns the sequence number the next Append gets.
+func (l *Log) Next() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
 }
 
 // Stats returns a snapshot of the log's counters.
@@ -705,6 +775,8 @@ func (l *Log) Stats() Stats {
 		Last:         l.next - 1,
 		Events:       int(l.next - l.first),
 		Bytes:        l.bytes,
+		Memory:       l.mbytes,
+		Kept:         l.kept,
 		Peak:         l.peak,
 		Budget:       l.budget,
 		Acked:        l.acked,
@@ -746,12 +818,16 @@ func (l *Log) Close() {
 		return
 	}
 	l.closed = true
-	if l.dataCh != nil {
-		close(l.dataCh)
-		l.dataCh = nil
+	wake(&l.dataCh)
+	wake(&l.spaceCh)
+	wake(&l.keptCh)
+}
+
+// oldestLocked is the last sequence number the next evictLocked
+// removes: the oldest event, or the end of the oldest span.
+func (l *Log) oldestLocked() uint64 {
+	if l.first < l.mfirst {
+		return l.spans[0].Last
 	}
-	if l.spaceCh != nil {
-		close(l.spaceCh)
-		l.spaceCh = nil
-	}
+	return l.first
 }

@@ -1,0 +1,196 @@
+package outlog
+
+import (
+	"context"
+	"errors"
+)
+
+// Store holds a log's events beyond memory (a session's log on disk).
+// The log hands each event to it in order through its own follower
+// (the store reads the log and calls Keep); the log asks it back for
+// events it no longer holds in memory.
+type Store interface {
+	// Load appends to dst up to max events from seq from on, in order
+	// and without gaps; events it no longer has at the start are
+	// simply absent (the first returned Seq is later than from).
+	Load(from uint64, max int, dst []Event) ([]Event, error)
+}
+
+// Span describes events that are in the store only: First..Last, which
+// count Bytes against the budget (len(Data)+EventOverhead each).
+type Span struct {
+	First, Last uint64
+	Bytes       int64
+}
+
+// spanEvents is how many events one span describes at most, and a
+// sixteenth of the budget how many bytes: the granularity at which
+// history in the store is evicted.
+const spanEvents = 1024
+
+// ErrStoreFailed is returned by WaitKept once the store has failed.
+var ErrStoreFailed = errors.New("outlog: the store failed")
+
+// UseStore makes the log keep in memory only a tail of about tail
+// bytes of the events st has taken (Keep); older events stay in the
+// log, counted against its budget and under its policy as before, and
+// are read back from st. history describes the events st already holds
+// before the log's first (a log restored from disk): they are taken as
+// acknowledged, and the oldest go if they exceed the budget. UseStore
+// is called once, on an empty log.
+func (l *Log) UseStore(st Store, tail int64, history []Span) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.store != nil || l.next != l.first {
+		return errors.New("outlog: UseStore on a log that has a store or events")
+	}
+	if n := len(history); n > 0 && history[n-1].Last+1 != l.first {
+		return errors.New("outlog: the store's history does not end where the log begins")
+	}
+	l.store, l.tail, l.kept = st, max(tail, 0), l.next-1
+	for _, sp := range history {
+		l.spans = append(l.spans, sp)
+		l.bytes += sp.Bytes
+	}
+	if len(history) > 0 {
+		l.first = history[0].First
+		l.acked = max(l.acked, l.next-1)
+	}
+	for l.bytes > l.budget && l.first < l.mfirst {
+		l.evictLocked()
+	}
+	return nil
+}
+
+// stored reports whether the log has a store that works.
+func (l *Log) stored() bool { return l.store != nil && !l.storeDead }
+
+// heldLocked reports whether the oldest event waits for the store:
+// it is in memory only, and the store has not taken it yet.
+func (l *Log) heldLocked() bool {
+	return l.stored() && l.first == l.mfirst && l.first > l.kept && l.first < l.next
+}
+
+// spillLocked takes the events the store holds out of memory, oldest
+// first, until memory holds at most limit bytes or n events went (n <
+// 0: no bound); it reports whether it freed anything.
+func (l *Log) spillLocked(limit int64, n int) bool {
+	freed := false
+	for ; n != 0 && l.stored() && l.mbytes > limit && l.mfirst <= l.kept && l.mfirst < l.next; n-- {
+		seq := l.mfirst
+		n := l.popLocked()
+		if k := len(l.spans); k > 0 && l.spans[k-1].Last+1 == seq && l.spans[k-1].Last-l.spans[k-1].First+1 < spanEvents && l.spans[k-1].Bytes < l.budget/16 {
+			l.spans[k-1].Last = seq
+			l.spans[k-1].Bytes += n
+		} else {
+			l.spans = append(l.spans, Span{First: seq, Last: seq, Bytes: n})
+		}
+		freed = true
+	}
+	return freed
+}
+
+// Keep records that the store holds every event up to seq: they may
+// leave memory, and a WaitKept for them returns.
+func (l *Log) Keep(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq = min(seq, l.next-1); seq <= l.kept {
+		return
+	}
+	l.kept = seq
+	if l.mbytes > 2*l.tail {
+		// an idle log, or one whose store fell behind: Appends take
+		// the rest out a few at a time
+		l.spillLocked(l.tail, -1)
+	}
+	wake(&l.spaceCh) // what the store has may be evicted now
+	wake(&l.keptCh)
+}
+
+// StoreFailed records that the store takes nothing more: the log goes
+// on in memory alone (what the store already holds stays readable as
+// far as it can be read).
+func (l *Log) StoreFailed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.storeDead = true
+	wake(&l.spaceCh)
+	wake(&l.keptCh)
+}
+
+// WaitKept waits until the store holds every event up to seq. It
+// returns nil at once without a store, ErrStoreFailed once the store
+// has failed, ErrClosed if the log is closed and the store stopped
+// short of seq, and ctx's error when ctx ends.
+func (l *Log) WaitKept(ctx context.Context, seq uint64) error {
+	l.mu.Lock()
+	for {
+		switch {
+		case l.store == nil || l.kept >= min(seq, l.next-1):
+			l.mu.Unlock()
+			return nil
+		case l.storeDead:
+			l.mu.Unlock()
+			return ErrStoreFailed
+		}
+		if seq > l.want {
+			l.want = seq
+			wake(&l.wantCh) // the store's writer: someone waits now
+		}
+		if err := l.waitLocked(ctx, &l.keptCh); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
+}
+
+// KeepWanted returns a channel that is closed once a WaitKept waits
+// for an event at or after from (already closed if one does): the
+// store's writer, gathering a batch, writes at once then.
+func (l *Log) KeepWanted(from uint64) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.want >= from {
+		return closedCh
+	}
+	if l.wantCh == nil {
+		l.wantCh = make(chan struct{})
+	}
+	return l.wantCh
+}
+
+var closedCh = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// loadStored reads events [from, end) from st, at most max, for Read;
+// what st no longer has counts as lost.
+func loadStored(st Store, from, end uint64, max int, evs []Event, lost uint64) ([]Event, uint64, uint64) {
+	n := end - from
+	if max > 0 && uint64(max) < n {
+		n = uint64(max)
+	}
+	got, err := st.Load(from, int(n), evs)
+	// only what was asked for, and in order from its first
+	k := 0
+	for k < len(got) && got[k].Seq < from+n && (k == 0 || got[k].Seq == got[k-1].Seq+1) && got[k].Seq >= from {
+		k++
+	}
+	got = got[:k]
+	if err != nil || len(got) == 0 {
+		return got, from + n, lost + n
+	}
+	lost += got[0].Seq - from
+	return got, got[len(got)-1].Seq + 1, lost
+}
+
+// wake closes *c, if a waiter made it, so the next waiter makes another.
+func wake(c *chan struct{}) {
+	if *c != nil {
+		close(*c)
+		*c = nil
+	}
+}

@@ -1,0 +1,136 @@
+package outlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// mapStore is a Store in memory that the test feeds as a journal would.
+type mapStore struct {
+	mu  sync.Mutex
+	evs map[uint64][]byte
+}
+
+func (s *mapStore) Load(from uint64, max int, dst []Event) ([]Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for seq := from; max <= 0 || len(dst) < max; seq++ {
+		d, ok := s.evs[seq]
+		if !ok {
+			break
+		}
+		dst = append(dst, Event{Seq: seq, Data: d})
+	}
+	return dst, nil
+}
+
+// keep copies l's events from..to into s and tells l.
+func (s *mapStore) keep(l *Log, from, to uint64) {
+	evs, _, _ := l.Read(from, int(to-from+1), nil)
+	s.mu.Lock()
+	for _, e := range evs {
+		s.evs[e.Seq] = e.Data
+	}
+	s.mu.Unlock()
+	l.Keep(to)
+}
+
+func data(i int) []byte { return fmt.Appendf(nil, "event %04d %s", i, make([]byte, 100)) }
+
+// Under Drop with a store, memory keeps a tail of what the store has,
+// an event the store has not taken never leaves memory, older events
+// read back from the store, and a failed store leaves the log in
+// memory alone.
+func TestStoreKeepsATailAndFailsToMemory(t *testing.T) {
+	ctx := context.Background()
+	const tail = 2048
+	l := New(Options{Policy: Drop, Budget: 1 << 20})
+	st := &mapStore{evs: map[uint64][]byte{}}
+	if err := l.UseStore(st, tail, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 200; i++ {
+		l.Append(ctx, data(i))
+	}
+	if s := l.Stats(); s.Memory != s.Bytes || s.Kept != 0 {
+		t.Fatalf("nothing kept yet: %+v; every event must still be in memory", s)
+	}
+	st.keep(l, 1, 150)
+	l.Append(ctx, data(201))
+	s := l.Stats()
+	// what the store has not taken (151..201) plus at most twice the tail
+	unkept := int64(51) * (int64(len(data(1))) + EventOverhead)
+	if s.Memory > unkept+2*tail || s.Kept != 150 || s.Events != 201 || s.Dropped != 0 {
+		t.Fatalf("after Keep(150): %+v; want 151..201 and at most %d bytes more in memory", s, 2*tail)
+	}
+	for from := uint64(1); from <= 201; {
+		evs, next, lost := l.Read(from, 7, nil)
+		if lost != 0 || len(evs) == 0 {
+			t.Fatalf("Read(%d): %d events, lost %d", from, len(evs), lost)
+		}
+		for _, e := range evs {
+			if e.Seq != from || string(e.Data) != string(data(int(from))) {
+				t.Fatalf("Read: seq %d %q; want %d", e.Seq, e.Data[:10], from)
+			}
+			from++
+		}
+		if next != from {
+			t.Fatalf("Read: next %d, want %d", next, from)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := l.WaitKept(wctx, 201); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitKept(201) before the store has it: %v", err)
+	}
+	l.StoreFailed()
+	if err := l.WaitKept(ctx, 201); !errors.Is(err, ErrStoreFailed) {
+		t.Fatalf("WaitKept after StoreFailed: %v", err)
+	}
+	before := l.Stats().Memory
+	for i := 202; i <= 260; i++ {
+		l.Append(ctx, data(i))
+	}
+	if s := l.Stats(); s.Memory-before != 59*(int64(len(data(1)))+EventOverhead) {
+		t.Fatalf("after the store failed, memory grew %d; want every new event in memory", s.Memory-before)
+	}
+}
+
+// A log with a store and a tiny budget under Drop evicts history in
+// spans and counts what nobody acknowledged as dropped; a Block log
+// waits for the store before it evicts an event only memory holds.
+func TestStoreEvictionFollowsThePolicy(t *testing.T) {
+	ctx := context.Background()
+	l := New(Options{Policy: Drop, Budget: 8192})
+	st := &mapStore{evs: map[uint64][]byte{}}
+	l.UseStore(st, 0, nil)
+	for i := 1; i <= 100; i++ {
+		l.Append(ctx, data(i))
+		st.keep(l, uint64(i), uint64(i))
+	}
+	s := l.Stats()
+	if s.Bytes > 8192 || s.Dropped == 0 || s.Dropped+uint64(s.Events) != 100 || s.First != 101-uint64(s.Events) {
+		t.Fatalf("Drop over the budget: %+v", s)
+	}
+	b := New(Options{Policy: Block, Budget: 1024})
+	b.UseStore(&mapStore{evs: map[uint64][]byte{}}, 0, nil)
+	b.Ack(1 << 40)
+	n := 0
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err := b.Append(wctx, data(n+1))
+		cancel()
+		if err != nil {
+			break
+		}
+		n++
+		b.Ack(uint64(n))
+	}
+	if s := b.Stats(); s.First != 1 || s.Evicted != 0 {
+		t.Fatalf("Block evicted what the store did not have: %+v", s)
+	}
+}
