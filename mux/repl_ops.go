@@ -14,6 +14,10 @@ import (
 // maxHistory caps a session's history.
 const maxHistory = 5000
 
+// maxSessionJobs is how many commands a session keeps: past it the
+// oldest that has ended is forgotten.
+const maxSessionJobs = 1000
+
 // quietRun runs a pipeline without logging it (the REPL's prompt and
 // Tab completion); h, when not nil, sees what it produces besides
 // output. It needs the session's pipeline slot, waiting for it only

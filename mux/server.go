@@ -449,7 +449,7 @@ func (s *Server) openJournal(x *Session, fresh bool) *journal.Journal {
 			return nil
 		}
 	}
-	j, _, _, err := journal.Open(dir, journalLimit(x.log.Stats().Budget))
+	j, _, _, err := journal.Open(dir, journalLimit(x.log.Stats().Budget), nil)
 	if err == nil {
 		if err = j.Follow(x.log, MemoryTail, nil); err != nil {
 			_ = j.Close()
@@ -640,8 +640,10 @@ func (s *Server) restore() error {
 		a.Reconnect = r.Options["reconnect"] == "true"
 		opts, _ := a.options()
 		tg, terr := a.target()
-		// the log on disk: what it printed before, numbered on
-		j, history, cut := s.restoreJournal(r, opts)
+		// the log on disk: what it printed before, numbered on, with
+		// the commands it ran and their history
+		past := &pastCommands{jobs: map[int]*job{}}
+		j, history, cut := s.restoreJournal(r, opts, past.visit)
 		if j != nil {
 			opts.FirstSeq = j.Next()
 		}
@@ -663,6 +665,13 @@ func (s *Server) restore() error {
 			}
 		}
 		x.jr = j
+		past.finish()
+		x.jobs, x.jobOrder, x.hist = past.jobs, past.order, past.hist
+		for _, id := range past.order {
+			if int64(id) > s.jobIDs.Load() { // a new command's Id follows theirs
+				s.jobIDs.Store(int64(id))
+			}
+		}
 		if cut != nil {
 			x.append(x.ctx, Event{Kind: KindSession, Text: "the log on disk ended in a torn or damaged record, cut: " + cut.String()})
 		}
@@ -691,12 +700,12 @@ func (s *Server) restore() error {
 
 // restoreJournal opens a restored session's log on disk and returns
 // the history it holds; a cut is logged.
-func (s *Server) restoreJournal(r store.Record, opts SessionOptions) (*journal.Journal, []outlog.Span, *journal.Cut) {
+func (s *Server) restoreJournal(r store.Record, opts SessionOptions, visit func(uint64, []byte)) (*journal.Journal, []outlog.Span, *journal.Cut) {
 	dir := s.journalDir(r.InstanceID)
 	if dir == "" {
 		return nil, nil, nil
 	}
-	j, history, cut, err := journal.Open(dir, journalLimit(opts.Budget))
+	j, history, cut, err := journal.Open(dir, journalLimit(opts.Budget), visit)
 	if err != nil {
 		s.logf("session %s: its log on disk cannot be read: %v", r.Name, err)
 		return nil, nil, nil

@@ -517,7 +517,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 		done: make(chan struct{}), State: "Running", Start: time.Now()}
 	s.jobs[j.ID] = j
 	s.jobOrder = append(s.jobOrder, j.ID)
-	if len(s.jobOrder) > 1000 { // forget the oldest finished jobs
+	if len(s.jobOrder) > maxSessionJobs { // forget the oldest finished jobs
 		for i, id := range s.jobOrder {
 			if old := s.jobs[id]; old != nil && old.finished() {
 				delete(s.jobs, id)

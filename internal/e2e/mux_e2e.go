@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/mux/sock"
 	"github.com/psmux/psmux/testenv/faultproxy"
 	"github.com/psmux/psmux/testenv/opensshd"
 	"github.com/psmux/psmux/testenv/reap"
@@ -92,6 +94,24 @@ func (m *MuxEnv) Ls() []mux.Info {
 		m.T.Fatalf("ls --json: %v: %q", err, r.Stdout)
 	}
 	return rows
+}
+
+// Client connects a client of the server's socket protocol named name
+// (attached: interactive, as a REPL); it is closed when the test ends.
+func (m *MuxEnv) Client(name string, interactive bool) *mux.Client {
+	m.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := sock.Dial(ctx, m.Sock)
+	if err != nil {
+		m.T.Fatal(err)
+	}
+	c, err := mux.NewClient(conn, name, interactive)
+	if err != nil {
+		m.T.Fatal(err)
+	}
+	m.T.Cleanup(func() { c.Close() })
+	return c
 }
 
 // WaitState polls psmux ls until session name is in state and returns

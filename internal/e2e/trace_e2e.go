@@ -13,7 +13,6 @@ import (
 	"unicode/utf16"
 
 	"github.com/psmux/psmux/mux"
-	"github.com/psmux/psmux/mux/sock"
 	"github.com/psmux/psmux/repl"
 	"github.com/psmux/psmux/sessions/psrp"
 	"github.com/psmux/psmux/sessions/trace"
@@ -69,15 +68,8 @@ func ExecWithAnswers(t *testing.T, m *MuxEnv, session, script string, hidden ...
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := sock.Dial(ctx, m.Sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := mux.NewClient(conn, "trace-test", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := m.Client("trace-test", true)
+	defer c.Close() // detached when it returns, as before
 	var out, errb LockedBuffer
 	var mu sync.Mutex
 	r := &repl.Renderer{Out: &out, Err: &errb, Width: 120, ReadLine: func(h bool) (string, error) {
@@ -123,12 +115,12 @@ func ExecWithAnswers(t *testing.T, m *MuxEnv, session, script string, hidden ...
 		done <- err
 	}()
 	select {
-	case err = <-done:
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exec: %v\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", err, out.String(), errb.String(), m.Log())
+		}
 	case <-time.After(3 * time.Minute): // Call goes on waiting after ctx asks the server to stop
 		t.Fatalf("exec did not end\nstdout:\n%s\nserver log:\n%s", out.String(), m.Log())
-	}
-	if err != nil {
-		t.Fatalf("exec: %v\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", err, out.String(), errb.String(), m.Log())
 	}
 	// The exec ends when the command does; its output comes on the
 	// attachment, which may still be on its way: wait for its end there.

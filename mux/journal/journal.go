@@ -105,10 +105,11 @@ type Journal struct {
 
 // Open opens the journal in dir (made owner-only if missing), keeping
 // at most limit bytes of segments (0: no limit). It reads every record
-// once to check it and returns the history it holds, as spans of
-// records for the log (outlog.Log.UseStore), and where a torn or
-// corrupt tail was cut, if it was.
-func Open(dir string, limit int64) (*Journal, []outlog.Span, *Cut, error) {
+// once to check it, shows each good one to visit (if not nil; the data
+// is only valid during the call), and returns the history it holds, as
+// spans of records for the log (outlog.Log.UseStore), and where a torn
+// or corrupt tail was cut, if it was.
+func Open(dir string, limit int64, visit func(seq uint64, data []byte)) (*Journal, []outlog.Span, *Cut, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("journal: %w", err)
 	}
@@ -120,7 +121,11 @@ func Open(dir string, limit int64) (*Journal, []outlog.Span, *Cut, error) {
 	var spans []outlog.Span
 	var cut *Cut
 	for i, s := range segs {
-		end, c, err := scan(s.path, max(j.next, 1)-1, func(seq uint64, off int64, size int) {
+		end, c, err := scan(s.path, max(j.next, 1)-1, func(seq uint64, off int64, data []byte) {
+			if visit != nil {
+				visit(seq, data)
+			}
+			size := len(data)
 			if s.count%markEvery == 0 {
 				s.marks = append(s.marks, mark{seq, off})
 			}
@@ -193,7 +198,7 @@ func (j *Journal) list() ([]segment, error) {
 // record), up to the first bad one, calls each with every good record's
 // place, and returns where the good ones end and, if it stopped early,
 // why.
-func scan(path string, prev uint64, each func(seq uint64, off int64, size int)) (int64, *Cut, error) {
+func scan(path string, prev uint64, each func(seq uint64, off int64, data []byte)) (int64, *Cut, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, nil, fmt.Errorf("journal: %w", err)
@@ -218,7 +223,7 @@ func scan(path string, prev uint64, each func(seq uint64, off int64, size int)) 
 		if data == nil {
 			return r.off, nil, nil // the end
 		}
-		each(seq, r.off, len(data))
+		each(seq, r.off, data)
 		r.off += headerSize + int64(len(data))
 		prev = seq
 	}

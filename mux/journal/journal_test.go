@@ -21,7 +21,7 @@ func rec(i int) []byte {
 // server does for a session, with memory for tail bytes.
 func follow(t testing.TB, dir string, limit, tail int64, o outlog.Options) (*outlog.Log, *Journal, *Cut) {
 	t.Helper()
-	j, hist, cut, err := Open(dir, limit)
+	j, hist, cut, err := Open(dir, limit, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func write(t *testing.T, n int) string {
 // all reopens dir and loads every record it holds.
 func all(t *testing.T, dir string) ([]outlog.Event, *Cut) {
 	t.Helper()
-	j, _, cut, err := Open(dir, 0)
+	j, _, cut, err := Open(dir, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,8 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := t.TempDir()
 		os.WriteFile(filepath.Join(d, fmt.Sprintf("%020d.seg", 1)), data, 0o600)
-		j, hist, _, err := Open(d, 0)
+		var visited []uint64
+		j, hist, _, err := Open(d, 0, func(seq uint64, _ []byte) { visited = append(visited, seq) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,8 +311,8 @@ func FuzzOpen(f *testing.F) {
 		for _, sp := range hist {
 			n += sp.Last - sp.First + 1
 		}
-		if uint64(len(evs)) != n {
-			t.Fatalf("history of %d records, %d served", n, len(evs))
+		if uint64(len(evs)) != n || len(visited) != len(evs) {
+			t.Fatalf("history of %d records, %d served, %d visited", n, len(evs), len(visited))
 		}
 		for i := 1; i < len(evs); i++ {
 			if evs[i].Seq != evs[i-1].Seq+1 {

@@ -2,7 +2,6 @@ package failures_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,15 +152,7 @@ func TestSecureStringNeverShown(t *testing.T) {
 
 			// The log itself, as the socket serves it: every SecureString
 			// in it is empty.
-			conn, err := net.Dial("unix", m.Sock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cl, err := mux.NewClient(conn, "errsec-test", false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
+			cl := m.Client("errsec-test", false)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var logged []string

@@ -1,15 +1,39 @@
 package server_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/mux"
 )
+
+// history asks the server for a session's command history, as the REPL
+// does when it enters the session.
+func history(t *testing.T, m *e2e.MuxEnv, session string) []string {
+	t.Helper()
+	cl := m.Client("history-test", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	data, err := cl.Call(ctx, "history", mux.HistoryArgs{Target: session}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h []string
+	if err := json.Unmarshal(data, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
 
 // A server that stops listening as its shutdown begins lets a client start
 // the next server on the same socket; when the old one exits it must leave
@@ -99,6 +123,13 @@ func TestRestoredSessionKeepsItsLog(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
 	m.Must("new", "-n", "r", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
 	m.Must("exec", "-t", "r", "--", "'before'")
+	// a command still running when the server dies, its output shown
+	a := m.Attach("-t", "r", "--since", "1")
+	m.Must("exec", "--async", "-t", "r", "--", "'started'; Start-Sleep 600")
+	a.Until(t, "the running command's output", func(l string) bool { return l == "started" })
+	a.Stdin.Close()
+	a.Wait()
+	before := m.Must("jobs", "-t", "r", "--json").Stdout
 	pid := m.ServerPID()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -107,7 +138,22 @@ func TestRestoredSessionKeepsItsLog(t *testing.T) {
 	m.Must("start-server")
 	t.Cleanup(func() { m.Run("kill-server") })
 	const restarted = "a new runspace here; the variables and state from before are gone, the output above is from before"
-	a := m.Attach("-t", "r", "--since", "1")
+	// its commands, with their ended states, and its history are back
+	var jobs []mux.JobInfo
+	if err := json.Unmarshal([]byte(m.Must("jobs", "-t", "r", "--json").Stdout), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 || jobs[0].Command != "'before'" || jobs[0].State != "Completed" ||
+		jobs[1].Command != "'started'; Start-Sleep 600" || jobs[1].State != "Failed" {
+		t.Fatalf("jobs of the restored session: %+v; before the kill: %s\nwant 'before' Completed and the running one Failed (it ended with the server)", jobs, before)
+	}
+	if out := m.Must("capture", "-t", "r", "--job", strconv.Itoa(jobs[1].ID)).Stdout; !strings.Contains(out, "started") {
+		t.Fatalf("capture --job %d of the restored session: %q", jobs[1].ID, out)
+	}
+	if h := history(t, m, "r"); !slices.Equal(h, []string{"'before'", "'started'; Start-Sleep 600"}) {
+		t.Fatalf("the restored session's history: %q", h)
+	}
+	a = m.Attach("-t", "r", "--since", "1")
 	a.WaitErr(t, restarted) // session events go to stderr
 	a.Stdin.Close()
 	a.Wait()
@@ -116,8 +162,11 @@ func TestRestoredSessionKeepsItsLog(t *testing.T) {
 		t.Fatalf("capture of a restored session: stdout %q, stderr %q; want the output from before and the restart line", c.Stdout, c.Stderr)
 	}
 	m.Must("exec", "-t", "r", "--", "'after'")
-	if c := m.Must("capture", "-t", "r").Stdout; !strings.Contains(c, "before\nPS> 'after'\nafter\n") {
+	if c := m.Must("capture", "-t", "r").Stdout; !strings.Contains(c, "started\nPS> 'after'\nafter\n") {
 		t.Fatalf("capture after a command in the restored session:\n%s", c)
+	}
+	if err := json.Unmarshal([]byte(m.Must("jobs", "-t", "r", "--json").Stdout), &jobs); err != nil || len(jobs) != 3 || jobs[2].ID <= jobs[1].ID {
+		t.Fatalf("jobs after a new command: %+v %v; want a third whose Id follows the restored ones", jobs, err)
 	}
 	// rm removes the log on disk too
 	logs := filepath.Join(m.State, "psmux", "*", "logs", "*")
