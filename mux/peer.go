@@ -728,7 +728,7 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 		}
 		if lost > 0 {
 			totalLost += lost
-			e := encodeEvent(Event{Kind: KindSession, Text: fmt.Sprintf("%d events were dropped (Drop policy, log budget full)", lost)})
+			e := encodeEvent(Event{Kind: KindSession, Text: fmt.Sprintf("%d events were dropped (Drop policy, log budget full, or past the logs' disk budget)", lost)})
 			frame = evFrameSeq(frame[:0], id, from, e)
 			if err := p.sendRaw(frame); err != nil {
 				return from, totalLost, nil, err
@@ -759,7 +759,7 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 			x.log.Ack(evs[len(evs)-1].Seq)
 		}
 		from = next
-		if len(evs) > 0 {
+		if len(evs) > 0 || lost > 0 {
 			continue
 		}
 		if !follow {

@@ -45,6 +45,10 @@ type Config struct {
 	// acknowledged history is evicted first, then each session's
 	// policy (Block or Drop) applies.
 	MaxMemory int64
+	// MaxDisk is the budget shared by every session's log on disk
+	// (--max-disk); default DefaultMaxDisk. Past it the oldest segment
+	// files of any session go first.
+	MaxDisk int64
 	// SyncWait is how long a synchronous command waits for a busy
 	// session before it fails with PowerShell's busy text; default
 	// DefaultSyncWait.
@@ -53,6 +57,9 @@ type Config struct {
 
 // DefaultMaxMemory is the server-wide output log budget: 512 MiB.
 const DefaultMaxMemory int64 = 512 << 20
+
+// DefaultMaxDisk is the server-wide budget of the logs on disk: 1 GiB.
+const DefaultMaxDisk int64 = 1 << 30
 
 // MemoryHeadroom is what a server process may hold beyond its logs'
 // budget: connections, sessions, buffers in flight.
@@ -84,6 +91,7 @@ type Server struct {
 	cfg     Config
 	opener  transportOpener
 	mem     *outlog.Shared // every session log's budget
+	disk    *journal.Disk  // every session's log on disk; nil without a state directory
 	cursors cursors        // each client's place in each session
 	// jobIDs numbers every command and job: an Id is never used twice
 	// while the server lives.
@@ -123,12 +131,21 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxMemory <= 0 {
 		cfg.MaxMemory = DefaultMaxMemory
 	}
+	if cfg.MaxDisk <= 0 {
+		cfg.MaxDisk = DefaultMaxDisk
+	}
 	s := &Server{cfg: cfg, sessions: map[int]*Session{}, background: map[*Session]struct{}{}, nextID: 1, peers: map[*peer]struct{}{}, done: make(chan struct{}),
 		stopped: make(chan struct{}), mem: outlog.NewShared(cfg.MaxMemory)}
 	s.pool = &ssh.Pool{Options: ssh.DialOptions{Prompter: ssh.PromptFunc(s.sshPrompt), Warn: func(m string) { s.logf("%s", strings.TrimSpace(m)) }}}
 	s.opener = &Opener{Pool: s.pool, SystemSSH: cfg.SystemSSH}
+	if cfg.StateFile != "" {
+		s.disk = &journal.Disk{Root: filepath.Join(filepath.Dir(cfg.StateFile), "logs"), Limit: cfg.MaxDisk}
+	}
 	if err := s.restore(); err != nil {
 		return nil, err
+	}
+	if err := s.disk.Trim(); err != nil { // a smaller --max-disk than before
+		s.logf("the logs on disk: %v", err)
 	}
 	s.wg.Add(1)
 	go s.idleLoop()
@@ -451,6 +468,7 @@ func (s *Server) openJournal(x *Session, fresh bool) *journal.Journal {
 	}
 	j, _, _, err := journal.Open(dir, journalLimit(x.log.Stats().Budget), nil)
 	if err == nil {
+		j.SetDisk(s.disk)
 		if err = j.Follow(x.log, MemoryTail, nil); err != nil {
 			_ = j.Close()
 		}
@@ -658,6 +676,7 @@ func (s *Server) restore() error {
 		if j != nil {
 			// what it printed before stays on disk, read back when
 			// asked for; it counts as acknowledged history
+			j.SetDisk(s.disk)
 			if err := j.Follow(x.log, MemoryTail, history); err != nil {
 				s.logf("session %s: its log on disk cannot be followed: %v", r.Name, err)
 				_ = j.Close()

@@ -47,6 +47,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	readyFD := fs.Int("ready-fd", 0, "write \"ready\" to this descriptor once listening (used when started on demand)")
 	idle := fs.Duration("idle-check", time.Second, "how often idle sessions are looked for")
 	maxMem := fs.Int64("max-memory", mux.DefaultMaxMemory, "the memory budget in bytes shared by every session's output log")
+	maxDisk := fs.Int64("max-disk", mux.DefaultMaxDisk, "the disk budget in bytes shared by every session's log on disk (oldest files go first)")
 	if code, ok := parseFlags(fs, args, 0, os.Stdout); !ok {
 		return code
 	}
@@ -94,7 +95,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		debug.SetMemoryLimit(mux.MemoryLimit(*maxMem))
 	}
 	srv, err := mux.NewServer(mux.Config{Version: version, StateFile: filepath.Join(dir, store.FileName),
-		Logf: logger.Printf, IdleCheck: *idle, MaxMemory: *maxMem, Trace: *trace != "", TraceDir: *trace})
+		Logf: logger.Printf, IdleCheck: *idle, MaxMemory: *maxMem, MaxDisk: *maxDisk, Trace: *trace != "", TraceDir: *trace})
 	if err != nil {
 		fmt.Fprintf(stderr, "psmux: %v\n", err)
 		return exitConnect

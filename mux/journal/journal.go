@@ -98,10 +98,17 @@ type Journal struct {
 	once sync.Once
 
 	// the writer's own
-	f      *os.File
-	buf    []byte
-	syncer sync.WaitGroup // a rotated segment's fsync, in the background
+	f       *os.File
+	buf     []byte
+	syncer  sync.WaitGroup // a rotated segment's fsync, in the background
+	disk    *Disk          // nil, or the budget this journal shares with others
+	rotated bool           // a segment was started since the last Trim
 }
+
+// SetDisk makes the journal share d with the other journals under
+// d.Root: after starting a segment, its writer trims them all to d's
+// limit. Call it before Follow.
+func (j *Journal) SetDisk(d *Disk) { j.disk = d }
 
 // Open opens the journal in dir (made owner-only if missing), keeping
 // at most limit bytes of segments (0: no limit). It reads every record
@@ -440,6 +447,13 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 			j.fail(err, l)
 			break
 		}
+		if j.rotated { // before Keep: what a client was shown fits the budget
+			j.rotated = false
+			if err := j.disk.Trim(); err != nil {
+				j.fail(err, l)
+				break
+			}
+		}
 		l.Keep(evs[len(evs)-1].Seq)
 		next = nx
 		clear(evs)
@@ -552,6 +566,7 @@ func (j *Journal) rotate(seq uint64) error {
 	}
 	j.f = f
 	j.segs = append(j.segs, segment{first: seq, path: path})
+	j.rotated = true
 	// the oldest segments go when the journal is over its limit
 	var total int64
 	for _, s := range j.segs {

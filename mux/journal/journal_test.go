@@ -347,3 +347,58 @@ func TestRecordsReachTheFileUnasked(t *testing.T) {
 		t.Fatalf("after WaitKept(3): %d bytes in the file; want %d", len(seg), want)
 	}
 }
+
+// Journals sharing a disk budget hold at most its limit together (each
+// one's newest segment aside): the oldest segments go first, whichever
+// journal they belong to, and every journal still reads its newest
+// records.
+func TestDiskBudgetSharedByJournals(t *testing.T) {
+	old := SegmentSize
+	SegmentSize = 4096
+	t.Cleanup(func() { SegmentSize = old })
+	root := t.TempDir()
+	disk := &Disk{Root: root, Limit: 40000}
+	var logs []*outlog.Log
+	for i := range 3 {
+		j, _, _, err := Open(filepath.Join(root, fmt.Sprint(i)), 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.SetDisk(disk)
+		l := outlog.New(outlog.Options{Policy: outlog.Drop, Budget: 1 << 30})
+		if err := j.Follow(l, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		logs = append(logs, l)
+	}
+	for round := range 10 { // each journal in turn, so the oldest alternate
+		for _, l := range logs {
+			appendRecs(t, l, round*200+1, round*200+200)
+			if err := l.WaitKept(context.Background(), uint64(round*200+200)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var total int64
+	for i := range 3 {
+		for _, s := range segments(t, filepath.Join(root, fmt.Sprint(i))) {
+			st, _ := os.Stat(s)
+			total += st.Size()
+		}
+	}
+	if total > disk.Limit+3*SegmentSize {
+		t.Fatalf("%d bytes on disk; the shared limit is %d (and each journal's newest segment)", total, disk.Limit)
+	}
+	for i, l := range logs {
+		evs, _, lost := l.Read(1, 0, nil)
+		if lost == 0 {
+			t.Fatalf("journal %d lost nothing: the budget was not shared", i)
+		}
+		got := readLog(t, l, evs[0].Seq)
+		if len(got) == 0 || got[len(got)-1].Seq != 2000 {
+			t.Fatalf("journal %d: its newest records are gone", i)
+		}
+		checkRange(t, got, int(got[0].Seq), fmt.Sprintf("journal %d", i))
+	}
+}

@@ -174,14 +174,15 @@ func loadStored(st Store, from, end uint64, max int, evs []Event, lost uint64) (
 		n = uint64(max)
 	}
 	got, err := st.Load(from, int(n), evs)
-	// only what was asked for, and in order from its first
+	// in order from its first, and before what memory holds; what the
+	// store no longer has before its first is lost
 	k := 0
-	for k < len(got) && got[k].Seq < from+n && (k == 0 || got[k].Seq == got[k-1].Seq+1) && got[k].Seq >= from {
+	for k < len(got) && got[k].Seq >= from && got[k].Seq < end && (k == 0 || got[k].Seq == got[k-1].Seq+1) {
 		k++
 	}
 	got = got[:k]
 	if err != nil || len(got) == 0 {
-		return got, from + n, lost + n
+		return got, end, lost + (end - from)
 	}
 	lost += got[0].Seq - from
 	return got, got[len(got)-1].Seq + 1, lost

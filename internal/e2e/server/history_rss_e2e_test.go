@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/mux/journal"
 )
 
 // 50 idle sessions each holding 10 MB of history (issue 14): the logs
@@ -54,5 +57,37 @@ func TestFiftyIdleSessionsHoldTheirHistoryOnDisk(t *testing.T) {
 	out := m.Must("capture", "-t", "s07").Stdout
 	if n := strings.Count(out, strings.Repeat("x", 1000)+"\n"); n != lines {
 		t.Fatalf("capture -t s07: %d of the %d lines", n, lines)
+	}
+}
+
+// The server's --max-disk bounds every session's log on disk together:
+// past it the oldest segment files go, whichever session's they are
+// (each log's newest segment stays), and a capture says how many
+// events were dropped before it shows the newest.
+func TestMaxDiskBoundsTheLogsOnDisk(t *testing.T) {
+	const (
+		limit = 40 << 20
+		lines = 30000 // of 1000 bytes: 30 MB a session
+	)
+	m := e2e.NewMuxEnv(t)
+	m.Serve("--max-disk", fmt.Sprint(limit))
+	for _, name := range []string{"a", "b"} {
+		m.Must("new", "-n", name, "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+		m.Must("exec", "--async", "-t", name, "--", fmt.Sprintf("1..%d | %% { \"$_ \" + ('x' * 1000) }", lines))
+		m.Must("exec", "-t", name, "--", "'idle'") // waits for the job
+	}
+	var total int64
+	segs, _ := filepath.Glob(filepath.Join(m.State, "psmux", "*", "logs", "*", "*.seg"))
+	for _, s := range segs {
+		if st, err := os.Stat(s); err == nil {
+			total += st.Size()
+		}
+	}
+	if total > limit+2*journal.SegmentSize {
+		t.Fatalf("%d MiB of logs on disk; --max-disk is %d MiB (each log's newest segment aside)", total>>20, limit>>20)
+	}
+	c := m.Must("capture", "-t", "a")
+	if !strings.Contains(c.Stderr, "events were dropped") || !strings.Contains(c.Stdout, fmt.Sprintf("%d %s\n", lines, strings.Repeat("x", 1000))) {
+		t.Fatalf("capture -t a: stderr %q, %d bytes out; want the drop line and the newest lines", c.Stderr, len(c.Stdout))
 	}
 }
