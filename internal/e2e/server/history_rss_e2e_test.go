@@ -66,8 +66,8 @@ func TestFiftyIdleSessionsHoldTheirHistoryOnDisk(t *testing.T) {
 // events were dropped before it shows the newest.
 func TestMaxDiskBoundsTheLogsOnDisk(t *testing.T) {
 	const (
-		limit = 40 << 20
-		lines = 30000 // of 1000 bytes: 30 MB a session
+		limit = 20 << 20
+		lines = 40000 // of 1000 bytes: 40 MB a session, 80 MB in all
 	)
 	m := e2e.NewMuxEnv(t)
 	m.Serve("--max-disk", fmt.Sprint(limit))
