@@ -132,13 +132,18 @@ func (p *peer) serve() {
 			if a, err := decode[AckArgs](f); err == nil {
 				if x, err := p.srv.one(a.Target); err == nil {
 					p.mu.Lock()
-					r, client := p.readers[x], p.clients[x]
+					r := p.readers[x]
+					client, was := p.clients[x]
 					p.mu.Unlock()
 					if r != nil { // attached: its own cursor moves, and the log's
 						r.Ack(a.Seq)
-						p.srv.cursors.move(x.InstanceID, client, a.Seq)
 					} else {
 						x.log.Ack(a.Seq)
+					}
+					if was {
+						// attached, or was (what it printed after it was cut
+						// off still counts): its next attach resumes after it
+						p.srv.cursors.move(x.InstanceID, client, a.Seq)
 					}
 					x.markSeen(a.Seq)
 				}
@@ -672,8 +677,7 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	defer func() {
 		p.mu.Lock()
 		if p.readers[x] == r {
-			delete(p.readers, x)
-			delete(p.clients, x)
+			delete(p.readers, x) // p.clients keeps its name: acks may follow
 		}
 		p.mu.Unlock()
 		r.Close()

@@ -238,7 +238,17 @@ func (a *Attacher) WaitErr(t *testing.T, s string) {
 
 func (m *MuxEnv) Attach(args ...string) *Attacher {
 	m.T.Helper()
+	return m.AttachAs("", args...)
+}
+
+// AttachAs is Attach for the client named client (PSMUX_CLIENT: the
+// server keeps a cursor per client name); "" is Attach's own.
+func (m *MuxEnv) AttachAs(client string, args ...string) *Attacher {
+	m.T.Helper()
 	cmd := m.Cmd(append([]string{"attach"}, args...)...)
+	if client != "" {
+		cmd.Env = append(cmd.Environ(), "PSMUX_CLIENT="+client)
+	}
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()

@@ -403,14 +403,14 @@ func (j *Journal) Follow(l *outlog.Log, tail int64, history []outlog.Span) error
 // log still has, and closes the file.
 func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 	defer close(j.done)
-	var evs []outlog.Event
+	var evs, chunk []outlog.Event
 	draining := false
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	for {
 		if !draining {
 			if l.Next() <= next { // idle: it holds no buffer while it waits
-				evs, j.buf = nil, nil
+				evs, chunk, j.buf = nil, nil, nil
 			}
 			if err := l.Wait(ctx, next); err != nil {
 				if errors.Is(err, outlog.ErrClosed) {
@@ -431,8 +431,7 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 			}
 		}
 		var lost uint64
-		var nx uint64
-		evs, nx, lost = l.Read(next, batch, evs[:0])
+		evs, lost = j.take(l, next, evs[:0], &chunk)
 		if lost > 0 {
 			j.fail(fmt.Errorf("journal: %d events left the log before they were written", lost), l)
 			break
@@ -455,13 +454,35 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 			}
 		}
 		l.Keep(evs[len(evs)-1].Seq)
-		next = nx
+		next = evs[len(evs)-1].Seq + 1
 		clear(evs)
 	}
 	if err := j.finish(); err != nil {
 		j.fail(err, l)
 	}
 }
+
+// take reads up to a batch of l's events from next on into evs, a
+// chunk at a time: the log's lock is held for a chunk's copy only, so
+// an Append waiting for it spins rather than sleeps.
+func (j *Journal) take(l *outlog.Log, next uint64, evs []outlog.Event, chunk *[]outlog.Event) ([]outlog.Event, uint64) {
+	for len(evs) < batch {
+		got, nx, lost := l.Read(next, readChunk, (*chunk)[:0])
+		*chunk = got
+		if lost > 0 || len(got) == 0 {
+			clear(got)
+			return evs, lost
+		}
+		evs = append(evs, got...)
+		clear(got)
+		next = nx
+	}
+	return evs, 0
+}
+
+// readChunk is how many events the writer copies out of the log under
+// one hold of its lock.
+const readChunk = 64
 
 // fail records the journal's first error and tells the log the store
 // takes nothing more.

@@ -118,12 +118,14 @@ func TestBlockFullLogNoClientCloses(t *testing.T) {
 
 // Two clients attached, one reading and one stalled, on a Block log:
 // the stalled one is cut off with "lagged"; the one reading gets every
-// line, in order, and the session is not held up.
+// line, in order, and the session is not held up. Attached again, the
+// stalled one goes on from its own cursor, read back from the log on
+// disk: no gap, no line twice.
 func TestStalledClientLagged(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
 	m.Must("new", "-n", "s", "--budget", "65536", "--policy", "Block", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
 	reading := m.Attach("-t", "s")
-	stalled := m.Attach("-t", "s") // its output is never read while the command runs
+	stalled := m.AttachAs("stalled", "-t", "s") // its output is never read while the command runs
 	m.WaitAttached("s", 2)
 	const total = 20000
 	m.Must("exec", "--async", "-t", "s", "--", fmt.Sprintf("1..%d", total))
@@ -137,12 +139,38 @@ func TestStalledClientLagged(t *testing.T) {
 		}
 		return last == total
 	})
+	printed := make(chan int)
 	go func() {
+		slast := 0
 		for stalled.Out.Scan() { // let it run to the notice
+			if n, err := strconv.Atoi(stalled.Out.Text()); err == nil {
+				if n != slast+1 {
+					t.Errorf("the stalled client: %d after %d", n, slast)
+				}
+				slast = n
+			}
 		}
+		printed <- slast
 	}()
 	stalled.WaitErr(t, "lagged")
 	stalled.Wait()
+	slast := <-printed
+	if slast >= total {
+		t.Fatalf("the stalled client printed all %d lines: it was not behind", total)
+	}
+	again := m.AttachAs("stalled", "-t", "s")
+	next := slast + 1
+	again.Until(t, fmt.Sprint(total), func(l string) bool {
+		if n, err := strconv.Atoi(l); err == nil {
+			if n != next {
+				t.Fatalf("the stalled client, attached again after printing up to %d: %d where %d was due (a gap or a repeat)", slast, n, next)
+			}
+			next++
+		}
+		return next > total
+	})
+	again.Stdin.Close()
+	again.Wait()
 	reading.Stdin.Close()
 	reading.Wait()
 }
