@@ -363,8 +363,10 @@ func TestRestoredUntilFirstCommand(t *testing.T) {
 		if rows[0].State != "Opened" {
 			return false
 		}
-		jobs := jobsOf(t, m, "w1") // the init script, re-run at restore, has ended
-		return len(jobs) == 1 && jobs[0].State == "Completed"
+		// the init script, re-run at restore, has ended, after the
+		// first run's record, kept from before the restart
+		jobs := jobsOf(t, m, "w1")
+		return len(jobs) == 2 && jobs[0].State == "Completed" && jobs[1].State == "Completed" && jobs[1].ID > jobs[0].ID
 	})
 	if r := m.Must("ls", "--json").Stdout; !strings.Contains(r, `"Restored":true`) {
 		t.Fatalf("ls --json: %s", r)
