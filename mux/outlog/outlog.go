@@ -665,9 +665,10 @@ func (r *Reader) Close() {
 // dst to avoid allocating). max <= 0 means no limit. from == 0 means
 // "from the oldest retained event". Events that are in the store only
 // come from it (one Read returns either those or events in memory,
-// never both: read on from next), and so do events evicted from the
-// budget while the store still has them: a client cut off for lagging
-// resumes from its own cursor without a gap.
+// never both: read on from next), and under Block so do events evicted
+// from the budget while the store still has them (a client cut off for
+// lagging resumes from its own cursor without a gap; under Drop what
+// was evicted is dropped, as the policy says).
 //
 // lost is the number of events in [from, First) that were evicted
 // before this Read; they are skipped. next is the Seq to pass to the
@@ -682,7 +683,7 @@ func (l *Log) Read(from uint64, max int, dst []Event) (evs []Event, next uint64,
 	if from == 0 {
 		from = l.first
 	}
-	if from < l.first && l.store == nil {
+	if from < l.first && (l.store == nil || l.policy == Drop) {
 		lost = l.first - from
 		from = l.first
 	}
