@@ -403,15 +403,15 @@ func (j *Journal) Follow(l *outlog.Log, tail int64, history []outlog.Span) error
 // log still has, and closes the file.
 func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 	defer close(j.done)
-	var evs, chunk []outlog.Event
-	draining := false
+	// The writer takes the log's lock as seldom as it can (a Read and a
+	// Keep a batch while output streams): an appender that finds it taken
+	// sleeps, and the two would take turns instead of running side by side.
+	var evs []outlog.Event
+	draining, full := false, false
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	for {
-		if !draining {
-			if l.Next() <= next { // idle: it holds no buffer while it waits
-				evs, chunk, j.buf = nil, nil, nil
-			}
+		if !draining && !full { // caught up: wait for the next event
 			if err := l.Wait(ctx, next); err != nil {
 				if errors.Is(err, outlog.ErrClosed) {
 					break
@@ -419,7 +419,8 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 				draining = true // Close: what the log has now, then stop
 			}
 		}
-		if !draining && l.Next()-next < batch {
+		if !draining && !full {
+			// let a batch gather, unless a client waits to be shown it
 			linger.Reset(Linger)
 			select {
 			case <-linger.C:
@@ -431,7 +432,8 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 			}
 		}
 		var lost uint64
-		evs, lost = j.take(l, next, evs[:0], &chunk)
+		evs, _, lost = l.Read(next, batch, evs[:0])
+		full = len(evs) == batch
 		if lost > 0 {
 			j.fail(fmt.Errorf("journal: %d events left the log before they were written", lost), l)
 			break
@@ -456,33 +458,14 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 		l.Keep(evs[len(evs)-1].Seq)
 		next = evs[len(evs)-1].Seq + 1
 		clear(evs)
+		if !full { // caught up: it holds no buffer while it waits
+			evs, j.buf = nil, nil
+		}
 	}
 	if err := j.finish(); err != nil {
 		j.fail(err, l)
 	}
 }
-
-// take reads up to a batch of l's events from next on into evs, a
-// chunk at a time: the log's lock is held for a chunk's copy only, so
-// an Append waiting for it spins rather than sleeps.
-func (j *Journal) take(l *outlog.Log, next uint64, evs []outlog.Event, chunk *[]outlog.Event) ([]outlog.Event, uint64) {
-	for len(evs) < batch {
-		got, nx, lost := l.Read(next, readChunk, (*chunk)[:0])
-		*chunk = got
-		if lost > 0 || len(got) == 0 {
-			clear(got)
-			return evs, lost
-		}
-		evs = append(evs, got...)
-		clear(got)
-		next = nx
-	}
-	return evs, 0
-}
-
-// readChunk is how many events the writer copies out of the log under
-// one hold of its lock.
-const readChunk = 64
 
 // fail records the journal's first error and tells the log the store
 // takes nothing more.
