@@ -29,6 +29,7 @@ type peer struct {
 	reqs       map[uint64]context.CancelFunc
 	readers    map[*Session]*outlog.Reader // this client's cursor in each session it is attached to
 	clients    map[*Session]string         // the client id it attached each with (AttachArgs.Client)
+	printTo    [2]*os.File                 // the client's stdout and stderr, when the server prints for it
 	closed     chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
@@ -49,7 +50,18 @@ func (p *peer) close() {
 	p.closeOnce.Do(func() {
 		close(p.closed)
 		p.rwc.Close()
+		p.closePrint()
 	})
+}
+
+// isClosed reports whether close has been called.
+func (p *peer) isClosed() bool {
+	select {
+	case <-p.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 // send writes a frame; a client that does not take it within the write
@@ -130,23 +142,12 @@ func (p *peer) serve() {
 			continue
 		case "ack": // no response: a client acknowledges what it has shown
 			if a, err := decode[AckArgs](f); err == nil {
-				if x, err := p.srv.one(a.Target); err == nil {
-					p.mu.Lock()
-					r := p.readers[x]
-					client, was := p.clients[x]
-					p.mu.Unlock()
-					if r != nil { // attached: its own cursor moves, and the log's
-						r.Ack(a.Seq)
-					} else {
-						x.log.Ack(a.Seq)
-					}
-					if was {
-						// attached, or was (what it printed after it was cut
-						// off still counts): its next attach resumes after it
-						p.srv.cursors.move(x.InstanceID, client, a.Seq)
-					}
-					x.markSeen(a.Seq)
-				}
+				p.ack(a)
+			}
+			continue
+		case "print": // no response, and in order: what a client prints (openPrint)
+			if a, err := decode[PrintArgs](f); err == nil {
+				p.print(a)
 			}
 			continue
 		case "cancel":
@@ -301,6 +302,10 @@ type AttachArgs struct {
 	// Tail bounds the replay to the last Tail events (0: all); the
 	// first response's "skipped" says how many earlier ones it left out.
 	Tail uint64 `json:"tail,omitempty"`
+	// PrintPID, the client's own pid, asks the server to write what
+	// the client prints (Printer), when it can reach the client's
+	// stdout and stderr; AttachReply.ServerPrints says whether it does.
+	PrintPID int `json:"print_pid,omitempty"`
 }
 
 // AttachReply is the first response to attach.
@@ -311,6 +316,33 @@ type AttachReply struct {
 	// capture shows them.
 	Skipped uint64 `json:"skipped,omitempty"`
 	Since   uint64 `json:"since,omitempty"` // the first of them
+	// ServerPrints: the client sends what it prints as print frames
+	// (Printer), which the server writes to its stdout and stderr and
+	// acknowledges in the same step.
+	ServerPrints bool `json:"server_prints,omitempty"`
+}
+
+// ack moves the client's cursor and the log's acknowledgement.
+func (p *peer) ack(a AckArgs) {
+	x, err := p.srv.one(a.Target)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	r := p.readers[x]
+	client, was := p.clients[x]
+	p.mu.Unlock()
+	if r != nil { // attached: its own cursor moves, and the log's
+		r.Ack(a.Seq)
+	} else {
+		x.log.Ack(a.Seq)
+	}
+	if was {
+		// attached, or was (what it printed after it was cut off still
+		// counts): its next attach resumes after it
+		p.srv.cursors.move(x.InstanceID, client, a.Seq)
+	}
+	x.markSeen(a.Seq)
 }
 
 // AckArgs acknowledge events.
@@ -651,6 +683,9 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		}
 	}
 	reply := AttachReply{Session: info, Busy: busy}
+	if a.PrintPID != 0 {
+		reply.ServerPrints = p.openPrint(a.PrintPID)
+	}
 	if last := x.log.Stats().Last; a.Tail > 0 && last >= from && last-from+1 > a.Tail {
 		reply.Skipped, reply.Since = last-a.Tail+1-from, from
 		from = last - a.Tail + 1

@@ -94,6 +94,19 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			width = w
 		}
 	}
+	// What this client prints may go through the server (below), which
+	// then writes it and moves this client's cursor in one step.
+	outSW := &switchWriter{local: stdout, w: stdout, gone: c.Done()}
+	errSW := &switchWriter{local: stderr, w: stderr, gone: c.Done()}
+	stdout, stderr = outSW, errSW
+	var pr *mux.Printer
+	defer func() { // everything printed is out before the client leaves
+		if pr != nil {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = pr.Sync(sctx)
+			cancel()
+		}
+	}()
 	r := &repl.Renderer{Out: stdout, Err: stderr, Width: width, Format: format.Lines, Color: color, ReadLine: readLine}
 	// SSH questions are read from the same line stream as commands.
 	askSSH := ssh.PromptFunc(func(_ context.Context, req ssh.PromptRequest) ([]string, error) {
@@ -128,9 +141,16 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	// events wait until the reply has given the session's own name
 	// (-t is case-insensitive): the response comes before any event
 	outMu.Lock()
-	data, wait, err := c.Attach(ctx, mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers},
+	aa := mux.AttachArgs{Target: name, Since: *since, ReadOnly: *readOnly, DetachOthers: *detachOthers}
+	if *via == "" {
+		aa.PrintPID = os.Getpid()
+	}
+	data, wait, err := c.Attach(ctx, aa,
 		func(e mux.Seq) {
 			outMu.Lock()
+			if pr != nil {
+				pr.Hold()
+			}
 			if e.Kind == mux.KindInput {
 				fmt.Fprintf(stdout, "[%s]: PS> %s\n", name, e.Text)
 			} else {
@@ -138,8 +158,13 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			}
 			// acknowledge each event once it has been shown, so an attach
 			// after this client resumes right after it; a command's end
-			// counts as shown (and the client may leave) only after that
-			_ = c.Ack(name, e.Seq)
+			// counts as shown (and the client may leave) only after that.
+			// Through the server, showing and acknowledging are one step.
+			if pr != nil {
+				_ = pr.Release(e.Seq)
+			} else {
+				_ = c.Ack(name, e.Seq)
+			}
 			outMu.Unlock()
 			if e.Kind == mux.KindState && int64(e.Cmd) > lastState.Load() {
 				lastState.Store(int64(e.Cmd))
@@ -157,6 +182,11 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	_ = json.Unmarshal(data, &first)
 	if first.Session.Name != "" {
 		name = first.Session.Name
+	}
+	if first.ServerPrints {
+		pr = c.Printer(name)
+		outSW.set(pr.Writer(1))
+		errSW.set(pr.Writer(2))
 	}
 	outMu.Unlock()
 	if first.Busy != "" {
@@ -243,6 +273,39 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 			pending = ""
 		}
 	}
+}
+
+// switchWriter writes to local, or, once set, to the server's Printer
+// (after the attach reply); when the server is gone (gone closed) or
+// cannot take it, to local again.
+type switchWriter struct {
+	local io.Writer
+	gone  <-chan struct{}
+	mu    sync.Mutex
+	w     io.Writer
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+func (s *switchWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.gone:
+		s.w = s.local
+	default:
+	}
+	if s.w != s.local {
+		if n, err := s.w.Write(b); err == nil {
+			return n, nil
+		}
+		s.w = s.local
+	}
+	return s.local.Write(b)
 }
 
 // connectVia reaches a server on another host: an SSH channel running

@@ -2,7 +2,11 @@
 
 package sock
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
 
 // peerUID reads LOCAL_PEERCRED: the effective uid of the peer at connect
 // time (what getpeereid(3) returns).
@@ -13,3 +17,6 @@ func peerUID(fd int) (int, error) {
 	}
 	return int(cred.Uid), nil
 }
+
+// peerPID is not offered: LOCAL_PEERPID differs between the BSDs.
+func peerPID(int) (int, error) { return 0, errors.ErrUnsupported }

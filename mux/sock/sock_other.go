@@ -28,6 +28,9 @@ func Listen(path string) (*Listener, error) {
 	return nil, unsupported("running a server")
 }
 
+// PeerPID is not supported on this platform.
+func PeerPID(c *net.UnixConn) (int, error) { return 0, unsupported("peer credentials") }
+
 // PeerUID is not supported on this platform, so an Accepter refuses every
 // connection.
 func PeerUID(c *net.UnixConn) (int, error) {

@@ -174,20 +174,26 @@ func (l *Listener) Close() error {
 
 // PeerUID returns the uid of the process on the other end of c, as the
 // kernel recorded it at connect time.
-func PeerUID(c *net.UnixConn) (int, error) {
+func PeerUID(c *net.UnixConn) (int, error) { return peerCred(c, peerUID) }
+
+// PeerPID returns the pid of the process on the other end of c, as the
+// kernel recorded it at connect time (Linux only).
+func PeerPID(c *net.UnixConn) (int, error) { return peerCred(c, peerPID) }
+
+func peerCred(c *net.UnixConn, read func(fd int) (int, error)) (int, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return 0, fmt.Errorf("sock: peer credentials: %w", err)
 	}
-	var uid int
+	var v int
 	var cerr error
-	if err := raw.Control(func(fd uintptr) { uid, cerr = peerUID(int(fd)) }); err != nil {
+	if err := raw.Control(func(fd uintptr) { v, cerr = read(int(fd)) }); err != nil {
 		return 0, fmt.Errorf("sock: peer credentials: %w", err)
 	}
 	if cerr != nil {
 		return 0, fmt.Errorf("sock: peer credentials: %w", cerr)
 	}
-	return uid, nil
+	return v, nil
 }
 
 // lockPollMin and lockPollMax are the first and the longest wait between
