@@ -23,8 +23,9 @@
 // the budget and the policies keep their meaning over every retained
 // event, but memory holds only a tail of the events the store has
 // taken (Keep): older ones are read back from the store by Read, and an
-// event leaves memory only once the store has it. A store that fails
-// leaves the log in memory alone.
+// event leaves memory only once the store has it; a store more than
+// MaxBehind behind holds Append back. A store that fails leaves the log
+// in memory alone.
 //
 // The data of an event is opaque: the caller encodes it and must not
 // modify it after Append. The log holds its own reference and hands the

@@ -370,6 +370,19 @@ func (l *Log) Append(ctx context.Context, data []byte) (uint64, error) {
 			l.mu.Unlock()
 			return 0, ErrClosed
 		}
+		if l.behindLocked(need) {
+			// the store is a memory's worth behind: wait for it, and
+			// tell its writer someone does
+			l.wantLocked(l.next - 1)
+			l.waiting++
+			err := l.waitLocked(ctx, &l.spaceCh)
+			l.waiting--
+			if err != nil {
+				l.mu.Unlock()
+				return 0, err
+			}
+			continue
+		}
 		var shared chan struct{}
 		made := l.makeRoomLocked(need, cut)
 		cut = false

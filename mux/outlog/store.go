@@ -62,6 +62,28 @@ func (l *Log) UseStore(st Store, tail int64, history []Span) error {
 	return nil
 }
 
+// MaxBehind is how many bytes of events the store has not taken yet
+// memory holds, beyond twice the tail, before Append waits for the
+// store (a disk slower than the output holds the output back, rather
+// than memory growing to the whole budget).
+const MaxBehind = 4 << 20
+
+// behindLocked reports whether an Append of need bytes must wait for
+// the store: events it has not taken are in memory, and with this one
+// memory would pass twice the tail plus MaxBehind.
+func (l *Log) behindLocked(need int64) bool {
+	return l.stored() && l.kept+1 < l.next && l.mbytes+need > 2*l.tail+MaxBehind
+}
+
+// wantLocked records that someone waits for the store to take every
+// event up to seq, and wakes the store's writer (KeepWanted).
+func (l *Log) wantLocked(seq uint64) {
+	if seq > l.want {
+		l.want = seq
+		wake(&l.wantCh) // the store's writer: someone waits now
+	}
+}
+
 // stored reports whether the log has a store that works.
 func (l *Log) stored() bool { return l.store != nil && !l.storeDead }
 
@@ -134,10 +156,7 @@ func (l *Log) WaitKept(ctx context.Context, seq uint64) error {
 			l.mu.Unlock()
 			return ErrStoreFailed
 		}
-		if seq > l.want {
-			l.want = seq
-			wake(&l.wantCh) // the store's writer: someone waits now
-		}
+		l.wantLocked(seq)
 		if err := l.waitLocked(ctx, &l.keptCh); err != nil {
 			l.mu.Unlock()
 			return err

@@ -134,3 +134,40 @@ func TestStoreEvictionFollowsThePolicy(t *testing.T) {
 		t.Fatalf("Block evicted what the store did not have: %+v", s)
 	}
 }
+
+// A store that falls behind holds the output back once memory holds
+// MaxBehind of what it has not taken (beyond twice the tail), well
+// before the budget, and the store's writer is told someone waits.
+func TestAppendWaitsForAStoreFarBehind(t *testing.T) {
+	ctx := context.Background()
+	l := New(Options{Policy: Block, Budget: 1 << 30})
+	st := &mapStore{evs: map[uint64][]byte{}}
+	l.UseStore(st, 4096, nil)
+	wanted := l.KeepWanted(1)
+	big := make([]byte, 64<<10)
+	n := 0
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err := l.Append(wctx, big)
+		cancel()
+		if err != nil {
+			break
+		}
+		n++
+		if n > 1000 {
+			t.Fatal("Append never waited for a store that takes nothing")
+		}
+	}
+	if s := l.Stats(); s.Memory > 2*4096+MaxBehind+int64(len(big))+EventOverhead {
+		t.Fatalf("memory %d with the store behind; want at most %d", s.Memory, 2*4096+MaxBehind)
+	}
+	select {
+	case <-wanted:
+	default:
+		t.Fatal("the store's writer was not told an Append waits for it")
+	}
+	st.keep(l, 1, uint64(n))
+	if _, err := l.Append(ctx, big); err != nil {
+		t.Fatalf("after the store caught up: %v", err)
+	}
+}
