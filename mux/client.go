@@ -35,6 +35,7 @@ type Client struct {
 	serverPID int // from the server's hello; 0 when it sent none
 	wg        sync.WaitGroup
 	acked     atomic.Bool // an ack was sent: Close makes sure it arrived
+	printOff  atomic.Bool // the server can no longer print for this client (Printer)
 }
 
 type call struct {
@@ -160,6 +161,8 @@ func (c *Client) read() {
 				a.Prompt = id
 				_ = c.codec.Write(&Frame{T: "req", Op: "answer", Args: marshal(a)})
 			}()
+		case "printoff": // the server could not write this client's output
+			c.printOff.Store(true)
 		case "detached", "bye":
 			if c.OnDetached != nil {
 				c.OnDetached(f.Msg)

@@ -2,6 +2,7 @@ package mux
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -30,6 +31,14 @@ func (p *pastCommands) visit(seq uint64, data []byte) {
 		var e Event
 		if json.Unmarshal(data, &e) != nil {
 			return
+		}
+		if old := p.jobs[cmd]; old != nil {
+			// an Id used again (servers before this one numbered from 1
+			// at each start): the later command is the one kept
+			p.order = slices.DeleteFunc(p.order, func(id int) bool { return id == cmd })
+			if !old.finished() {
+				close(old.done)
+			}
 		}
 		j = &job{ID: cmd, Command: e.Text, State: "Running", Start: time.UnixMilli(e.TS), firstSeq: seq,
 			done: make(chan struct{}), cancel: func() {}}

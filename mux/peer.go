@@ -493,6 +493,9 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		var rows []JobInfo
 		for _, id := range x.jobOrder {
 			j := x.jobs[id]
+			if j == nil {
+				continue
+			}
 			j.mu.Lock()
 			rows = append(rows, JobInfo{ID: j.ID, Command: j.Command, State: j.State, HadErrors: j.HadErrors, Start: j.Start, End: j.End})
 			j.mu.Unlock()

@@ -54,8 +54,15 @@ func (p *peer) openPrint(pid int) bool {
 		}
 		if err == nil {
 			// non-blocking: the runtime's poller waits for a reader, and
-			// closing the file ends a write that waits
-			files[i], err = os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			// closing the file ends a write that waits; never as the
+			// server's controlling terminal (it is a session leader)
+			files[i], err = os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+		}
+		if err == nil { // what was checked is what was opened
+			if got, serr := files[i].Stat(); serr != nil || !os.SameFile(got, st) {
+				files[i].Close()
+				err = fmt.Errorf("%s changed while it was opened", path)
+			}
 		}
 		if err != nil {
 			for _, f := range files[:i] {
@@ -75,8 +82,10 @@ func (p *peer) openPrint(pid int) bool {
 	return true
 }
 
-// print writes a print frame's bytes, then acknowledges its event; on
-// a write error the rest is dropped and nothing is acknowledged.
+// print writes a print frame's bytes, then acknowledges its event. On
+// a write error (the reader of a pipe gone) the rest is dropped, nothing
+// is acknowledged, and the client is told to write for itself again
+// (printoff), as it did before: it meets the error itself (SIGPIPE).
 func (p *peer) print(a PrintArgs) {
 	p.mu.Lock()
 	files := p.printTo
@@ -86,6 +95,8 @@ func (p *peer) print(a PrintArgs) {
 			return
 		}
 		if _, err := files[c.FD-1].Write(c.Data); err != nil {
+			p.closePrint()
+			_ = p.send(&Frame{T: "printoff"})
 			return
 		}
 	}
@@ -115,14 +126,19 @@ func (p *peer) closePrint() {
 type Printer struct {
 	c      *Client
 	target string
+	local  [2]io.Writer // where the client writes when the server cannot
 
 	mu     sync.Mutex
 	chunks []PrintChunk
 	held   bool
 }
 
-// Printer returns a Printer for the session target.
-func (c *Client) Printer(target string) *Printer { return &Printer{c: c, target: target} }
+// Printer returns a Printer for the session target; stdout and stderr
+// are where the client writes for itself if the server says it can no
+// longer (printoff) or a frame cannot be sent.
+func (c *Client) Printer(target string, stdout, stderr io.Writer) *Printer {
+	return &Printer{c: c, target: target, local: [2]io.Writer{stdout, stderr}}
+}
 
 // Writer returns the writer for fd 1 (stdout) or 2 (stderr).
 func (p *Printer) Writer(fd int) io.Writer { return printWriter{p, fd} }
@@ -163,13 +179,61 @@ func (p *Printer) Release(seq uint64) error {
 	return p.flushLocked(seq)
 }
 
+// printFrame bounds the bytes one print frame carries (base64 makes
+// them a third larger; MaxFrame caps the frame).
+const printFrame = 4 << 20
+
 func (p *Printer) flushLocked(seq uint64) error {
-	if len(p.chunks) == 0 && seq == 0 {
+	chunks := p.chunks
+	p.chunks = nil
+	if len(chunks) == 0 && seq == 0 {
 		return nil
 	}
-	a := PrintArgs{Target: p.target, Seq: seq, Chunks: p.chunks}
-	p.chunks = nil
-	return p.c.codec.Write(&Frame{T: "req", Op: "print", Args: marshal(a)})
+	if !p.c.printOff.Load() {
+		// in frames of at most printFrame bytes; the event's seq goes
+		// with the last, so it is acknowledged once all are written
+		var frame []PrintChunk
+		size := 0
+		send := func(seq uint64) error {
+			if err := p.c.codec.Write(&Frame{T: "req", Op: "print", Args: marshal(PrintArgs{Target: p.target, Seq: seq, Chunks: frame})}); err != nil {
+				return err
+			}
+			frame, size = nil, 0
+			return nil
+		}
+		var err error
+		i := 0
+		for i < len(chunks) && err == nil {
+			c := &chunks[i]
+			n := min(len(c.Data), printFrame-size)
+			frame = append(frame, PrintChunk{FD: c.FD, Data: c.Data[:n]})
+			size += n
+			if c.Data = c.Data[n:]; len(c.Data) == 0 {
+				i++
+			}
+			if size == printFrame {
+				err = send(0)
+			}
+		}
+		if err == nil {
+			if err = send(seq); err == nil {
+				return nil
+			}
+		}
+		chunks = append(frame, chunks[i:]...) // what was not sent
+	}
+	// the server cannot print for this client: it writes for itself
+	for _, c := range chunks {
+		if len(c.Data) > 0 {
+			if _, err := p.local[c.FD-1].Write(c.Data); err != nil {
+				return err
+			}
+		}
+	}
+	if seq > 0 {
+		return p.c.Ack(p.target, seq)
+	}
+	return nil
 }
 
 // Sync returns once the server has written everything printed before

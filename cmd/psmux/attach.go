@@ -184,7 +184,7 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		name = first.Session.Name
 	}
 	if first.ServerPrints {
-		pr = c.Printer(name)
+		pr = c.Printer(name, outSW.local, errSW.local)
 		outSW.set(pr.Writer(1))
 		errSW.set(pr.Writer(2))
 	}

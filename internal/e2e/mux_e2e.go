@@ -272,7 +272,7 @@ func (m *MuxEnv) AttachAs(client string, args ...string) *Attacher {
 	}()
 	m.T.Cleanup(func() { reap.KillGroup(cmd); <-errDone; cmd.Wait() })
 	a.Out = bufio.NewScanner(stdout)
-	a.Out.Buffer(make([]byte, 64<<10), 4<<20)
+	a.Out.Buffer(make([]byte, 64<<10), 32<<20)
 	return a
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +42,7 @@ func (d *Disk) Trim() error {
 		mod  time.Time
 	}
 	var total int64
-	var old []file // every segment but each journal's newest
+	var old [][]file // each journal's segments but its newest, oldest first
 	for _, dir := range dirs {
 		if !dir.IsDir() {
 			continue
@@ -65,14 +64,28 @@ func (d *Disk) Trim() error {
 			total += info.Size()
 		}
 		if len(segs) > 1 {
-			old = append(old, segs[:len(segs)-1]...)
+			old = append(old, segs[:len(segs)-1])
 		}
 	}
-	slices.SortFunc(old, func(a, b file) int { return a.mod.Compare(b.mod) })
-	for _, f := range old {
-		if total <= d.Limit {
-			break
+	// Only ever a journal's oldest segment goes (a gap in the middle
+	// would read as damage): of those, the one written to last longest
+	// ago, by name when two are as old.
+	for total > d.Limit {
+		best := -1
+		for i, segs := range old {
+			if len(segs) == 0 {
+				continue
+			}
+			if b := old[max(best, 0)]; best < 0 || segs[0].mod.Before(b[0].mod) ||
+				segs[0].mod.Equal(b[0].mod) && segs[0].path < b[0].path {
+				best = i
+			}
 		}
+		if best < 0 {
+			return nil // only the segments being written are left
+		}
+		f := old[best][0]
+		old[best] = old[best][1:]
 		if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("journal: %w", err)
 		}

@@ -82,7 +82,7 @@ type hint struct {
 // looked, writes them in one write(2), and tells the log they are kept
 // (outlog.Log.Keep); the log then lets them leave memory and reads them
 // back through Load. An appender never waits for the disk, unless the
-// disk falls a whole log budget behind.
+// disk falls outlog.MaxBehind behind.
 type Journal struct {
 	dir   string
 	limit int64
@@ -101,6 +101,7 @@ type Journal struct {
 	f       *os.File
 	buf     []byte
 	syncer  sync.WaitGroup // a rotated segment's fsync, in the background
+	syncErr error          // its error: set by it, read after syncer.Wait
 	disk    *Disk          // nil, or the budget this journal shares with others
 	rotated bool           // a segment was started since the last Trim
 }
@@ -146,6 +147,9 @@ func Open(dir string, limit int64, visit func(seq uint64, data []byte)) (*Journa
 			}
 			j.next = seq + 1
 		})
+		if errors.Is(err, os.ErrNotExist) && len(j.segs) == 0 {
+			continue // the oldest, removed meanwhile for the disk budget
+		}
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -167,8 +171,11 @@ func Open(dir string, limit int64, visit func(seq uint64, data []byte)) (*Journa
 			break
 		}
 	}
-	// a history that does not start at its first segment's name (a
-	// segment emptied by a cut) starts at its first record
+	if j.next == 0 && len(j.segs) > 0 {
+		// no record is left (a cut took the first): the numbering goes
+		// on from where the last segment began, never from 1 again
+		j.next = j.segs[len(j.segs)-1].first
+	}
 	return j, slices.Clip(spans), cut, nil
 }
 
@@ -538,20 +545,18 @@ func (j *Journal) put(b []byte) error {
 // the next rotation waits for it); or, just opened, goes on writing the
 // last segment if it has room. j.mu is held.
 func (j *Journal) rotate(seq uint64) error {
-	j.syncer.Wait()
+	if err := j.waitSync(); err != nil {
+		return err
+	}
 	if f := j.f; f != nil {
 		j.f = nil
-		j.syncer.Go(func() {
+		j.syncer.Go(func() { // it takes no lock: rotate waits for it under j.mu
 			err := f.Sync()
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				j.mu.Lock()
-				if j.err == nil {
-					j.err = fmt.Errorf("journal: %w", err)
-				}
-				j.mu.Unlock()
+				j.syncErr = fmt.Errorf("journal: %w", err)
 			}
 		})
 	}
@@ -586,10 +591,25 @@ func (j *Journal) rotate(seq uint64) error {
 	return nil
 }
 
+// waitSync waits for the background fsync of the last rotated segment
+// and returns its error.
+func (j *Journal) waitSync() error {
+	j.syncer.Wait()
+	err := j.syncErr
+	j.syncErr = nil
+	return err
+}
+
 // finish fsyncs and closes the segment file, once the background
 // fsync of the one before is done.
 func (j *Journal) finish() error {
-	j.syncer.Wait()
+	if err := j.waitSync(); err != nil {
+		if j.f != nil {
+			j.f.Close()
+			j.f = nil
+		}
+		return err
+	}
 	if j.f == nil {
 		return nil
 	}

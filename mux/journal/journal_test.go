@@ -3,10 +3,13 @@ package journal
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -401,4 +404,67 @@ func TestDiskBudgetSharedByJournals(t *testing.T) {
 		}
 		checkRange(t, got, int(got[0].Seq), fmt.Sprintf("journal %d", i))
 	}
+}
+
+// A segment whose fsync fails (here /dev/null, where fsync is EINVAL)
+// stops the journal with the error; nothing hangs, and the log goes on
+// in memory.
+func TestFailedFsyncStopsTheJournal(t *testing.T) {
+	old := SegmentSize
+	SegmentSize = 10 // a segment a record
+	t.Cleanup(func() { SegmentSize = old })
+	dir := filepath.Join(t.TempDir(), "j")
+	l, j, _ := follow(t, dir, 0, 0, outlog.Options{Policy: outlog.Drop})
+	appendRecs(t, l, 1, 1)
+	l.WaitKept(context.Background(), 1)
+	// the segment record 3 starts is /dev/null
+	if err := os.Symlink(os.DevNull, filepath.Join(dir, fmt.Sprintf("%020d.seg", 3))); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 6; i++ {
+		appendRecs(t, l, i, i)
+		l.WaitKept(context.Background(), uint64(i)) // a rotation a record
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- j.Close() }()
+	select {
+	case err := <-closed:
+		if err == nil {
+			t.Fatal("Close returned no error after a failed fsync")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hangs after a failed fsync")
+	}
+	if err := l.WaitKept(context.Background(), 6); !errors.Is(err, outlog.ErrStoreFailed) {
+		t.Fatalf("WaitKept after the journal failed: %v", err)
+	}
+}
+
+// A journal whose only segment lost its first record (torn) numbers on
+// from where that segment began, never from 1 again, and reads back in
+// order after more records.
+func TestNumberingGoesOnWhenNoRecordIsLeft(t *testing.T) {
+	old := SegmentSize
+	SegmentSize = 4096
+	t.Cleanup(func() { SegmentSize = old })
+	dir := write(t, 300)
+	segs := segments(t, dir)
+	for _, s := range segs[:len(segs)-1] { // the older ones trimmed for the disk budget
+		os.Remove(s)
+	}
+	last := segs[len(segs)-1]
+	first, _ := strconv.ParseUint(strings.TrimSuffix(filepath.Base(last), ".seg"), 10, 64)
+	os.Truncate(last, 5) // its first record torn
+	l, j, cut := follow(t, dir, 0, 0, outlog.Options{Policy: outlog.Drop})
+	if cut == nil || j.Next() != first {
+		t.Fatalf("cut %v, Next %d; want the cut reported and numbering from %d", cut, j.Next(), first)
+	}
+	appendRecs(t, l, int(first), int(first)+9)
+	l.Close()
+	j.Close()
+	evs, cut := all(t, dir)
+	if cut != nil || len(evs) != 10 {
+		t.Fatalf("after more records: cut %v, %d records", cut, len(evs))
+	}
+	checkRange(t, evs, int(first), "numbered on")
 }

@@ -34,7 +34,8 @@ const (
 	// Nothing unacknowledged is ever evicted. This is WinRM's default.
 	Block Policy = iota
 	// Drop: when full, the oldest events are evicted even if no client
-	// has acknowledged them; they are counted in Stats.Dropped.
+	// has acknowledged them; they are counted in Stats.Dropped. (With a
+	// store, an Append still waits for a store MaxBehind behind.)
 	Drop
 )
 

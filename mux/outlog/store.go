@@ -128,6 +128,9 @@ func (l *Log) Keep(seq uint64) {
 	}
 	wake(&l.spaceCh) // what the store has may be evicted now
 	wake(&l.keptCh)
+	if l.shared != nil { // and may leave memory for another log's Append
+		l.shared.signal()
+	}
 }
 
 // StoreFailed records that the store takes nothing more: the log goes
@@ -141,10 +144,11 @@ func (l *Log) StoreFailed() {
 	wake(&l.keptCh)
 }
 
-// WaitKept waits until the store holds every event up to seq. It
-// returns nil at once without a store, ErrStoreFailed once the store
-// has failed, ErrClosed if the log is closed and the store stopped
-// short of seq, and ctx's error when ctx ends.
+// WaitKept waits until the store holds every event up to seq (or up
+// to the last, if seq is past it). It returns nil at once without a
+// store, ErrStoreFailed once the store has failed, and ctx's error
+// when ctx ends (give it a deadline: a closed log's store that stopped
+// short of seq is not waited out otherwise).
 func (l *Log) WaitKept(ctx context.Context, seq uint64) error {
 	l.mu.Lock()
 	for {
@@ -200,9 +204,12 @@ func loadStored(st Store, from, end uint64, max int, evs []Event, lost uint64) (
 		k++
 	}
 	got = got[:k]
-	if err != nil || len(got) == 0 {
+	if len(got) == 0 { // none readable (gone, or damaged): memory's next
 		return got, end, lost + (end - from)
 	}
+	// what came back, even if the store stopped at a damaged record
+	// (the next Read tries past it)
+	_ = err
 	lost += got[0].Seq - from
 	return got, got[len(got)-1].Seq + 1, lost
 }

@@ -171,3 +171,37 @@ func TestAppendWaitsForAStoreFarBehind(t *testing.T) {
 		t.Fatalf("after the store caught up: %v", err)
 	}
 }
+
+// An Append waiting for the shared memory budget, full of another
+// log's events its store had not taken, goes on once that store takes
+// them (they may then leave memory).
+func TestKeepWakesAnAppendWaitingForTheSharedBudget(t *testing.T) {
+	ctx := context.Background()
+	sh := NewShared(20 << 10)
+	b := New(Options{Policy: Block, Shared: sh})
+	st := &mapStore{evs: map[uint64][]byte{}}
+	b.UseStore(st, 16<<10, nil) // a tail that holds them all: Keep frees nothing itself
+	for i := 1; i <= 110; i++ {
+		b.Append(ctx, data(i))
+	}
+	a := New(Options{Policy: Block, Shared: sh})
+	appended := make(chan error, 1)
+	go func() {
+		_, err := a.Append(ctx, make([]byte, 2000))
+		appended <- err
+	}()
+	select {
+	case err := <-appended:
+		t.Fatalf("Append did not wait for the full shared budget: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	st.keep(b, 1, 110)
+	select {
+	case err := <-appended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the Append still waits after the other log's store took its events")
+	}
+}
