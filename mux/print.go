@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -219,6 +220,13 @@ func (p *Printer) flushLocked(seq uint64) error {
 			if err = send(seq); err == nil {
 				return nil
 			}
+		}
+		var fe *FrameError
+		if !errors.As(err, &fe) {
+			// the connection is gone: what went before may be lost with
+			// the server too, so this is not shown either (an attach
+			// resumes after the last event the server wrote)
+			return err
 		}
 		chunks = append(frame, chunks[i:]...) // what was not sent
 	}

@@ -149,6 +149,15 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		func(e mux.Seq) {
 			outMu.Lock()
 			if pr != nil {
+				select {
+				case <-c.Done():
+					// the server is gone, and what it had not yet written
+					// with it: show nothing after a gap; an attach resumes
+					// after the last event it wrote
+					outMu.Unlock()
+					return
+				default:
+				}
 				pr.Hold()
 			}
 			if e.Kind == mux.KindInput {
