@@ -47,14 +47,8 @@ func (p *pastCommands) visit(seq uint64, data []byte) {
 		if n := len(p.hist); n == 0 || p.hist[n-1] != e.Text {
 			p.hist = append(p.hist, e.Text)
 		}
-		if len(p.hist) > 2*maxHistory {
-			p.hist = append([]string(nil), p.hist[len(p.hist)-maxHistory:]...)
-		}
-		if len(p.order) > 2*maxSessionJobs {
-			for _, id := range p.order[:len(p.order)-maxSessionJobs] {
-				delete(p.jobs, id)
-			}
-			p.order = append([]int(nil), p.order[len(p.order)-maxSessionJobs:]...)
+		if len(p.hist) > 2*maxHistory || len(p.order) > 2*maxSessionJobs {
+			p.trim() // now and then while reading, not at every command
 		}
 	case KindState:
 		var e Event
@@ -69,18 +63,22 @@ func (p *pastCommands) visit(seq uint64, data []byte) {
 	}
 }
 
-// finish keeps the newest commands and history within their bounds;
-// the commands that had not ended ended with the server.
-func (p *pastCommands) finish() {
+// trim keeps the newest commands and history within their bounds.
+func (p *pastCommands) trim() {
 	if len(p.hist) > maxHistory {
-		p.hist = p.hist[len(p.hist)-maxHistory:]
+		p.hist = append([]string(nil), p.hist[len(p.hist)-maxHistory:]...)
 	}
 	if len(p.order) > maxSessionJobs {
 		for _, id := range p.order[:len(p.order)-maxSessionJobs] {
 			delete(p.jobs, id)
 		}
-		p.order = p.order[len(p.order)-maxSessionJobs:]
+		p.order = append([]int(nil), p.order[len(p.order)-maxSessionJobs:]...)
 	}
+}
+
+// finish trims; the commands that had not ended ended with the server.
+func (p *pastCommands) finish() {
+	p.trim()
 	for _, j := range p.jobs {
 		if !j.finished() {
 			j.State, j.HadErrors = textEndedWithServer, true

@@ -28,7 +28,7 @@ type peer struct {
 	nextPrompt uint64
 	reqs       map[uint64]context.CancelFunc
 	readers    map[*Session]*outlog.Reader // this client's cursor in each session it is attached to
-	clients    map[*Session]string         // the client id it attached each with (AttachArgs.Client)
+	clients    map[string]string           // by session InstanceID: the client id it attached with (AttachArgs.Client)
 	printTo    [2]*os.File                 // the client's stdout and stderr, when the server prints for it
 	closed     chan struct{}
 	closeOnce  sync.Once
@@ -330,7 +330,7 @@ func (p *peer) ack(a AckArgs) {
 	}
 	p.mu.Lock()
 	r := p.readers[x]
-	client, was := p.clients[x]
+	client, was := p.clients[x.InstanceID]
 	p.mu.Unlock()
 	if r != nil { // attached: its own cursor moves, and the log's
 		r.Ack(a.Seq)
@@ -699,9 +699,9 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	}
 	p.mu.Lock()
 	if p.clients == nil {
-		p.clients = map[*Session]string{}
+		p.clients = map[string]string{}
 	}
-	p.clients[x] = a.Client
+	p.clients[x.InstanceID] = a.Client
 	p.mu.Unlock()
 	// This client's cursor: what it has not acknowledged is never evicted
 	// as acknowledged by another client.

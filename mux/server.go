@@ -296,17 +296,6 @@ func (s *Server) remove(x *Session, reason string) {
 	}
 	x.log.Release() // what a client still reads of it no longer counts
 	s.cursors.forget(x.InstanceID)
-	s.mu.Lock()
-	peers := make([]*peer, 0, len(s.peers))
-	for p := range s.peers {
-		peers = append(peers, p)
-	}
-	s.mu.Unlock()
-	for _, p := range peers { // a client that attached to it forgets it
-		p.mu.Lock()
-		delete(p.clients, x)
-		p.mu.Unlock()
-	}
 	s.save()
 }
 

@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -248,10 +249,7 @@ func (s *Session) syncJournal(seq uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := s.log.WaitKept(ctx, seq); errors.Is(err, outlog.ErrStoreFailed) {
-		if jerr := s.jr.Close(); jerr != nil {
-			err = jerr
-		}
-		s.journalFailed(err)
+		s.journalFailed(cmp.Or(s.jr.Err(), err))
 	}
 }
 

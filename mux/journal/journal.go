@@ -26,7 +26,7 @@ const (
 	MaxRecord = 256 << 20
 	suffix    = ".seg"
 	// markEvery is how many records apart the index marks a segment's
-	// offsets, and how many records a span of history describes.
+	// offsets.
 	markEvery = 1024
 	// batch is how many events the writer takes from the log at once.
 	batch = 1024
@@ -133,18 +133,11 @@ func Open(dir string, limit int64, visit func(seq uint64, data []byte)) (*Journa
 			if visit != nil {
 				visit(seq, data)
 			}
-			size := len(data)
 			if s.count%markEvery == 0 {
 				s.marks = append(s.marks, mark{seq, off})
 			}
 			s.count++
-			cost := int64(size) + outlog.EventOverhead
-			if k := len(spans); k > 0 && spans[k-1].Last+1 == seq && spans[k-1].Last-spans[k-1].First+1 < markEvery {
-				spans[k-1].Last = seq
-				spans[k-1].Bytes += cost
-			} else {
-				spans = append(spans, outlog.Span{First: seq, Last: seq, Bytes: cost})
-			}
+			spans = outlog.AppendSpan(spans, seq, int64(len(data))+outlog.EventOverhead, 0)
 			j.next = seq + 1
 		})
 		if errors.Is(err, os.ErrNotExist) && len(j.segs) == 0 {
@@ -523,12 +516,7 @@ func (j *Journal) write(evs []outlog.Event) error {
 
 // last is the segment being written (there is one once rotate ran); j.mu
 // is held.
-func (j *Journal) last() *segment {
-	if len(j.segs) == 0 {
-		return &segment{size: SegmentSize} // none yet: rotate
-	}
-	return &j.segs[len(j.segs)-1]
-}
+func (j *Journal) last() *segment { return &j.segs[len(j.segs)-1] }
 
 func (j *Journal) put(b []byte) error {
 	if len(b) == 0 {
@@ -638,6 +626,13 @@ func (j *Journal) Close() error {
 		stop()
 	})
 	<-j.done
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
+// Err returns the error that stopped the journal, if one did.
+func (j *Journal) Err() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.err

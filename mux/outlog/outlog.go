@@ -776,13 +776,6 @@ func (l *Log) waitLocked(ctx context.Context, c *chan struct{}) error {
 	}
 }
 
-// Next returns the sequence number the next Append gets.
-func (l *Log) Next() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.next
-}
-
 // Stats returns a snapshot of the log's counters.
 func (l *Log) Stats() Stats {
 	l.mu.Lock()

@@ -23,10 +23,25 @@ type Span struct {
 	Bytes       int64
 }
 
-// spanEvents is how many events one span describes at most, and a
-// sixteenth of the budget how many bytes: the granularity at which
-// history in the store is evicted.
+// spanEvents is how many events one span describes at most (and, in a
+// log, a sixteenth of the budget how many bytes): the granularity at
+// which history in the store is evicted.
 const spanEvents = 1024
+
+// AppendSpan adds event seq, which counts cost, to spans: to the last
+// span if seq follows it and it holds fewer than 1024 events and fewer
+// than maxBytes (0: any), else as a span of its own.
+func AppendSpan(spans []Span, seq uint64, cost, maxBytes int64) []Span {
+	if k := len(spans); k > 0 {
+		sp := &spans[k-1]
+		if sp.Last+1 == seq && sp.Last-sp.First+1 < spanEvents && (maxBytes <= 0 || sp.Bytes < maxBytes) {
+			sp.Last = seq
+			sp.Bytes += cost
+			return spans
+		}
+	}
+	return append(spans, Span{First: seq, Last: seq, Bytes: cost})
+}
 
 // ErrStoreFailed is returned by WaitKept once the store has failed.
 var ErrStoreFailed = errors.New("outlog: the store failed")
@@ -101,12 +116,7 @@ func (l *Log) spillLocked(limit int64, n int) bool {
 	for ; n != 0 && l.stored() && l.mbytes > limit && l.mfirst <= l.kept && l.mfirst < l.next; n-- {
 		seq := l.mfirst
 		n := l.popLocked()
-		if k := len(l.spans); k > 0 && l.spans[k-1].Last+1 == seq && l.spans[k-1].Last-l.spans[k-1].First+1 < spanEvents && l.spans[k-1].Bytes < l.budget/16 {
-			l.spans[k-1].Last = seq
-			l.spans[k-1].Bytes += n
-		} else {
-			l.spans = append(l.spans, Span{First: seq, Last: seq, Bytes: n})
-		}
+		l.spans = AppendSpan(l.spans, seq, n, l.budget/16)
 		freed = true
 	}
 	return freed
@@ -196,7 +206,9 @@ func loadStored(st Store, from, end uint64, max int, evs []Event, lost uint64) (
 	if max > 0 && uint64(max) < n {
 		n = uint64(max)
 	}
-	got, err := st.Load(from, int(n), evs)
+	// An error (a damaged record) ends what comes back; the next Read
+	// tries past it.
+	got, _ := st.Load(from, int(n), evs)
 	// in order from its first, and before what memory holds; what the
 	// store no longer has before its first is lost
 	k := 0
@@ -207,9 +219,6 @@ func loadStored(st Store, from, end uint64, max int, evs []Event, lost uint64) (
 	if len(got) == 0 { // none readable (gone, or damaged): memory's next
 		return got, end, lost + (end - from)
 	}
-	// what came back, even if the store stopped at a damaged record
-	// (the next Read tries past it)
-	_ = err
 	lost += got[0].Seq - from
 	return got, got[len(got)-1].Seq + 1, lost
 }
