@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -161,7 +162,7 @@ type Conn struct {
 	opened    chan error
 	closed    chan struct{}
 	openErr   error
-	privData  clixml.Value
+	psVersion string // see PSVersion
 	closeOnce sync.Once
 	started   bool // a packet came
 	counts    Counts
@@ -191,7 +192,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	opts.AppArgs = versionTable(opts.Protocol).ApplicationArguments(opts.AppArgs)
 	c := &Conn{
 		t: t, opts: opts, pool: psrp.NewClientPool(),
-		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 64), eofSent: make(chan struct{}),
+		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 16), eofSent: make(chan struct{}),
 		done: make(chan struct{}), drained: make(chan struct{}, 1),
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
@@ -204,6 +205,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	}); err != nil {
 		return nil, err
 	}
+	c.opts.AppArgs = clixml.Value{} // sent: a session does not keep it
 	c.wg.Add(3)
 	go c.readLoop()
 	go c.writeLoop()
@@ -237,11 +239,45 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	}
 }
 
-// PrivateData returns the server's APPLICATION_PRIVATE_DATA.
-func (c *Conn) PrivateData() clixml.Value {
-	var v clixml.Value
-	c.do(func() { v = c.privData })
+// PSVersion returns the server's $PSVersionTable.PSVersion (its
+// PSSemanticVersion where it has one), from APPLICATION_PRIVATE_DATA,
+// or "unknown".
+func (c *Conn) PSVersion() string {
+	var v string
+	c.do(func() { v = c.psVersion })
 	return v
+}
+
+// psVersion finds PSVersionTable.PSVersion in APPLICATION_PRIVATE_DATA
+// (which the Conn does not keep: a tree of a few KiB a session).
+func psVersion(pd clixml.Value) string {
+	apd, ok := pd.Get("ApplicationPrivateData")
+	if !ok {
+		return "unknown"
+	}
+	table, ok := dictLookup(apd, "PSVersionTable")
+	if !ok {
+		return "unknown"
+	}
+	if v, ok := dictLookup(table, "PSSemanticVersion"); ok && v.Str() != "" {
+		return v.Str()
+	}
+	if v, ok := dictLookup(table, "PSVersion"); ok {
+		return v.Str()
+	}
+	return "unknown"
+}
+
+func dictLookup(v clixml.Value, key string) (clixml.Value, bool) {
+	if v.Obj == nil {
+		return clixml.Value{}, false
+	}
+	for _, e := range v.Obj.Dict {
+		if strings.EqualFold(e.Key.Str(), key) {
+			return e.Value, true
+		}
+	}
+	return clixml.Value{}, false
 }
 
 // OpenSecure returns the plaintext of a SecureString the server sent.
@@ -519,7 +555,7 @@ func (c *Conn) dispatch(ev any) {
 			}
 		}
 	case psrp.PrivateDataEvent:
-		c.privData = e.Value
+		c.psVersion = psVersion(e.Value)
 	case psrp.SessionClosedEvent:
 		close(c.closed)
 	case psrp.PipelineDataEvent:

@@ -171,7 +171,7 @@ func (ch *Channel) setExit(status int) {
 // the channel's window) and hands it over a line at a time.
 func (ch *Channel) stderr(emit func(string)) {
 	defer ch.wg.Done()
-	r := bufio.NewReaderSize(ch.ch.Stderr(), 4096)
+	r := bufio.NewReaderSize(ch.ch.Stderr(), 256) // seldom used: small; a longer line comes in parts
 	var line strings.Builder
 	for {
 		frag, isPrefix, err := r.ReadLine()
@@ -216,7 +216,21 @@ func (ch *Channel) Read(p []byte) (int, error) {
 
 // Write writes to the remote's stdin.
 func (ch *Channel) Write(p []byte) (int, error) {
-	n, err := ch.ch.Write(p)
+	var n int
+	var err error
+	if len(p) <= smallWrite {
+		// in packets of at most smallPacket bytes: the SSH library
+		// keeps a channel's largest packet buffer for its next write,
+		// and an idle session then keeps a small one (bulk writes, which
+		// want large packets, are larger than this)
+		for n < len(p) && err == nil {
+			var m int
+			m, err = ch.ch.Write(p[n:min(len(p), n+smallPacket)])
+			n += m
+		}
+	} else {
+		n, err = ch.ch.Write(p)
+	}
 	if err != nil {
 		if cerr := ch.c.Err(); cerr != nil {
 			return n, cerr
@@ -224,6 +238,11 @@ func (ch *Channel) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+const (
+	smallWrite  = 8 << 10
+	smallPacket = 2 << 10
+)
 
 // CloseWrite sends EOF.
 func (ch *Channel) CloseWrite() error { return ch.ch.CloseWrite() }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/sessions"
-	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/ssh"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -164,7 +163,7 @@ func doctor(dest string, sf *ssh.Flags, stdin *os.File, stderr io.Writer, report
 			Fix: "the subsystem must run pwsh with -sshs (PowerShell 7), e.g. \"Subsystem powershell /usr/bin/pwsh -sshs -NoLogo\"; Windows PowerShell 5.1 cannot be a subsystem"})
 		return exitConnect
 	}
-	version := psVersion(conn.PrivateData())
+	version := conn.PSVersion()
 	detail := fmt.Sprintf("PowerShell %s, remoting protocol %s", version, conn.Negotiated())
 	if len(noise) > 0 {
 		detail += fmt.Sprintf(" (remote noise before the first packet, shown and ignored: %q)", noise[0])
@@ -172,35 +171,4 @@ func doctor(dest string, sf *ssh.Flags, stdin *os.File, stderr io.Writer, report
 	report(check{Name: "pwsh", OK: true, Detail: detail})
 	_ = conn.Close(ctx)
 	return exitOK
-}
-
-// psVersion finds PSVersionTable.PSVersion in APPLICATION_PRIVATE_DATA.
-func psVersion(pd clixml.Value) string {
-	apd, ok := pd.Get("ApplicationPrivateData")
-	if !ok {
-		return "unknown"
-	}
-	table, ok := dictLookup(apd, "PSVersionTable")
-	if !ok {
-		return "unknown"
-	}
-	if v, ok := dictLookup(table, "PSSemanticVersion"); ok && v.Str() != "" {
-		return v.Str()
-	}
-	if v, ok := dictLookup(table, "PSVersion"); ok {
-		return v.Str()
-	}
-	return "unknown"
-}
-
-func dictLookup(v clixml.Value, key string) (clixml.Value, bool) {
-	if v.Obj == nil {
-		return clixml.Value{}, false
-	}
-	for _, e := range v.Obj.Dict {
-		if strings.EqualFold(e.Key.Str(), key) {
-			return e.Value, true
-		}
-	}
-	return clixml.Value{}, false
 }

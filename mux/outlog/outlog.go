@@ -246,7 +246,7 @@ type Stats struct {
 }
 
 // segSize is the number of event slots per segment.
-const segSize = 256
+const segSize = 64
 
 type segment [segSize][]byte
 

@@ -172,10 +172,16 @@ func (p *ClientPool) Outgoing() []Packet {
 	return out
 }
 
+// keepScratch is the largest encoding buffer a pool keeps for the next
+// message.
+const keepScratch = 2 << 10
+
 // send encodes and queues one message on guid.
 func (p *ClientPool) send(guid uuid.UUID, prompt bool, t MessageType, pid uuid.UUID, v clixml.Value) {
 	body := clixml.Encode(append(p.scratch[:0], bom...), v)
-	p.scratch = body[:0]
+	if cap(body) <= keepScratch { // the larger ones, at the pool's opening, go
+		p.scratch = body[:0]
+	}
 	p.sendRaw(guid, prompt, t, pid, body)
 }
 
@@ -199,7 +205,10 @@ func (p *ClientPool) flush(guid uuid.UUID) {
 		return
 	}
 	p.out = append(p.out, q.queue[0])
-	q.queue = q.queue[1:]
+	q.queue[0] = Packet{} // the array behind the queue keeps no payload
+	if q.queue = q.queue[1:]; len(q.queue) == 0 {
+		q.queue = nil
+	}
 	q.awaitingAck = true
 }
 

@@ -2,6 +2,7 @@ package psrp
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -37,8 +38,14 @@ func receive(t *testing.T, p *ClientPool, pk Packet) []any {
 // openPool runs the handshake and returns an Opened pool.
 func openPool(t *testing.T, f *Fragmenter) *ClientPool {
 	t.Helper()
+	return openPoolWith(t, f, InitRunspacePoolMsg{MinRunspaces: 1, MaxRunspaces: 1, HostInfo: NoHost()})
+}
+
+// openPoolWith runs the handshake with init and returns an Opened pool.
+func openPoolWith(t *testing.T, f *Fragmenter, init InitRunspacePoolMsg) *ClientPool {
+	t.Helper()
 	p := NewClientPool()
-	if err := p.Open(InitRunspacePoolMsg{MinRunspaces: 1, MaxRunspaces: 1, HostInfo: NoHost()}); err != nil {
+	if err := p.Open(init); err != nil {
 		t.Fatal(err)
 	}
 	if got := kinds(p.Outgoing()); len(got) != 1 || got[0] != "Data" {
@@ -238,5 +245,24 @@ func TestSecureStringKeyExchange(t *testing.T) {
 		return nil
 	}); err != nil || opened != 1 {
 		t.Fatalf("the PromptResponse packet held %d opened SecureStrings (%v), want one", opened, err)
+	}
+}
+
+// An opened pool keeps none of the handshake's messages: not the
+// fragments its queues sent, nor the buffer that encoded the large
+// INIT_RUNSPACEPOOL (an idle session would hold them for its life).
+func TestOpenedPoolKeepsNoHandshakeBuffers(t *testing.T) {
+	var f Fragmenter
+	args := clixml.Obj(&clixml.PSObject{Container: clixml.Dictionary, Dict: []clixml.DictEntry{
+		{Key: clixml.Str("Large"), Value: clixml.Str(strings.Repeat("x", 20<<10))}}})
+	p := openPoolWith(t, &f, InitRunspacePoolMsg{MinRunspaces: 1, MaxRunspaces: 1, HostInfo: TerminalHost(120, 50),
+		ApplicationArguments: ClientVersionTable{PSVersion: "7.4.0", Protocol: "2.3"}.ApplicationArguments(args)})
+	for g, q := range p.tx {
+		if q.queue != nil {
+			t.Fatalf("queue %v still holds the array of the packets it sent", g)
+		}
+	}
+	if cap(p.scratch) > keepScratch {
+		t.Fatalf("the pool keeps a %d-byte encoding buffer; want at most %d", cap(p.scratch), keepScratch)
 	}
 }

@@ -1,11 +1,11 @@
 package psrp
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // MaxLineDefault caps one OutOfProc line (SPEC S4).
@@ -30,8 +30,19 @@ func (e *LineTooLongError) Error() string {
 }
 
 // Reader reads OutOfProc lines. It is not safe for concurrent use.
+//
+// A Reader waiting for its peer holds no read buffer: it reads into a
+// small array of its own, and takes a buffer from a pool only once data
+// comes, giving it back when every byte in it is used; payload and line
+// buffers a large fragment grew go then too. An idle session costs a
+// few hundred bytes here, not a read buffer.
 type Reader struct {
-	br      *bufio.Reader
+	src     io.Reader
+	buf     *[readSize]byte // from readBufs while data flows; nil when idle
+	r, w    int             // buf[r:w] is read and not yet used
+	srcErr  error           // the source's error, after the bytes before it
+	empty   int             // reads in a row that returned nothing
+	small   [smallRead]byte // an idle Reader's read lands here
 	max     int
 	started bool
 	strict  bool
@@ -40,10 +51,24 @@ type Reader struct {
 	err     error // sticky after a line over the cap
 }
 
+const (
+	// readSize is what a Reader asks its source for while data flows.
+	readSize = 64 << 10
+	// smallRead is the read of a Reader waiting for its peer.
+	smallRead = 512
+	// keepBuf is the largest payload or line buffer an idle Reader keeps.
+	keepBuf = 4 << 10
+)
+
+var readBufs = sync.Pool{New: func() any { return new([readSize]byte) }}
+
+// errPartial is readSlice's word for "part of a line; more follows".
+var errPartial = errors.New("psrp: part of a line")
+
 // NewReader returns a client-side reader: lines before the first packet
 // that are not packets come back as Noise, blank lines are skipped.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10), max: MaxLineDefault}
+	return &Reader{src: r, max: MaxLineDefault}
 }
 
 // NewStrictReader returns a server-side reader that, like pwsh, accepts
@@ -88,11 +113,12 @@ func (r *Reader) Next() (Item, error) {
 	}
 }
 
-// readLine returns one line without '\n', enforcing the cap.
+// readLine returns one line without '\n', enforcing the cap. The line
+// is valid until the next call.
 func (r *Reader) readLine() ([]byte, error) {
 	r.line = r.line[:0]
 	for {
-		chunk, err := r.br.ReadSlice('\n')
+		chunk, err := r.readSlice()
 		if len(r.line)+len(chunk) > r.max+1 {
 			// Stop reading here: draining an endless line would hang.
 			// The stream cannot be resynchronised, so the error sticks.
@@ -108,7 +134,7 @@ func (r *Reader) readLine() ([]byte, error) {
 			return r.line, nil
 		}
 		r.line = append(r.line, chunk...)
-		if errors.Is(err, bufio.ErrBufferFull) {
+		if err == errPartial {
 			continue
 		}
 		if errors.Is(err, io.EOF) {
@@ -121,5 +147,80 @@ func (r *Reader) readLine() ([]byte, error) {
 			return r.line, nil // a last line without its newline
 		}
 		return nil, err
+	}
+}
+
+// readSlice returns the bytes up to and including the next '\n' (err
+// nil), or the bytes read before an error: errPartial when a full
+// buffer holds no '\n' (the line goes on), or the source's error. The
+// bytes are valid until the next call.
+func (r *Reader) readSlice() ([]byte, error) {
+	for {
+		var data []byte
+		if r.buf != nil {
+			data = r.buf[r.r:r.w]
+		}
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			r.r += i + 1
+			return data[:i+1], nil
+		}
+		if r.srcErr != nil {
+			r.r = r.w
+			return data, r.srcErr
+		}
+		switch {
+		case len(data) == 0:
+			// every byte used: the peer may be quiet for long
+			if r.buf != nil {
+				readBufs.Put(r.buf)
+				r.buf, r.r, r.w = nil, 0, 0
+			}
+			if len(r.line) == 0 { // between lines: what a large fragment grew goes too
+				if cap(r.payload) > keepBuf {
+					r.payload = nil
+				}
+				if cap(r.line) > keepBuf {
+					r.line = nil
+				}
+			}
+			r.readIdle()
+		case r.r == 0 && r.w == len(r.buf):
+			r.w = 0 // the caller keeps it
+			return data, errPartial
+		default:
+			if r.w == len(r.buf) { // the line so far to the front
+				r.w, r.r = copy(r.buf[:], data), 0
+			}
+			n, err := r.src.Read(r.buf[r.w:])
+			r.w += n
+			r.noted(n, err)
+		}
+	}
+}
+
+// readIdle waits for the source's next bytes in the Reader's own small
+// array, and moves what came into a pooled buffer.
+func (r *Reader) readIdle() {
+	n, err := r.src.Read(r.small[:])
+	if n > 0 {
+		r.buf = readBufs.Get().(*[readSize]byte)
+		r.r, r.w = 0, copy(r.buf[:], r.small[:n])
+	}
+	r.noted(n, err)
+}
+
+// noted records a read's error, and gives up on a source that returns
+// nothing again and again (as bufio does).
+func (r *Reader) noted(n int, err error) {
+	if n > 0 || err != nil {
+		r.empty = 0
+	} else {
+		r.empty++
+	}
+	switch {
+	case err != nil:
+		r.srcErr = err
+	case r.empty >= 100:
+		r.srcErr = io.ErrNoProgress
 	}
 }
