@@ -26,6 +26,8 @@ fuzz FUZZTIME="60s":
     go test -run XXX -fuzz '^FuzzHostCall$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/psrp/
     go test -run XXX -fuzz '^FuzzDecode$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./sessions/clixml/
     go test -run XXX -fuzz '^FuzzCodec$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
+    go test -run XXX -fuzz '^FuzzEventFrame$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
+    go test -run XXX -fuzz '^FuzzDecodeEvent$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
     go test -run XXX -fuzz '^FuzzServeConn$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
     go test -run XXX -fuzz '^FuzzPromptParams$' -fuzztime {{FUZZTIME}} -fuzzminimizetime 100x ./mux/
 

@@ -145,7 +145,7 @@ func (c *Client) read() {
 			c.mu.Unlock()
 			if cl != nil && cl.ev != nil {
 				var e Event
-				if json.Unmarshal(f.Ev, &e) == nil {
+				if decodeEvent(f.Ev, &e) == nil {
 					cl.ev(Seq{Seq: f.Seq, Event: e})
 				}
 			}

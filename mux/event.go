@@ -48,11 +48,15 @@ func encodeEvent(e Event) []byte {
 	if e.TS == 0 {
 		e.TS = time.Now().UnixMilli()
 	}
-	b, err := json.Marshal(e)
-	if err != nil { // only strings and ints: cannot fail
+	// without HTML escapes: an event's XML is a third shorter, and
+	// quicker to decode, than with every < and > as \u003c and \u003e
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil { // only strings and ints: cannot fail
 		panic(fmt.Sprintf("mux: encode event: %v", err))
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // eventHead reads an encoded event's command id and kind from the front
@@ -79,7 +83,7 @@ func eventHead(b []byte) (cmd int, kind string) {
 		}
 	}
 	var e Event
-	if json.Unmarshal(b, &e) != nil {
+	if decodeEvent(b, &e) != nil {
 		return 0, ""
 	}
 	return e.Cmd, e.Kind

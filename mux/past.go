@@ -1,7 +1,6 @@
 package mux
 
 import (
-	"encoding/json"
 	"slices"
 	"time"
 )
@@ -29,7 +28,7 @@ func (p *pastCommands) visit(seq uint64, data []byte) {
 	switch kind {
 	case KindInput:
 		var e Event
-		if json.Unmarshal(data, &e) != nil {
+		if decodeEvent(data, &e) != nil {
 			return
 		}
 		if old := p.jobs[cmd]; old != nil {
@@ -52,7 +51,7 @@ func (p *pastCommands) visit(seq uint64, data []byte) {
 		}
 	case KindState:
 		var e Event
-		if j == nil || j.finished() || json.Unmarshal(data, &e) != nil {
+		if j == nil || j.finished() || decodeEvent(data, &e) != nil {
 			return
 		}
 		j.State, j.HadErrors, j.End = e.Text, e.HadErrors, time.UnixMilli(e.TS)

@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,10 +76,20 @@ func (p *peer) send(f *Frame) error {
 }
 
 func (p *peer) sendRaw(body []byte) error {
+	return p.write(func() error { return p.codec.WriteRaw(body) })
+}
+
+// sendFrames sends frames appendEvFrame put together, in one write.
+func (p *peer) sendFrames(frames []byte) error {
+	return p.write(func() error { return p.codec.WriteFrames(frames) })
+}
+
+// write makes one write to the client, under the write timeout.
+func (p *peer) write(w func() error) error {
 	if c, ok := p.rwc.(net.Conn); ok {
 		_ = c.SetWriteDeadline(time.Now().Add(p.srv.cfg.WriteTimeout))
 	}
-	err := p.codec.WriteRaw(body)
+	err := w()
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {
 		p.close() // a slow client: cut it off
@@ -759,7 +770,18 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 	}
 	var totalLost uint64
 	buf := make([]outlog.Event, 0, 256)
-	var frame []byte
+	// the frames of a batch of events go in one write: a client reading
+	// a long log is woken once a batch, not once an event
+	var batch []byte
+	batchFrom := from // the first event in batch
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := p.sendFrames(batch)
+		batch = batch[:0]
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil && follow {
 			return from, totalLost, nil, err
@@ -768,11 +790,12 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 		if len(evs) > 0 {
 			x.syncJournal(evs[len(evs)-1].Seq) // what a client is shown is on disk first
 		}
+		batchFrom = from
 		if lost > 0 {
 			totalLost += lost
 			e := encodeEvent(Event{Kind: KindSession, Text: fmt.Sprintf("%d events were dropped (Drop policy, log budget full, or past the logs' disk budget)", lost)})
-			frame = evFrameSeq(frame[:0], id, from, e)
-			if err := p.sendRaw(frame); err != nil {
+			var err error
+			if batch, err = appendEvFrame(batch, id, from, e); err != nil {
 				return from, totalLost, nil, err
 			}
 		}
@@ -784,9 +807,18 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 					continue
 				}
 			}
-			frame = evFrameSeq(frame[:0], id, e.Seq, e.Data)
-			if err := p.sendRaw(frame); err != nil {
+			var err error
+			if batch, err = appendEvFrame(batch, id, e.Seq, e.Data); err != nil {
+				if ferr := flush(); ferr != nil { // what came before it first
+					return batchFrom, totalLost, nil, ferr
+				}
 				return e.Seq, totalLost, nil, err
+			}
+			if len(batch) >= maxBatch || (follow && kind == KindState) {
+				if err := flush(); err != nil {
+					return batchFrom, totalLost, nil, err
+				}
+				batchFrom = e.Seq + 1
 			}
 			if follow && kind == KindState {
 				if ack {
@@ -796,6 +828,9 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 				_ = json.Unmarshal(e.Data, end)
 				return e.Seq + 1, totalLost, end, nil
 			}
+		}
+		if err := flush(); err != nil {
+			return batchFrom, totalLost, nil, err
 		}
 		if len(evs) > 0 && ack {
 			x.log.Ack(evs[len(evs)-1].Seq)
@@ -814,6 +849,22 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 			return from, totalLost, nil, errLogClosed
 		}
 	}
+}
+
+// maxBatch is the size past which stream writes the frames it gathered.
+const maxBatch = 256 << 10
+
+// appendEvFrame appends an event's frame, its length first, to dst, for
+// sendFrames; a frame over the protocol's cap is an error.
+func appendEvFrame(dst []byte, id, seq uint64, ev []byte) ([]byte, error) {
+	at := len(dst)
+	dst = evFrameSeq(append(dst, 0, 0, 0, 0), id, seq, ev)
+	n := len(dst) - at - 4
+	if n > MaxFrame {
+		return dst[:at], &FrameError{Reason: fmt.Sprintf("outgoing frame of %d bytes over the cap", n)}
+	}
+	binary.BigEndian.PutUint32(dst[at:], uint32(n))
+	return dst, nil
 }
 
 func evFrameSeq(dst []byte, id, seq uint64, ev []byte) []byte {

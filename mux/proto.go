@@ -2,11 +2,13 @@ package mux
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -128,6 +130,9 @@ func (c *Codec) Read() (*Frame, error) {
 	if _, err := io.ReadFull(c.r, b); err != nil {
 		return nil, &FrameError{Reason: fmt.Sprintf("truncated frame (%v)", err)}
 	}
+	if f, ok := readEvFrame(b); ok {
+		return f, nil
+	}
 	f := new(Frame)
 	if err := json.Unmarshal(b, f); err != nil {
 		return nil, &FrameError{Reason: fmt.Sprintf("want a JSON object: %v", err)}
@@ -145,6 +150,53 @@ func (c *Codec) Write(f *Frame) error {
 		return fmt.Errorf("mux: encode frame: %w", err)
 	}
 	return c.WriteRaw(body)
+}
+
+// evPrefix starts every event frame the server writes (evFrameSeq).
+const evPrefix = `{"t":"ev","id":`
+
+// readEvFrame reads an event frame in the shape evFrameSeq writes
+// without a pass of the JSON decoder over the event (which the client
+// decodes anyway), and reports false for any other frame, which the
+// decoder then reads (or refuses).
+func readEvFrame(b []byte) (*Frame, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(evPrefix))
+	if !ok {
+		return nil, false
+	}
+	id, rest, ok := cutUint(rest, `,"seq":`)
+	if !ok {
+		return nil, false
+	}
+	seq, rest, ok := cutUint(rest, `,"ev":`)
+	if !ok || len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
+		return nil, false
+	}
+	return &Frame{T: "ev", ID: id, Seq: seq, Ev: bytes.Clone(rest[:len(rest)-1])}, true
+}
+
+// cutUint reads a decimal number (as strconv writes it: no sign, no
+// leading zero) and the separator after it.
+func cutUint(b []byte, sep string) (uint64, []byte, bool) {
+	i := bytes.IndexByte(b, ',')
+	if i <= 0 || (b[0] == '0' && i > 1) {
+		return 0, nil, false
+	}
+	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	rest, ok := bytes.CutPrefix(b[i:], []byte(sep))
+	return n, rest, ok
+}
+
+// WriteFrames sends frames already framed (each body after its length),
+// in one write.
+func (c *Codec) WriteFrames(frames []byte) error {
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	_, err := c.w.Write(frames)
+	return err
 }
 
 // WriteRaw sends an encoded frame body.

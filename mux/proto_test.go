@@ -3,10 +3,12 @@ package mux
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"runtime"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -89,6 +91,107 @@ func FuzzCodec(f *testing.F) {
 			if fr.T == "" {
 				t.Fatal("a frame without a type was accepted")
 			}
+		}
+	})
+}
+
+// Event frames, which the client reads without the JSON decoder, come
+// out as the decoder reads them: their request id, number and event.
+func TestEventFramesReadAsTheDecoderReadsThem(t *testing.T) {
+	events := [][]byte{
+		encodeEvent(Event{Kind: KindSession, Text: "Opened"}),
+		encodeEvent(Event{Kind: "host", Text: `a "quoted" } brace`}),
+		[]byte(`{}`),
+	}
+	for _, id := range []uint64{0, 1, 7, 1 << 62} {
+		for _, seq := range []uint64{1, 42, 1<<64 - 1} {
+			for _, ev := range events {
+				frames, err := appendEvFrame(nil, id, seq, ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := NewCodec(bytes.NewReader(frames), io.Discard).Read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want Frame
+				if err := json.Unmarshal(frames[4:], &want); err != nil {
+					t.Fatal(err)
+				}
+				if f.T != "ev" || f.ID != id || f.Seq != seq || !bytes.Equal(f.Ev, ev) || want.ID != id || want.Seq != seq {
+					t.Fatalf("frame %s read as %+v (the decoder: %+v)", frames[4:], f, want)
+				}
+			}
+		}
+	}
+}
+
+// Whatever a frame holds, the event-frame reader agrees with the JSON
+// decoder on every frame it takes whose event is JSON.
+func FuzzEventFrame(f *testing.F) {
+	f.Add([]byte(`{"t":"ev","id":3,"seq":9,"ev":{"k":"host","p":[{"t":"x"}]}}`))
+	f.Add([]byte(`{"t":"ev","id":03,"seq":9,"ev":{}}`))
+	f.Add([]byte(`{"t":"ev","id":1,"seq":2,"ev":{"a":1},"x":{}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := readEvFrame(body)
+		if !ok || !json.Valid(fast.Ev) {
+			return
+		}
+		var want Frame
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("%s: read as an event frame, but the decoder refuses it: %v", body, err)
+		}
+		if want.T != fast.T || want.ID != fast.ID || want.Seq != fast.Seq || !bytes.Equal(want.Ev, fast.Ev) {
+			t.Fatalf("%s: read as %+v; the decoder reads %+v", body, fast, want)
+		}
+	})
+}
+
+// Events in encodeEvent's shape, with every kind of string, decode as
+// encoding/json decodes them.
+func TestDecodeEventAgreesWithEncodingJSON(t *testing.T) {
+	texts := []string{"", "plain", `a "quoted" \ back\slash`, "tab\tnew\nline\r\x00\x1f", "<Obj RefId=\"0\"><S>x</S></Obj>",
+		"é ü 漢字 😀", "\u2028\u2029", string([]byte{0xff, 'a', 0xc3}), "/slash/"}
+	for _, text := range texts {
+		for _, e := range []Event{
+			{TS: 1764820000000, Cmd: 7, Kind: KindHost, Method: 16, XML: text},
+			{TS: -5, Kind: KindState, Text: text, HadErrors: true, XML: text},
+			{Kind: KindInput, Text: text, Client: text},
+			{},
+		} {
+			b := encodeEvent(e)
+			var fast, want Event
+			if err := json.Unmarshal(b, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !readEvent(b, &fast) && utf8.ValidString(text) {
+				t.Errorf("%s: not read directly", b)
+			}
+			if err := decodeEvent(b, &fast); err != nil || fast != want {
+				t.Fatalf("%s: decoded %+v (%v); encoding/json: %+v", b, fast, err, want)
+			}
+		}
+	}
+}
+
+// Whatever the bytes, an event read directly is the event
+// encoding/json reads.
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add([]byte(`{"ts":1,"cmd":2,"kind":"host","method":16,"xml":"<S>\"x\"\\u0041</S>"}`))
+	f.Add([]byte(`{"ts":01}`))
+	f.Add([]byte(`{"kind":"a","kind":"b","had_errors":true}`))
+	f.Add([]byte(`{"text":"\ud83d\ude00"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast Event
+		if !readEvent(b, &fast) {
+			return
+		}
+		var want Event
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("%q: read directly as %+v, but encoding/json refuses it: %v", b, fast, err)
+		}
+		if fast != want {
+			t.Fatalf("%q: read directly as %+v; encoding/json reads %+v", b, fast, want)
 		}
 	})
 }

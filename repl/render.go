@@ -47,7 +47,8 @@ type Renderer struct {
 	computer  string // see SetComputer
 	errors    int
 	twins     map[twinKey]int
-	twinOrder []twinKey
+	twinOrder []twinKey // a ring of the maxTwins last remembered, oldest at twinHead once full
+	twinHead  int
 	barShown  bool
 	lineOpen  bool // the last Out write did not end with a newline
 	in        *bufio.Reader
@@ -84,11 +85,13 @@ func (r *Renderer) seen(kind, text string, hostCall bool) bool {
 	// kept here would pin.
 	k := twinKey{kind, strings.Clone(text), hostCall}
 	r.twins[k]++
-	r.twinOrder = append(r.twinOrder, k)
-	if len(r.twinOrder) > maxTwins {
-		r.forget(r.twinOrder[0])
-		r.twinOrder = append(r.twinOrder[:0], r.twinOrder[1:]...)
+	if len(r.twinOrder) < maxTwins {
+		r.twinOrder = append(r.twinOrder, k)
+		return false
 	}
+	r.forget(r.twinOrder[r.twinHead])
+	r.twinOrder[r.twinHead] = k
+	r.twinHead = (r.twinHead + 1) % maxTwins
 	return false
 }
 

@@ -191,6 +191,9 @@ func invokeAll(targets []target, script string, asJSON bool, maxObject, throttle
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		errTTY = true
 	}
+	out, errs, flushAll := repl.Batch(stdout, stderr)
+	defer flushAll()
+	sharedOut.W, sharedErr.W = out, errs
 
 	outcomes := make([]outcome, len(targets))
 	mux.FanOut(len(targets), throttle, func(i int) {

@@ -336,6 +336,8 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 		fs.Usage()
 		return exitUsage
 	}
+	stdout, stderr, flush := repl.Batch(stdout, stderr)
+	defer flush()
 	ctx := context.Background()
 	c, err := connect(ctx, g, false, stdin)
 	if err != nil {
@@ -455,6 +457,8 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 		fs.Usage()
 		return exitUsage
 	}
+	stdout, stderr, flush := repl.Batch(stdout, stderr)
+	defer flush()
 	ctx := context.Background()
 	c, err := connect(ctx, g, false, stdin)
 	if err != nil {

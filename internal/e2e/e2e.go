@@ -115,7 +115,7 @@ func Invoke(t *testing.T, server string, args ...string) Result {
 
 // RunCmd runs cmd to its end and returns its exit status and output; it
 // fails the test when cmd cannot run at all.
-func RunCmd(t *testing.T, cmd *exec.Cmd) Result {
+func RunCmd(t testing.TB, cmd *exec.Cmd) Result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -33,13 +33,13 @@ import (
 
 // MuxEnv is one server's world: its socket and state directory.
 type MuxEnv struct {
-	T     *testing.T
+	T     testing.TB
 	Sock  string
 	State string
 	Env   []string
 }
 
-func NewMuxEnv(t *testing.T) *MuxEnv {
+func NewMuxEnv(t testing.TB) *MuxEnv {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "psmux-mux")
 	if err != nil {
@@ -388,7 +388,7 @@ func (m *MuxEnv) Serve(args ...string) *ServerLog {
 
 // WaitFor reads the log until a line contains s and returns the line; it
 // fails at the log's end or after two minutes.
-func (l *ServerLog) WaitFor(t *testing.T, s string) string {
+func (l *ServerLog) WaitFor(t testing.TB, s string) string {
 	t.Helper()
 	deadline := time.After(2 * time.Minute)
 	for {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/psmux/psmux/internal/e2e"
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/testenv/opensshd"
 )
@@ -65,4 +67,35 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 		}
 		<-served
 	}
+}
+
+// BenchmarkCapture prints a session's log of 100 000 lines (`1..100000`
+// run in a pwshsim session of a live server) with `psmux capture`,
+// through a pipe, and reports the seconds one capture takes, the
+// client's start included (issue 15: at most 0.3 s).
+func BenchmarkCapture(b *testing.B) {
+	const lines = 100000
+	m := e2e.NewMuxEnv(b)
+	m.Must("new", "-n", "h", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	m.Must("exec", "-t", "h", "--", fmt.Sprintf("1..%d", lines))
+	for b.Loop() {
+		var out lineCounter
+		cmd := m.Cmd("capture", "-t", "h")
+		cmd.Stdout = &out
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		if out.n < lines {
+			b.Fatalf("capture printed %d lines; want the %d the command printed", out.n, lines)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/capture")
+}
+
+// lineCounter counts the lines written to it.
+type lineCounter struct{ n int }
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n += bytes.Count(p, []byte{'\n'})
+	return len(p), nil
 }
