@@ -35,7 +35,7 @@ func PwshsimBin() string { return filepath.Join(BinDir, "pwshsim") }
 
 // RealPwsh returns the OutOfProc command line of a real pwsh, "" when
 // there is none, and fails when PSMUX_REQUIRE lists pwsh and there is none.
-func RealPwsh(t *testing.T) string {
+func RealPwsh(t testing.TB) string {
 	t.Helper()
 	if c := req.PwshCommand(); c != "" || !req.Required(req.Pwsh) {
 		return c

@@ -30,12 +30,13 @@ func (x *Transport) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write records b and sends it: recorded first, so a reply, which the
+// reading side may record before a write returns, never comes before
+// what it answers in the trace. A write that fails is in the trace as it
+// was meant.
 func (x *Transport) Write(b []byte) (int, error) {
-	n, err := x.t.Write(b)
-	if n > 0 {
-		x.rec.Client(b[:n])
-	}
-	return n, err
+	x.rec.Client(b)
+	return x.t.Write(b)
 }
 
 // CloseWrite sends EOF to the server.

@@ -1,0 +1,193 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/psmux/psmux/internal/e2e"
+	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/sessions"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
+	"github.com/psmux/psmux/ssh"
+	"github.com/psmux/psmux/testenv/opensshd"
+	req "github.com/psmux/psmux/testenv/require"
+)
+
+// Benchmarks against real pwsh (../shared/pwsh) behind Debian's sshd on
+// loopback, each with pwsh's own client measured in the same run over
+// the same sshd as its baseline (issue 15). They skip without pwsh, and
+// fail without it when PSMUX_REQUIRE lists pwsh.
+
+// realPwshHost starts sshd with real pwsh behind Subsystem powershell.
+func realPwshHost(b *testing.B, sessions int) *opensshd.Sshd {
+	b.Helper()
+	p := e2e.RealPwsh(b)
+	if p == "" {
+		b.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	return opensshd.Start(b, opensshd.Options{
+		Subsystems: map[string]string{"powershell": req.SSHS(p)},
+		Extra:      []string{fmt.Sprintf("MaxSessions %d", sessions+10)},
+	})
+}
+
+// pwshInvokeMs runs pwsh's own client: it opens n sessions to sshd with
+// New-PSSession and returns the median milliseconds of rounds
+// `Invoke-Command -Session $all { 1 }`, after one to warm up.
+func pwshInvokeMs(b *testing.B, sshd *opensshd.Sshd, n, rounds int) float64 {
+	b.Helper()
+	script := fmt.Sprintf(`$ErrorActionPreference = 'Stop'
+$s = 1..%d | ForEach-Object { New-PSSession -HostName 127.0.0.1 -Port %d -UserName '%s' -KeyFilePath '%s' -Options @{UserKnownHostsFile='%s'} }
+$null = Invoke-Command -Session $s { 1 }
+$t = 1..%d | ForEach-Object { (Measure-Command { $null = Invoke-Command -Session $s { 1 } }).TotalMilliseconds }
+Remove-PSSession $s
+($t | Sort-Object)[[int][Math]::Floor($t.Count / 2)]`, n, sshd.Port, sshd.User, sshd.ClientKey, sshd.KnownHosts, rounds)
+	out, err := exec.Command(req.PwshBin(), "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", script).CombinedOutput()
+	if err != nil {
+		b.Fatalf("pwsh's own client: %v\n%s", err, out)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) == 0 {
+		b.Fatalf("pwsh's own client printed nothing")
+	}
+	ms, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+	if err != nil {
+		b.Fatalf("pwsh's own client: %v\n%s", err, out)
+	}
+	return ms
+}
+
+// BenchmarkCommandOnOpenSession runs a trivial command on an open
+// session of a live server, through the client protocol as the REPL
+// sends it, and reports its milliseconds beside pwsh's `Invoke-Command
+// -Session` on a session to the same sshd (issue 15: at most 0.5×).
+func BenchmarkCommandOnOpenSession(b *testing.B) {
+	sshd := realPwshHost(b, 1)
+	m := e2e.NewMuxEnv(b)
+	m.NewSSH(sshd, "c")
+	cl := m.Client("bench", false)
+	run := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := cl.Call(ctx, "exec", mux.ExecArgs{Target: "c", Script: "1"}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run() // the first command of a runspace costs more
+	for b.Loop() {
+		run()
+	}
+	psmuxMs := float64(b.Elapsed().Microseconds()) / 1000 / float64(b.N)
+	pwshMs := pwshInvokeMs(b, sshd, 1, 200)
+	b.ReportMetric(psmuxMs, "ms/command")
+	b.ReportMetric(pwshMs, "pwsh-ms/command")
+	b.ReportMetric(psmuxMs/pwshMs, "psmux/pwsh")
+}
+
+// BenchmarkFanOut runs a trivial command in 10 open sessions at once:
+// with `psmux exec -t 'f*'` through a live server, and through the
+// sessions package called in this process on 10 connections of its own,
+// in turn; and reports each, their ratio (issue 15: at most 1.3) and the
+// ratio to pwsh's `Invoke-Command -Session` over 10 sessions to the same
+// sshd (at most 0.3).
+func BenchmarkFanOut(b *testing.B) {
+	const n = 10
+	sshd := realPwshHost(b, 2*n)
+	m := e2e.NewMuxEnv(b)
+	var news [][]string
+	for i := range n {
+		news = append(news, []string{"new", "-n", fmt.Sprintf("f%d", i), "-F", sshd.SSHConfig, sshd.Alias})
+	}
+	m.MustAll(news)
+	conns := openDirect(b, sshd, n)
+	direct := func() {
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				// text, as exec runs it
+				if _, err := c.Invoke(ctx, psrp.ScriptPipeline("1", true), nil, discard{}); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	viaServer := func() { m.Must("exec", "-t", "f*", "--", "1") }
+	direct()
+	viaServer()
+	var server, inProcess []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		viaServer()
+		server = append(server, time.Since(start))
+		start = time.Now()
+		direct()
+		inProcess = append(inProcess, time.Since(start))
+	}
+	ms := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds()) / 1000
+	}
+	serverMs, directMs := ms(server), ms(inProcess)
+	pwshMs := pwshInvokeMs(b, sshd, n, 30)
+	b.ReportMetric(serverMs, "ms/fan-out")
+	b.ReportMetric(directMs, "in-process-ms/fan-out")
+	b.ReportMetric(pwshMs, "pwsh-ms/fan-out")
+	b.ReportMetric(serverMs/directMs, "server/in-process")
+	b.ReportMetric(serverMs/pwshMs, "psmux/pwsh")
+}
+
+// openDirect opens n sessions to sshd with the ssh and sessions
+// packages, in this process.
+func openDirect(b *testing.B, sshd *opensshd.Sshd, n int) []*sessions.Conn {
+	b.Helper()
+	f, err := ssh.ParseFlags([]string{"-F", sshd.SSHConfig})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := ssh.Resolve(sshd.Alias, f.Overrides())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := &ssh.Pool{}
+	b.Cleanup(func() { pool.Close() })
+	var conns []*sessions.Conn
+	for range n {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ch, err := pool.Open(ctx, cfg, f.Spec(), nil)
+		if err != nil {
+			cancel()
+			b.Fatal(err)
+		}
+		c, err := sessions.Open(ctx, ch, sessions.Options{})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c.Close(ctx)
+		})
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// discard is a sessions.Handler that keeps nothing.
+type discard struct{}
+
+func (discard) Message(psrp.MessageType, clixml.Value) {}
+func (discard) HostCall(context.Context, psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
+	return clixml.Value{}, nil
+}
