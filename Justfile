@@ -9,9 +9,15 @@ test:
     go vet ./...
     go test -count=1 ./...
 
-# benchmarks; writes docs/BENCHMARKS.md
+# benchmarks (go test -bench; the end-to-end ones want sshd and real
+# pwsh: `. ../shared/pwsh/env.sh` first); writes docs/BENCHMARKS.md
 bench:
-    go run ./internal/benchreport
+    go run ./internal/benchmd
+
+# the older harness (SSH transport, tmux baselines, faults); writes
+# docs/HARNESS-BENCHMARKS.md
+bench-harness:
+    go run ./internal/benchreport -out docs/HARNESS-BENCHMARKS.md
 
 # fuzz each decoder and what the remote side feeds for FUZZTIME (default
 # 60s); a new input is minimized for 100 runs at most (the default of a

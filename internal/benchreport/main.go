@@ -1,5 +1,5 @@
 // Command benchreport runs psmux's benchmarks in one go and writes
-// docs/BENCHMARKS.md (SPEC S12, bench-reliability.md §2 (a), (b), (c) and
+// docs/HARNESS-BENCHMARKS.md (SPEC S12, bench-reliability.md §2 (a), (b), (c) and
 // (f)).
 //
 // In one run, on one goroutine, best of 5 runs each, it measures:
@@ -34,7 +34,7 @@
 // Each figure is reported with its ratio to the baseline measured in the
 // same run and with the SPEC S12 target it answers to.
 //
-// Usage: go run ./internal/benchreport [-objects 20000] [-runs 5] [-ssh=true] [-server=true] [-out docs/BENCHMARKS.md]
+// Usage: go run ./internal/benchreport [-objects 20000] [-runs 5] [-ssh=true] [-server=true] [-out docs/HARNESS-BENCHMARKS.md]
 package main
 
 import (
@@ -126,7 +126,7 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 5, "runs per Go figure (best is reported)")
 	flag.IntVar(&cfg.peerRuns, "peer-runs", 3, "runs per psrpcore figure (best is reported)")
 	flag.DurationVar(&cfg.minRun, "min-run", 200*time.Millisecond, "minimum duration of one run (passes are repeated up to it)")
-	flag.StringVar(&cfg.out, "out", "", "report path (default docs/BENCHMARKS.md at the module root)")
+	flag.StringVar(&cfg.out, "out", "", "report path (default docs/HARNESS-BENCHMARKS.md at the module root)")
 	flag.StringVar(&cfg.python, "python", "/usr/bin/python3", "python interpreter for the psrpcore peer")
 	flag.BoolVar(&cfg.ssh.enabled, "ssh", true, "run the SSH benchmarks against the system's sshd")
 	flag.IntVar(&cfg.ssh.coldN, "ssh-cold", cfg.ssh.coldN, "cold session opens (and raw baselines)")
@@ -151,7 +151,7 @@ func main() {
 		if err != nil {
 			fatal(err)
 		}
-		cfg.out = filepath.Join(root, "docs", "BENCHMARKS.md")
+		cfg.out = filepath.Join(root, "docs", "HARNESS-BENCHMARKS.md")
 	}
 	start := time.Now()
 	results, peer, err := run(cfg)

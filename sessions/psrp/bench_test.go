@@ -8,7 +8,7 @@ import (
 	"github.com/psmux/psmux/internal/benchdata"
 )
 
-// benchObjects is the corpus size of the go-test benchmarks; `just bench`
+// benchObjects is the corpus size of the go-test benchmarks; `just bench-harness`
 // (internal/benchreport) runs the same code over 20 000 objects.
 const benchObjects = 5000
 

@@ -169,7 +169,9 @@ func openDirect(b *testing.B, sshd *opensshd.Sshd, n int) []*sessions.Conn {
 			cancel()
 			b.Fatal(err)
 		}
-		c, err := sessions.Open(ctx, ch, sessions.Options{})
+		// with a console host, as the server's sessions have: Out-Default
+		// writes through it
+		c, err := sessions.Open(ctx, ch, sessions.Options{Host: psrp.TerminalHost(120, 50)})
 		cancel()
 		if err != nil {
 			b.Fatal(err)
