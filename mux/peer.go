@@ -842,6 +842,9 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 		if !follow {
 			return from, totalLost, nil, nil
 		}
+		if cap(batch) > 64<<10 { // a client may stay attached, idle, for long
+			batch = nil
+		}
 		if err := x.log.Wait(ctx, from); err != nil {
 			if ctx.Err() != nil {
 				return from, totalLost, nil, ctx.Err()

@@ -482,8 +482,10 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 		renderer = &repl.Renderer{Out: stdout, Err: stderr, Width: 120, Format: format.Lines}
 		h = renderer
 	}
-	started := map[int]int64{} // command → when its input was logged
-	_, err = c.Call(ctx, "capture", mux.CaptureArgs{Target: *target, Since: *since, Job: *jobID}, func(e mux.Seq) {
+	started := map[int]int64{}         // command → when its input was logged
+	runCtx, stop := interruptible(ctx) // Ctrl-C: what was printed so far is flushed
+	defer stop()
+	_, err = c.Call(runCtx, "capture", mux.CaptureArgs{Target: *target, Since: *since, Job: *jobID}, func(e mux.Seq) {
 		switch {
 		case e.Kind == mux.KindInput && renderer != nil:
 			fmt.Fprintf(stdout, "PS> %s\n", e.Text)
@@ -506,6 +508,9 @@ func runCapture(g global, args []string, stdin *os.File, stdout, stderr io.Write
 	})
 	if renderer != nil {
 		renderer.Finish()
+	}
+	if err != nil && runCtx.Err() != nil {
+		return exitStopped
 	}
 	if err != nil {
 		return muxError(stderr, err)

@@ -54,7 +54,7 @@ var benches = []bench{
 		"`psmux capture` of a session holding 100 000 lines, the client's start included",
 		[]target{{"s/capture", 0.3, "15"}}},
 	{"./internal/e2e/server/", "BenchmarkIdleSessionMemory", "1x",
-		"Go heap and stacks per idle SSH session, 200 sessions through sshd to pwshsim",
+		"Go heap and stacks per idle SSH session, 200 sessions through sshd to pwshsim; the sessions share the server's one SSH connection to the host, whose cost is spread over them",
 		[]target{{"KiB/session", 64, "15"}}},
 	{"./mux/journal/", "BenchmarkAppend", "1000000x",
 		"Appending 1e6 small lines to a session's log with the journal following it on disk, against the log in memory",
@@ -93,6 +93,9 @@ func run(out, only string) error {
 		return err
 	}
 	if out == "" {
+		if only != "" {
+			return errors.New("-only writes part of the report: give -out too, so docs/BENCHMARKS.md stays whole")
+		}
 		out = filepath.Join(root, "docs", "BENCHMARKS.md")
 	}
 	var re *regexp.Regexp
@@ -138,6 +141,7 @@ func goBench(root string, args []string) ([]result, string, error) {
 		return nil, "", err
 	}
 	text, skipped, perr := parseJSON(stdout)
+	_, _ = io.Copy(io.Discard, stdout) // what a failed parse left: go must not block on a full pipe
 	if err := cmd.Wait(); err != nil {
 		return nil, "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, text)
 	}
@@ -248,10 +252,10 @@ func section(b *bytes.Buffer, bn bench, rs []result, skipped string) {
 	}
 }
 
-// figure writes a value with four significant digits, without an
-// exponent.
+// figure writes a value with four significant digits, or as a whole
+// number from 1000 up (no exponent but for values under 1e-4).
 func figure(v float64) string {
-	if v >= 1e4 || v <= -1e4 {
+	if v >= 1000 || v <= -1000 {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)

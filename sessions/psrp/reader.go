@@ -165,10 +165,20 @@ func (r *Reader) readSlice() ([]byte, error) {
 			return data[:i+1], nil
 		}
 		if r.srcErr != nil {
+			if len(data) == 0 && r.buf != nil { // nothing more will come
+				readBufs.Put(r.buf)
+				r.buf, r.r, r.w = nil, 0, 0
+			}
 			r.r = r.w
 			return data, r.srcErr
 		}
 		switch {
+		case len(data) == 0 && r.buf != nil && len(r.line) > 0:
+			// in the middle of a line longer than the buffer: data
+			// flows, read on into it
+			n, err := r.src.Read(r.buf[:])
+			r.r, r.w = 0, n
+			r.noted(n, err)
 		case len(data) == 0:
 			// every byte used: the peer may be quiet for long
 			if r.buf != nil {
