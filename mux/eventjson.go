@@ -3,6 +3,7 @@ package mux
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -79,24 +80,37 @@ func readEvent(b []byte, e *Event) bool {
 	return true
 }
 
-// readInt reads a JSON integer without a leading zero or sign but '-'.
-func readInt(p []byte) (int64, []byte, bool) {
+// readUint reads a JSON number without sign, fraction or exponent (as
+// strconv writes one: no leading zero).
+func readUint(p []byte) (uint64, []byte, bool) {
 	i := 0
-	if i < len(p) && p[i] == '-' {
-		i++
-	}
-	start := i
 	for i < len(p) && p[i] >= '0' && p[i] <= '9' {
 		i++
 	}
-	if i == start || (p[start] == '0' && i > start+1) {
+	if i == 0 || (p[0] == '0' && i > 1) {
 		return 0, nil, false
 	}
-	n, err := strconv.ParseInt(string(p[:i]), 10, 64)
+	n, err := strconv.ParseUint(string(p[:i]), 10, 64)
 	if err != nil {
 		return 0, nil, false
 	}
 	return n, p[i:], true
+}
+
+// readInt reads a JSON integer: readUint's, or one with a '-'.
+func readInt(p []byte) (int64, []byte, bool) {
+	neg := len(p) > 0 && p[0] == '-'
+	if neg {
+		p = p[1:]
+	}
+	u, rest, ok := readUint(p)
+	switch {
+	case !ok || (!neg && u > math.MaxInt64) || (neg && u > 1<<63):
+		return 0, nil, false
+	case neg:
+		return -int64(u), rest, true // 1<<63 wraps to MinInt64, which it is
+	}
+	return int64(u), rest, true
 }
 
 // readSmallInt reads a JSON integer that fits an int.

@@ -2,7 +2,6 @@ package mux
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -857,17 +856,9 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 // maxBatch is the size past which stream writes the frames it gathered.
 const maxBatch = 256 << 10
 
-// appendEvFrame appends an event's frame, its length first, to dst, for
-// sendFrames; a frame over the protocol's cap is an error.
+// appendEvFrame appends an event's frame to dst, for sendFrames.
 func appendEvFrame(dst []byte, id, seq uint64, ev []byte) ([]byte, error) {
-	at := len(dst)
-	dst = evFrameSeq(append(dst, 0, 0, 0, 0), id, seq, ev)
-	n := len(dst) - at - 4
-	if n > MaxFrame {
-		return dst[:at], &FrameError{Reason: fmt.Sprintf("outgoing frame of %d bytes over the cap", n)}
-	}
-	binary.BigEndian.PutUint32(dst[at:], uint32(n))
-	return dst, nil
+	return appendFrame(dst, func(dst []byte) []byte { return evFrameSeq(dst, id, seq, ev) })
 }
 
 func evFrameSeq(dst []byte, id, seq uint64, ev []byte) []byte {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -164,33 +163,43 @@ func readEvFrame(b []byte) (*Frame, bool) {
 	if !ok {
 		return nil, false
 	}
-	id, rest, ok := cutUint(rest, `,"seq":`)
-	if !ok {
+	id, rest, ok := readUint(rest)
+	if rest, ok = cutAfter(rest, ok, `,"seq":`); !ok {
 		return nil, false
 	}
-	seq, rest, ok := cutUint(rest, `,"ev":`)
-	if !ok || len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
+	seq, rest, ok := readUint(rest)
+	if rest, ok = cutAfter(rest, ok, `,"ev":`); !ok || len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
 		return nil, false
 	}
 	return &Frame{T: "ev", ID: id, Seq: seq, Ev: bytes.Clone(rest[:len(rest)-1])}, true
 }
 
-// cutUint reads a decimal number (as strconv writes it: no sign, no
-// leading zero) and the separator after it.
-func cutUint(b []byte, sep string) (uint64, []byte, bool) {
-	i := bytes.IndexByte(b, ',')
-	if i <= 0 || (b[0] == '0' && i > 1) {
-		return 0, nil, false
+// cutAfter cuts sep from the front of b, after a read that went well.
+func cutAfter(b []byte, ok bool, sep string) ([]byte, bool) {
+	if !ok {
+		return nil, false
 	}
-	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
-	if err != nil {
-		return 0, nil, false
-	}
-	rest, ok := bytes.CutPrefix(b[i:], []byte(sep))
-	return n, rest, ok
+	return bytes.CutPrefix(b, []byte(sep))
 }
 
-// WriteFrames sends frames already framed (each body after its length),
+// appendFrame appends one frame to dst: its length, then the body build
+// appends; a body over the cap is an error, and dst is left as it was.
+func appendFrame(dst []byte, build func([]byte) []byte) ([]byte, error) {
+	at := len(dst)
+	dst = build(append(dst, 0, 0, 0, 0))
+	n := len(dst) - at - 4
+	if n > MaxFrame {
+		return dst[:at], overCap(n)
+	}
+	binary.BigEndian.PutUint32(dst[at:], uint32(n))
+	return dst, nil
+}
+
+func overCap(n int) error {
+	return &FrameError{Reason: fmt.Sprintf("outgoing frame of %d bytes over the cap", n)}
+}
+
+// WriteFrames sends frames appendFrame put together (each body after its length),
 // in one write.
 func (c *Codec) WriteFrames(frames []byte) error {
 	c.wm.Lock()
@@ -201,13 +210,12 @@ func (c *Codec) WriteFrames(frames []byte) error {
 
 // WriteRaw sends an encoded frame body.
 func (c *Codec) WriteRaw(body []byte) error {
-	if len(body) > MaxFrame {
-		return &FrameError{Reason: fmt.Sprintf("outgoing frame of %d bytes over the cap", len(body))}
+	if len(body) > MaxFrame { // before copying it
+		return overCap(len(body))
 	}
 	c.wm.Lock()
 	defer c.wm.Unlock()
-	c.wb = binary.BigEndian.AppendUint32(c.wb[:0], uint32(len(body)))
-	c.wb = append(c.wb, body...)
+	c.wb, _ = appendFrame(c.wb[:0], func(dst []byte) []byte { return append(dst, body...) })
 	_, err := c.w.Write(c.wb)
 	if cap(c.wb) > 1<<20 {
 		c.wb = nil

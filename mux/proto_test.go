@@ -181,6 +181,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"ts":01}`))
 	f.Add([]byte(`{"kind":"a","kind":"b","had_errors":true}`))
 	f.Add([]byte(`{"text":"\ud83d\ude00"}`))
+	f.Add([]byte(`{"ts":-9223372036854775808,"cmd":9223372036854775807}`))
+	f.Add([]byte(`{"ts":9223372036854775808}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast Event
 		if !readEvent(b, &fast) {

@@ -165,9 +165,8 @@ func (r *Reader) readSlice() ([]byte, error) {
 			return data[:i+1], nil
 		}
 		if r.srcErr != nil {
-			if len(data) == 0 && r.buf != nil { // nothing more will come
-				readBufs.Put(r.buf)
-				r.buf, r.r, r.w = nil, 0, 0
+			if len(data) == 0 { // nothing more will come
+				r.release()
 			}
 			r.r = r.w
 			return data, r.srcErr
@@ -180,11 +179,7 @@ func (r *Reader) readSlice() ([]byte, error) {
 			r.r, r.w = 0, n
 			r.noted(n, err)
 		case len(data) == 0:
-			// every byte used: the peer may be quiet for long
-			if r.buf != nil {
-				readBufs.Put(r.buf)
-				r.buf, r.r, r.w = nil, 0, 0
-			}
+			r.release()           // every byte used: the peer may be quiet for long
 			if len(r.line) == 0 { // between lines: what a large fragment grew goes too
 				if cap(r.payload) > keepBuf {
 					r.payload = nil
@@ -205,6 +200,14 @@ func (r *Reader) readSlice() ([]byte, error) {
 			r.w += n
 			r.noted(n, err)
 		}
+	}
+}
+
+// release gives the read buffer back to the pool.
+func (r *Reader) release() {
+	if r.buf != nil {
+		readBufs.Put(r.buf)
+		r.buf, r.r, r.w = nil, 0, 0
 	}
 }
 
