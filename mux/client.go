@@ -50,6 +50,7 @@ var ErrServerGone = errors.New("mux: lost the server")
 // client has a terminal to answer prompts on.
 func NewClient(rwc io.ReadWriteCloser, name string, interactive bool) (*Client, error) {
 	c := &Client{rwc: rwc, codec: NewCodec(rwc, rwc), calls: map[uint64]*call{}, done: make(chan struct{})}
+	c.codec.ReadEvents()
 	if err := c.codec.Write(&Frame{T: "hello", V: ProtocolVersion, Name: name,
 		Args: marshal(HelloArgs{Client: name, Interactive: interactive})}); err != nil {
 		rwc.Close()

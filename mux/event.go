@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/sessions/clixml"
@@ -48,15 +52,37 @@ func encodeEvent(e Event) []byte {
 	if e.TS == 0 {
 		e.TS = time.Now().UnixMilli()
 	}
-	// without HTML escapes: an event's XML is a third shorter, and
-	// quicker to decode, than with every < and > as \u003c and \u003e
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil { // only strings and ints: cannot fail
+	s := encoders.Get().(*eventEncoder)
+	defer s.put()
+	if err := s.enc.Encode(e); err != nil { // only strings and ints: cannot fail
 		panic(fmt.Sprintf("mux: encode event: %v", err))
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	// the log keeps what this returns, and counts its length: exactly
+	// that much, not the spare room of a growing buffer
+	return bytes.Clone(bytes.TrimSuffix(s.buf.Bytes(), []byte("\n")))
+}
+
+// eventEncoder is encodeEvent's scratch space, pooled.
+type eventEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	s := new(eventEncoder)
+	s.enc = json.NewEncoder(&s.buf)
+	// without HTML escapes: an event's XML is a third shorter, and
+	// quicker to decode, than with every < and > as \u003c and \u003e
+	s.enc.SetEscapeHTML(false)
+	return s
+}}
+
+func (s *eventEncoder) put() {
+	if s.buf.Cap() > 4*maxEventText {
+		return // a buffer larger than the pieces of a long write is not kept
+	}
+	s.buf.Reset()
+	encoders.Put(s)
 }
 
 // eventHead reads an encoded event's command id and kind from the front
@@ -94,11 +120,93 @@ func msgEvent(cmd int, t psrp.MessageType, v clixml.Value) Event {
 }
 
 func hostEvent(cmd int, c psrp.HostCallMsg) Event {
+	ps := hostParams(c)
+	return Event{Cmd: cmd, Kind: KindHost, Method: int(c.Method), XML: string(appendParams(nil, ps))}
+}
+
+// hostParams are c's parameters as the log keeps them.
+func hostParams(c psrp.HostCallMsg) []clixml.Value {
 	ps := make([]clixml.Value, len(c.Params))
 	for i, p := range c.Params {
 		ps[i] = withoutSecrets(p)
 	}
-	return Event{Cmd: cmd, Kind: KindHost, Method: int(c.Method), XML: encodeParams(ps)}
+	return ps
+}
+
+// maxEventText is the most text one host write event carries. A longer
+// write (a 60 MB line) is logged as several events, Write pieces and
+// then the call with the rest, which print as the one call did: no event
+// outgrows a frame, and no encoding of the whole text is made.
+const maxEventText = 1 << 20
+
+// writeText returns the index of a host write's text parameter, or -1
+// for any other call.
+func writeText(c psrp.HostCallMsg) int {
+	if i := c.WriteText(); i >= 0 && c.Params[i].Kind == clixml.String {
+		return i
+	}
+	return -1
+}
+
+// hostEvents calls fn with the events of a void host call: its event or,
+// for a write of more than maxEventText, those of its pieces. The XML of
+// a piece's event is valid only during fn (the next piece reuses it):
+// fn encodes it, and the pieces leave no garbage the size of the text.
+func hostEvents(cmd int, c psrp.HostCallMsg, fn func(Event)) {
+	i := writeText(c)
+	if i < 0 || len(c.Params[i].Text) <= maxEventText {
+		fn(hostEvent(cmd, c))
+		return
+	}
+	piece := psrp.Write1 // Write2 keeps the colours of Write2 and WriteLine3
+	if i == 2 {
+		piece = psrp.Write2
+	}
+	text := c.Params[i].Text
+	var scratch []byte // the parameters of one piece, encoded
+	with := func(m psrp.HostMethod, s string) Event {
+		ps := hostParams(c)
+		ps[i] = clixml.Str(s)
+		scratch = appendParams(scratch[:0], ps)
+		return Event{Cmd: cmd, Kind: KindHost, Method: int(m), XML: unsafe.String(unsafe.SliceData(scratch), len(scratch))}
+	}
+	for len(text) > maxEventText {
+		n := maxEventText
+		for n > maxEventText-utf8.UTFMax && !utf8.RuneStart(text[n]) {
+			n-- // not inside a character
+		}
+		fn(with(piece, text[:n]))
+		text = text[n:]
+	}
+	fn(with(c.Method, text))
+}
+
+// longTwin remembers the last long Write-Host text one side logged, so
+// that its twin from the other side (psrp-brief §8.4) is not logged too:
+// a client could not match a text that was split in pieces with its
+// twin, and would show it twice. Short texts are matched by the client
+// (repl.Renderer), as they always were.
+type longTwin struct {
+	seed     maphash.Seed
+	sum      uint64
+	size     int
+	fromHost bool
+}
+
+// twin reports whether s, a text longer than maxEventText from the host
+// call (fromHost) or from the record, is the twin of the last one
+// remembered; it forgets that one when it is, and otherwise remembers s.
+func (t *longTwin) twin(s string, fromHost bool) bool {
+	if t.seed == (maphash.Seed{}) {
+		t.seed = maphash.MakeSeed()
+	}
+	sum := maphash.String(t.seed, s)
+	if t.size == len(s) && t.sum == sum && t.fromHost != fromHost {
+		t.size = -1
+		return true
+	}
+	t.sum, t.size, t.fromHost = sum, len(s), fromHost
+	return false
 }
 
 // encodeLogged encodes a value for the log.
@@ -115,11 +223,15 @@ func withoutSecrets(v clixml.Value) clixml.Value {
 
 // encodeParams encodes host call parameters as one <Objs> document.
 func encodeParams(ps []clixml.Value) string {
-	b := []byte("<Objs>")
+	return string(appendParams(nil, ps))
+}
+
+func appendParams(b []byte, ps []clixml.Value) []byte {
+	b = append(b, "<Objs>"...)
 	for _, p := range ps {
 		b = clixml.Encode(b, p)
 	}
-	return string(append(b, "</Objs>"...))
+	return append(b, "</Objs>"...)
 }
 
 // DecodeParams decodes what encodeParams encoded (a Prompt's XML).

@@ -806,13 +806,7 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 					continue
 				}
 			}
-			var err error
-			if batch, err = appendEvFrame(batch, id, e.Seq, e.Data); err != nil {
-				if ferr := flush(); ferr != nil { // what came before it first
-					return batchFrom, totalLost, nil, ferr
-				}
-				return e.Seq, totalLost, nil, err
-			}
+			batch = appendEvFrameOrNotice(batch, id, e, MaxEventFrame)
 			if len(batch) >= maxBatch || (follow && kind == KindState) {
 				if err := flush(); err != nil {
 					return batchFrom, totalLost, nil, err
@@ -856,9 +850,22 @@ func (p *peer) stream(ctx context.Context, x *Session, id, from uint64, follow, 
 // maxBatch is the size past which stream writes the frames it gathered.
 const maxBatch = 256 << 10
 
+// appendEvFrameOrNotice appends e's frame to dst or, for an event whose
+// frame would be over limit, a notice in its place that says so: the
+// client is told, and goes on with the events after it.
+func appendEvFrameOrNotice(dst []byte, id uint64, e outlog.Event, limit int) []byte {
+	dst, err := appendFrame(dst, limit, func(dst []byte) []byte { return evFrameSeq(dst, id, e.Seq, e.Data) })
+	if err != nil {
+		cmd, _ := eventHead(e.Data)
+		dst, _ = appendEvFrame(dst, id, e.Seq, encodeEvent(Event{Cmd: cmd, Kind: KindSession,
+			Text: fmt.Sprintf("an output event of %d bytes is over the %d-byte frame cap and is not shown", len(e.Data), limit)}))
+	}
+	return dst
+}
+
 // appendEvFrame appends an event's frame to dst, for sendFrames.
 func appendEvFrame(dst []byte, id, seq uint64, ev []byte) ([]byte, error) {
-	return appendFrame(dst, func(dst []byte) []byte { return evFrameSeq(dst, id, seq, ev) })
+	return appendFrame(dst, MaxEventFrame, func(dst []byte) []byte { return evFrameSeq(dst, id, seq, ev) })
 }
 
 func evFrameSeq(dst []byte, id, seq uint64, ev []byte) []byte {

@@ -20,6 +20,13 @@ const ProtocolVersion = 1
 // anything is allocated.
 const MaxFrame = 16 << 20
 
+// MaxEventFrame caps a frame that carries one event of a log, which is
+// as large as the object a PowerShell server sent (up to
+// psrp.MaxMessageDefault, 200 MB) once encoded. A client reads frames
+// from its server up to this size (Codec.ReadEvents); a server reads
+// its clients' frames up to MaxFrame.
+const MaxEventFrame = 256 << 20
+
 // Frame is every message of the client protocol (see PROTOCOL.md).
 type Frame struct {
 	T  string `json:"t"`            // hello, req, res, ev, prompt, detached, bye
@@ -85,17 +92,22 @@ func (e *FrameError) Error() string { return "mux: bad frame: " + e.Reason }
 // length, then that many bytes of JSON. Writes are safe from several
 // goroutines; reads are for one.
 type Codec struct {
-	r  *bufio.Reader
-	wm sync.Mutex
-	w  io.Writer
-	rb []byte
-	wb []byte
+	r   *bufio.Reader
+	max uint32 // the longest frame Read accepts
+	wm  sync.Mutex
+	w   io.Writer
+	rb  []byte
+	wb  []byte
 }
 
 // NewCodec frames rw.
 func NewCodec(r io.Reader, w io.Writer) *Codec {
-	return &Codec{r: bufio.NewReaderSize(r, 64<<10), w: w}
+	return &Codec{r: bufio.NewReaderSize(r, 64<<10), max: MaxFrame, w: w}
 }
+
+// ReadEvents lets Read accept event frames up to MaxEventFrame (a
+// client reading its server).
+func (c *Codec) ReadEvents() { c.max = MaxEventFrame }
 
 // denied reports whether the server refused this client before any
 // frame: it then writes one plain line starting with sock.DeniedPrefix.
@@ -119,13 +131,16 @@ func (c *Codec) Read() (*Frame, error) {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > MaxFrame {
-		return nil, &FrameError{Reason: fmt.Sprintf("length %d over the %d-byte cap", n, MaxFrame)}
+	if n > c.max {
+		return nil, &FrameError{Reason: fmt.Sprintf("length %d over the %d-byte cap", n, c.max)}
 	}
 	if cap(c.rb) < int(n) {
 		c.rb = make([]byte, n)
 	}
 	b := c.rb[:n]
+	if n > MaxFrame {
+		c.rb = nil // a large event's buffer is not kept for the small frames after it
+	}
 	if _, err := io.ReadFull(c.r, b); err != nil {
 		return nil, &FrameError{Reason: fmt.Sprintf("truncated frame (%v)", err)}
 	}
@@ -183,12 +198,12 @@ func cutAfter(b []byte, ok bool, sep string) ([]byte, bool) {
 }
 
 // appendFrame appends one frame to dst: its length, then the body build
-// appends; a body over the cap is an error, and dst is left as it was.
-func appendFrame(dst []byte, build func([]byte) []byte) ([]byte, error) {
+// appends; a body over limit is an error, and dst is left as it was.
+func appendFrame(dst []byte, limit int, build func([]byte) []byte) ([]byte, error) {
 	at := len(dst)
 	dst = build(append(dst, 0, 0, 0, 0))
 	n := len(dst) - at - 4
-	if n > MaxFrame {
+	if n > limit {
 		return dst[:at], overCap(n)
 	}
 	binary.BigEndian.PutUint32(dst[at:], uint32(n))
@@ -215,7 +230,7 @@ func (c *Codec) WriteRaw(body []byte) error {
 	}
 	c.wm.Lock()
 	defer c.wm.Unlock()
-	c.wb, _ = appendFrame(c.wb[:0], func(dst []byte) []byte { return append(dst, body...) })
+	c.wb, _ = appendFrame(c.wb[:0], MaxFrame, func(dst []byte) []byte { return append(dst, body...) })
 	_, err := c.w.Write(c.wb)
 	if cap(c.wb) > 1<<20 {
 		c.wb = nil

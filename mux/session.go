@@ -607,11 +607,17 @@ type logHandler struct {
 	j      *job
 	ctx    context.Context
 	errors int
+	long   longTwin
 }
 
 func (h *logHandler) Message(t psrp.MessageType, v clixml.Value) {
 	if t == psrp.ErrorRecord {
 		h.errors++
+	}
+	if t == psrp.InformationRecord {
+		if s, ok := sessions.HostMessage(v); ok && len(s) > maxEventText && h.long.twin(s, false) {
+			return // logged in pieces from the host call
+		}
 	}
 	h.s.appendJob(h.ctx, h.j, msgEvent(h.j.ID, t, v))
 }
@@ -621,7 +627,10 @@ func (h *logHandler) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.V
 		if c.Method == psrp.WriteErrorLine {
 			h.errors++
 		}
-		h.s.appendJob(h.ctx, h.j, hostEvent(h.j.ID, c))
+		if i := writeText(c); i >= 0 && len(c.Params[i].Text) > maxEventText && h.long.twin(c.Params[i].Text, true) {
+			return clixml.Value{}, nil // logged whole from the record
+		}
+		hostEvents(h.j.ID, c, func(e Event) { h.s.appendJob(h.ctx, h.j, e) })
 		return clixml.Value{}, nil
 	}
 	return h.s.prompt(ctx, h.j, c)

@@ -47,8 +47,10 @@ type Renderer struct {
 	computer  string // see SetComputer
 	errors    int
 	twins     map[twinKey]int
-	twinOrder []twinKey // a ring of the maxTwins last remembered, oldest at twinHead once full
+	twinOrder []twinKey // a ring of maxTwins: the twinN last remembered, the oldest at twinHead
 	twinHead  int
+	twinN     int
+	twinBytes int // the text the ring holds
 	barShown  bool
 	lineOpen  bool // the last Out write did not end with a newline
 	in        *bufio.Reader
@@ -61,6 +63,11 @@ type twinKey struct {
 }
 
 const maxTwins = 256
+
+// maxTwinBytes bounds the text remembered for twins (the server matches
+// the twins of longer texts itself, mux.maxEventText); past it the
+// oldest are forgotten, the last one always kept.
+const maxTwinBytes = 4 << 20
 
 // Errors counts the error lines and records shown so far.
 func (r *Renderer) Errors() int {
@@ -85,14 +92,29 @@ func (r *Renderer) seen(kind, text string, hostCall bool) bool {
 	// kept here would pin.
 	k := twinKey{kind, strings.Clone(text), hostCall}
 	r.twins[k]++
-	if len(r.twinOrder) < maxTwins {
-		r.twinOrder = append(r.twinOrder, k)
-		return false
+	if r.twinOrder == nil {
+		r.twinOrder = make([]twinKey, maxTwins)
 	}
-	r.forget(r.twinOrder[r.twinHead])
-	r.twinOrder[r.twinHead] = k
-	r.twinHead = (r.twinHead + 1) % maxTwins
+	if r.twinN == maxTwins {
+		r.forgetOldest()
+	}
+	r.twinOrder[(r.twinHead+r.twinN)%maxTwins] = k
+	r.twinN++
+	r.twinBytes += len(text)
+	for r.twinBytes > maxTwinBytes && r.twinN > 1 {
+		r.forgetOldest()
+	}
 	return false
+}
+
+// forgetOldest drops the oldest remembered item from the ring.
+func (r *Renderer) forgetOldest() {
+	k := r.twinOrder[r.twinHead]
+	r.twinOrder[r.twinHead] = twinKey{}
+	r.twinHead = (r.twinHead + 1) % maxTwins
+	r.twinN--
+	r.twinBytes -= len(k.text)
+	r.forget(k)
 }
 
 // forget drops one remembered instance of k.
@@ -255,22 +277,10 @@ func ConciseError(v clixml.Value) string {
 // hostInformation extracts a Write-Host record (tagged PSHOST).
 func hostInformation(v clixml.Value) (msg string, noNewline bool, fg, bg int, ok bool) {
 	fg, bg = -1, -1
-	if v.Obj == nil {
-		return
-	}
-	tags, _ := v.Obj.Get("Tags")
-	pshost := false
-	if tags.Obj != nil {
-		for _, t := range tags.Obj.Items {
-			if t.Text == "PSHOST" {
-				pshost = true
-			}
-		}
-	}
+	md, pshost := sessions.HostMessageData(v)
 	if !pshost {
 		return
 	}
-	md, _ := v.Obj.Get("MessageData")
 	if md.Obj == nil {
 		return md.Text, false, fg, bg, true
 	}

@@ -71,8 +71,8 @@ func TestRendererTwinsStayBounded(t *testing.T) {
 	for i := range 100000 {
 		r.HostCall(context.Background(), psrp.HostCallMsg{CI: -100, Method: psrp.WriteLine2, Params: []clixml.Value{clixml.Str("line " + strconv.Itoa(i))}})
 	}
-	if len(r.twins) > maxTwins || len(r.twinOrder) > maxTwins {
-		t.Fatalf("after 100000 lines the renderer remembers %d keys (%d in order), want ≤ %d", len(r.twins), len(r.twinOrder), maxTwins)
+	if len(r.twins) > maxTwins || r.twinN > maxTwins || len(r.twinOrder) > maxTwins {
+		t.Fatalf("after 100000 lines the renderer remembers %d keys (%d in order), want ≤ %d", len(r.twins), r.twinN, maxTwins)
 	}
 	if n := strings.Count(out.String(), "\n"); n != 100000 {
 		t.Fatalf("%d lines printed, want 100000", n)
@@ -82,4 +82,41 @@ func TestRendererTwinsStayBounded(t *testing.T) {
 	if errb.String() != "WARNING: late\n" {
 		t.Fatalf("stderr %q: the late warning's twin should print once", errb.String())
 	}
+}
+
+// Long host writes (the pieces of a long line, mux.maxEventText each) are
+// remembered for at most maxTwinBytes of text, the newest always: a
+// client printing a 60 MB line keeps a few MB for twins, not 60, and the
+// newest text still finds its twin.
+func TestRendererTwinBytesStayBounded(t *testing.T) {
+	r, out, _ := newRenderer()
+	piece := strings.Repeat("p", 1<<20)
+	for i := range 60 {
+		r.HostCall(context.Background(), psrp.HostCallMsg{CI: -100, Method: psrp.Write1, Params: []clixml.Value{clixml.Str(piece[:len(piece)-i])}})
+	}
+	if r.twinBytes > maxTwinBytes {
+		t.Fatalf("after 60 MB of writes the renderer remembers %d bytes of text, want ≤ %d", r.twinBytes, maxTwinBytes)
+	}
+	held := 0
+	for k, n := range r.twins {
+		held += n * len(k.text)
+	}
+	if held != r.twinBytes {
+		t.Fatalf("the twins hold %d bytes, the ring counts %d", held, r.twinBytes)
+	}
+	n := out.Len()
+	info := hostRecord(piece[:len(piece)-59])
+	r.Message(psrp.InformationRecord, info)
+	if out.Len() != n {
+		t.Fatalf("the last piece's record printed again (%d bytes)", out.Len()-n)
+	}
+}
+
+// hostRecord is a Write-Host record of msg (an InformationRecord tagged
+// PSHOST) as a server that does not format sends it.
+func hostRecord(msg string) clixml.Value {
+	tags := &clixml.PSObject{Container: clixml.List, Items: []clixml.Value{clixml.Str("PSHOST")}}
+	o := clixml.NewObject("System.Management.Automation.InformationRecord").
+		AddMember("MessageData", clixml.Str(msg)).AddMember("Tags", clixml.Obj(tags))
+	return clixml.Obj(o)
 }

@@ -197,6 +197,8 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
 	c.pool.MaxMessage = opts.MaxReceivedObjectSize
+	c.pool.OwnedPayloads = true // readLoop copies each payload off the reader's buffer
+	c.pool.Assembled = collectAfterLarge
 	c.pool.Protocol = opts.Protocol
 	c.pool.Crypto = &pscrypto.Client{}
 	if err := c.pool.Open(psrp.InitRunspacePoolMsg{
@@ -320,6 +322,21 @@ func (c *Conn) do(f func()) bool {
 		return true
 	case <-c.done:
 		return false
+	}
+}
+
+// largeMessage is the size from which a message's fragments are
+// collected as soon as it is put together.
+const largeMessage = 16 << 20
+
+// collectAfterLarge runs the garbage collector once the fragments of a
+// large message are garbage: otherwise the collector's next goal is
+// twice the fragments and the message together, and the heap can grow
+// to four times the message before it runs again (a 60 MB string cost
+// the server 4× its size). Once for every 16 MiB received at most.
+func collectAfterLarge(size int) {
+	if size >= largeMessage {
+		runtime.GC()
 	}
 }
 

@@ -130,14 +130,7 @@ func (a asErrors) Message(t psrp.MessageType, v clixml.Value) {
 }
 
 func (a asErrors) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Value, *clixml.Value) {
-	text := -1
-	switch c.Method {
-	case psrp.Write1, psrp.WriteLine2:
-		text = 0
-	case psrp.Write2, psrp.WriteLine3:
-		text = 2
-	}
-	if text >= 0 && text < len(c.Params) {
+	if text := c.WriteText(); text >= 0 {
 		c = psrp.HostCallMsg{CI: c.CI, Method: psrp.WriteErrorLine, Params: []clixml.Value{c.Params[text]}}
 	}
 	if c.Method == psrp.WriteErrorLine {

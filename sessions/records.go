@@ -34,6 +34,38 @@ func ErrorText(v clixml.Value) string {
 	return ""
 }
 
+// HostMessageData returns a Write-Host record's MessageData: ok when v is
+// an InformationRecord tagged PSHOST (psrp-brief §8.4), whose twin the
+// host UI was sent as Write or WriteLine calls. md is an object
+// (HostInformationMessage: Message, NoNewLine, colours) or, from other
+// servers, the message text itself.
+func HostMessageData(v clixml.Value) (md clixml.Value, ok bool) {
+	if v.Obj == nil {
+		return clixml.Value{}, false
+	}
+	tags, _ := v.Obj.Get("Tags")
+	if tags.Obj == nil {
+		return clixml.Value{}, false
+	}
+	for _, t := range tags.Obj.Items {
+		if t.Text == "PSHOST" {
+			md, _ = v.Obj.Get("MessageData")
+			return md, true
+		}
+	}
+	return clixml.Value{}, false
+}
+
+// HostMessage returns the text of a Write-Host record (HostMessageData).
+func HostMessage(v clixml.Value) (string, bool) {
+	md, ok := HostMessageData(v)
+	if ok && md.Obj != nil {
+		m, _ := md.Obj.Get("Message")
+		return m.Text, true
+	}
+	return md.Text, ok
+}
+
 // NewErrorRecord builds an ErrorRecord the way pwsh serialises one, for
 // host-call error responses.
 func NewErrorRecord(message, fqid, exceptionType string, category int32, categoryText string) clixml.Value {

@@ -43,14 +43,21 @@ func RealPwsh(t testing.TB) string {
 	return req.PwshServer(t)
 }
 
-// Servers are the OutOfProc servers every invoke test runs against:
-// pwshsim always, real pwsh when there is one, psrpcore's server when its
-// source is there.
-func Servers(t *testing.T) map[string]string {
+// PwshServers are pwshsim and, when there is one, real pwsh: the
+// OutOfProc servers of a test that psrpcore's server cannot run.
+func PwshServers(t testing.TB) map[string]string {
 	out := map[string]string{"pwshsim": PwshsimBin() + " -s"}
 	if p := RealPwsh(t); p != "" {
 		out["pwsh"] = p
 	}
+	return out
+}
+
+// Servers are the OutOfProc servers every invoke test runs against:
+// pwshsim always, real pwsh when there is one, psrpcore's server when its
+// source is there.
+func Servers(t *testing.T) map[string]string {
+	out := PwshServers(t)
 	if src := PsrpcoreSrc(t, false); src != "" {
 		out["psrpcore"] = PeerServer(src)
 	}

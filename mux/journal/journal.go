@@ -509,10 +509,23 @@ func (j *Journal) write(evs []outlog.Event) error {
 		s.count++
 		s.size += headerSize + int64(len(e.Data))
 		j.next = e.Seq + 1
+		if len(buf) >= maxWriteBuf { // large events: written as they come, not gathered
+			if err := j.put(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
 	}
-	j.buf = buf
+	if cap(buf) <= 2*maxWriteBuf {
+		j.buf = buf
+	} else {
+		j.buf = nil
+	}
 	return j.put(buf)
 }
+
+// maxWriteBuf is the most write gathers before it writes.
+const maxWriteBuf = 256 << 10
 
 // last is the segment being written (there is one once rotate ran); j.mu
 // is held.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Decode decodes one top-level CLIXML element: a PSRP message body as pwsh
@@ -228,6 +229,9 @@ func (d *decoder) str(a, b int) string {
 	}
 	if a >= d.winA && b <= d.winA+len(d.win) {
 		return d.win[a-d.winA : b-d.winA]
+	}
+	if d.o.shared && b-a >= SharedMin {
+		return unsafe.String(&d.buf[a], b-a) // the caller never changes d.buf (Shared)
 	}
 	wa, we := a, min(len(d.buf), max(b, a+windowSize))
 	if len(d.buf) <= windowSize {
@@ -652,9 +656,20 @@ func (d *decoder) finishText(from int, xesc bool) string {
 	if xesc && hasEscape(t) {
 		n := len(d.tmp)
 		d.tmp = appendDecodeName(d.tmp, t)
-		return string(d.tmp[n:])
+		return d.tmpText(n)
 	}
-	return string(t)
+	return d.tmpText(from)
+}
+
+// tmpText returns d.tmp[from:] as a string: a copy, or for a long text
+// the buffer itself, which the decoder then lets go of.
+func (d *decoder) tmpText(from int) string {
+	t := d.tmp[from:]
+	if len(t) < SharedMin {
+		return string(t)
+	}
+	d.tmp = nil
+	return unsafe.String(&t[0], len(t))
 }
 
 // leafText reads the character content of a text-only element whose start
@@ -679,7 +694,7 @@ func (d *decoder) leafText(tag string, empty, xesc bool) (string, error) {
 			return d.str(start, end), nil
 		}
 		d.tmp = appendDecodeName(d.tmp[:0], seg)
-		return string(d.tmp), nil
+		return d.tmpText(0), nil
 	}
 	// General case: entities, CR, CDATA, comments, processing instructions.
 	d.tmp = d.tmp[:0]

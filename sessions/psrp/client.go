@@ -116,6 +116,14 @@ type ClientPool struct {
 	Negotiated string // the server's protocolversion
 	Protocol   string // the protocolversion psmux announces; "" = ClientProtocol
 	MaxMessage int    // cap on one reassembled message (0 = MaxMessageDefault)
+	// OwnedPayloads says the payloads of the packets Receive is given are
+	// never reused by the caller (Defragmenter.Keep): a large message is
+	// then put together from them without a copy of each fragment.
+	OwnedPayloads bool
+	// Assembled, when set, is called with the size of each message put
+	// together from several fragments, before it is decoded (the
+	// fragments are garbage by then).
+	Assembled func(size int)
 	// MaxPending caps the bytes of unfinished messages over all the
 	// pool's streams together (0 = the message cap): a server that starts
 	// messages on every stream and finishes none holds no more than one
@@ -596,10 +604,15 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 		k := rxKey{pk.GUID, pk.PromptResponse}
 		d := p.rx[k]
 		if d == nil {
-			d = &Defragmenter{MaxMessage: p.MaxMessage}
+			d = &Defragmenter{MaxMessage: p.MaxMessage, Keep: p.OwnedPayloads}
 			p.rx[k] = d
 		}
-		if err := d.Write(pk.Payload, func(a Assembled) error { return p.handle(pk.GUID, a.Message) }); err != nil {
+		if err := d.Write(pk.Payload, func(a Assembled) error {
+			if p.Assembled != nil && len(a.Message) > DefaultFragmentSize {
+				p.Assembled(len(a.Message))
+			}
+			return p.handle(pk.GUID, a.Message, a.Owned)
+		}); err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) {
 				return nil, err
@@ -617,21 +630,27 @@ func (p *ClientPool) Receive(pk Packet) ([]any, error) {
 
 // decodeOptions are Decode with the message cap as the CLIXML size cap
 // (the decoder's own default is smaller than a message may be).
-func (p *ClientPool) decodeOptions() []clixml.Option {
+// decodeOptions are the options of a message's decoding; owned says no
+// one changes the message afterwards, so its long texts may stay in it
+// (clixml.Shared).
+func (p *ClientPool) decodeOptions(owned bool) []clixml.Option {
 	if p.decode == nil {
-		p.decode = append([]clixml.Option{clixml.MaxSize(p.maxMessage())}, p.Decode...)
+		p.decode = append([]clixml.Option{clixml.Shared(), clixml.MaxSize(p.maxMessage())}, p.Decode...)
 	}
-	return p.decode
+	if owned {
+		return p.decode
+	}
+	return p.decode[1:]
 }
 
-func (p *ClientPool) handle(guid uuid.UUID, raw []byte) error {
+func (p *ClientPool) handle(guid uuid.UUID, raw []byte, owned bool) error {
 	m, err := ParseMessage(raw)
 	if err != nil {
 		return err
 	}
 	v := clixml.NilV()
 	if len(m.Body()) > 0 {
-		if v, err = clixml.Decode(m.Body(), p.decodeOptions()...); err != nil {
+		if v, err = clixml.Decode(m.Body(), p.decodeOptions(owned)...); err != nil {
 			return fmt.Errorf("psrp: %s: %w", m.Type, err)
 		}
 	}

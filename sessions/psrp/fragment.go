@@ -1,6 +1,7 @@
 package psrp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -107,13 +108,20 @@ type Assembled struct {
 	ObjectID    uint64
 	FragmentIDs []uint64 // filled only when the Defragmenter records them
 	Message     []byte
+	// Owned says Message is in no buffer anyone reuses: it was put
+	// together from several fragments, or kept as it came (Keep).
+	Owned bool
 }
 
 // Defragmenter reassembles one (PSGuid, Stream) byte stream of fragments.
 // Payloads may hold several fragments or part of one.
 type Defragmenter struct {
-	MaxMessage  int  // 0 = MaxMessageDefault
-	RecordIDs   bool // keep FragmentIDs in results (debug decode)
+	MaxMessage int  // 0 = MaxMessageDefault
+	RecordIDs  bool // keep FragmentIDs in results (debug decode)
+	// Keep says Write's payloads are never reused by the caller: the
+	// fragments of a message are kept as they came, not copied, until
+	// the message is put together.
+	Keep        bool
 	pending     []byte
 	chunks      [][]byte // blobs of the message being assembled
 	size        int      // their total length
@@ -216,13 +224,14 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 			}
 			if d.size == 0 {
 				a.Message = blob // no copy for single-fragment messages
+				a.Owned = d.Keep && !fromPending
 			} else {
 				// Assemble at exact size; nothing large outlives the message.
 				m := make([]byte, 0, d.size+len(blob))
 				for _, c := range d.chunks {
 					m = append(m, c...)
 				}
-				a.Message = append(m, blob...)
+				a.Message, a.Owned = append(m, blob...), true
 				clear(d.chunks)
 				d.chunks, d.size = d.chunks[:0], 0
 			}
@@ -230,8 +239,10 @@ func (d *Defragmenter) write(payload []byte, fn func(Assembled) error) error {
 				return err
 			}
 		} else {
-			// Keep a copy of the blob; the payload buffer is reused.
-			d.chunks = append(d.chunks, append([]byte(nil), blob...))
+			if !d.Keep || fromPending {
+				blob = bytes.Clone(blob) // the buffer it is in is reused
+			}
+			d.chunks = append(d.chunks, blob)
 			d.size += len(blob)
 		}
 	}

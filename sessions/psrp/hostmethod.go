@@ -118,6 +118,24 @@ func equalFold(a, b string) bool {
 
 // Void reports whether the method returns nothing, so its call carries
 // ci = -100 and must never be answered.
+// WriteText returns the index of a host write's text among c's
+// parameters (Write1 and WriteLine2 its first, Write2 and WriteLine3 its
+// third, after the colours), or -1 for any other call or a call without
+// that parameter.
+func (c HostCallMsg) WriteText() int {
+	i := -1
+	switch c.Method {
+	case Write1, WriteLine2:
+		i = 0
+	case Write2, WriteLine3:
+		i = 2
+	}
+	if i >= len(c.Params) {
+		return -1
+	}
+	return i
+}
+
 func (m HostMethod) Void() bool {
 	switch m {
 	case ReadLine, ReadLineAsSecureString, Prompt, PromptForCredential1, PromptForCredential2,

@@ -242,6 +242,59 @@ func TestDefragmenterStreamsAcrossPayloads(t *testing.T) {
 	}
 }
 
+// TestDefragmenterKeep: with Keep, messages put together from payloads of
+// whole fragments, or of parts of them (which go through the pending
+// buffer, reused), come out right and stay right after later writes; a
+// message says it is Owned only when no buffer it is in is reused.
+func TestDefragmenterKeep(t *testing.T) {
+	f := Fragmenter{Size: 30} // 9-byte blobs
+	var msgs [][]byte
+	for i, n := range []int{40, 5, 30, 3, 100, 9} {
+		m := make([]byte, n)
+		for j := range m {
+			m[j] = byte('a' + (i*7+j)%26) // every byte different from its neighbours
+		}
+		msgs = append(msgs, m)
+	}
+	for _, step := range []int{0, 5, 7, 11, 13, 17, 25, 40} { // 0: one payload per fragment
+		d := Defragmenter{Keep: true}
+		var got [][]byte
+		var owned []bool
+		keep := func(a Assembled) error {
+			m := a.Message
+			if !a.Owned {
+				m = bytes.Clone(m)
+			}
+			got, owned = append(got, m), append(owned, a.Owned)
+			return nil
+		}
+		for _, m := range msgs {
+			var payloads [][]byte
+			if step == 0 {
+				_ = f.FragmentEach(m, nil, func(fr []byte) error { payloads = append(payloads, bytes.Clone(fr)); return nil })
+			} else {
+				s := f.Fragment(nil, m)
+				for i := 0; i < len(s); i += step {
+					payloads = append(payloads, bytes.Clone(s[i:min(i+step, len(s))]))
+				}
+			}
+			for _, p := range payloads {
+				if err := d.Write(p, keep); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for i := range msgs {
+			if !bytes.Equal(got[i], msgs[i]) {
+				t.Errorf("step %d: message %d = %q, want %q", step, i, got[i], msgs[i])
+			}
+		}
+		if step == 0 && (!owned[1] || !owned[0]) {
+			t.Errorf("whole fragments: owned %v, want every message owned", owned)
+		}
+	}
+}
+
 func TestDefragmenterRejectsBrokenSequences(t *testing.T) {
 	frag := func(oid, fid uint64, start, end bool, blob string) []byte {
 		return AppendFragment(nil, Fragment{ObjectID: oid, FragmentID: fid, Start: start, End: end, Blob: []byte(blob)})

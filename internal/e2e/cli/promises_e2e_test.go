@@ -304,11 +304,7 @@ func TestCaptureSinceAndJSON(t *testing.T) {
 // new --max-runspaces 2 lets two async commands run at once; with the
 // default of 1 the second is refused busy (exit 5).
 func TestMaxRunspacesTwoAsync(t *testing.T) {
-	servers := map[string]string{"pwshsim": e2e.PwshsimBin() + " -s"}
-	if p := e2e.RealPwsh(t); p != "" {
-		servers["pwsh"] = p
-	}
-	for name, server := range servers {
+	for name, server := range e2e.PwshServers(t) {
 		t.Run(name, func(t *testing.T) {
 			m := e2e.NewMuxEnv(t)
 			m.Must("new", "-n", "two", "--max-runspaces", "2", "--local", "--pwsh", server)
