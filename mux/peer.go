@@ -624,6 +624,7 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	_, attached = x.attached[p]
 	x.mu.Unlock()
 	var end *Event
+	closedUnder := false
 	if attached { // the attach stream shows the events; wait for the end
 		select {
 		case <-j.done:
@@ -636,9 +637,18 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	} else {
 		var err error
 		_, _, end, err = p.stream(ctx, x, f.ID, j.firstSeq, true, true, j.ID)
-		if err != nil && ctx.Err() != nil && !a.KeepRunning {
+		switch {
+		case err != nil && ctx.Err() != nil && !a.KeepRunning:
 			j.cancel() // the client went away or cancelled: stop the command (Ctrl-C)
 			<-j.done
+		case errors.Is(err, errLogClosed):
+			// the session closed under the command (rm, kill-server):
+			// its end, not "Running", is what the client is told
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+			}
+			closedUnder = true
 		}
 	}
 	j.mu.Lock()
@@ -646,6 +656,8 @@ func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	j.mu.Unlock()
 	if end != nil {
 		res.Reason = end.XML
+	} else if closedUnder {
+		res.Reason = "the session was closed while the command ran"
 	}
 	return marshal(res), nil
 }

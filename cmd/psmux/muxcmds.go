@@ -406,6 +406,10 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Lost)
 			o.state, o.exit = "Broken", exitConnect
 		case res.State == "Stopped" || runCtx.Err() != nil:
+			if _, err := clixml.Decode([]byte(res.Reason)); res.Reason != "" && err != nil && runCtx.Err() == nil && !*asJSON {
+				// why psmux stopped it (a record is shown by the server)
+				fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Reason)
+			}
 			o.state, o.exit = "Stopped", exitStopped
 		case res.State == "Failed":
 			if renderer != nil && res.Reason != "" {

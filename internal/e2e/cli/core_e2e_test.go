@@ -1,7 +1,11 @@
 package cli_test
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,4 +177,33 @@ func TestStalledClientLagged(t *testing.T) {
 	again.Wait()
 	reading.Stdin.Close()
 	reading.Wait()
+}
+
+// TestExecToldWhenItsSessionIsRemoved: `rm` of a session while exec runs
+// a command in it ends exec with the Stopped code and a line saying why
+// (it exited 0, as if the command had completed).
+func TestExecToldWhenItsSessionIsRemoved(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "s", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
+	cmd := m.Cmd("exec", "-t", "s", "--", "'started'; Start-Sleep 60; 'after'")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if line != "started\n" {
+		t.Fatalf("exec printed %q (%v), want started", line, err)
+	}
+	m.Must("rm", "-t", "s")
+	rest, _ := io.ReadAll(out)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != e2e.ExitStopped || !strings.Contains(errb.String(), "the session was closed while the command ran") || len(rest) != 0 {
+		t.Fatalf("exec after rm: %v, stdout %q, stderr %q; want exit %d and why", err, rest, errb.String(), e2e.ExitStopped)
+	}
 }
