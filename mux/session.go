@@ -315,7 +315,8 @@ func (s *Session) open(ctx context.Context) error {
 		var conn *sessions.Conn
 		conn, err = sessions.Open(ctx, t, sessions.Options{
 			Host: psrp.TerminalHost(s.opts.Width, 50), MaxRunspaces: int32(s.opts.MaxRunspaces),
-			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag, HandshakeTimeout: s.opts.HandshakeTimeout})
+			MaxReceivedObjectSize: s.opts.MaxObjectSize, Diag: diag, HandshakeTimeout: s.opts.HandshakeTimeout,
+			PrepareNext: true})
 		if err == nil {
 			s.mu.Lock()
 			if err = s.toLocked(chOpenOK, ""); err == nil {

@@ -108,6 +108,13 @@ type Options struct {
 	// by then is given up with a *HandshakeTimeoutError. 0 =
 	// DefaultHandshakeTimeout; negative = only ctx bounds it.
 	HandshakeTimeout time.Duration
+	// PrepareNext keeps the Command of the next pipeline sent ahead: each
+	// Invoke prepares the one after it as it starts (psrp
+	// ClientPool.Prepare), and a command costs one round trip instead of
+	// two. For connections that run many commands (a server's sessions);
+	// a one-command connection would only pay for the Close of the unused
+	// one.
+	PrepareNext bool
 }
 
 // ClientVersion is psmux's version, which servers see in
@@ -158,6 +165,7 @@ type Conn struct {
 
 	// owned by run
 	runs      map[uuid.UUID]*pipeRun
+	next      uuid.UUID // the prepared pipeline the next Invoke uses (Options.PrepareNext)
 	queued    int
 	opened    chan error
 	closed    chan struct{}
@@ -595,6 +603,19 @@ func (c *Conn) dispatch(ev any) {
 		c.toRun(e.PID, ev)
 		delete(c.runs, e.PID)
 	case psrp.SignalAckEvent, psrp.CapabilityEvent:
+	}
+}
+
+// forget stops handing events to a run that returned: what it has not
+// taken (its CloseAck) no longer counts as queued.
+func (c *Conn) forget(pid uuid.UUID, pr *pipeRun) {
+	if c.runs[pid] == pr {
+		delete(c.runs, pid)
+	}
+	c.queued -= len(pr.take())
+	select {
+	case c.drained <- struct{}{}:
+	default:
 	}
 }
 

@@ -144,16 +144,24 @@ func (a asErrors) HostCall(ctx context.Context, c psrp.HostCallMsg) (clixml.Valu
 const stopResend = 2 * time.Second
 
 func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {
-	pid := uuid.New()
-	res := Result{ID: pid}
+	var pid uuid.UUID
 	pr := &pipeRun{notify: make(chan struct{}, 1)}
 	if input != nil {
 		spec.NoInput = false
 	}
 	var startErr error
 	if !c.do(func() {
+		pid, c.next = c.next, uuid.Nil
+		if pid == uuid.Nil {
+			pid = uuid.New()
+		}
 		if startErr = c.pool.Invoke(pid, spec); startErr != nil {
 			return
+		}
+		if c.opts.PrepareNext { // as this one starts (when it ends gained nothing)
+			if next := uuid.New(); c.pool.Prepare(next) == nil {
+				c.next = next
+			}
 		}
 		c.runs[pid] = pr
 		if input != nil {
@@ -165,8 +173,9 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 			startErr = c.pool.EndInput(pid)
 		}
 	}) {
-		return res, c.Err()
+		return Result{}, c.Err()
 	}
+	res := Result{ID: pid}
 	if startErr != nil {
 		return res, startErr
 	}
@@ -220,13 +229,27 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 				if e.State == psrp.Failed {
 					res.HadErrors = true
 				}
-			case psrp.PipelineClosedEvent:
+				if !e.State.Terminal() {
+					continue
+				}
+				// The end: nothing of the pipeline's follows its state.
+				// Its Close and CloseAck (one round trip) go on in the
+				// background; the runspace is free for the next command.
+				c.do(func() { c.forget(pid, pr) })
 				if stopped && res.State == psrp.Completed {
 					res.State = psrp.Stopped
 				}
 				if res.State == psrp.Stopped && res.Reason.Kind == clixml.Nil {
 					// pwsh sends no reason when the stop came before the
 					// pipeline ran; the stop reads the same either way
+					res.Reason = StoppedRecord()
+				}
+				return res, nil
+			case psrp.PipelineClosedEvent:
+				// closed before it reached a terminal state (the
+				// connection's end closes every pipeline)
+				if stopped {
+					res.State = psrp.Stopped
 					res.Reason = StoppedRecord()
 				}
 				return res, nil

@@ -89,6 +89,7 @@ type clientPipe struct {
 	signalOut   bool // a Signal waits for its SignalAck
 	closeWanted bool // a Close waits for commandAck and the last DataAck
 	closeSent   bool
+	prepared    bool // its Command is sent ahead, for the next Invoke (Prepare)
 }
 
 // heldMsg is a message from the server that waits for the session key:
@@ -222,24 +223,63 @@ func (p *ClientPool) flush(guid uuid.UUID) {
 
 // Invoke starts a pipeline with id pid: Command now, CREATE_PIPELINE after
 // the CommandAck.
+// With pid prepared (Prepare), only the CREATE_PIPELINE is left to send,
+// and it goes at once if the CommandAck came.
 func (p *ClientPool) Invoke(pid uuid.UUID, m CreatePipelineMsg) error {
-	if p.State != PoolOpened {
-		return fmt.Errorf("psrp: invoke: the runspace pool is %s, expected Opened", p.State)
+	if err := p.canStart("invoke", pid); err != nil {
+		return err
 	}
-	if pid == NilGUID {
-		return errors.New("psrp: invoke: the pipeline id must not be the nil GUID")
-	}
-	if _, dup := p.pipes[pid]; dup {
+	pp := p.pipes[pid]
+	switch {
+	case pp != nil && pp.prepared && !pp.closeWanted:
+		pp.prepared, pp.state = false, Running
+	case pp != nil:
 		return fmt.Errorf("psrp: invoke: pipeline %s exists already", pid)
+	default:
+		pp = p.command(pid, Running)
 	}
-	pp := &clientPipe{state: Running}
-	p.pipes[pid] = pp
-	q := &txQueue{}
-	p.tx[pid] = q
-	p.out = append(p.out, Packet{Kind: Command, GUID: pid})
+	q := p.tx[pid]
 	p.send(pid, false, CreatePipeline, pid, m.Value())
 	pp.createLeft = len(q.queue)
+	if q.awaitingAck { // one went out at once
+		pp.createLeft++
+	}
 	return nil
+}
+
+// Prepare sends the Command of the pipeline the next Invoke with pid
+// starts, so that its CommandAck comes while nothing waits for it (issue
+// 15: a command then costs one round trip, not two). Its
+// CREATE_PIPELINE is never sent before that CommandAck (pwsh hangs).
+// Close closes a prepared pipeline that was never used.
+func (p *ClientPool) Prepare(pid uuid.UUID) error {
+	if err := p.canStart("prepare", pid); err != nil {
+		return err
+	}
+	if _, dup := p.pipes[pid]; dup {
+		return fmt.Errorf("psrp: prepare: pipeline %s exists already", pid)
+	}
+	p.command(pid, NotStarted).prepared = true
+	return nil
+}
+
+func (p *ClientPool) canStart(op string, pid uuid.UUID) error {
+	if p.State != PoolOpened {
+		return fmt.Errorf("psrp: %s: the runspace pool is %s, expected Opened", op, p.State)
+	}
+	if pid == NilGUID {
+		return fmt.Errorf("psrp: %s: the pipeline id must not be the nil GUID", op)
+	}
+	return nil
+}
+
+// command sends the Command of a new pipeline.
+func (p *ClientPool) command(pid uuid.UUID, st PSInvocationState) *clientPipe {
+	pp := &clientPipe{state: st}
+	p.pipes[pid] = pp
+	p.tx[pid] = &txQueue{}
+	p.out = append(p.out, Packet{Kind: Command, GUID: pid})
+	return pp
 }
 
 func (p *ClientPool) pipe(pid uuid.UUID, op string) (*clientPipe, error) {
