@@ -229,30 +229,20 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 				if e.State == psrp.Failed {
 					res.HadErrors = true
 				}
-				if !e.State.Terminal() {
+				if !e.State.Terminal() || stopped {
+					// A stopped pipeline waits for its CloseAck: pwsh may
+					// report a stop handled just before the pipeline ran
+					// while it still runs, and the next command would find
+					// it running (TestStopBeforeThePipelineExists).
 					continue
 				}
 				// The end: nothing of the pipeline's follows its state.
 				// Its Close and CloseAck (one round trip) go on in the
 				// background; the runspace is free for the next command.
 				c.do(func() { c.forget(pid, pr) })
-				if stopped && res.State == psrp.Completed {
-					res.State = psrp.Stopped
-				}
-				if res.State == psrp.Stopped && res.Reason.Kind == clixml.Nil {
-					// pwsh sends no reason when the stop came before the
-					// pipeline ran; the stop reads the same either way
-					res.Reason = StoppedRecord()
-				}
-				return res, nil
+				return ended(res, stopped), nil
 			case psrp.PipelineClosedEvent:
-				// closed before it reached a terminal state (the
-				// connection's end closes every pipeline)
-				if stopped {
-					res.State = psrp.Stopped
-					res.Reason = StoppedRecord()
-				}
-				return res, nil
+				return ended(res, stopped), nil
 			case runEnd:
 				if e.err == nil {
 					return res, ErrClosed
@@ -261,6 +251,19 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 			}
 		}
 	}
+}
+
+// ended is the result of a pipeline that ended, stopped from here or not.
+func ended(res Result, stopped bool) Result {
+	if stopped && res.State == psrp.Completed {
+		res.State = psrp.Stopped
+	}
+	if res.State == psrp.Stopped && res.Reason.Kind == clixml.Nil {
+		// pwsh sends no reason when the stop came before the pipeline
+		// ran; the stop reads the same either way
+		res.Reason = StoppedRecord()
+	}
+	return res
 }
 
 func (c *Conn) hostCall(ctx context.Context, pid uuid.UUID, e psrp.HostCallEvent, h Handler) {
