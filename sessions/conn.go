@@ -587,15 +587,7 @@ func (c *Conn) dispatch(ev any) {
 		c.toRun(e.PID, ev)
 	case psrp.HostCallEvent:
 		if e.PID == psrp.NilGUID {
-			// A pool host call: hand it to any running pipeline's handler.
-			for pid := range c.runs {
-				c.toRun(pid, ev)
-				return
-			}
-			if !e.Call.Method.Void() {
-				msg := hostUnavailable(e.Call.Method)
-				_ = c.pool.Respond(psrp.NilGUID, psrp.HostResponseMsg{CI: e.Call.CI, Method: e.Call.Method, Error: &msg})
-			}
+			c.poolHostCall(e)
 			return
 		}
 		c.toRun(e.PID, ev)
@@ -606,13 +598,34 @@ func (c *Conn) dispatch(ev any) {
 	}
 }
 
+// poolHostCall hands a host call of the pool (not of a pipeline) to any
+// running pipeline's handler, or answers that no host is there.
+func (c *Conn) poolHostCall(e psrp.HostCallEvent) {
+	for pid := range c.runs {
+		c.toRun(pid, e)
+		return
+	}
+	if !e.Call.Method.Void() {
+		msg := hostUnavailable(e.Call.Method)
+		_ = c.pool.Respond(psrp.NilGUID, psrp.HostResponseMsg{CI: e.Call.CI, Method: e.Call.Method, Error: &msg})
+	}
+}
+
 // forget stops handing events to a run that returned: what it has not
-// taken (its CloseAck) no longer counts as queued.
-func (c *Conn) forget(pid uuid.UUID, pr *pipeRun) {
+// taken (its CloseAck) no longer counts as queued, and a pool host call
+// it was handed after its end (rest: what it took and did not handle)
+// goes to another run or is answered.
+func (c *Conn) forget(pid uuid.UUID, pr *pipeRun, rest []any) {
 	if c.runs[pid] == pr {
 		delete(c.runs, pid)
 	}
-	c.queued -= len(pr.take())
+	left := pr.take()
+	c.queued -= len(left)
+	for _, ev := range append(rest, left...) {
+		if e, ok := ev.(psrp.HostCallEvent); ok && e.PID == psrp.NilGUID {
+			c.poolHostCall(e)
+		}
+	}
 	select {
 	case c.drained <- struct{}{}:
 	default:

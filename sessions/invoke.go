@@ -215,7 +215,7 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 			default:
 			}
 		})
-		for _, ev := range evs {
+		for i, ev := range evs {
 			switch e := ev.(type) {
 			case psrp.PipelineDataEvent:
 				if e.Type == psrp.ErrorRecord {
@@ -239,7 +239,7 @@ func (c *Conn) invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []
 				// The end: nothing of the pipeline's follows its state.
 				// Its Close and CloseAck (one round trip) go on in the
 				// background; the runspace is free for the next command.
-				c.do(func() { c.forget(pid, pr) })
+				c.do(func() { c.forget(pid, pr, evs[i+1:]) })
 				return ended(res, stopped), nil
 			case psrp.PipelineClosedEvent:
 				return ended(res, stopped), nil

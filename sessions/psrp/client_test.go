@@ -129,6 +129,64 @@ func TestClientPoolAckDiscipline(t *testing.T) {
 	}
 }
 
+// TestClientPoolPrepare: a prepared pipeline's Command goes at once and
+// nothing else; its Invoke sends no second Command, and its
+// CREATE_PIPELINE waits for the CommandAck (never before it: pwsh hangs),
+// whether the ack came before the Invoke or after; the pipeline exists
+// (a stop can go) after that Data's ack; an unused prepared pipeline is
+// closed before the session.
+func TestClientPoolPrepare(t *testing.T) {
+	var f Fragmenter
+	p := openPool(t, &f)
+	early, late, unused := uuid.New(), uuid.New(), uuid.New()
+	for _, pid := range []uuid.UUID{early, late, unused} {
+		if err := p.Prepare(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Prepare(early); err == nil {
+		t.Fatal("a second Prepare with the same id was accepted")
+	}
+	if got := kinds(p.Outgoing()); len(got) != 3 || got[0] != "Command" || got[2] != "Command" {
+		t.Fatalf("Prepare: %v, want three Commands", got)
+	}
+	receive(t, p, Packet{Kind: CommandAck, GUID: early})
+	for _, pid := range []uuid.UUID{early, late} {
+		if err := p.Invoke(pid, ScriptPipeline("1", false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Invoke(early, ScriptPipeline("x", false)); err == nil {
+		t.Fatal("a prepared pipeline was invoked twice")
+	}
+	out := p.Outgoing()
+	if len(out) != 1 || out[0].Kind != Data || out[0].GUID != early {
+		t.Fatalf("Invoke of prepared pipelines: %v, want only the acked one's CREATE_PIPELINE", kinds(out))
+	}
+	receive(t, p, Packet{Kind: CommandAck, GUID: late})
+	if out = p.Outgoing(); len(out) != 1 || out[0].Kind != Data || out[0].GUID != late {
+		t.Fatalf("after the late CommandAck: %v, want its CREATE_PIPELINE", kinds(out))
+	}
+	receive(t, p, Packet{Kind: DataAck, GUID: early})
+	_ = p.Stop(early)
+	if out = p.Outgoing(); len(out) != 1 || out[0].Kind != Signal {
+		t.Fatalf("a stop once the pipeline exists: %v, want a Signal", kinds(out))
+	}
+	p.Close()
+	// each Close waits for its pipeline's CommandAck and last DataAck
+	receive(t, p, Packet{Kind: CommandAck, GUID: unused})
+	receive(t, p, Packet{Kind: DataAck, GUID: late})
+	closes := map[uuid.UUID]int{}
+	for _, pk := range p.Outgoing() {
+		if pk.Kind == Close {
+			closes[pk.GUID]++
+		}
+	}
+	if closes[unused] != 1 || closes[early] != 1 || closes[late] != 1 || closes[NilGUID] != 1 {
+		t.Fatalf("closes %v: want the unused prepared pipeline's and the session's", closes)
+	}
+}
+
 func TestClientPoolClosesRunningPipelinesBeforeSession(t *testing.T) {
 	var f Fragmenter
 	p := openPool(t, &f)
