@@ -46,6 +46,7 @@ import (
 	"github.com/psmux/psmux/mux"
 	"github.com/psmux/psmux/testenv/faultproxy"
 	"github.com/psmux/psmux/testenv/opensshd"
+	"github.com/psmux/psmux/testenv/ptyterm"
 )
 
 // S12 targets for the server figures (SPEC.md S12).
@@ -1146,7 +1147,7 @@ var (
 // program, killing it if it has not exited 10 s after the hang-up.
 func ptyUntil(argv, env []string, m matcher, quit func(*exec.Cmd, *os.File)) (ptyResult, error) {
 	var pr ptyResult
-	master, slave, err := openPTY(ptyCols, ptyRows)
+	master, slave, err := ptyterm.Open(ptyCols, ptyRows)
 	if err != nil {
 		return pr, err
 	}
@@ -1154,7 +1155,7 @@ func ptyUntil(argv, env []string, m matcher, quit func(*exec.Cmd, *os.File)) (pt
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = ttyAttr()
+	cmd.SysProcAttr = ptyterm.Attr()
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		slave.Close()

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package ptyterm
 
 import (
 	"fmt"
@@ -10,17 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openPTY opens a pseudo-terminal of cols × rows. The master is
+// Open opens a pseudo-terminal of cols × rows. The master is
 // non-blocking (in Go's poller, so Close interrupts a Read); the slave
 // is the child's stdin, stdout and stderr.
-func openPTY(cols, rows int) (master, slave *os.File, err error) {
+func Open(cols, rows int) (master, slave *os.File, err error) {
 	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("benchreport: open /dev/ptmx: %w", err)
+		return nil, nil, fmt.Errorf("ptyterm: open /dev/ptmx: %w", err)
 	}
 	fail := func(what string, err error) (*os.File, *os.File, error) {
 		unix.Close(fd)
-		return nil, nil, fmt.Errorf("benchreport: pty: %s: %w", what, err)
+		return nil, nil, fmt.Errorf("ptyterm: pty: %s: %w", what, err)
 	}
 	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
 		return fail("unlock", err)
@@ -43,8 +43,8 @@ func openPTY(cols, rows int) (master, slave *os.File, err error) {
 	return os.NewFile(uintptr(fd), "/dev/ptmx"), os.NewFile(uintptr(sfd), name), nil
 }
 
-// ttyAttr makes the child a session leader with the slave (its stdin) as
+// Attr makes the child a session leader with the slave (its stdin) as
 // its controlling terminal, as a terminal emulator starts a shell.
-func ttyAttr() *syscall.SysProcAttr {
+func Attr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 }
