@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,6 +22,18 @@ func TestCLILikeTmux(t *testing.T) {
 	}
 	if _, err := os.Stat(m.Sock); err == nil {
 		t.Fatalf("a command that only reads the server started one (%s exists)", m.Sock)
+	}
+	// a socket named with -L, as tmux's: the same, under $XDG_RUNTIME_DIR
+	run := t.TempDir()
+	cmd := e2e.Command(e2e.PsmuxBin(), "-L", "nosuch", "ls")
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+run, "PSMUX_SOCKET=", "XDG_STATE_HOME="+m.State)
+	out, err := cmd.CombinedOutput()
+	want := "psmux: no server running on " + filepath.Join(run, "psmux", "nosuch") + "\n"
+	if cmd.ProcessState.ExitCode() != 1 || string(out) != want {
+		t.Fatalf("psmux -L nosuch ls: %v, %q; want exit 1 and %q", err, out, want)
+	}
+	if left, _ := filepath.Glob(filepath.Join(run, "psmux", "*")); len(left) != 0 {
+		t.Fatalf("psmux -L nosuch ls started a server: %v", left)
 	}
 	m.Must("new", "-n", "S", "--local", "--pwsh", e2e.PwshsimBin()+" -s")
 	pid := m.ServerPID()
