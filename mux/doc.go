@@ -1,6 +1,8 @@
 // Package mux is psmux's server: the registry of named PSSessions (each
-// session's state under its mutex, changed only through one transition
-// table, a goroutine per running command); the client protocol
+// session's life owned by one goroutine, Session.run, which opens,
+// reopens, sees the link break and heals it, and which close ends and
+// waits for; its state changed only through one transition table; a
+// goroutine per running command); the client protocol
 // (PROTOCOL.md) over a unix socket or any byte stream (psmux proxy);
 // attach and detach with replay from each session's output log
 // (mux/outlog) and a cursor per client; commands run with PowerShell's

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/psmux/psmux/sessions"
 	"github.com/psmux/psmux/ssh"
 )
 
@@ -28,99 +29,192 @@ var (
 	HealLimit = time.Hour
 )
 
-// heal starts the healer if the session asks for it and it is not
-// running already.
-func (s *Session) heal() {
-	if !s.spec.Reconnect {
-		return
-	}
-	s.mu.Lock()
-	if s.healing || s.state != Broken {
-		s.mu.Unlock()
-		return
-	}
-	s.healing = true
-	s.wg.Add(1) // close waits for it; it ends with s.stop
-	s.mu.Unlock()
-	s.append(s.ctx, Event{Kind: KindSession, Text: "Reconnecting: the server reopens the session when the host answers (--reconnect)"})
-	go s.healLoop()
+// lifeAsk is what others ask of a session's owner: open it, or reopen
+// it (reconnect), answered on done.
+type lifeAsk struct {
+	ctx    context.Context // the asker's: it may carry the peer who answers SSH prompts
+	reopen bool
+	heal   bool // on failure, a --reconnect session heals (a restored session)
+	done   chan error
 }
 
-func (s *Session) healLoop() {
+// connect asks the owner to open the session and waits for the answer.
+func (s *Session) connect(ctx context.Context) error {
+	return s.ask(ctx, lifeAsk{})
+}
+
+// connectOrHeal is connect for a restored session: when the open fails,
+// a --reconnect session goes on trying by itself.
+func (s *Session) connectOrHeal(ctx context.Context) error {
+	return s.ask(ctx, lifeAsk{heal: true})
+}
+
+// reconnect asks the owner to tear down what is left of the session and
+// open it again (its init script re-run), and waits for the answer.
+func (s *Session) reconnect(ctx context.Context) error {
+	return s.ask(ctx, lifeAsk{reopen: true})
+}
+
+func (s *Session) ask(ctx context.Context, a lifeAsk) error {
+	a.ctx, a.done = ctx, make(chan error, 1)
+	select {
+	case s.asks <- a:
+	case <-s.ctx.Done():
+		return context.Cause(s.ctx)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-a.done // the owner answers every ask it takes, its work bounded by ctx and by the session's
+}
+
+// run is the session's owner: the one goroutine that opens the session,
+// reopens it when asked, sees its connection end (Broken), and heals a
+// broken --reconnect link. Asks are served one at a time, so a client's
+// reconnect and the healer's never overlap. ctx is the session's: close
+// cancels it, which ends an open under way and then this loop, and
+// waits for it.
+func (s *Session) run(ctx context.Context) {
 	defer s.wg.Done()
-	defer func() {
+	var h healer
+	defer h.off()
+	var watched *sessions.Conn
+	var connEnd <-chan struct{}
+	follow := func() { // watch the connection the last open left
 		s.mu.Lock()
-		s.healing = false
-		again := s.state == Broken && s.ctx.Err() == nil
+		c := s.conn
 		s.mu.Unlock()
-		if again { // broken again before this loop let go: a new one heals it
-			s.heal()
-		}
-	}()
-	start, delay := time.Now(), HealFirst
-	for attempt := 1; ; attempt++ {
-		t := time.NewTimer(jittered(delay))
-		select {
-		case <-s.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		st := s.state
-		s.mu.Unlock()
-		if st == Opening { // a client's reconnect under way: see how it ends
-			attempt--
-			continue
-		}
-		if st != Broken { // reconnected by a client, or closing
-			return
-		}
-		s.srv.logf("session %s (%d): reconnecting (attempt %d)", s.Name, s.ID, attempt)
-		ctx, cancel := context.WithCancel(s.ctx)
-		err := s.reconnect(ctx)
-		cancel()
-		s.mu.Lock()
-		opened := s.state == Opened // an init script that failed still leaves it open
-		s.mu.Unlock()
-		if opened {
-			text := fmt.Sprintf("Reconnected by the server after the link broke (attempt %d, after %s)", attempt, time.Since(start).Round(time.Second))
-			if s.init != "" && err == nil {
-				text += "; the init script ran again"
-			} else if s.init != "" {
-				text += "; the init script failed: " + DescribeErr(err)
+		if c != watched {
+			watched, connEnd = c, nil
+			if c != nil {
+				connEnd = c.Done()
 			}
-			s.append(s.ctx, Event{Kind: KindSession, Text: text})
-			s.srv.logf("session %s (%d): reconnected after %d attempts", s.Name, s.ID, attempt)
-			s.srv.save()
-			return
-		}
-		if s.ctx.Err() != nil {
-			return
-		}
-		why := ""
-		var hk *ssh.HostKeyError
-		var auth *ssh.AuthError
-		switch {
-		case errors.As(err, &hk):
-			why = "the host key was refused"
-		case errors.As(err, &auth):
-			why = "authentication failed"
-		case time.Since(start) > HealLimit:
-			why = fmt.Sprintf("no success in %s", HealLimit)
-		}
-		if why != "" {
-			s.append(s.ctx, Event{Kind: KindSession, Text: fmt.Sprintf("Broken: the server stopped reconnecting after %d attempts (%s): %s", attempt, why, DescribeErr(err))})
-			s.srv.logf("session %s (%d): gave up reconnecting: %s: %v", s.Name, s.ID, why, err)
-			return
-		}
-		var unreachable *ssh.UnreachableError
-		if errors.As(err, &unreachable) {
-			delay = HealFirst // the host is not answering: try again soon
-		} else {
-			delay = min(2*delay, HealMax)
 		}
 	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-s.asks:
+			actx, cancel := context.WithCancelCause(a.ctx)
+			stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+			var err error
+			if a.reopen {
+				err = s.reopen(actx, false)
+			} else {
+				err = s.open(actx, false)
+			}
+			stop()
+			cancel(nil)
+			a.done <- err
+			follow()
+			if err != nil && a.heal && s.spec.Reconnect {
+				s.startHeal(&h)
+			}
+		case <-connEnd:
+			connEnd = nil
+			if s.lost(watched) && s.spec.Reconnect {
+				h.off() // a new break: the healer starts over
+				s.startHeal(&h)
+			}
+		case <-h.due():
+			s.healTry(ctx, &h)
+			follow()
+		}
+	}
+}
+
+// healer is the owner's record of healing a Broken session.
+type healer struct {
+	on      bool
+	attempt int
+	start   time.Time
+	delay   time.Duration
+	t       *time.Timer
+}
+
+// due fires when the next try is due; never while not healing.
+func (h *healer) due() <-chan time.Time {
+	if !h.on {
+		return nil
+	}
+	return h.t.C
+}
+
+func (h *healer) off() {
+	if h.on {
+		h.t.Stop()
+		h.on = false
+	}
+}
+
+// startHeal starts healing a Broken session unless it is healing already.
+func (s *Session) startHeal(h *healer) {
+	s.mu.Lock()
+	broken := s.state == Broken
+	s.mu.Unlock()
+	if h.on || !broken {
+		return
+	}
+	s.append(s.ctx, Event{Kind: KindSession, Text: "Reconnecting: the server reopens the session when the host answers (--reconnect)"})
+	*h = healer{on: true, start: time.Now(), delay: HealFirst, t: time.NewTimer(jittered(HealFirst))}
+}
+
+// healTry is one of the healer's tries, and the decision what next.
+func (s *Session) healTry(ctx context.Context, h *healer) {
+	s.mu.Lock()
+	st := s.state
+	s.mu.Unlock()
+	if st != Broken { // reconnected by a client, or closing
+		h.off()
+		return
+	}
+	h.attempt++
+	s.srv.logf("session %s (%d): reconnecting (attempt %d)", s.Name, s.ID, h.attempt)
+	err := s.reopen(ctx, true)
+	s.mu.Lock()
+	opened := s.state == Opened // an init script that failed still leaves it open
+	s.mu.Unlock()
+	if opened {
+		h.off()
+		text := fmt.Sprintf("Reconnected by the server after the link broke (attempt %d, after %s)", h.attempt, time.Since(h.start).Round(time.Second))
+		if s.init != "" && err == nil {
+			text += "; the init script ran again"
+		} else if s.init != "" {
+			text += "; the init script failed: " + DescribeErr(err)
+		}
+		s.append(s.ctx, Event{Kind: KindSession, Text: text})
+		s.srv.logf("session %s (%d): reconnected after %d attempts", s.Name, s.ID, h.attempt)
+		s.srv.save()
+		return
+	}
+	if ctx.Err() != nil {
+		h.off()
+		return
+	}
+	why := ""
+	var hk *ssh.HostKeyError
+	var auth *ssh.AuthError
+	switch {
+	case errors.As(err, &hk):
+		why = "the host key was refused"
+	case errors.As(err, &auth):
+		why = "authentication failed"
+	case time.Since(h.start) > HealLimit:
+		why = fmt.Sprintf("no success in %s", HealLimit)
+	}
+	if why != "" {
+		h.off()
+		s.append(s.ctx, Event{Kind: KindSession, Text: fmt.Sprintf("Broken: the server stopped reconnecting after %d attempts (%s): %s", h.attempt, why, DescribeErr(err))})
+		s.srv.logf("session %s (%d): gave up reconnecting: %s: %v", s.Name, s.ID, why, err)
+		return
+	}
+	var unreachable *ssh.UnreachableError
+	if errors.As(err, &unreachable) {
+		h.delay = HealFirst // the host is not answering: try again soon
+	} else {
+		h.delay = min(2*h.delay, HealMax)
+	}
+	h.t.Reset(jittered(h.delay))
 }
 
 // jittered is d give or take a fifth.

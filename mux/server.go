@@ -527,7 +527,7 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	x.jr = s.openJournal(x, true) // before anyone can find the session
 	s.sessions[id] = x
 	s.mu.Unlock()
-	if err := x.open(ctx); err != nil {
+	if err := x.connect(ctx); err != nil {
 		s.mu.Lock()
 		delete(s.sessions, id)
 		s.mu.Unlock()
@@ -704,9 +704,8 @@ func (s *Server) restore() error {
 			defer s.wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			if err := x.open(ctx); err != nil {
+			if err := x.connectOrHeal(ctx); err != nil {
 				s.logf("restoring session %s: %v", x.Name, err)
-				x.heal()
 				return
 			}
 			if err := x.runInit(ctx); err != nil {

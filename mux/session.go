@@ -106,9 +106,13 @@ type job struct {
 // opens (a REPL entering the session shows none, as pwsh's client).
 const TextOpened = "Opened"
 
-// Session is one named PSSession held by the server. Commands run in
-// their own goroutines, one per pipeline slot; everything else changes
-// under mu.
+// Session is one named PSSession held by the server. Its life (opening,
+// reopening, seeing the connection end, healing a broken link) belongs
+// to one owner goroutine, run, which others ask (connect, reconnect) and
+// close ends; commands run in their own goroutines, one per pipeline
+// slot, which the session waits for when it closes. The fields below mu
+// change under it; the state and the connection only by the owner (and
+// close, which moves the state to Closing first).
 type Session struct {
 	srv        *Server
 	ID         int
@@ -127,7 +131,7 @@ type Session struct {
 	wg         sync.WaitGroup
 	stop       chan struct{}
 	stopOnce   sync.Once
-	reconnMu   sync.Mutex // one reconnect at a time: a client's, or the healer's
+	asks       chan lifeAsk // to the owner, run
 	jrFailed   sync.Once
 	// ctx ends when the session is closed; context.Cause says why (a
 	// *ClosedError). Everything the session starts derives from it.
@@ -154,7 +158,6 @@ type Session struct {
 	seen         uint64        // the last event an attached client acknowledged
 	opening      chan struct{} // closed when the current open attempt ends
 	hist         []string      // commands typed in the REPL, oldest first
-	healing      bool          // the healer is reopening a Broken --reconnect session
 }
 
 // markSeen records what an attached client has shown; the next attach
@@ -183,8 +186,10 @@ func newSession(srv *Server, id int, name string, tg Target, flagArgs []string, 
 		log:   outlog.New(outlog.Options{Budget: opts.Budget, Policy: opts.Policy, Shared: srv.mem, First: opts.FirstSeq}),
 		slots: make(chan struct{}, opts.MaxRunspaces), stop: make(chan struct{}),
 		state: Opening, attached: map[*peer]bool{}, attachCh: make(chan struct{}), opening: make(chan struct{}),
-		jobs: map[int]*job{}, lastActive: time.Now()}
+		jobs: map[int]*job{}, lastActive: time.Now(), asks: make(chan lifeAsk)}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	s.wg.Add(1) // close cancels ctx, which ends the owner, and waits for it
+	go s.run(s.ctx)
 	return s
 }
 
@@ -266,7 +271,9 @@ func (s *Session) appendJob(ctx context.Context, j *job, e Event) uint64 {
 
 // open connects the session's PowerShell; ctx may carry the peer who
 // answers SSH prompts. Closing the session cancels an open under way.
-func (s *Session) open(ctx context.Context) error {
+// Only the owner opens (others ask it: connect); quiet: a failure is
+// not logged (the healer says its tries once, not each).
+func (s *Session) open(ctx context.Context, quiet bool) error {
 	s.mu.Lock()
 	if s.state != Opening { // a fresh session is Opening already
 		if err := s.toLocked(chOpen, ""); err != nil {
@@ -323,13 +330,11 @@ func (s *Session) open(ctx context.Context) error {
 				s.where, s.conn, s.transport, s.killProc = where, conn, t, kill
 				s.closingConn = closing
 				s.lastActive = time.Now()
-				s.wg.Add(1)
 				kept = true
 			}
 			s.mu.Unlock()
 			if err == nil {
 				s.append(s.ctx, Event{Kind: KindSession, Text: TextOpened})
-				go s.watch(conn)
 				return nil
 			}
 			// closed while opening: what was opened goes with it
@@ -347,9 +352,8 @@ func (s *Session) open(ctx context.Context) error {
 	if s.toLocked(chOpenFail, DescribeErr(err)) == nil && where.Computer != "" {
 		s.where = where
 	}
-	healing := s.healing
 	s.mu.Unlock()
-	if !healing { // the healer's tries are said once, not each
+	if !quiet {
 		s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
 	}
 	return err
@@ -379,14 +383,9 @@ func (s *Session) traced(t sessions.Transport) sessions.Transport {
 	return trace.Wrap(t, f)
 }
 
-// watch marks the session Broken when its connection ends on its own.
-func (s *Session) watch(conn *sessions.Conn) {
-	defer s.wg.Done()
-	select {
-	case <-conn.Done():
-	case <-s.stop:
-		return
-	}
+// lost marks the session Broken when its connection ended on its own;
+// false when conn is no longer the session's or it is closing.
+func (s *Session) lost(conn *sessions.Conn) bool {
 	reason := "the connection ended"
 	if err := conn.Err(); err != nil {
 		reason = DescribeErr(err)
@@ -394,12 +393,12 @@ func (s *Session) watch(conn *sessions.Conn) {
 	s.mu.Lock()
 	if s.conn != conn || s.toLocked(chLost, reason) != nil {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.mu.Unlock()
 	s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + reason})
 	s.srv.logf("session %s (%d) is Broken: %s", s.Name, s.ID, reason)
-	s.heal()
+	return true
 }
 
 // DescribeErr words an error for people: a lost connection says so,
@@ -536,7 +535,7 @@ func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) 
 		client = p.name
 	}
 	j.firstSeq = s.appendJob(s.ctx, j, Event{Cmd: j.ID, Kind: KindInput, Text: a.Script, Client: client})
-	go s.run(jctx, conn, j, a)
+	go s.runPipeline(jctx, conn, j, a)
 	return j, nil
 }
 
@@ -549,8 +548,8 @@ func (j *job) finished() bool {
 	}
 }
 
-// run runs one pipeline to its end and logs how it ended.
-func (s *Session) run(ctx context.Context, conn *sessions.Conn, j *job, a ExecArgs) {
+// runPipeline runs one pipeline to its end and logs how it ended.
+func (s *Session) runPipeline(ctx context.Context, conn *sessions.Conn, j *job, a ExecArgs) {
 	defer s.wg.Done()
 	defer j.cancel()
 	h := &logHandler{s: s, j: j, ctx: ctx}
@@ -813,11 +812,10 @@ func (s *Session) close(reason string) {
 	})
 }
 
-// reconnect tears down what is left of the session and opens it again,
-// re-running its init script. The old runspace's state is gone.
-func (s *Session) reconnect(ctx context.Context) error {
-	s.reconnMu.Lock()
-	defer s.reconnMu.Unlock()
+// reopen tears down what is left of the session and opens it again,
+// re-running its init script. The old runspace's state is gone. Only
+// the owner reopens (others ask it: reconnect).
+func (s *Session) reopen(ctx context.Context, quiet bool) error {
 	s.mu.Lock()
 	conn, t, kill := s.conn, s.transport, s.killProc
 	if s.closingConn != nil {
@@ -836,7 +834,7 @@ func (s *Session) reconnect(ctx context.Context) error {
 	if kill != nil {
 		kill()
 	}
-	if err := s.open(ctx); err != nil {
+	if err := s.open(ctx, quiet); err != nil {
 		return err
 	}
 	s.append(s.ctx, Event{Kind: KindSession, Text: "Reconnected: a new runspace; variables and state from before are gone"})

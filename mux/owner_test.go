@@ -1,0 +1,136 @@
+package mux
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/psmux/psmux/sessions"
+)
+
+// holdOpener opens the first time as memOpener does; every later open
+// hangs until its context ends, as an open to a host that never answers.
+type holdOpener struct {
+	opens    atomic.Int32
+	returned atomic.Bool // a hanging open has returned
+}
+
+func (o *holdOpener) Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error) {
+	if o.opens.Add(1) == 1 {
+		return memOpener{}.Open(ctx, life, tg, diag)
+	}
+	<-ctx.Done()
+	o.returned.Store(true)
+	return nil, Where{}, ctx.Err()
+}
+
+// The session's owner does its reopening: closing a session while a
+// client's reconnect is under way ends that reconnect with the reason
+// and returns only when the open it started has returned (nothing the
+// session started outlives its close).
+func TestCloseWaitsForAReconnectUnderWay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := memServer(t, Config{})
+		o := &holdOpener{}
+		srv.opener = o
+		x, err := srv.create(t.Context(), NewArgs{Name: "r", Pwsh: []string{"pwsh"}, IdleTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- x.reconnect(context.Background()) }()
+		synctest.Wait() // the reconnect's open hangs
+		if n := o.opens.Load(); n != 2 || x.info().State != "Opening" {
+			t.Fatalf("%d opens, state %s; want the reconnect's open under way", n, x.info().State)
+		}
+		srv.remove(x, "removed")
+		if !o.returned.Load() {
+			t.Fatal("the session's close returned while the open its reconnect started still ran")
+		}
+		var ce *ClosedError
+		if err := <-errc; !errors.As(err, &ce) || ce.Reason != "removed" {
+			t.Fatalf("the reconnect under way: %v; want the session's close, removed", err)
+		}
+		if err := x.reconnect(context.Background()); !errors.As(err, &ce) {
+			t.Fatalf("a reconnect after the close: %v; want the session's close", err)
+		}
+	})
+}
+
+// breakOpener opens on memOpener and keeps the transports it made, so
+// that a test can break the link under a session.
+type breakOpener struct {
+	mu   sync.Mutex
+	last sessions.Transport
+}
+
+func (o *breakOpener) Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error) {
+	t, w, err := memOpener{}.Open(ctx, life, tg, diag)
+	o.mu.Lock()
+	o.last = t
+	o.mu.Unlock()
+	return t, w, err
+}
+
+func (o *breakOpener) cut() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_ = o.last.Close()
+}
+
+// A --reconnect session whose link breaks is seen Broken by its owner,
+// which reopens it about a second later with nobody asking, and says so
+// in the log; it is healed again after a second break, and a client's
+// reconnect beside the healer leaves one Opened session.
+func TestOwnerHealsABrokenLink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := memServer(t, Config{})
+		o := &breakOpener{}
+		srv.opener = o
+		x, err := srv.create(t.Context(), NewArgs{Name: "h", Pwsh: []string{"pwsh"}, IdleTimeout: -1, Reconnect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := 1; round <= 2; round++ {
+			o.cut()
+			synctest.Wait()
+			if st := x.info().State; st != "Broken" {
+				t.Fatalf("round %d: after the cut: %s; want Broken", round, st)
+			}
+			time.Sleep(2 * time.Second) // the first try comes within 1.2 s
+			synctest.Wait()
+			if st := x.info().State; st != "Opened" {
+				t.Fatalf("round %d: 2 s after the cut: %s; want Opened by the healer", round, st)
+			}
+			if log := logText(x); strings.Count(log, "Reconnected by the server after the link broke (attempt 1") != round {
+				t.Fatalf("round %d: the log does not say the server reconnected it:\n%s", round, log)
+			}
+		}
+		o.cut()
+		synctest.Wait()
+		if err := x.reconnect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if st := x.info().State; st != "Opened" || strings.Count(logText(x), "Reconnected by the server") != 2 {
+			t.Fatalf("a client's reconnect beside the healer: %s, log:\n%s", st, logText(x))
+		}
+	})
+}
+
+// logText is the session's log, one event per line.
+func logText(x *Session) string {
+	var b strings.Builder
+	evs, _, _ := x.log.Read(0, 0, nil)
+	for _, e := range evs {
+		b.Write(e.Data)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
