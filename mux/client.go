@@ -39,7 +39,7 @@ type Client struct {
 }
 
 type call struct {
-	res chan *Frame // the response, and for attach the closing one
+	res chan *Response // the response, and for attach the closing one
 	ev  func(Seq)
 }
 
@@ -51,7 +51,7 @@ var ErrServerGone = errors.New("mux: lost the server")
 func NewClient(rwc io.ReadWriteCloser, name string, interactive bool) (*Client, error) {
 	c := &Client{rwc: rwc, codec: NewCodec(rwc, rwc), calls: map[uint64]*call{}, done: make(chan struct{})}
 	c.codec.ReadEvents()
-	if err := c.codec.Write(&Frame{T: "hello", V: ProtocolVersion, Name: name,
+	if err := c.codec.Write(&Hello{V: ProtocolVersion, Name: name,
 		Args: marshal(HelloArgs{Client: name, Interactive: interactive})}); err != nil {
 		rwc.Close()
 		return nil, fmt.Errorf("mux: hello: %w", err)
@@ -60,21 +60,26 @@ func NewClient(rwc io.ReadWriteCloser, name string, interactive bool) (*Client, 
 		rwc.Close()
 		return nil, errors.New(strings.TrimPrefix(line, "psmux: "))
 	}
-	f, err := c.codec.Read()
+	m, err := c.codec.Read()
 	if err != nil {
 		rwc.Close()
 		return nil, fmt.Errorf("mux: hello: %w", err)
 	}
-	if f.T == "bye" {
+	if bye, ok := m.(*Bye); ok {
 		rwc.Close()
-		return nil, errors.New(f.Msg)
+		return nil, errors.New(bye.Msg)
 	}
-	if f.T != "hello" || f.V != ProtocolVersion {
+	h, ok := m.(*Hello)
+	if !ok || h.V != ProtocolVersion {
+		v := 0
+		if ok {
+			v = h.V
+		}
 		rwc.Close()
-		return nil, fmt.Errorf("mux: the server answered %q version %d; want hello version %d", f.T, f.V, ProtocolVersion)
+		return nil, fmt.Errorf("mux: the server answered %q version %d; want hello version %d", m.frameType(), v, ProtocolVersion)
 	}
 	var hr HelloReply
-	_ = json.Unmarshal(f.Args, &hr) // an older server sends none
+	_ = json.Unmarshal(h.Args, &hr) // an older server sends none
 	c.serverPID = hr.PID
 	c.wg.Add(1)
 	go c.read()
@@ -124,13 +129,13 @@ func (c *Client) read() {
 		c.mu.Unlock()
 	}()
 	for {
-		var f *Frame
-		f, err = c.codec.Read()
+		var m Message
+		m, err = c.codec.Read()
 		if err != nil {
 			return
 		}
-		switch f.T {
-		case "res":
+		switch f := m.(type) {
+		case *Response:
 			c.mu.Lock()
 			cl := c.calls[f.ID]
 			c.mu.Unlock()
@@ -140,7 +145,7 @@ func (c *Client) read() {
 				default:
 				}
 			}
-		case "ev":
+		case *EventFrame:
 			c.mu.Lock()
 			cl := c.calls[f.ID]
 			c.mu.Unlock()
@@ -150,7 +155,7 @@ func (c *Client) read() {
 					cl.ev(Seq{Seq: f.Seq, Event: e})
 				}
 			}
-		case "prompt":
+		case *PromptFrame:
 			pr, id := f.Prompt, f.ID
 			c.wg.Add(1)
 			go func() {
@@ -160,19 +165,21 @@ func (c *Client) read() {
 					a = c.OnPrompt(pr)
 				}
 				a.Prompt = id
-				_ = c.codec.Write(&Frame{T: "req", Op: "answer", Args: marshal(a)})
+				_ = c.codec.Write(&Request{Op: "answer", Args: marshal(a)})
 			}()
-		case "printoff": // the server could not write this client's output
+		case *PrintOff: // the server could not write this client's output
 			c.printOff.Store(true)
-		case "detached", "bye":
+		case *Detached:
 			if c.OnDetached != nil {
 				c.OnDetached(f.Msg)
 			}
-			if f.T == "bye" {
-				c.mu.Lock()
-				c.err = fmt.Errorf("%w: %s", ErrServerGone, f.Msg)
-				c.mu.Unlock()
+		case *Bye:
+			if c.OnDetached != nil {
+				c.OnDetached(f.Msg)
 			}
+			c.mu.Lock()
+			c.err = fmt.Errorf("%w: %s", ErrServerGone, f.Msg)
+			c.mu.Unlock()
 		}
 	}
 }
@@ -214,10 +221,10 @@ func (c *Client) start(op string, args any, ev func(Seq)) (uint64, *call, error)
 	c.mu.Lock()
 	c.nextID++
 	id := c.nextID
-	cl := &call{res: make(chan *Frame, 2), ev: ev}
+	cl := &call{res: make(chan *Response, 2), ev: ev}
 	c.calls[id] = cl
 	c.mu.Unlock()
-	if err := c.codec.Write(&Frame{T: "req", ID: id, Op: op, Args: marshal(args)}); err != nil {
+	if err := c.codec.Write(&Request{ID: id, Op: op, Args: marshal(args)}); err != nil {
 		c.forget(id)
 		return 0, nil, fmt.Errorf("%w: %v", ErrServerGone, err)
 	}
@@ -233,7 +240,7 @@ func (c *Client) forget(id uint64) {
 // wait waits for a response. When ctx ends it asks the server to cancel
 // the request (a running exec is stopped, like Ctrl-C) and keeps
 // waiting for the response.
-func (c *Client) wait(ctx context.Context, id uint64, cl *call) (*Frame, error) {
+func (c *Client) wait(ctx context.Context, id uint64, cl *call) (*Response, error) {
 	cancelled := ctx.Done()
 	for {
 		select {
@@ -241,7 +248,7 @@ func (c *Client) wait(ctx context.Context, id uint64, cl *call) (*Frame, error) 
 			return f, nil
 		case <-cancelled:
 			cancelled = nil
-			_ = c.codec.Write(&Frame{T: "req", Op: "cancel", Args: marshal(id)})
+			_ = c.codec.Write(&Request{Op: "cancel", Args: marshal(id)})
 		case <-c.done:
 			select {
 			case f := <-cl.res:
@@ -253,7 +260,7 @@ func (c *Client) wait(ctx context.Context, id uint64, cl *call) (*Frame, error) 
 	}
 }
 
-func result(f *Frame) (json.RawMessage, error) {
+func result(f *Response) (json.RawMessage, error) {
 	if !f.OK {
 		if f.Err != nil {
 			return nil, f.Err
@@ -282,7 +289,7 @@ func (c *Client) Call(ctx context.Context, op string, args any, onEvent func(Seq
 // to seq, so the next attach resumes after it.
 func (c *Client) Ack(target string, seq uint64) error {
 	c.acked.Store(true)
-	return c.codec.Write(&Frame{T: "req", Op: "ack", Args: marshal(AckArgs{Target: target, Seq: seq})})
+	return c.codec.Write(&Request{Op: "ack", Args: marshal(AckArgs{Target: target, Seq: seq})})
 }
 
 // Attach attaches to a session: it returns the server's first response

@@ -40,13 +40,13 @@ var unsafeOps = map[string]bool{"new": true, "reconnect": true, "cp": true, "kil
 func fuzzFrames(data []byte) []byte {
 	var out bytes.Buffer
 	c := NewCodec(nil, &out)
-	_ = c.Write(&Frame{T: "hello", V: ProtocolVersion, Args: json.RawMessage(`{"client":"fuzz","interactive":true}`)})
+	_ = c.Write(&Hello{V: ProtocolVersion, Args: json.RawMessage(`{"client":"fuzz","interactive":true}`)})
 	for len(data) >= 4 {
 		n := binary.BigEndian.Uint32(data)
 		if n > MaxFrame || int(n) > len(data)-4 {
 			break
 		}
-		var f Frame
+		var f wireFrame
 		if json.Unmarshal(data[4:4+n], &f) == nil && unsafeOps[f.Op] {
 			data = data[4+n:]
 			continue
@@ -62,7 +62,7 @@ func fuzzFrames(data []byte) []byte {
 // panics, returns when the client's stream ends, and writes a bounded
 // amount.
 func FuzzServeConn(f *testing.F) {
-	frame := func(fs ...*Frame) []byte {
+	frame := func(fs ...Message) []byte {
 		var b bytes.Buffer
 		c := NewCodec(nil, &b)
 		for _, x := range fs {
@@ -70,13 +70,13 @@ func FuzzServeConn(f *testing.F) {
 		}
 		return b.Bytes()
 	}
-	for _, fs := range [][]*Frame{
-		{{T: "req", ID: 1, Op: "ping"}, {T: "req", ID: 2, Op: "ls"}},
-		{{T: "req", ID: 1, Op: "exec", Args: json.RawMessage(`{"target":"w1","script":"1"}`)}},
-		{{T: "req", ID: 1, Op: "attach", Args: json.RawMessage(`{"target":"w1"}`)}, {T: "req", ID: 1, Op: "cancel", Args: json.RawMessage(`1`)}},
-		{{T: "req", ID: 3, Op: "answer", Args: json.RawMessage(`{"prompt":1,"xml":"<S>x</S>"}`)}, {T: "req", Op: "ack", Args: json.RawMessage(`{"target":"1","seq":4}`)}},
-		{{T: "req", ID: 1, Op: "capture", Args: json.RawMessage(`{"target":"@1","job":2}`)}, {T: "req", ID: 2, Op: "jobs"}, {T: "req", ID: 3, Op: "history", Args: json.RawMessage(`{"target":"x"}`)}},
-		{{T: "res", ID: 1}},
+	for _, fs := range [][]Message{
+		{&Request{ID: 1, Op: "ping"}, &Request{ID: 2, Op: "ls"}},
+		{&Request{ID: 1, Op: "exec", Args: json.RawMessage(`{"target":"w1","script":"1"}`)}},
+		{&Request{ID: 1, Op: "attach", Args: json.RawMessage(`{"target":"w1"}`)}, &Request{ID: 1, Op: "cancel", Args: json.RawMessage(`1`)}},
+		{&Request{ID: 3, Op: "answer", Args: json.RawMessage(`{"prompt":1,"xml":"<S>x</S>"}`)}, &Request{Op: "ack", Args: json.RawMessage(`{"target":"1","seq":4}`)}},
+		{&Request{ID: 1, Op: "capture", Args: json.RawMessage(`{"target":"@1","job":2}`)}, &Request{ID: 2, Op: "jobs"}, &Request{ID: 3, Op: "history", Args: json.RawMessage(`{"target":"x"}`)}},
+		{&Response{ID: 1}},
 	} {
 		f.Add(frame(fs...))
 	}

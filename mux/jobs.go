@@ -394,7 +394,7 @@ func (p *peer) receiveChild(ctx context.Context, c *childJob, id uint64, keep bo
 }
 
 // jobOp serves the job requests.
-func (p *peer) jobOp(ctx context.Context, f *Frame) (json.RawMessage, error) {
+func (p *peer) jobOp(ctx context.Context, f *Request) (json.RawMessage, error) {
 	if f.Op == "job" {
 		a, err := decode[JobArgs](f)
 		if err != nil {

@@ -103,10 +103,11 @@ func TestEventOverTheFrameCapBecomesANotice(t *testing.T) {
 	b = appendEvFrameOrNotice(b, 1, outlog.Event{Seq: 6, Data: encodeEvent(Event{Cmd: 3, Kind: KindMsg, XML: "<S>after</S>"})}, limit)
 	c := NewCodec(bytes.NewReader(b), nil)
 	c.ReadEvents()
-	f, err := c.Read()
+	m, err := c.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := m.(*EventFrame)
 	var e Event
 	if err := decodeEvent(f.Ev, &e); err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestEventOverTheFrameCapBecomesANotice(t *testing.T) {
 	if f.Seq != 5 || e.Cmd != 3 || e.Kind != KindSession || !strings.Contains(e.Text, "over the") {
 		t.Fatalf("frame seq %d, event %+v; want seq 5, a session notice of command 3 about the cap", f.Seq, e)
 	}
-	if f, err = c.Read(); err != nil || f.Seq != 6 {
-		t.Fatalf("the next frame: %+v, %v; want seq 6", f, err)
+	if m, err = c.Read(); err != nil || m.(*EventFrame).Seq != 6 {
+		t.Fatalf("the next frame: %+v, %v; want seq 6", m, err)
 	}
 }

@@ -66,8 +66,8 @@ func (p *peer) isClosed() bool {
 
 // send writes a frame; a client that does not take it within the write
 // timeout is cut off.
-func (p *peer) send(f *Frame) error {
-	body, err := json.Marshal(f)
+func (p *peer) send(m Message) error {
+	body, err := json.Marshal(toWire(m))
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,8 @@ func (p *peer) write(w func() error) error {
 	return err
 }
 
-func (p *peer) say(t, msg string) { _ = p.send(&Frame{T: t, Msg: msg}) }
+// bye sends the server's last word on this connection.
+func (p *peer) bye(msg string) { _ = p.send(&Bye{Msg: msg}) }
 
 func (p *peer) serve() {
 	defer func() {
@@ -114,36 +115,38 @@ func (p *peer) serve() {
 			x.detachPeer(p)
 		}
 	}()
-	f, err := p.codec.Read()
+	m, err := p.codec.Read()
 	if err != nil {
 		return
 	}
-	if f.T != "hello" {
-		p.say("bye", "mux: want a hello first")
+	f, ok := m.(*Hello)
+	if !ok {
+		p.bye("mux: want a hello first")
 		return
 	}
 	if f.V != ProtocolVersion {
-		p.say("bye", fmt.Sprintf("psmux: protocol version %d is not %d: the client and the server are different versions of psmux; run psmux kill-server to restart the server", f.V, ProtocolVersion))
+		p.bye(fmt.Sprintf("psmux: protocol version %d is not %d: the client and the server are different versions of psmux; run psmux kill-server to restart the server", f.V, ProtocolVersion))
 		return
 	}
 	var h HelloArgs
 	_ = json.Unmarshal(f.Args, &h)
 	p.name, p.interactive = h.Client, h.Interactive
-	if err := p.send(&Frame{T: "hello", V: ProtocolVersion, Name: "psmux " + p.srv.cfg.Version,
+	if err := p.send(&Hello{V: ProtocolVersion, Name: "psmux " + p.srv.cfg.Version,
 		Args: marshal(HelloReply{PID: os.Getpid()})}); err != nil {
 		return
 	}
 	for {
-		f, err := p.codec.Read()
+		m, err := p.codec.Read()
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
-				p.say("bye", fe.Error())
+				p.bye(fe.Error())
 			}
 			return
 		}
-		if f.T != "req" {
-			p.say("bye", fmt.Sprintf("mux: unexpected %q frame from a client", f.T))
+		f, ok := m.(*Request)
+		if !ok {
+			p.bye(fmt.Sprintf("mux: unexpected %q frame from a client", m.frameType()))
 			return
 		}
 		switch f.Op {
@@ -187,7 +190,7 @@ func (p *peer) serve() {
 				p.mu.Unlock()
 			}()
 			data, err := p.handle(ctx, f)
-			res := &Frame{T: "res", ID: f.ID, OK: err == nil, Data: data}
+			res := &Response{ID: f.ID, OK: err == nil, Data: data}
 			if err != nil {
 				var e *Error
 				if !errors.As(err, &e) {
@@ -200,7 +203,7 @@ func (p *peer) serve() {
 	}
 }
 
-func (p *peer) answer(f *Frame) {
+func (p *peer) answer(f *Request) {
 	var a Answer
 	if err := json.Unmarshal(f.Args, &a); err != nil {
 		return
@@ -227,7 +230,7 @@ func (p *peer) ask(ctx context.Context, pr *Prompt) (Answer, error) {
 		delete(p.prompts, id)
 		p.mu.Unlock()
 	}()
-	if err := p.send(&Frame{T: "prompt", ID: id, Prompt: pr}); err != nil {
+	if err := p.send(&PromptFrame{ID: id, Prompt: pr}); err != nil {
 		return Answer{}, err
 	}
 	select {
@@ -240,7 +243,7 @@ func (p *peer) ask(ctx context.Context, pr *Prompt) (Answer, error) {
 	}
 }
 
-func decode[T any](f *Frame) (T, error) {
+func decode[T any](f *Request) (T, error) {
 	var v T
 	if len(f.Args) > 0 {
 		if err := json.Unmarshal(f.Args, &v); err != nil {
@@ -389,7 +392,7 @@ type JobInfo struct {
 }
 
 // sessionOf finds the one session a request's "target" names.
-func (p *peer) sessionOf(f *Frame) (*Session, error) {
+func (p *peer) sessionOf(f *Request) (*Session, error) {
 	a, err := decode[TargetArgs](f)
 	if err != nil {
 		return nil, err
@@ -397,7 +400,7 @@ func (p *peer) sessionOf(f *Frame) (*Session, error) {
 	return p.srv.one(a.Target)
 }
 
-func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
+func (p *peer) handle(ctx context.Context, f *Request) (json.RawMessage, error) {
 	s := p.srv
 	switch f.Op {
 	case "ping":
@@ -596,7 +599,7 @@ func (p *peer) handle(ctx context.Context, f *Frame) (json.RawMessage, error) {
 
 // exec runs a command and streams its events to the requester; with
 // Async it returns the job at once.
-func (p *peer) exec(ctx context.Context, f *Frame) (json.RawMessage, error) {
+func (p *peer) exec(ctx context.Context, f *Request) (json.RawMessage, error) {
 	a, err := decode[ExecArgs](f)
 	if err != nil {
 		return nil, err
@@ -681,7 +684,7 @@ func (p *peer) startOn(ctx context.Context, x *Session, a ExecArgs) (*job, error
 }
 
 // attach follows a session's log for a client until it detaches.
-func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
+func (p *peer) attach(ctx context.Context, f *Request) (json.RawMessage, error) {
 	a, err := decode[AttachArgs](f)
 	if err != nil {
 		return nil, err
@@ -691,7 +694,7 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		return nil, err
 	}
 	for _, o := range x.attachPeer(p, !a.ReadOnly, a.DetachOthers) {
-		_ = o.send(&Frame{T: "detached", Msg: fmt.Sprintf("[detached (from session %s)]", x.Name)})
+		_ = o.send(&Detached{Msg: fmt.Sprintf("[detached (from session %s)]", x.Name)})
 	}
 	defer x.detachPeer(p)
 	info := x.info()
@@ -716,7 +719,7 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 		from = last - a.Tail + 1
 	}
 	// The attach response goes first; events follow with the same id.
-	if err := p.send(&Frame{T: "res", ID: f.ID, OK: true, Data: marshal(reply)}); err != nil {
+	if err := p.send(&Response{ID: f.ID, OK: true, Data: marshal(reply)}); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -754,9 +757,9 @@ func (p *peer) attach(ctx context.Context, f *Frame) (json.RawMessage, error) {
 	_, _, _, err = p.stream(sctx, x, f.ID, from, true, false, 0)
 	switch {
 	case errors.Is(err, errLogClosed):
-		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[session %s closed]", x.Name)})
+		_ = p.send(&Detached{Msg: fmt.Sprintf("[session %s closed]", x.Name)})
 	case errors.Is(context.Cause(sctx), errLagged):
-		_ = p.send(&Frame{T: "detached", Msg: fmt.Sprintf("[lagged: this client fell too far behind session %s's output and was cut off; attach again to replay what is left]", x.Name)})
+		_ = p.send(&Detached{Msg: fmt.Sprintf("[lagged: this client fell too far behind session %s's output and was cut off; attach again to replay what is left]", x.Name)})
 	}
 	return nil, errAttachEnded
 }

@@ -97,7 +97,7 @@ func (p *peer) print(a PrintArgs) {
 		}
 		if _, err := files[c.FD-1].Write(c.Data); err != nil {
 			p.closePrint()
-			_ = p.send(&Frame{T: "printoff"})
+			_ = p.send(&PrintOff{})
 			return
 		}
 	}
@@ -196,7 +196,7 @@ func (p *Printer) flushLocked(seq uint64) error {
 		var frame []PrintChunk
 		size := 0
 		send := func(seq uint64) error {
-			if err := p.c.codec.Write(&Frame{T: "req", Op: "print", Args: marshal(PrintArgs{Target: p.target, Seq: seq, Chunks: frame})}); err != nil {
+			if err := p.c.codec.Write(&Request{Op: "print", Args: marshal(PrintArgs{Target: p.target, Seq: seq, Chunks: frame})}); err != nil {
 				return err
 			}
 			frame, size = nil, 0

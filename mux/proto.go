@@ -27,35 +27,6 @@ const MaxFrame = 16 << 20
 // its clients' frames up to MaxFrame.
 const MaxEventFrame = 256 << 20
 
-// Frame is every message of the client protocol (see PROTOCOL.md).
-type Frame struct {
-	T  string `json:"t"`            // hello, req, res, ev, prompt, detached, bye
-	ID uint64 `json:"id,omitempty"` // request id: set on req, echoed on res and ev
-
-	// hello
-	V    int    `json:"v,omitempty"`
-	Name string `json:"name,omitempty"` // "psmux 0.1.0"
-
-	// req
-	Op   string          `json:"op,omitempty"`
-	Args json.RawMessage `json:"args,omitempty"`
-
-	// res
-	OK   bool            `json:"ok,omitempty"`
-	Data json.RawMessage `json:"data,omitempty"`
-	Err  *Error          `json:"err,omitempty"`
-
-	// ev: one event of a session's log (already encoded) and its number
-	Seq uint64          `json:"seq,omitempty"`
-	Ev  json.RawMessage `json:"ev,omitempty"`
-
-	// prompt: a question for this client
-	Prompt *Prompt `json:"prompt,omitempty"`
-
-	// detached, bye
-	Msg string `json:"msg,omitempty"`
-}
-
 // Error codes a client can branch on.
 const (
 	CodeNotFound = "not_found" // can't find session
@@ -121,8 +92,8 @@ func (c *Codec) denied() (string, bool) {
 	return strings.TrimSpace(line), true
 }
 
-// Read returns the next frame.
-func (c *Codec) Read() (*Frame, error) {
+// Read returns the next message.
+func (c *Codec) Read() (Message, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -147,19 +118,19 @@ func (c *Codec) Read() (*Frame, error) {
 	if f, ok := readEvFrame(b); ok {
 		return f, nil
 	}
-	f := new(Frame)
-	if err := json.Unmarshal(b, f); err != nil {
+	var w wireFrame
+	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, &FrameError{Reason: fmt.Sprintf("want a JSON object: %v", err)}
 	}
-	if f.T == "" {
+	if w.T == "" {
 		return nil, &FrameError{Reason: `no "t" (frame type)`}
 	}
-	return f, nil
+	return w.message(), nil
 }
 
-// Write sends one frame.
-func (c *Codec) Write(f *Frame) error {
-	body, err := json.Marshal(f)
+// Write sends one message.
+func (c *Codec) Write(m Message) error {
+	body, err := json.Marshal(toWire(m))
 	if err != nil {
 		return fmt.Errorf("mux: encode frame: %w", err)
 	}
@@ -173,7 +144,7 @@ const evPrefix = `{"t":"ev","id":`
 // without a pass of the JSON decoder over the event (which the client
 // decodes anyway), and reports false for any other frame, which the
 // decoder then reads (or refuses).
-func readEvFrame(b []byte) (*Frame, bool) {
+func readEvFrame(b []byte) (*EventFrame, bool) {
 	rest, ok := bytes.CutPrefix(b, []byte(evPrefix))
 	if !ok {
 		return nil, false
@@ -186,7 +157,7 @@ func readEvFrame(b []byte) (*Frame, bool) {
 	if rest, ok = cutAfter(rest, ok, `,"ev":`); !ok || len(rest) < 3 || rest[0] != '{' || rest[len(rest)-2] != '}' || rest[len(rest)-1] != '}' {
 		return nil, false
 	}
-	return &Frame{T: "ev", ID: id, Seq: seq, Ev: bytes.Clone(rest[:len(rest)-1])}, true
+	return &EventFrame{ID: id, Seq: seq, Ev: bytes.Clone(rest[:len(rest)-1])}, true
 }
 
 // cutAfter cuts sep from the front of b, after a read that went well.

@@ -238,7 +238,7 @@ func (s *Server) shutdown() {
 	}
 	s.mu.Unlock()
 	for _, p := range ps {
-		p.say("bye", "server exited")
+		p.bye("server exited")
 		p.close()
 	}
 	var wg sync.WaitGroup
