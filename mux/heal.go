@@ -35,34 +35,49 @@ type lifeAsk struct {
 	ctx    context.Context // the asker's: it may carry the peer who answers SSH prompts
 	reopen bool
 	heal   bool // on failure, a --reconnect session heals (a restored session)
-	done   chan error
+	done   chan lifeAnswer
 }
 
-// connect asks the owner to open the session and waits for the answer.
-func (s *Session) connect(ctx context.Context) error {
-	return s.ask(ctx, lifeAsk{})
+type lifeAnswer struct {
+	err  error
+	init *job // the init script's, started by an open (nil: none)
+}
+
+// connect asks the owner to open the session, then waits for its init
+// script, which runs before any command waiting for the session. err is
+// the open's; initErr the init script's.
+func (s *Session) connect(ctx context.Context) (err, initErr error) {
+	return s.askInit(ctx, lifeAsk{})
 }
 
 // connectOrHeal is connect for a restored session: when the open fails,
 // a --reconnect session goes on trying by itself.
-func (s *Session) connectOrHeal(ctx context.Context) error {
-	return s.ask(ctx, lifeAsk{heal: true})
+func (s *Session) connectOrHeal(ctx context.Context) (err, initErr error) {
+	return s.askInit(ctx, lifeAsk{heal: true})
+}
+
+func (s *Session) askInit(ctx context.Context, a lifeAsk) (err, initErr error) {
+	ans := s.ask(ctx, a)
+	if ans.err != nil {
+		return ans.err, nil
+	}
+	return nil, s.waitInit(ctx, ans.init)
 }
 
 // reconnect asks the owner to tear down what is left of the session and
 // open it again (its init script re-run), and waits for the answer.
 func (s *Session) reconnect(ctx context.Context) error {
-	return s.ask(ctx, lifeAsk{reopen: true})
+	return s.ask(ctx, lifeAsk{reopen: true}).err
 }
 
-func (s *Session) ask(ctx context.Context, a lifeAsk) error {
-	a.ctx, a.done = ctx, make(chan error, 1)
+func (s *Session) ask(ctx context.Context, a lifeAsk) lifeAnswer {
+	a.ctx, a.done = ctx, make(chan lifeAnswer, 1)
 	select {
 	case s.asks <- a:
 	case <-s.ctx.Done():
-		return context.Cause(s.ctx)
+		return lifeAnswer{err: context.Cause(s.ctx)}
 	case <-ctx.Done():
-		return ctx.Err()
+		return lifeAnswer{err: ctx.Err()}
 	}
 	return <-a.done // the owner answers every ask it takes, its work bounded by ctx and by the session's
 }
@@ -97,17 +112,17 @@ func (s *Session) run(ctx context.Context) {
 		case a := <-s.asks:
 			actx, cancel := context.WithCancelCause(a.ctx)
 			stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
-			var err error
+			var ans lifeAnswer
 			if a.reopen {
-				err = s.reopen(actx, false)
+				ans.err = s.reopen(actx, false)
 			} else {
-				err = s.open(actx, false)
+				ans.init, ans.err = s.open(actx, openHow{init: true})
 			}
 			stop()
 			cancel(nil)
-			a.done <- err
+			a.done <- ans
 			follow()
-			if err != nil && a.heal && s.spec.Reconnect {
+			if ans.err != nil && a.heal && s.spec.Reconnect {
 				s.startHeal(&h)
 			}
 		case <-connEnd:

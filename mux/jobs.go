@@ -479,7 +479,7 @@ func (s *Server) openBackground(ctx context.Context, argv []string) (*Session, e
 	}
 	s.background[x] = struct{}{}
 	s.mu.Unlock()
-	if err := x.connect(ctx); err != nil {
+	if err, _ := x.connect(ctx); err != nil {
 		s.dropBackground(x, "open failed", true)
 		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 	}

@@ -134,3 +134,56 @@ func logText(x *Session) string {
 	}
 	return b.String()
 }
+
+// A command that waits for a session's open runs after its init script,
+// which takes the pipeline slot before the waiting command is let go: a
+// command sent to a restored session found the init script's variable
+// unset when it won the race for the slot. The same for a reconnect.
+func TestCommandWaitingForAnOpenRunsAfterTheInitScript(t *testing.T) {
+	for _, how := range []string{"new", "reconnect"} {
+		for round := range 100 {
+			t.Run("", func(t *testing.T) {
+				srv := memServer(t, Config{})
+				ctx := t.Context()
+				a := NewArgs{Name: "i", Pwsh: []string{"pwsh"}, IdleTimeout: -1, Init: "$g = 'set by init'"}
+				opened := make(chan error, 1)
+				if how == "new" {
+					srv.opener = slowOpener{20 * time.Millisecond}
+					go func() { _, err := srv.create(ctx, a); opened <- err }()
+				} else {
+					x, err := srv.create(ctx, a)
+					if err != nil {
+						t.Fatal(err)
+					}
+					srv.opener = slowOpener{20 * time.Millisecond}
+					go func() { opened <- x.reconnect(ctx) }()
+				}
+				var x *Session
+				for x == nil { // the session is Opening until the slow opener returns
+					if ss, err := srv.find("i"); err == nil && ss[0].info().State == "Opening" {
+						x = ss[0]
+					}
+				}
+				started := make(chan *job, 1)
+				go func() {
+					j, err := x.start(ctx, nil, ExecArgs{Script: "\"g=$g\""})
+					if err != nil {
+						t.Error(err)
+					}
+					started <- j
+				}()
+				if err := <-opened; err != nil {
+					t.Fatal(err)
+				}
+				j := <-started
+				if j == nil {
+					return
+				}
+				<-j.done
+				if log := logText(x); !strings.Contains(log, "g=set by init") {
+					t.Fatalf("%s, round %d: the command that waited for the open ran before the init script:\n%s", how, round, log)
+				}
+			})
+		}
+	}
+}

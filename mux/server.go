@@ -527,7 +527,8 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 	x.jr = s.openJournal(x, true) // before anyone can find the session
 	s.sessions[id] = x
 	s.mu.Unlock()
-	if err := x.connect(ctx); err != nil {
+	err, initErr := x.connect(ctx)
+	if err != nil {
 		s.mu.Lock()
 		delete(s.sessions, id)
 		s.mu.Unlock()
@@ -535,8 +536,8 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		x.log.Release()
 		return nil, errorf(CodeConnect, "%s", DescribeErr(err))
 	}
-	if err := x.runInit(ctx); err != nil {
-		s.logf("session %s: init script: %v", name, err)
+	if initErr != nil {
+		s.logf("session %s: init script: %v", name, initErr)
 	}
 	s.save()
 	return x, nil
@@ -704,11 +705,12 @@ func (s *Server) restore() error {
 			defer s.wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			if err := x.connectOrHeal(ctx); err != nil {
+			err, initErr := x.connectOrHeal(ctx)
+			if err != nil {
 				s.logf("restoring session %s: %v", x.Name, err)
 				return
 			}
-			if err := x.runInit(ctx); err != nil {
+			if err := initErr; err != nil {
 				s.logf("restoring session %s: init script: %v", x.Name, err)
 			}
 		}()

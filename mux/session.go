@@ -269,16 +269,25 @@ func (s *Session) appendJob(ctx context.Context, j *job, e Event) uint64 {
 	}
 }
 
+// openHow says how an open goes.
+type openHow struct {
+	quiet bool   // a failure is not logged (the healer says its tries once, not each)
+	init  bool   // the init script starts before anyone waiting for the open may run a command
+	note  string // logged after Opened (a reconnect says what it means)
+}
+
 // open connects the session's PowerShell; ctx may carry the peer who
 // answers SSH prompts. Closing the session cancels an open under way.
-// Only the owner opens (others ask it: connect); quiet: a failure is
-// not logged (the healer says its tries once, not each).
-func (s *Session) open(ctx context.Context, quiet bool) error {
+// Only the owner opens (others ask it: connect). With how.init, the init
+// script's job has taken the pipeline slot before a command waiting for
+// the open is let go; it is returned (nil without an init script) for
+// the caller to wait for.
+func (s *Session) open(ctx context.Context, how openHow) (*job, error) {
 	s.mu.Lock()
 	if s.state != Opening { // a fresh session is Opening already
 		if err := s.toLocked(chOpen, ""); err != nil {
 			s.mu.Unlock()
-			return err
+			return nil, err
 		}
 	}
 	select {
@@ -335,7 +344,17 @@ func (s *Session) open(ctx context.Context, quiet bool) error {
 			s.mu.Unlock()
 			if err == nil {
 				s.append(s.ctx, Event{Kind: KindSession, Text: TextOpened})
-				return nil
+				if how.note != "" {
+					s.append(s.ctx, Event{Kind: KindSession, Text: how.note})
+				}
+				if !how.init || strings.TrimSpace(s.init) == "" {
+					return nil, nil
+				}
+				j, err := s.start(ctx, nil, ExecArgs{Script: s.init})
+				if err != nil {
+					s.srv.logf("session %s (%d): init script: %v", s.Name, s.ID, err)
+				}
+				return j, nil // before the deferred close of done: the init script runs first
 			}
 			// closed while opening: what was opened goes with it
 			closing.Store(true)
@@ -346,17 +365,17 @@ func (s *Session) open(ctx context.Context, quiet bool) error {
 		_ = t.Close()
 	}
 	if c := context.Cause(s.ctx); c != nil {
-		return c
+		return nil, c
 	}
 	s.mu.Lock()
 	if s.toLocked(chOpenFail, DescribeErr(err)) == nil && where.Computer != "" {
 		s.where = where
 	}
 	s.mu.Unlock()
-	if !quiet {
+	if !how.quiet {
 		s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
 	}
-	return err
+	return nil, err
 }
 
 // traced records t's traffic under the server's TraceDir, if it has one.
@@ -834,21 +853,17 @@ func (s *Session) reopen(ctx context.Context, quiet bool) error {
 	if kill != nil {
 		kill()
 	}
-	if err := s.open(ctx, quiet); err != nil {
-		return err
-	}
-	s.append(s.ctx, Event{Kind: KindSession, Text: "Reconnected: a new runspace; variables and state from before are gone"})
-	return s.runInit(ctx)
-}
-
-// runInit runs the init script, if any, and waits for it.
-func (s *Session) runInit(ctx context.Context) error {
-	if strings.TrimSpace(s.init) == "" {
-		return nil
-	}
-	j, err := s.start(ctx, nil, ExecArgs{Script: s.init})
+	j, err := s.open(ctx, openHow{quiet: quiet, init: true, note: "Reconnected: a new runspace; variables and state from before are gone"})
 	if err != nil {
 		return err
+	}
+	return s.waitInit(ctx, j)
+}
+
+// waitInit waits for the init script's job that open started (nil: none).
+func (s *Session) waitInit(ctx context.Context, j *job) error {
+	if j == nil {
+		return nil
 	}
 	select {
 	case <-j.done:
