@@ -237,17 +237,29 @@ func (c *Client) forget(id uint64) {
 	c.mu.Unlock()
 }
 
+// CancelPatience bounds the wait for a request's response once its
+// context has ended and the cancel was sent: the server answers a
+// cancelled exec when its pipeline has stopped, which it bounds itself
+// (30 s to report the stop).
+var CancelPatience = 45 * time.Second
+
 // wait waits for a response. When ctx ends it asks the server to cancel
 // the request (a running exec is stopped, like Ctrl-C) and keeps
-// waiting for the response.
+// waiting for the response, CancelPatience at most.
 func (c *Client) wait(ctx context.Context, id uint64, cl *call) (*Response, error) {
 	cancelled := ctx.Done()
+	var patience <-chan time.Time
 	for {
 		select {
 		case f := <-cl.res:
 			return f, nil
+		case <-patience:
+			return nil, fmt.Errorf("mux: the server did not answer within %s after the request was cancelled: %w", CancelPatience, context.Cause(ctx))
 		case <-cancelled:
 			cancelled = nil
+			t := time.NewTimer(CancelPatience)
+			defer t.Stop()
+			patience = t.C
 			_ = c.codec.Write(&Request{Op: "cancel", Args: marshal(id)})
 		case <-c.done:
 			select {
