@@ -34,23 +34,25 @@ func parseFlags(fs *flag.FlagSet, args []string, maxArgs int, stdout io.Writer) 
 	return exitOK, true
 }
 
-// commandNames are the commands and aliases the CLI knows, for the
-// suggestion after an unknown one.
-var commandNames = []string{"new", "new-session", "ls", "list-sessions", "has", "has-session", "exec", "attach", "a",
-	"attach-session", "capture", "jobs", "receive-job", "rcjb", "rm", "kill-session", "reconnect", "start-server", "start", "kill-server", "server", "proxy", "invoke",
-	"cp", "doctor", "debug", "version", "help"}
-
 // nearest returns the known command closest to s (edit distance at most
 // 2, or s a prefix of it), "" when none is.
 func nearest(s string) string {
 	best, bestD := "", 3
-	for _, c := range commandNames {
+	var names []string
+	for _, c := range cliCommands {
+		for _, n := range c.names {
+			if !strings.HasPrefix(n, "-") {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, c := range names {
 		if d := editDistance(s, c); d < bestD || (d == bestD && best == "") {
 			best, bestD = c, d
 		}
 	}
 	if best == "" {
-		for _, c := range commandNames {
+		for _, c := range names {
 			if len(s) >= 2 && strings.HasPrefix(c, s) {
 				return c
 			}
