@@ -697,7 +697,9 @@ func (s *Server) restore() error {
 		}
 		x.append(x.ctx, Event{Kind: KindSession, Text: textRestored})
 		if terr != nil {
+			x.mu.Lock()
 			_ = x.toLocked(chOpenFail, terr.Error())
+			x.mu.Unlock()
 			continue
 		}
 		s.wg.Add(1)
