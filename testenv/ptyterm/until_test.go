@@ -15,7 +15,9 @@ import (
 func TestUntilSeesAMarkerAcrossReadsAndHangsUp(t *testing.T) {
 	script := `[ -t 0 ] && printf 'mar'; sleep 0.1; printf 'ker'; exec sleep 600`
 	start := time.Now()
-	d, err := Until([]string{"/bin/sh", "-c", script}, os.Environ(), 80, 24, []byte("marker"), 30*time.Second)
+	// a command that takes the hang-up's default action even when the
+	// test runs with SIGHUP ignored (under nohup), which it would inherit
+	d, err := Until([]string{"env", "--default-signal=HUP", "/bin/sh", "-c", script}, os.Environ(), 80, 24, []byte("marker"), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
