@@ -51,7 +51,7 @@ var benches = []bench{
 		"A trivial command on a session to real pwsh behind sshd through testenv/faultproxy adding 25 ms each way, in round trips of a 1-byte echo on the same SSH connection",
 		[]target{{"RT/command", 1.2, "15"}}},
 	{"./internal/e2e/server/", "BenchmarkFanOut", "10x",
-		"A trivial command in 10 open sessions: `psmux exec -t 'f*'` through a live server, the sessions package in process, and pwsh's `Invoke-Command -Session` over 10 sessions",
+		"A trivial command in 10 open sessions: `psmux exec -t 'f*'` through a live server, the same 10 requests from a client in the benchmark's process (the server's part, without the CLI's start), the sessions package in process, and pwsh's `Invoke-Command -Session` over 10 sessions; measured after 30 warm-up rounds once the machine is idle again (pwsh's JIT works on for a second or two after a burst of commands)",
 		[]target{{"server/in-process", 1.3, "15"}, {"psmux/pwsh", 0.3, "15"}}},
 	{"./internal/e2e/server/", "BenchmarkCapture", "5x",
 		"`psmux capture` of a session holding 100 000 lines, the client's start included",
