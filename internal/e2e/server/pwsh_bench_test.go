@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -45,12 +46,11 @@ func realPwshHost(b *testing.B, sessions int) *opensshd.Sshd {
 // `Invoke-Command -Session $all { 1 }`, after one to warm up.
 func pwshInvokeMs(b *testing.B, sshd *opensshd.Sshd, n, rounds int) float64 {
 	b.Helper()
-	script := fmt.Sprintf(`$ErrorActionPreference = 'Stop'
-$s = 1..%d | ForEach-Object { New-PSSession -HostName 127.0.0.1 -Port %d -UserName '%s' -KeyFilePath '%s' -Options @{UserKnownHostsFile='%s'} }
+	script := pwshSessions(sshd, n) + fmt.Sprintf(`
 $null = Invoke-Command -Session $s { 1 }
 $t = 1..%d | ForEach-Object { (Measure-Command { $null = Invoke-Command -Session $s { 1 } }).TotalMilliseconds }
 Remove-PSSession $s
-($t | Sort-Object)[[int][Math]::Floor($t.Count / 2)]`, n, sshd.Port, sshd.User, sshd.ClientKey, sshd.KnownHosts, rounds)
+($t | Sort-Object)[[int][Math]::Floor($t.Count / 2)]`, rounds)
 	out, err := exec.Command(req.PwshBin(), "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", script).CombinedOutput()
 	if err != nil {
 		b.Fatalf("pwsh's own client: %v\n%s", err, out)
@@ -64,6 +64,57 @@ Remove-PSSession $s
 		b.Fatalf("pwsh's own client: %v\n%s", err, out)
 	}
 	return ms
+}
+
+// pwshSessions is pwsh script that opens n sessions to sshd into $s.
+func pwshSessions(sshd *opensshd.Sshd, n int) string {
+	return fmt.Sprintf(`$ErrorActionPreference = 'Stop'
+$s = 1..%d | ForEach-Object { New-PSSession -HostName 127.0.0.1 -Port %d -UserName '%s' -KeyFilePath '%s' -Options @{UserKnownHostsFile='%s'} }`,
+		n, sshd.Port, sshd.User, sshd.ClientKey, sshd.KnownHosts)
+}
+
+// pwshInvokeSettledMs is pwshInvokeMs with warm rounds to warm up and
+// each measured round started on an idle machine (settle), as
+// BenchmarkFanOut measures psmux: pwsh runs a round each time it reads
+// a line.
+func pwshInvokeSettledMs(b *testing.B, sshd *opensshd.Sshd, n, warm, rounds int) float64 {
+	b.Helper()
+	script := pwshSessions(sshd, n) + fmt.Sprintf(`
+1..%d | ForEach-Object { $null = Invoke-Command -Session $s { 1 } }
+'ready'
+while ($null -ne [Console]::In.ReadLine()) { (Measure-Command { $null = Invoke-Command -Session $s { 1 } }).TotalMilliseconds }
+Remove-PSSession $s`, warm)
+	cmd := exec.Command(req.PwshBin(), "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", script)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { in.Close(); _ = cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && lines.Text() != "ready" {
+	}
+	var took []time.Duration
+	for range rounds {
+		settle(b)
+		if _, err := in.Write([]byte("\n")); err != nil || !lines.Scan() {
+			b.Fatalf("pwsh's own client: %v %v\n%s", err, lines.Err(), errb.String())
+		}
+		ms, err := strconv.ParseFloat(strings.TrimSpace(lines.Text()), 64)
+		if err != nil {
+			b.Fatalf("pwsh's own client: %v\n%s", err, errb.String())
+		}
+		took = append(took, time.Duration(ms*float64(time.Millisecond)))
+	}
+	return medianMs(took)
 }
 
 // BenchmarkCommandOnOpenSession runs a trivial command on an open
@@ -127,17 +178,17 @@ func BenchmarkFanOut(b *testing.B) {
 		wg.Wait()
 	}
 	viaServer := func() { m.Must("exec", "-t", "f*", "--", "1") }
-	// Warm up both, then let the 20 pwsh processes finish the work a
-	// burst of commands leaves them (.NET's tiered compiler re-compiles
-	// hot methods in the background for a second or two after: 0.6 s of
-	// CPU per process after 20 commands, measured): with 20 of them on
-	// 2 cores, measuring during it times the machine's queue, and a
-	// client process that has to start (exec) suffers most.
+	// Warm up both; each measured fan-out then waits until the 20 pwsh
+	// processes have finished the work a burst of commands leaves them
+	// (.NET's tiered compiler re-compiles hot methods in the background
+	// for a second or two after: 0.6 s of CPU per process after 20
+	// commands, measured): with 20 of them on 2 cores, measuring during
+	// it times the machine's queue, and a client process that has to
+	// start (exec) suffers most.
 	for range fanOutWarmUp {
 		viaServer()
 		direct()
 	}
-	settle(b)
 	// the same requests from a client in this process: the server's
 	// part without the CLI process's start
 	cl := m.Client("bench", false)
@@ -154,22 +205,25 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 		wg.Wait()
 	}
+	// each on an idle machine, as a command typed after a pause finds it
+	timed := func(f func()) time.Duration {
+		b.StopTimer()
+		settle(b)
+		b.StartTimer()
+		start := time.Now()
+		f()
+		return time.Since(start)
+	}
 	var server, inProcess, client []time.Duration
 	for b.Loop() {
-		start := time.Now()
-		viaClient()
-		client = append(client, time.Since(start))
-		start = time.Now()
-		viaServer()
-		server = append(server, time.Since(start))
-		start = time.Now()
-		direct()
-		inProcess = append(inProcess, time.Since(start))
+		client = append(client, timed(viaClient))
+		server = append(server, timed(viaServer))
+		inProcess = append(inProcess, timed(direct))
 	}
 	serverMs, directMs := medianMs(server), medianMs(inProcess)
 	b.ReportMetric(medianMs(client), "client-ms/fan-out")
 	b.ReportMetric(medianMs(client)/directMs, "client/in-process")
-	pwshMs := pwshInvokeMs(b, sshd, n, 30)
+	pwshMs := pwshInvokeSettledMs(b, sshd, n, fanOutWarmUp, 10)
 	b.ReportMetric(serverMs, "ms/fan-out")
 	b.ReportMetric(directMs, "in-process-ms/fan-out")
 	b.ReportMetric(pwshMs, "pwsh-ms/fan-out")
