@@ -39,8 +39,8 @@ type lifeAsk struct {
 }
 
 type lifeAnswer struct {
-	err  error
-	init *job // the init script's, started by an open (nil: none)
+	err    error
+	opened opened // the init script an open started
 }
 
 // connect asks the owner to open the session, then waits for its init
@@ -61,7 +61,7 @@ func (s *Session) askInit(ctx context.Context, a lifeAsk) (err, initErr error) {
 	if ans.err != nil {
 		return ans.err, nil
 	}
-	return nil, s.waitInit(ctx, ans.init)
+	return nil, s.waitInit(ctx, ans.opened)
 }
 
 // reconnect asks the owner to tear down what is left of the session and
@@ -116,7 +116,7 @@ func (s *Session) run(ctx context.Context) {
 			if a.reopen {
 				ans.err = s.reopen(actx, false)
 			} else {
-				ans.init, ans.err = s.open(actx, openHow{init: true})
+				ans.opened, ans.err = s.open(actx, openHow{init: true})
 			}
 			stop()
 			cancel(nil)

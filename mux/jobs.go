@@ -471,12 +471,12 @@ func (s *Server) openBackground(ctx context.Context, argv []string) (*Session, e
 	if err != nil {
 		return nil, err
 	}
-	x := newSession(s, 0, "localhost", tg, nil, "", opts)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, errorf(CodeInternal, "the server is exiting")
 	}
+	x := newSession(s, 0, "localhost", tg, nil, "", opts)
 	s.background[x] = struct{}{}
 	s.mu.Unlock()
 	if err, _ := x.connect(ctx); err != nil {

@@ -164,14 +164,7 @@ func TestCommandWaitingForAnOpenRunsAfterTheInitScript(t *testing.T) {
 						x = ss[0]
 					}
 				}
-				started := make(chan *job, 1)
-				go func() {
-					j, err := x.start(ctx, nil, ExecArgs{Script: "\"g=$g\""})
-					if err != nil {
-						t.Error(err)
-					}
-					started <- j
-				}()
+				started := startPrintingG(t, ctx, x)
 				if err := <-opened; err != nil {
 					t.Fatal(err)
 				}
@@ -186,4 +179,90 @@ func TestCommandWaitingForAnOpenRunsAfterTheInitScript(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A command that comes while an open is under way, the session already
+// Opened but its init script not yet started (an open waits there for
+// room to log its events when a full Block log has no reader), waits
+// for the open and runs after the init script.
+func TestCommandDuringAnOpenWaitsForTheInitScript(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := memServer(t, Config{})
+		ctx := t.Context()
+		x, err := srv.create(ctx, NewArgs{Name: "o", Pwsh: []string{"pwsh"}, IdleTimeout: -1, Init: "$g = 'set by init'"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hold, held := make(chan struct{}), make(chan struct{})
+		testHookOpened = func(*Session) { close(held); <-hold }
+		defer func() { testHookOpened = nil }()
+		reopened := make(chan error, 1)
+		go func() { reopened <- x.reconnect(ctx) }()
+		<-held // Opened, its init script not started
+		if st := x.info().State; st != "Opened" {
+			t.Fatalf("in the hook: %s", st)
+		}
+		started := startPrintingG(t, ctx, x)
+		synctest.Wait() // the command has waited, or taken the slot
+		close(hold)
+		if err := <-reopened; err != nil {
+			t.Fatal(err)
+		}
+		if j := <-started; j != nil {
+			<-j.done
+		}
+		if log := logText(x); !strings.Contains(log, "g=set by init") {
+			t.Fatalf("the command that came during the open ran before the init script:\n%s", log)
+		}
+	})
+}
+
+// A reconnect whose init script cannot start (the pipeline slot stays
+// taken past SyncWait) says so; it does not report a clean reopen.
+func TestReconnectReportsAnInitScriptThatCouldNotStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := memServer(t, Config{SyncWait: time.Second})
+		x, err := srv.create(t.Context(), NewArgs{Name: "s", Pwsh: []string{"pwsh"}, IdleTimeout: -1, Init: "$g = 1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.slots <- struct{}{} // as a quiet pipeline holds it
+		err = x.reconnect(t.Context())
+		<-x.slots
+		if err == nil || !strings.Contains(err.Error(), "the init script could not start") {
+			t.Fatalf("reconnect with the slot taken: %v; want the init script's failure to start", err)
+		}
+	})
+}
+
+// Once the server shuts down, neither a new session nor Start-Job's
+// process is made (a session made then would never be closed, and its
+// owner goroutine would outlive the server: synctest reports it).
+func TestNoSessionAfterShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := memServer(t, Config{})
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.create(t.Context(), NewArgs{Name: "late", Pwsh: []string{"pwsh"}, IdleTimeout: -1}); err == nil || !strings.Contains(err.Error(), "exiting") {
+			t.Fatalf("new after shutdown: %v; want the server is exiting", err)
+		}
+		if _, err := srv.openBackground(t.Context(), []string{"pwsh"}); err == nil || !strings.Contains(err.Error(), "exiting") {
+			t.Fatalf("Start-Job after shutdown: %v; want the server is exiting", err)
+		}
+	})
+}
+
+// startPrintingG starts, in a goroutine, a command that prints $g (set
+// by the tests' init script), and hands over its job when it has one.
+func startPrintingG(t *testing.T, ctx context.Context, x *Session) <-chan *job {
+	started := make(chan *job, 1)
+	go func() {
+		j, err := x.start(ctx, nil, ExecArgs{Script: "\"g=$g\""})
+		if err != nil {
+			t.Error(err)
+		}
+		started <- j
+	}()
+	return started
 }

@@ -505,6 +505,10 @@ func (s *Server) create(ctx context.Context, a NewArgs) (*Session, error) {
 		}
 	}
 	s.mu.Lock()
+	if s.closed { // shutdown has its list of sessions to close
+		s.mu.Unlock()
+		return nil, errorf(CodeInternal, "the server is exiting")
+	}
 	id := s.nextID
 	name := a.Name
 	if name == "" {

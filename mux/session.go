@@ -157,6 +157,7 @@ type Session struct {
 	jobOrder     []int
 	seen         uint64        // the last event an attached client acknowledged
 	opening      chan struct{} // closed when the current open attempt ends
+	openBusy     bool          // an open is under way (Opened already, its init script not yet started)
 	hist         []string      // commands typed in the REPL, oldest first
 }
 
@@ -269,6 +270,18 @@ func (s *Session) appendJob(ctx context.Context, j *job, e Event) uint64 {
 	}
 }
 
+// testHookOpened, when set (tests only), runs in open once the session
+// is Opened and before its events are logged and its init script starts
+// (a log under Block can hold an open there as long as no client reads).
+var testHookOpened func(*Session)
+
+// opened is what an open that succeeded started: the init script's job
+// (nil without an init script), or why it could not start.
+type opened struct {
+	init    *job
+	initErr error
+}
+
 // openHow says how an open goes.
 type openHow struct {
 	quiet bool   // a failure is not logged (the healer says its tries once, not each)
@@ -280,14 +293,14 @@ type openHow struct {
 // answers SSH prompts. Closing the session cancels an open under way.
 // Only the owner opens (others ask it: connect). With how.init, the init
 // script's job has taken the pipeline slot before a command waiting for
-// the open is let go; it is returned (nil without an init script) for
-// the caller to wait for.
-func (s *Session) open(ctx context.Context, how openHow) (*job, error) {
+// the open is let go (start waits while an open is under way, Opened
+// already or not); it is returned for the caller to wait for.
+func (s *Session) open(ctx context.Context, how openHow) (opened, error) {
 	s.mu.Lock()
 	if s.state != Opening { // a fresh session is Opening already
 		if err := s.toLocked(chOpen, ""); err != nil {
 			s.mu.Unlock()
-			return nil, err
+			return opened{}, err
 		}
 	}
 	select {
@@ -296,8 +309,14 @@ func (s *Session) open(ctx context.Context, how openHow) (*job, error) {
 	default:
 	}
 	done := s.opening
+	s.openBusy = true
 	s.mu.Unlock()
-	defer close(done)
+	defer func() {
+		s.mu.Lock()
+		s.openBusy = false
+		s.mu.Unlock()
+		close(done)
+	}()
 	ctx, cancelOpen := context.WithCancelCause(ctx)
 	defer cancelOpen(nil)
 	defer context.AfterFunc(s.ctx, func() { cancelOpen(context.Cause(s.ctx)) })()
@@ -343,18 +362,18 @@ func (s *Session) open(ctx context.Context, how openHow) (*job, error) {
 			}
 			s.mu.Unlock()
 			if err == nil {
+				if testHookOpened != nil {
+					testHookOpened(s)
+				}
 				s.append(s.ctx, Event{Kind: KindSession, Text: TextOpened})
 				if how.note != "" {
 					s.append(s.ctx, Event{Kind: KindSession, Text: how.note})
 				}
 				if !how.init || strings.TrimSpace(s.init) == "" {
-					return nil, nil
+					return opened{}, nil
 				}
-				j, err := s.start(ctx, nil, ExecArgs{Script: s.init})
-				if err != nil {
-					s.srv.logf("session %s (%d): init script: %v", s.Name, s.ID, err)
-				}
-				return j, nil // before the deferred close of done: the init script runs first
+				j, err := s.startJob(ctx, nil, ExecArgs{Script: s.init}, true)
+				return opened{init: j, initErr: err}, nil // before the deferred close of done: the init script runs first
 			}
 			// closed while opening: what was opened goes with it
 			closing.Store(true)
@@ -365,7 +384,7 @@ func (s *Session) open(ctx context.Context, how openHow) (*job, error) {
 		_ = t.Close()
 	}
 	if c := context.Cause(s.ctx); c != nil {
-		return nil, c
+		return opened{}, c
 	}
 	s.mu.Lock()
 	if s.toLocked(chOpenFail, DescribeErr(err)) == nil && where.Computer != "" {
@@ -375,7 +394,7 @@ func (s *Session) open(ctx context.Context, how openHow) (*job, error) {
 	if !how.quiet {
 		s.append(s.ctx, Event{Kind: KindSession, Text: "Broken: " + DescribeErr(err)})
 	}
-	return nil, err
+	return opened{}, err
 }
 
 // traced records t's traffic under the server's TraceDir, if it has one.
@@ -480,10 +499,16 @@ type ExecArgs struct {
 // minutes, or failing at once for async), logs the input and starts
 // the pipeline in its own goroutine.
 func (s *Session) start(ctx context.Context, p *peer, a ExecArgs) (*job, error) {
+	return s.startJob(ctx, p, a, false)
+}
+
+// startJob is start; inOpen: the init script, started by the open itself
+// (everyone else waits while an open is under way).
+func (s *Session) startJob(ctx context.Context, p *peer, a ExecArgs, inOpen bool) (*job, error) {
 	s.mu.Lock()
-	state, opening := s.state, s.opening
+	state, opening, busy := s.state, s.opening, s.openBusy
 	s.mu.Unlock()
-	if state == Opening { // being restored or reconnected: wait for it
+	if (state == Opening || busy) && !inOpen { // being opened, restored or reconnected: wait for it
 		select {
 		case <-opening:
 		case <-ctx.Done():
@@ -853,15 +878,20 @@ func (s *Session) reopen(ctx context.Context, quiet bool) error {
 	if kill != nil {
 		kill()
 	}
-	j, err := s.open(ctx, openHow{quiet: quiet, init: true, note: "Reconnected: a new runspace; variables and state from before are gone"})
+	o, err := s.open(ctx, openHow{quiet: quiet, init: true, note: "Reconnected: a new runspace; variables and state from before are gone"})
 	if err != nil {
 		return err
 	}
-	return s.waitInit(ctx, j)
+	return s.waitInit(ctx, o)
 }
 
-// waitInit waits for the init script's job that open started (nil: none).
-func (s *Session) waitInit(ctx context.Context, j *job) error {
+// waitInit waits for the init script that open started; its error says
+// why it failed or could not start.
+func (s *Session) waitInit(ctx context.Context, o opened) error {
+	if o.initErr != nil {
+		return fmt.Errorf("mux: the init script could not start: %w", o.initErr)
+	}
+	j := o.init
 	if j == nil {
 		return nil
 	}
