@@ -41,31 +41,6 @@ func realPwshHost(b *testing.B, sessions int) *opensshd.Sshd {
 	})
 }
 
-// pwshInvokeMs runs pwsh's own client: it opens n sessions to sshd with
-// New-PSSession and returns the median milliseconds of rounds
-// `Invoke-Command -Session $all { 1 }`, after one to warm up.
-func pwshInvokeMs(b *testing.B, sshd *opensshd.Sshd, n, rounds int) float64 {
-	b.Helper()
-	script := pwshSessions(sshd, n) + fmt.Sprintf(`
-$null = Invoke-Command -Session $s { 1 }
-$t = 1..%d | ForEach-Object { (Measure-Command { $null = Invoke-Command -Session $s { 1 } }).TotalMilliseconds }
-Remove-PSSession $s
-($t | Sort-Object)[[int][Math]::Floor($t.Count / 2)]`, rounds)
-	out, err := exec.Command(req.PwshBin(), "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", script).CombinedOutput()
-	if err != nil {
-		b.Fatalf("pwsh's own client: %v\n%s", err, out)
-	}
-	fields := strings.Fields(string(out))
-	if len(fields) == 0 {
-		b.Fatalf("pwsh's own client printed nothing")
-	}
-	ms, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-	if err != nil {
-		b.Fatalf("pwsh's own client: %v\n%s", err, out)
-	}
-	return ms
-}
-
 // pwshSessions is pwsh script that opens n sessions to sshd into $s.
 func pwshSessions(sshd *opensshd.Sshd, n int) string {
 	return fmt.Sprintf(`$ErrorActionPreference = 'Stop'
@@ -73,11 +48,12 @@ $s = 1..%d | ForEach-Object { New-PSSession -HostName 127.0.0.1 -Port %d -UserNa
 		n, sshd.Port, sshd.User, sshd.ClientKey, sshd.KnownHosts)
 }
 
-// pwshInvokeSettledMs is pwshInvokeMs with warm rounds to warm up and
-// each measured round started on an idle machine (settle), as
-// BenchmarkFanOut measures psmux: pwsh runs a round each time it reads
-// a line.
-func pwshInvokeSettledMs(b *testing.B, sshd *opensshd.Sshd, n, warm, rounds int) float64 {
+// pwshInvokeMs runs pwsh's own client: it opens n sessions to sshd with
+// New-PSSession, runs warm rounds of `Invoke-Command -Session $all { 1 }`
+// to warm up, and returns the median milliseconds of rounds more. pwsh
+// runs a measured round each time it reads a line; with settled, each
+// starts on an idle machine (settle), as BenchmarkFanOut measures psmux.
+func pwshInvokeMs(b *testing.B, sshd *opensshd.Sshd, n, warm, rounds int, settled bool) float64 {
 	b.Helper()
 	script := pwshSessions(sshd, n) + fmt.Sprintf(`
 1..%d | ForEach-Object { $null = Invoke-Command -Session $s { 1 } }
@@ -104,7 +80,9 @@ Remove-PSSession $s`, warm)
 	}
 	var took []time.Duration
 	for range rounds {
-		settle(b)
+		if settled {
+			settle(b)
+		}
 		if _, err := in.Write([]byte("\n")); err != nil || !lines.Scan() {
 			b.Fatalf("pwsh's own client: %v %v\n%s", err, lines.Err(), errb.String())
 		}
@@ -141,7 +119,7 @@ func BenchmarkCommandOnOpenSession(b *testing.B) {
 		took = append(took, time.Since(start))
 	}
 	psmuxMs := medianMs(took) // as pwsh's figure is
-	pwshMs := pwshInvokeMs(b, sshd, 1, 200)
+	pwshMs := pwshInvokeMs(b, sshd, 1, 1, 200, false)
 	b.ReportMetric(psmuxMs, "ms/command")
 	b.ReportMetric(pwshMs, "pwsh-ms/command")
 	b.ReportMetric(psmuxMs/pwshMs, "psmux/pwsh")
@@ -223,7 +201,7 @@ func BenchmarkFanOut(b *testing.B) {
 	serverMs, directMs := medianMs(server), medianMs(inProcess)
 	b.ReportMetric(medianMs(client), "client-ms/fan-out")
 	b.ReportMetric(medianMs(client)/directMs, "client/in-process")
-	pwshMs := pwshInvokeSettledMs(b, sshd, n, fanOutWarmUp, 10)
+	pwshMs := pwshInvokeMs(b, sshd, n, fanOutWarmUp, 10, true)
 	b.ReportMetric(serverMs, "ms/fan-out")
 	b.ReportMetric(directMs, "in-process-ms/fan-out")
 	b.ReportMetric(pwshMs, "pwsh-ms/fan-out")
