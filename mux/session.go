@@ -290,7 +290,8 @@ type openHow struct {
 }
 
 // open connects the session's PowerShell; ctx may carry the peer who
-// answers SSH prompts. Closing the session cancels an open under way.
+// answers SSH prompts, and ends with the session's (the owner's contexts
+// do), so closing the session cancels an open under way.
 // Only the owner opens (others ask it: connect). With how.init, the init
 // script's job has taken the pipeline slot before a command waiting for
 // the open is let go (start waits while an open is under way, Opened
@@ -317,9 +318,6 @@ func (s *Session) open(ctx context.Context, how openHow) (opened, error) {
 		s.mu.Unlock()
 		close(done)
 	}()
-	ctx, cancelOpen := context.WithCancelCause(ctx)
-	defer cancelOpen(nil)
-	defer context.AfterFunc(s.ctx, func() { cancelOpen(context.Cause(s.ctx)) })()
 	life, kill := context.WithCancel(context.Background())
 	kept := false // the process lives on with the opened session
 	defer func() {
