@@ -18,7 +18,9 @@
 //
 // The journal follows a session's output log (outlog.Log) and is its
 // store: its writer goroutine takes what was appended since it last
-// looked, writes it with one write(2), and tells the log (Keep); the
+// looked (at the latest when a batch of 1024 events waits), writes it
+// with one write(2) from buffers it shares with the other journals'
+// writers (a pool: an idle journal holds none), and tells the log (Keep); the
 // log then keeps only a tail in memory and reads older events back
 // through Load, which finds a record from an index mark every 1024
 // records or from where the last Load stopped. Open returns what a
@@ -29,6 +31,7 @@
 // it was appended, and at once when a client is about to be shown it
 // (the session's outlog.Log.WaitKept), so whatever a client saw is on
 // disk. A segment is fsynced when it is rotated (in the background,
-// while the writer goes on) and when the journal is closed; an
-// operating-system crash can lose what was written since.
+// while the writer goes on; it waits only when MaxSyncing rotated
+// segments, 64 MiB, are still being synced) and when the journal is
+// closed; an operating-system crash can lose what was written since.
 package journal

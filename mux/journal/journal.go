@@ -29,7 +29,10 @@ const (
 	// offsets.
 	markEvery = 1024
 	// batch is how many events the writer takes from the log at once.
-	batch = 1024
+	batch = 4096
+	// due is how many events waiting for the writer end its Linger: a
+	// batch's worth, well inside the memory tail (outlog.Log.KeepWanted).
+	due = 1024
 )
 
 // Linger is how long the writer, woken by a first event, lets more
@@ -100,8 +103,10 @@ type Journal struct {
 	// the writer's own
 	f       *os.File
 	buf     []byte
-	syncer  sync.WaitGroup // a rotated segment's fsync, in the background
-	syncErr error          // its error: set by it, read after syncer.Wait
+	syncer  sync.WaitGroup // the rotated segments' fsyncs, in the background
+	syncing chan struct{}  // one token per fsync under way, at most MaxSyncing
+	syncMu  sync.Mutex     // guards syncErr (the fsyncs run while the writer holds mu)
+	syncErr error          // the first fsync's error, until waitSync returns it
 	disk    *Disk          // nil, or the budget this journal shares with others
 	rotated bool           // a segment was started since the last Trim
 }
@@ -121,7 +126,7 @@ func Open(dir string, limit int64, visit func(seq uint64, data []byte)) (*Journa
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, limit: limit, done: make(chan struct{})}
+	j := &Journal{dir: dir, limit: limit, done: make(chan struct{}), syncing: make(chan struct{}, MaxSyncing)}
 	segs, err := j.list()
 	if err != nil {
 		return nil, nil, nil, err
@@ -406,6 +411,7 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 	// The writer takes the log's lock as seldom as it can (a Read and a
 	// Keep a batch while output streams): an appender that finds it taken
 	// sleeps, and the two would take turns instead of running side by side.
+	var bs *buffers // from the pool while it writes, back in it when caught up
 	var evs []outlog.Event
 	draining, full := false, false
 	linger := time.NewTimer(time.Hour)
@@ -424,12 +430,16 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 			linger.Reset(Linger)
 			select {
 			case <-linger.C:
-			case <-l.KeepWanted(next):
+			case <-l.KeepWanted(next, due):
 				linger.Stop()
 			case <-ctx.Done():
 				linger.Stop()
 				draining = true
 			}
+		}
+		if bs == nil {
+			bs = writeBufs.Get().(*buffers)
+			evs, j.buf = bs.evs, bs.out
 		}
 		var lost uint64
 		evs, _, lost = l.Read(next, batch, evs[:0])
@@ -459,13 +469,31 @@ func (j *Journal) follow(ctx context.Context, l *outlog.Log, next uint64) {
 		next = evs[len(evs)-1].Seq + 1
 		clear(evs)
 		if !full { // caught up: it holds no buffer while it waits
-			evs, j.buf = nil, nil
+			bs.evs, bs.out = evs[:0], j.buf[:0]
+			writeBufs.Put(bs)
+			bs, evs, j.buf = nil, nil, nil
 		}
 	}
 	if err := j.finish(); err != nil {
 		j.fail(err, l)
 	}
 }
+
+// buffers are a writer's: the events it took from the log and the
+// records it writes.
+type buffers struct {
+	evs []outlog.Event
+	out []byte
+}
+
+// writeBufs holds the buffers of the writers that are caught up: one
+// whose session streams output takes the same ones back a batch after
+// the other instead of making garbage, and an idle session holds none.
+var writeBufs = sync.Pool{New: func() any {
+	// at their full size at once: grown by append, each new pair would
+	// leave half a megabyte of garbage behind
+	return &buffers{evs: make([]outlog.Event, 0, batch), out: make([]byte, 0, maxWriteBuf+64<<10)}
+}}
 
 // fail records the journal's first error and tells the log the store
 // takes nothing more.
@@ -541,23 +569,37 @@ func (j *Journal) put(b []byte) error {
 	return nil
 }
 
+// MaxSyncing is how many rotated segments may be fsynced in the
+// background at once: the writer waits for the disk only when that many
+// (MaxSyncing × SegmentSize, 64 MiB) are still being synced. A burst of
+// output is written at the page cache's pace, sustained output at the
+// disk's.
+const MaxSyncing = 4
+
+// syncFile fsyncs a rotated segment (a variable for tests).
+var syncFile = (*os.File).Sync
+
 // rotate starts a segment whose first record is seq, the one it ends
-// fsynced and closed in the background (the writer goes on meanwhile;
-// the next rotation waits for it); or, just opened, goes on writing the
-// last segment if it has room. j.mu is held.
+// fsynced and closed in the background (the writer goes on meanwhile,
+// unless MaxSyncing fsyncs are under way); or, just opened, goes on
+// writing the last segment if it has room. j.mu is held.
 func (j *Journal) rotate(seq uint64) error {
-	if err := j.waitSync(); err != nil {
+	if err := j.syncFailed(); err != nil {
 		return err
 	}
 	if f := j.f; f != nil {
 		j.f = nil
-		j.syncer.Go(func() { // it takes no lock: rotate waits for it under j.mu
-			err := f.Sync()
+		j.syncing <- struct{}{}
+		j.syncer.Go(func() { // it takes no j.mu: rotate may wait for it under j.mu
+			defer func() { <-j.syncing }()
+			err := syncFile(f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				j.syncErr = fmt.Errorf("journal: %w", err)
+				j.syncMu.Lock()
+				j.syncErr = cmp.Or(j.syncErr, fmt.Errorf("journal: %w", err))
+				j.syncMu.Unlock()
 			}
 		})
 	}
@@ -592,10 +634,17 @@ func (j *Journal) rotate(seq uint64) error {
 	return nil
 }
 
-// waitSync waits for the background fsync of the last rotated segment
-// and returns its error.
+// waitSync waits for the background fsyncs of the rotated segments and
+// returns the first one's error.
 func (j *Journal) waitSync() error {
 	j.syncer.Wait()
+	return j.syncFailed()
+}
+
+// syncFailed returns, once, the error of a background fsync that failed.
+func (j *Journal) syncFailed() error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
 	err := j.syncErr
 	j.syncErr = nil
 	return err

@@ -32,15 +32,21 @@ const spanEvents = 1024
 // span if seq follows it and it holds fewer than 1024 events and fewer
 // than maxBytes (0: any), else as a span of its own.
 func AppendSpan(spans []Span, seq uint64, cost, maxBytes int64) []Span {
+	return appendRun(spans, Span{First: seq, Last: seq, Bytes: cost}, maxBytes)
+}
+
+// appendRun adds the events of run to spans as AppendSpan does, all to
+// the last span or all to a new one.
+func appendRun(spans []Span, run Span, maxBytes int64) []Span {
 	if k := len(spans); k > 0 {
 		sp := &spans[k-1]
-		if sp.Last+1 == seq && sp.Last-sp.First+1 < spanEvents && (maxBytes <= 0 || sp.Bytes < maxBytes) {
-			sp.Last = seq
-			sp.Bytes += cost
+		if sp.Last+1 == run.First && sp.Last-sp.First+1 < spanEvents && (maxBytes <= 0 || sp.Bytes < maxBytes) {
+			sp.Last = run.Last
+			sp.Bytes += run.Bytes
 			return spans
 		}
 	}
-	return append(spans, Span{First: seq, Last: seq, Bytes: cost})
+	return append(spans, run)
 }
 
 // ErrStoreFailed is returned by WaitKept once the store has failed.
@@ -109,14 +115,14 @@ func (l *Log) heldLocked() bool {
 }
 
 // spillLocked takes the events the store holds out of memory, oldest
-// first, until memory holds at most limit bytes or n events went (n <
-// 0: no bound); it reports whether it freed anything.
+// first, until memory holds at most limit bytes or n runs went (n < 0:
+// no bound); a run is what popRunLocked takes, up to a segment's worth.
+// It reports whether it freed anything.
 func (l *Log) spillLocked(limit int64, n int) bool {
 	freed := false
 	for ; n != 0 && l.stored() && l.mbytes > limit && l.mfirst <= l.kept && l.mfirst < l.next; n-- {
-		seq := l.mfirst
-		n := l.popLocked()
-		l.spans = AppendSpan(l.spans, seq, n, l.budget/16)
+		run := l.popRunLocked(l.kept, l.budget/16)
+		l.spans = appendRun(l.spans, run, l.budget/16)
 		freed = true
 	}
 	return freed
@@ -179,14 +185,20 @@ func (l *Log) WaitKept(ctx context.Context, seq uint64) error {
 }
 
 // KeepWanted returns a channel that is closed once a WaitKept waits
-// for an event at or after from (already closed if one does): the
-// store's writer, gathering a batch, writes at once then.
-func (l *Log) KeepWanted(from uint64) <-chan struct{} {
+// for an event at or after from, or once the log holds n events from
+// from on (already closed if either is so): the store's writer,
+// gathering a batch, writes at once then. A writer that waited for
+// time alone while output streams would find thousands of events in
+// memory, more than the tail, which would then leave memory all at
+// once at its Keep instead of a few at a time as they are appended.
+func (l *Log) KeepWanted(from uint64, n int) <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.want >= from {
+	due := from + uint64(max(n, 1)) - 1
+	if l.want >= from || l.next > due {
 		return closedCh
 	}
+	l.due = due
 	if l.wantCh == nil {
 		l.wantCh = make(chan struct{})
 	}

@@ -143,7 +143,7 @@ func TestAppendWaitsForAStoreFarBehind(t *testing.T) {
 	l := New(Options{Policy: Block, Budget: 1 << 30})
 	st := &mapStore{evs: map[uint64][]byte{}}
 	l.UseStore(st, 4096, nil)
-	wanted := l.KeepWanted(1)
+	wanted := l.KeepWanted(1, 1<<30)
 	big := make([]byte, 64<<10)
 	n := 0
 	for {
@@ -203,5 +203,40 @@ func TestKeepWakesAnAppendWaitingForTheSharedBudget(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the Append still waits after the other log's store took its events")
+	}
+}
+
+// The store's writer, gathering a batch, is woken once the log holds n
+// events it has not been asked for (KeepWanted), not only by its timer:
+// output that streams is taken a batch at a time, before it piles up in
+// memory past the tail.
+func TestKeepWantedOnceABatchIsThere(t *testing.T) {
+	l := New(Options{Policy: Block, Budget: 1 << 30})
+	l.UseStore(&mapStore{evs: map[uint64][]byte{}}, 1<<20, nil)
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := l.KeepWanted(1, 3)
+	for i := range 3 {
+		if closed(ch) {
+			t.Fatalf("woken with %d events of 3", i)
+		}
+		if _, err := l.Append(context.Background(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !closed(ch) {
+		t.Fatal("not woken once 3 events were there")
+	}
+	if !closed(l.KeepWanted(2, 2)) {
+		t.Fatal("KeepWanted(2, 2) with events 2 and 3 there: not closed at once")
+	}
+	if closed(l.KeepWanted(2, 3)) {
+		t.Fatal("KeepWanted(2, 3) with events 2 and 3 there: closed")
 	}
 }
