@@ -493,8 +493,9 @@ func (l *Log) pushLocked(data []byte, need int64) uint64 {
 		l.peak = l.bytes
 	}
 	if l.mbytes > l.tail && l.stored() {
-		// the appender takes what the store has out of memory, a few
-		// events per Append, as a log without a store evicts
+		// the appender takes what the store has out of memory, a run
+		// of events (up to a segment's) per Append, as a log without a
+		// store evicts
 		l.spillLocked(l.tail, 1)
 	}
 	return seq
