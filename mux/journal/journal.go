@@ -30,8 +30,10 @@ const (
 	markEvery = 1024
 	// batch is how many events the writer takes from the log at once.
 	batch = 4096
-	// due is how many events waiting for the writer end its Linger: a
-	// batch's worth, well inside the memory tail (outlog.Log.KeepWanted).
+	// due is how many events waiting for the writer end its Linger
+	// (outlog.Log.KeepWanted): memory then holds about the tail and a
+	// quarter batch, not the thousands of events a Linger gathers while
+	// output streams.
 	due = 1024
 )
 
