@@ -596,6 +596,9 @@ func (s *Session) runPipeline(ctx context.Context, conn *sessions.Conn, j *job, 
 	defer j.cancel()
 	h := &logHandler{s: s, j: j, ctx: ctx}
 	p := psrp.ScriptPipeline(a.Script, !a.JSON)
+	if !a.JSON && !a.Interactive {
+		p = conn.TextPipeline(ctx, a.Script) // exec: the REPL's is Enter-PSSession's
+	}
 	if a.Width > 0 {
 		// the pipeline's own host, as a console client declares it, so
 		// $Host.UI.RawUI and Out-Default's width follow the terminal

@@ -175,6 +175,9 @@ type Conn struct {
 	started   bool // a packet came
 	counts    Counts
 	said      map[string]bool // DiagProtocol kinds already reported
+
+	linesMu sync.Mutex // guards lines
+	lines   int8       // whether the server runs psrp.LinesFilter: 0 not asked yet, 1 yes, -1 no
 }
 
 type item struct {

@@ -304,7 +304,11 @@ func (r runner) run(runCtx, killCtx context.Context, tg target, script string, s
 			Color: r.color, Progress: r.progress, In: r.in}
 		h = renderer
 	}
-	res, err := conn.Invoke(runCtx, psrp.ScriptPipeline(script, !r.asJSON), nil, h)
+	p := psrp.ScriptPipeline(script, false)
+	if !r.asJSON {
+		p = conn.TextPipeline(runCtx, script)
+	}
+	res, err := conn.Invoke(runCtx, p, nil, h)
 	if renderer != nil {
 		renderer.Finish()
 	}

@@ -356,6 +356,48 @@ func init() {
 			make:   makeOutDefault})
 	}
 
+	// What psmux's invoke and exec end a text pipeline with, a script
+	// pwshsim does not parse (run translates it to this command): the
+	// strings, Int32s, Int64s and booleans that come before any other
+	// object are written as output lines (their ToString); the first
+	// other object and all that follow go to Out-Default.
+	register(&cmdletDef{name: textLinesCmdlet, typeName: "System.Management.Automation.ScriptBlock",
+		params: []paramSpec{named("InputObject")},
+		make: func(cx *cmdCtx) (*stageProc, error) {
+			od, err := makeOutDefault(cx)
+			if err != nil {
+				return nil, err
+			}
+			started := false
+			return &stageProc{
+				process: func(v val, has bool) error {
+					if !has {
+						return nil
+					}
+					if !started {
+						x := toValue(v)
+						switch x.Kind {
+						case clixml.String, clixml.Int32, clixml.Int64, clixml.Bool:
+							return cx.out(valueText(x))
+						case clixml.Nil:
+							return nil
+						}
+						started = true
+						if err := od.begin(); err != nil {
+							return err
+						}
+					}
+					return od.process(v, true)
+				},
+				end: func() error {
+					if !started {
+						return nil
+					}
+					return od.end()
+				},
+			}, nil
+		}})
+
 	register(&cmdletDef{name: "Out-Null", typeName: "Microsoft.PowerShell.Commands.OutNullCommand",
 		params: []paramSpec{named("InputObject")},
 		make: func(cx *cmdCtx) (*stageProc, error) {

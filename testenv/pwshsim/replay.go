@@ -50,7 +50,11 @@ func keyOf(cp psrp.CreatePipelineMsg) (replayKey, bool) {
 	switch {
 	case len(cp.Cmds) == 1 && cp.Cmds[0].IsScript && len(cp.Cmds[0].Args) == 0:
 		return replayKey{script: cp.Cmds[0].Cmd}, true
-	case len(cp.Cmds) == 2 && cp.Cmds[0].IsScript && len(cp.Cmds[0].Args) == 0 && strings.EqualFold(cp.Cmds[1].Cmd, "Out-Default"):
+	case len(cp.Cmds) == 2 && cp.Cmds[0].IsScript && len(cp.Cmds[0].Args) == 0 &&
+		(strings.EqualFold(cp.Cmds[1].Cmd, "Out-Default") || strings.HasPrefix(cp.Cmds[1].Cmd, textLinesMarker)):
+		// the text-lines filter prints what Out-Default would: the
+		// recording's host calls carry the same text (the filter would
+		// send a leading run of strings and numbers as output instead)
 		return replayKey{script: cp.Cmds[0].Cmd, interactive: true}, true
 	}
 	return replayKey{}, false

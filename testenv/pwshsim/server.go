@@ -543,11 +543,22 @@ func (p *spipe) seal(v clixml.Value) clixml.Value {
 	})
 }
 
+// textLinesMarker starts the filter psmux's invoke and exec end a text
+// pipeline with (one comment line, then begin/process/end blocks); run
+// gives its part to the textLinesCmdlet instead of parsing it.
+const (
+	textLinesMarker = "# psmux: text lines\n"
+	textLinesCmdlet = "psmux-text-lines"
+)
+
 func (p *spipe) run(cp psrp.CreatePipelineMsg, input chan clixml.Value) {
 	defer p.s.wg.Done()
 	defer close(p.done)
 	cmds := make([]Command, len(cp.Cmds))
 	for i, c := range cp.Cmds {
+		if c.IsScript && strings.HasPrefix(c.Cmd, textLinesMarker) {
+			c.Cmd, c.IsScript = textLinesCmdlet, false
+		}
 		cmds[i] = Command{Cmd: c.Cmd, IsScript: c.IsScript, MergeMyResult: c.MergeMyResult,
 			MergeToResult: c.MergeToResult, MergePreviousResults: c.MergePreviousResults,
 			UseLocalScope: c.UseLocalScope != nil && *c.UseLocalScope}
