@@ -1,7 +1,10 @@
 package invoke_test
 
 import (
+	"bufio"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/psmux/psmux/internal/e2e"
 	req "github.com/psmux/psmux/testenv/require"
@@ -52,6 +55,52 @@ func TestTextLikePwsh(t *testing.T) {
 			want, _ := cmd.Output() // some fail on purpose; stdout is compared
 			if got.Stdout != string(want) {
 				t.Fatalf("psmux printed\n%q\npwsh -c printed\n%q", got.Stdout, want)
+			}
+		})
+	}
+}
+
+// TestTextLineBeforeAPauseIsShownAtOnce: a line the command printed
+// before it pauses is on psmux's stdout while the command still sleeps
+// (the text-lines filter sends each line as it comes, batching none).
+func TestTextLineBeforeAPauseIsShownAtOnce(t *testing.T) {
+	for name, server := range e2e.PwshServers(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := e2e.Command(e2e.PsmuxBin(), "invoke", "--local", "--pwsh", server, "--", "'before'; Start-Sleep 120; 'after'")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			first := make(chan string, 1)
+			exited := make(chan struct{})
+			go func() {
+				r := bufio.NewReader(out)
+				line, _ := r.ReadString('\n')
+				first <- line
+				io.Copy(io.Discard, r)
+				cmd.Wait()
+				close(exited)
+			}()
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				<-exited
+			})
+			select {
+			case line := <-first:
+				if line != "before\n" {
+					t.Fatalf("first line %q; want \"before\"", line)
+				}
+			case <-time.After(100 * time.Second): // a bound, well inside the 120 s sleep
+				t.Fatal("no line in 100 s")
+			}
+			select {
+			case <-exited:
+				t.Fatal("psmux exited before the sleep ended")
+			default: // the command still sleeps: the line came before its end
 			}
 		})
 	}
