@@ -626,9 +626,11 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 }
 
 // LinesFilter is the last command of a TextPipeline: until the first
-// object that is not a string, an integer or a boolean, it sends each
-// back as output, the line Out-Default would print for it (its
-// ToString); from that object on it hands everything to Out-Default.
+// object that is not a string (shorter than 64 Ki characters: a longer
+// one goes the host call's way, which costs the server less memory), an
+// integer or a boolean, it sends each back as output, the line
+// Out-Default would print for it (its ToString); from that object on it
+// hands everything to Out-Default.
 // (Out-Default keeps a table open across the strings that follow it,
 // so handing it only the other objects would not print the same text.)
 // Text-heavy output then costs pwsh one output message a line instead
@@ -638,7 +640,7 @@ begin { $od = $null }
 process {
     if ($od) {
         $od.Process($_)
-    } elseif ($_ -is [string] -or $_ -is [int] -or $_ -is [long] -or $_ -is [bool]) {
+    } elseif (($_ -is [string] -and $_.Length -lt 65536) -or $_ -is [int] -or $_ -is [long] -or $_ -is [bool]) {
         $_.ToString()
     } elseif ($null -ne $_) {
         $od = { Out-Default }.GetSteppablePipeline()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/psmux/psmux/sessions/clixml"
 	"github.com/psmux/psmux/sessions/psrp"
@@ -358,9 +359,10 @@ func init() {
 
 	// What psmux's invoke and exec end a text pipeline with, a script
 	// pwshsim does not parse (run translates it to this command): the
-	// strings, Int32s, Int64s and booleans that come before any other
-	// object are written as output lines (their ToString); the first
-	// other object and all that follow go to Out-Default.
+	// strings (shorter than 64 Ki UTF-16 units), Int32s, Int64s and
+	// booleans that come before any other object are written as output
+	// lines (their ToString); the first other object and all that follow
+	// go to Out-Default.
 	register(&cmdletDef{name: textLinesCmdlet, typeName: "System.Management.Automation.ScriptBlock",
 		params: []paramSpec{named("InputObject")},
 		make: func(cx *cmdCtx) (*stageProc, error) {
@@ -376,9 +378,12 @@ func init() {
 					}
 					if !started {
 						x := toValue(v)
+						short := x.Kind != clixml.String || len(utf16.Encode([]rune(x.Text))) < 65536
 						switch x.Kind {
 						case clixml.String, clixml.Int32, clixml.Int64, clixml.Bool:
-							return cx.out(valueText(x))
+							if short {
+								return cx.out(valueText(x))
+							}
 						case clixml.Nil:
 							return nil
 						}
