@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/psmux/psmux/mux"
+	"github.com/psmux/psmux/sessions/clixml"
+	"github.com/psmux/psmux/sessions/psrp"
 	"github.com/psmux/psmux/testenv/opensshd"
 )
 
@@ -30,8 +32,14 @@ func jobsOf(t *testing.T, ctx context.Context, c *mux.Client, op string, a mux.J
 }
 
 // lineOf is the text of an output line a job printed (jobs run with
-// the remote formatter: a host call writes each line).
+// the remote formatter: a host call writes each line, or, for strings
+// and numbers, the text-lines filter sends it as output).
 func lineOf(e mux.Seq) (string, bool) {
+	if e.Kind == mux.KindMsg && psrp.MessageType(e.Type) == psrp.PipelineOutput {
+		// a line the text-lines filter sent as output (a string)
+		v, err := e.Value()
+		return v.Text, err == nil && v.Kind == clixml.String && v.Text != ""
+	}
 	if e.Kind != mux.KindHost {
 		return "", false
 	}
