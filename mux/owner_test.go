@@ -147,23 +147,30 @@ func TestCommandWaitingForAnOpenRunsAfterTheInitScript(t *testing.T) {
 				ctx := t.Context()
 				a := NewArgs{Name: "i", Pwsh: []string{"pwsh"}, IdleTimeout: -1, Init: "$g = 'set by init'"}
 				opened := make(chan error, 1)
+				seen := make(chan struct{})
 				if how == "new" {
-					srv.opener = slowOpener{20 * time.Millisecond}
+					srv.opener = seenOpener{seen}
 					go func() { _, err := srv.create(ctx, a); opened <- err }()
 				} else {
 					x, err := srv.create(ctx, a)
 					if err != nil {
 						t.Fatal(err)
 					}
-					srv.opener = slowOpener{20 * time.Millisecond}
+					srv.opener = seenOpener{seen}
 					go func() { opened <- x.reconnect(ctx) }()
 				}
+				// The opener holds the session Opening until this goroutine
+				// has seen it so (a fixed 20 ms let a goroutine not
+				// scheduled for that long, under -race on a busy machine,
+				// spin for an Opening it had missed until the test timed
+				// out), then 20 ms more, while the command waits.
 				var x *Session
-				for x == nil { // the session is Opening until the slow opener returns
+				for x == nil {
 					if ss, err := srv.find("i"); err == nil && ss[0].info().State == "Opening" {
 						x = ss[0]
 					}
 				}
+				close(seen)
 				started := startPrintingG(t, ctx, x)
 				if err := <-opened; err != nil {
 					t.Fatal(err)
@@ -179,6 +186,18 @@ func TestCommandWaitingForAnOpenRunsAfterTheInitScript(t *testing.T) {
 			})
 		}
 	}
+}
+
+// seenOpener opens once seen is closed, 20 ms later.
+type seenOpener struct{ seen <-chan struct{} }
+
+func (o seenOpener) Open(ctx, life context.Context, tg Target, diag func(sessions.DiagKind, string)) (sessions.Transport, Where, error) {
+	select {
+	case <-o.seen:
+	case <-ctx.Done():
+		return nil, Where{}, ctx.Err()
+	}
+	return slowOpener{20 * time.Millisecond}.Open(ctx, life, tg, diag)
 }
 
 // A command that comes while an open is under way, the session already
