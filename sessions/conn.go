@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -176,8 +177,7 @@ type Conn struct {
 	counts    Counts
 	said      map[string]bool // DiagProtocol kinds already reported
 
-	linesMu sync.Mutex // guards lines
-	lines   int8       // whether the server runs psrp.LinesFilter: 0 not asked yet, 1 yes, -1 no
+	lines atomic.Int32 // whether the server runs psrp.LinesFilter: 0 not asked yet, 1 yes, -1 no
 }
 
 type item struct {

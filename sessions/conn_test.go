@@ -1,6 +1,7 @@
 package sessions_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	req "github.com/psmux/psmux/testenv/require"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -426,4 +428,43 @@ func (o *outputNotice) Message(t psrp.MessageType, v clixml.Value) {
 	if t == psrp.PipelineOutput && o.recorder.count(psrp.PipelineOutput) == 1 {
 		close(o.out)
 	}
+}
+
+// TestInvokeWithADoneContextRunsNothing: a command whose ctx ended before
+// Invoke (Ctrl-C while the connection was being asked about the
+// text-lines filter) is Stopped without a pipeline on the wire.
+func TestInvokeWithADoneContextRunsNothing(t *testing.T) {
+	for name, mk := range transports(t) {
+		t.Run(name, func(t *testing.T) {
+			tr := &commandCounter{Transport: mk(t)}
+			c := open(t, tr, psrp.NoHost())
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			before := tr.n.Load()
+			res, err := c.Invoke(ctx, psrp.ScriptPipeline("$global:ran = 'yes'", false), nil, &recorder{})
+			if err != nil || res.State != psrp.Stopped {
+				t.Fatalf("Invoke with a done ctx: %v, %v; want Stopped", res.State, err)
+			}
+			if n := tr.n.Load() - before; n != 0 {
+				t.Fatalf("%d pipelines sent for a command whose ctx was done", n)
+			}
+			h := &recorder{}
+			run(t, c, "\"ran=$global:ran\"", h)
+			if got := h.outputs(); len(got) != 1 || got[0] != "ran=" {
+				t.Fatalf("the command ran: %q", got)
+			}
+		})
+	}
+}
+
+// commandCounter counts the OutOfProc Command packets (a new pipeline)
+// written through it.
+type commandCounter struct {
+	sessions.Transport
+	n atomic.Int32
+}
+
+func (c *commandCounter) Write(b []byte) (int, error) {
+	c.n.Add(int32(bytes.Count(b, []byte("<Command "))))
+	return c.Transport.Write(b)
 }

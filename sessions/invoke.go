@@ -91,8 +91,24 @@ func WithStop(parent context.Context) (context.Context, func()) {
 // (ReportedRecord) goes to the server's Out-Default, whose output reaches
 // h before Invoke returns. If the server cannot show it, h receives the
 // record as an ERROR_RECORD.
+//
+// A pipeline from TextPipeline whose filter refuses to run, before the
+// script has (psrp.LinesUnavailable: the server began transcribing, or
+// its language mode changed, since the connection was asked), runs
+// again with Out-Default, as every later one on this connection does.
+//
+// A ctx already done starts nothing: the result is Stopped, with pwsh's
+// reason (Ctrl-C while TextPipeline asked the server, for one).
 func (c *Conn) Invoke(ctx context.Context, spec psrp.CreatePipelineMsg, input []clixml.Value, h Handler) (Result, error) {
+	if ctx.Err() != nil {
+		return Result{State: psrp.Stopped, Reason: StoppedRecord()}, nil
+	}
 	res, err := c.invoke(ctx, spec, input, h)
+	if err == nil && res.State == psrp.Failed && spec.EndsInLinesFilter() && psrp.LinesUnavailableReason(res.Reason) {
+		c.lines.Store(-1)
+		spec = spec.OutDefault()
+		res, err = c.invoke(ctx, spec, input, h)
+	}
 	if err != nil || res.State != psrp.Failed || !spec.Interactive() || res.Reason.Kind == clixml.Nil {
 		return res, err
 	}

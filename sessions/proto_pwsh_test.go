@@ -21,15 +21,15 @@ import (
 // stop while the pipeline still runs, so that the next command on the
 // session finds "a pipeline is already running" (seen about 1 in 20),
 // and what it then sends for that pipeline after its CloseAck is dropped.
+// (A ctx done before Invoke sends nothing: TestInvokeWithADoneContextRunsNothing.)
 func TestStopBeforeThePipelineExists(t *testing.T) {
 	for name, mk := range transports(t) {
 		t.Run(name, func(t *testing.T) {
 			for i := range 3 {
 				c := open(t, mk(t), psrp.NoHost())
 				ctx, cancel := context.WithCancel(context.Background())
-				cancel()
 				h := &recorder{}
-				res, err := c.Invoke(ctx, psrp.ScriptPipeline(`Start-Sleep 3; 'after'`, false), nil, h)
+				res, err := c.Invoke(&cancelledOnStart{ctx, cancel}, psrp.ScriptPipeline(`Start-Sleep 3; 'after'`, false), nil, h)
 				if err != nil {
 					t.Fatalf("run %d: %v", i, err)
 				}
@@ -209,4 +209,16 @@ func TestStopAskedAgainUntilThePipelineEnds(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the pipeline did not end within 30 s of a stop whose first Signal was dropped")
 	}
+}
+
+// cancelledOnStart is a context cancelled once Invoke first waits on it,
+// after it has sent the pipeline: a stop asked for at once.
+type cancelledOnStart struct {
+	context.Context
+	cancel context.CancelFunc
+}
+
+func (c *cancelledOnStart) Done() <-chan struct{} {
+	c.cancel()
+	return c.Context.Done()
 }

@@ -13,23 +13,22 @@ import (
 // psrp.LinesFilter, else the script and Out-Default, as Enter-PSSession
 // sends it. Whether it does is asked once per connection, with the
 // filter run on no input (psrp.LinesProbe): a server whose language
-// mode allows no scripts (a JEA endpoint), or one that is not
-// PowerShell, fails it. A probe that ctx cut short is asked again next
-// time.
+// mode allows no scripts (a JEA endpoint) or no steppable pipelines
+// (ConstrainedLanguage), one that transcribes, or one that is not
+// PowerShell fails it. A probe that ctx cut short is asked again next
+// time; two callers may both ask, which costs one probe more.
 func (c *Conn) TextPipeline(ctx context.Context, script string) psrp.CreatePipelineMsg {
-	c.linesMu.Lock()
-	defer c.linesMu.Unlock()
-	if c.lines == 0 {
+	if c.lines.Load() == 0 {
 		var h probeHandler
 		res, err := c.invoke(ctx, psrp.LinesProbe(), nil, &h)
 		switch {
 		case err == nil && res.State == psrp.Completed && !res.HadErrors && h.n.Load() == 0:
-			c.lines = 1
+			c.lines.CompareAndSwap(0, 1)
 		case err == nil && ctx.Err() == nil:
-			c.lines = -1
+			c.lines.Store(-1)
 		}
 	}
-	if c.lines == 1 {
+	if c.lines.Load() == 1 {
 		return psrp.TextPipeline(script)
 	}
 	return psrp.ScriptPipeline(script, true)

@@ -616,8 +616,7 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 		m.Cmds[0].MergeMyResult = ResultError
 		m.Cmds[0].MergeToResult = ResultOutput
 		m.Cmds[0].MergeError = ResultOutput
-		t := true
-		m.Cmds = append(m.Cmds, PipelineCommand{Cmd: "Out-Default", UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError})
+		m.Cmds = append(m.Cmds, outDefault())
 		m.AddToHistory = true
 		m.History = script
 		m.RemoteStreamOptions = 0
@@ -626,29 +625,60 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 }
 
 // LinesFilter is the last command of a TextPipeline: until the first
-// object that is not a string (shorter than 64 Ki characters: a longer
-// one goes the host call's way, which costs the server less memory), an
-// integer or a boolean, it sends each back as output, the line
-// Out-Default would print for it (its ToString); from that object on it
-// hands everything to Out-Default.
+// object that is not a string (shorter than 64 Ki characters, without a
+// carriage return, which Out-Default's host call keeps as it is, or an
+// escape, which it strips when $PSStyle.OutputRendering is PlainText), an
+// integer (a negative one only where the culture's minus sign is '-')
+// or a boolean, it sends each back as output, the line Out-Default would
+// print for it (a number as typed, `Write-Output 0x10`, as PowerShell's
+// string conversion keeps it); from that object on it hands everything
+// to Out-Default.
 // (Out-Default keeps a table open across the strings that follow it,
 // so handing it only the other objects would not print the same text.)
 // Text-heavy output then costs pwsh one output message a line instead
 // of the host call a line Out-Default makes (3-4 times the work).
+//
+// Its begin block, which runs before the script's body, throws
+// LinesUnavailable where the filter would not print what Out-Default
+// prints: when the filter is not the pipeline's last command (pwsh
+// appends `Out-Default -Transcript` while it transcribes, and that
+// mutes every other Out-Default's console output) and where a steppable
+// pipeline cannot be made (ConstrainedLanguage).
 const LinesFilter = `# psmux: text lines
-begin { $od = $null }
+begin {
+    if ($MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
+    try { $od = { Out-Default }.GetSteppablePipeline() } catch { throw '` + LinesUnavailable + `' }
+    $on = $false
+    $keep = [char[]](13, 27)
+}
 process {
-    if ($od) {
+    if ($on) {
         $od.Process($_)
-    } elseif (($_ -is [string] -and $_.Length -lt 65536) -or $_ -is [int] -or $_ -is [long] -or $_ -is [bool]) {
+    } elseif ($_ -is [string] -and $_.Length -lt 65536 -and $_.IndexOfAny($keep) -lt 0) {
         $_.ToString()
+    } elseif ($_ -is [bool] -or (($_ -is [int] -or $_ -is [long]) -and ($_ -ge 0 -or [cultureinfo]::CurrentCulture.NumberFormat.NegativeSign -eq '-'))) {
+        [string]$_
     } elseif ($null -ne $_) {
-        $od = { Out-Default }.GetSteppablePipeline()
+        $on = $true
         $od.Begin($true)
         $od.Process($_)
     }
 }
-end { if ($od) { $od.End() } }`
+end { if ($on) { $od.End() } }`
+
+// LinesUnavailable is the error LinesFilter fails with, before the
+// script has run, where it cannot print as Out-Default would.
+const LinesUnavailable = "psmux-text-lines-unavailable"
+
+// LinesUnavailableReason reports whether a pipeline's failure reason is
+// LinesFilter's LinesUnavailable.
+func LinesUnavailableReason(reason clixml.Value) bool {
+	if reason.Kind != clixml.Object || reason.Obj == nil {
+		return false
+	}
+	id, _ := reason.Obj.Get("FullyQualifiedErrorId")
+	return id.Kind == clixml.String && id.Text == LinesUnavailable
+}
 
 // TextPipeline returns the CREATE_PIPELINE psmux invoke and exec send
 // to print a script's output as pwsh's host would: the script with its
@@ -671,23 +701,45 @@ func LinesProbe() CreatePipelineMsg {
 	return m
 }
 
+// EndsInLinesFilter reports whether m's last command is LinesFilter.
+func (m CreatePipelineMsg) EndsInLinesFilter() bool {
+	n := len(m.Cmds)
+	return n > 0 && m.Cmds[n-1].IsScript && m.Cmds[n-1].Cmd == LinesFilter
+}
+
+// OutDefault returns m with a LinesFilter at its end replaced by
+// Out-Default: ScriptPipeline's interactive pipeline.
+func (m CreatePipelineMsg) OutDefault() CreatePipelineMsg {
+	if m.EndsInLinesFilter() {
+		cmds := append([]PipelineCommand(nil), m.Cmds...)
+		cmds[len(cmds)-1] = outDefault()
+		m.Cmds = cmds
+	}
+	return m
+}
+
+// outDefault is Out-Default as the last command of an interactive
+// pipeline, taking the output and the errors merged into it.
+func outDefault() PipelineCommand {
+	t := true
+	return PipelineCommand{Cmd: "Out-Default", UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError}
+}
+
 // Interactive reports whether the pipeline ends in Out-Default, as an
 // interactive one from ScriptPipeline does, or in LinesFilter.
 func (m CreatePipelineMsg) Interactive() bool {
 	if len(m.Cmds) == 0 {
 		return false
 	}
-	last := m.Cmds[len(m.Cmds)-1]
-	return strings.EqualFold(last.Cmd, "Out-Default") || last.IsScript && last.Cmd == LinesFilter
+	return strings.EqualFold(m.Cmds[len(m.Cmds)-1].Cmd, "Out-Default") || m.EndsInLinesFilter()
 }
 
 // ReportPipeline returns the CREATE_PIPELINE pwsh's console sends to
 // show a failed interactive pipeline's error (ConsoleHost.ReportException):
 // Out-Default alone, the error record as its input.
 func ReportPipeline() CreatePipelineMsg {
-	t := true
 	return CreatePipelineMsg{
-		Cmds:           []PipelineCommand{{Cmd: "Out-Default", UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError}},
+		Cmds:           []PipelineCommand{outDefault()},
 		ApartmentState: apartmentUnknown,
 		HostInfo:       RunspaceHost(),
 	}

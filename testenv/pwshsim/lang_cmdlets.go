@@ -359,7 +359,8 @@ func init() {
 
 	// What psmux's invoke and exec end a text pipeline with, a script
 	// pwshsim does not parse (run translates it to this command): the
-	// strings (shorter than 64 Ki UTF-16 units), Int32s, Int64s and
+	// strings (shorter than 64 Ki UTF-16 units, without a carriage
+	// return or an escape), Int32s, Int64s and
 	// booleans that come before any other object are written as output
 	// lines (their ToString); the first other object and all that follow
 	// go to Out-Default.
@@ -378,10 +379,10 @@ func init() {
 					}
 					if !started {
 						x := toValue(v)
-						short := x.Kind != clixml.String || len(utf16.Encode([]rune(x.Text))) < 65536
+						plain := x.Kind != clixml.String || len(utf16.Encode([]rune(x.Text))) < 65536 && !strings.ContainsAny(x.Text, "\r\x1b")
 						switch x.Kind {
 						case clixml.String, clixml.Int32, clixml.Int64, clixml.Bool:
-							if short {
+							if plain {
 								return cx.out(valueText(x))
 							}
 						case clixml.Nil:

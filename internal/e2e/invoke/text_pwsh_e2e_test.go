@@ -3,6 +3,9 @@ package invoke_test
 import (
 	"bufio"
 	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -35,6 +38,11 @@ var textScripts = []string{
 	`'a'; 'b'; Get-Item /; 'c'; 5`,
 	`Get-Content /etc/hostname; Get-Content /etc/os-release | Select-Object -First 2`,
 	`$null; 'x'; $null`,
+	`Write-Output 0x10 10L -5 7; 'x'`,
+	`-3; [cultureinfo]::CurrentCulture = 'sv-SE'; -7; Write-Output -5 0x10; 'x'`,
+	"\"a`r`nb\"; 'c'",
+	"\"`e[31mred`e[0m\"; 'x'",
+	"$PSStyle.OutputRendering = 'PlainText'; \"`e[31mred`e[0m\"; 'x'",
 }
 
 // TestTextLikePwsh runs each script through `psmux invoke` to real pwsh
@@ -103,5 +111,93 @@ func TestTextLineBeforeAPauseIsShownAtOnce(t *testing.T) {
 			default: // the command still sleeps: the line came before its end
 			}
 		})
+	}
+}
+
+// fencedScript prints a table between a string and a number: what the
+// text-lines filter prints itself and what it hands to Out-Default.
+const fencedScript = `'a'; Get-Variable PSEdition; 5`
+
+// pwshPrints is what pwsh -c prints for script on its stdout.
+func pwshPrints(t *testing.T, script string) string {
+	t.Helper()
+	want, err := e2e.Command(req.PwshBin(), "-NoProfile", "-NonInteractive", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("pwsh -c %q: %v", script, err)
+	}
+	return string(want)
+}
+
+// TestTextWhileTranscribing: a server that transcribes (a policy in its
+// powershell.config.json, or Start-Transcript run in the session) makes
+// pwsh append Out-Default -Transcript to every pipeline, which mutes
+// every other Out-Default's output; the text-lines filter must then
+// give way to Out-Default, and psmux print what pwsh -c prints, the
+// transcript getting it too.
+func TestTextWhileTranscribing(t *testing.T) {
+	server := e2e.RealPwsh(t)
+	if server == "" {
+		t.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	want := pwshPrints(t, fencedScript)
+	t.Run("policy", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		out := filepath.Join(dir, "transcripts")
+		cfg := filepath.Join(dir, "powershell")
+		if err := os.MkdirAll(cfg, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		policy := `{"PowerShellPolicies": {"Transcription": {"EnableTranscripting": true, "OutputDirectory": "` + out + `"}}}`
+		if err := os.WriteFile(filepath.Join(cfg, "powershell.config.json"), []byte(policy), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := e2e.Invoke(t, "env XDG_CONFIG_HOME="+dir+" "+server, "--", fencedScript)
+		if got.Stdout != want {
+			t.Fatalf("psmux printed\n%q\npwsh -c printed\n%q", got.Stdout, want)
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*", "*"))
+		if len(files) != 1 {
+			t.Fatalf("transcripts %q; want one (is the policy read?)", files)
+		}
+		if data, _ := os.ReadFile(files[0]); !regexp.MustCompile(`\nPSEdition +Core\n`).Match(data) {
+			t.Fatalf("the transcript has no table:\n%s", data)
+		}
+	})
+	t.Run("Start-Transcript", func(t *testing.T) {
+		t.Parallel()
+		m := e2e.NewMuxEnv(t)
+		m.Must("new", "-n", "p", "--local", "--pwsh", server)
+		m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+		m.Must("exec", "-t", "p", "--", "Start-Transcript -Path '"+filepath.Join(t.TempDir(), "t.txt")+"' | Out-Null")
+		for i := range 2 { // the first finds the filter refused, the second knows
+			if got := m.Must("exec", "-t", "p", "--", fencedScript); got.Stdout != want {
+				t.Fatalf("exec %d printed\n%q\npwsh -c printed\n%q", i, got.Stdout, want)
+			}
+		}
+	})
+}
+
+// TestTextInConstrainedLanguage: a session switched to
+// ConstrainedLanguage cannot make the steppable pipeline the text-lines
+// filter needs; psmux must print what pwsh -c prints, with the
+// command run once.
+func TestTextInConstrainedLanguage(t *testing.T) {
+	server := e2e.RealPwsh(t)
+	if server == "" {
+		t.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	want := pwshPrints(t, fencedScript)
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "p", "--local", "--pwsh", server)
+	m.Must("exec", "-t", "p", "--", "$global:runs = 0")
+	m.Must("exec", "-t", "p", "--", "$ExecutionContext.SessionState.LanguageMode = 'ConstrainedLanguage'")
+	for i := range 2 {
+		if got := m.Must("exec", "-t", "p", "--", "$global:runs++; "+fencedScript); got.Stdout != want {
+			t.Fatalf("exec %d printed\n%q\npwsh -c printed\n%q", i, got.Stdout, want)
+		}
+	}
+	if got := m.Must("exec", "-t", "p", "--", "$global:runs"); got.Stdout != "2\n" {
+		t.Fatalf("the command ran %q times; want 2", got.Stdout)
 	}
 }
