@@ -128,3 +128,65 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	}
 	return time.Duration(utime+stime) * time.Second / 100 // clock ticks (USER_HZ)
 }
+
+// millionLines is how many lines BenchmarkTextOutputMillion prints.
+const millionLines = 1000000
+
+// BenchmarkTextOutputMillion prints `1..1000000` as text through `psmux
+// invoke` against real pwsh behind Debian's sshd and reports the
+// client's peak RSS (issue 15: at most 32 MB throughout, whatever the
+// output's size) and whether every line arrived, in order. pwsh's server
+// sets the pace (its own memory and time grow faster than the output).
+func BenchmarkTextOutputMillion(b *testing.B) {
+	sshd := realPwshHost(b, 1)
+	var took time.Duration
+	var rssKB int64
+	var lines seqLines
+	for b.Loop() {
+		lines = seqLines{}
+		cmd := e2e.Command(e2e.PsmuxBin(), "invoke", "-F", sshd.SSHConfig, sshd.Alias, "--", fmt.Sprintf("1..%d", millionLines))
+		var errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &lines, &errb
+		settle(b)
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("psmux invoke: %v\n%s", err, errb.String())
+		}
+		took = time.Since(start)
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rssKB = ru.Maxrss // psmux's own: it starts no process for SSH
+		}
+	}
+	inOrder := 0.0
+	if lines.n == millionLines && !lines.bad {
+		inOrder = 1
+	} else {
+		b.Logf("%d lines, in order: %v; want 1..%d", lines.n, !lines.bad, millionLines)
+	}
+	b.ReportMetric(took.Seconds(), "s-invoke")
+	b.ReportMetric(float64(rssKB)/1024, "client-MB")
+	b.ReportMetric(inOrder, "all-in-order")
+}
+
+// seqLines checks that what is written to it is 1, 2, 3 … one a line,
+// keeping only the line being written.
+type seqLines struct {
+	n   int
+	cur []byte
+	bad bool
+}
+
+func (c *seqLines) Write(p []byte) (int, error) {
+	for _, ch := range p {
+		if ch != '\n' {
+			c.cur = append(c.cur, ch)
+			continue
+		}
+		c.n++
+		if string(c.cur) != strconv.Itoa(c.n) {
+			c.bad = true
+		}
+		c.cur = c.cur[:0]
+	}
+	return len(p), nil
+}
