@@ -14,11 +14,6 @@ test:
 bench:
     go run ./internal/benchmd
 
-# the older harness (SSH transport, tmux baselines, faults); writes
-# docs/HARNESS-BENCHMARKS.md
-bench-harness:
-    go run ./internal/benchreport -out docs/HARNESS-BENCHMARKS.md
-
 # fuzz each decoder and what the remote side feeds for FUZZTIME (default
 # 60s); a new input is minimized for 100 runs at most (the default of a
 # minute per input stalled fuzzing for most of a short run)

@@ -3,6 +3,7 @@ module github.com/psmux/psmux
 go 1.26.8
 
 require (
+	github.com/chzyer/readline v1.5.1
 	github.com/google/uuid v1.6.0
 	github.com/kevinburke/ssh_config v1.6.0
 	github.com/pkg/sftp v1.13.12
@@ -12,7 +13,4 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require (
-	github.com/chzyer/readline v1.5.1 // indirect
-	github.com/kr/fs v0.1.0 // indirect
-)
+require github.com/kr/fs v0.1.0 // indirect

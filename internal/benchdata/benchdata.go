@@ -1,9 +1,8 @@
 // Package benchdata generates the synthetic corpora of bench-reliability.md
 // §1.6 ("strings" and "process") as PSRP message bodies and as the OutOfProc
 // lines a pwsh server sends for them, and runs the client receive path and
-// its raw byte-copy baseline over such lines. The benchmarks in
-// sessions/psrp and the report program internal/benchreport share it, so
-// both measure the very same bytes.
+// its raw byte-copy baseline over such lines, for the benchmarks in
+// sessions/psrp.
 package benchdata
 
 import (

@@ -8,8 +8,7 @@ import (
 	"github.com/psmux/psmux/internal/benchdata"
 )
 
-// benchObjects is the corpus size of the go-test benchmarks; `just bench-harness`
-// (internal/benchreport) runs the same code over 20 000 objects.
+// benchObjects is the corpus size of the benchmarks.
 const benchObjects = 5000
 
 var (

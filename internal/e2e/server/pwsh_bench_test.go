@@ -60,6 +60,15 @@ func pwshInvokeMs(b *testing.B, sshd *opensshd.Sshd, n, warm, rounds int, settle
 'ready'
 while ($null -ne [Console]::In.ReadLine()) { (Measure-Command { $null = Invoke-Command -Session $s { 1 } }).TotalMilliseconds }
 Remove-PSSession $s`, warm)
+	return pwshRounds(b, script, rounds, settled)
+}
+
+// pwshRounds runs script in pwsh, which prints "ready" and then, for
+// each line it reads, the milliseconds of one measured round; it asks
+// for rounds of them, each on an idle machine if settled, and returns
+// their median.
+func pwshRounds(b *testing.B, script string, rounds int, settled bool) float64 {
+	b.Helper()
 	cmd := exec.Command(req.PwshBin(), "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", script)
 	var errb strings.Builder
 	cmd.Stderr = &errb
