@@ -468,3 +468,28 @@ func (c *commandCounter) Write(b []byte) (int, error) {
 	c.n.Add(int32(bytes.Count(b, []byte("<Command "))))
 	return c.Transport.Write(b)
 }
+
+// TestTextPipelineUsesTheFilter: where nothing stands in its way, the
+// connection's probe passes and a text pipeline ends in the text-lines
+// filter, whose leading numbers come back as output lines, with no host
+// call (a filter that always refused would print the same through
+// Out-Default, only slower: this is what tells).
+func TestTextPipelineUsesTheFilter(t *testing.T) {
+	for name, mk := range transports(t) {
+		t.Run(name, func(t *testing.T) {
+			c := open(t, mk(t), psrp.NoHost())
+			p := c.TextPipeline(context.Background(), "1..3")
+			if !p.EndsInLinesFilter() {
+				t.Fatalf("the probe failed: the pipeline ends in %q", p.Cmds[len(p.Cmds)-1].Cmd)
+			}
+			h := &recorder{}
+			res, err := c.Invoke(context.Background(), p, nil, h)
+			if err != nil || res.State != psrp.Completed {
+				t.Fatalf("Invoke: %v %v", res.State, err)
+			}
+			if got := h.outputs(); !slices.Equal(got, []string{"1", "2", "3"}) || len(h.calls) != 0 {
+				t.Fatalf("outputs %q, %d host calls; want 1, 2, 3 as output and none", got, len(h.calls))
+			}
+		})
+	}
+}

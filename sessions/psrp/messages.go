@@ -642,12 +642,20 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 // LinesUnavailable where the filter would not print what Out-Default
 // prints: when the filter is not the pipeline's last command (pwsh
 // appends `Out-Default -Transcript` while it transcribes, and that
-// mutes every other Out-Default's console output) and where a steppable
-// pipeline cannot be made (ConstrainedLanguage).
+// mutes every other Out-Default's console output), while Set-PSDebug
+// -Trace is on (it would print the filter's lines; the level is read
+// from the engine's ExecutionContext, and a pwsh where that cannot be
+// read gets Out-Default), and where a steppable pipeline cannot be made
+// (ConstrainedLanguage).
 const LinesFilter = `# psmux: text lines
 begin {
-    if ($MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
-    try { $od = { Out-Default }.GetSteppablePipeline() } catch { throw '` + LinesUnavailable + `' }
+    try {
+        $t = [System.Reflection.BindingFlags]'NonPublic,Instance'
+        $t = [System.Management.Automation.EngineIntrinsics].GetField('_context', $t).GetValue($ExecutionContext)
+        $t = $t.GetType().GetProperty('PSDebugTraceLevel', [System.Reflection.BindingFlags]'NonPublic,Instance').GetValue($t)
+        $od = { Out-Default }.GetSteppablePipeline()
+    } catch { throw '` + LinesUnavailable + `' }
+    if ($t -ne 0 -or $MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
     $on = $false
     $keep = [char[]](13, 27)
 }

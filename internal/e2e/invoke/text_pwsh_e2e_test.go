@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +177,32 @@ func TestTextWhileTranscribing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTextWhileTracing: with Set-PSDebug -Trace on, pwsh traces every
+// line of a script it runs, so the text-lines filter must give way to
+// Out-Default (a cmdlet, not traced): none of the filter's own lines may
+// be traced for the script's objects, and the output is the script's.
+func TestTextWhileTracing(t *testing.T) {
+	server := e2e.RealPwsh(t)
+	if server == "" {
+		t.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "p", "--local", "--pwsh", server)
+	m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+	m.Must("exec", "-t", "p", "--", "Set-PSDebug -Trace 1")
+	for i := range 2 { // the first finds the filter refused, the second knows
+		got := m.Must("exec", "-t", "p", "--", "1..3")
+		if !strings.HasPrefix(got.Stdout, "1\n2\n3\n") {
+			t.Fatalf("exec %d printed %q; want 1, 2, 3", i, got.Stdout)
+		}
+		for _, filterLine := range []string{"[string]$_", "IndexOfAny", "$od.End()"} {
+			if all := got.Stdout + got.Stderr; strings.Contains(all, filterLine) {
+				t.Fatalf("exec %d traced the text-lines filter's %q:\n%s", i, filterLine, all)
+			}
+		}
+	}
 }
 
 // TestTextInConstrainedLanguage: a session switched to
