@@ -76,6 +76,17 @@ func MemoryLimit(maxMemory int64) int64 {
 	return maxMemory + MemoryHeadroom
 }
 
+// DefaultProcs is how many threads a server process runs Go code on at
+// once (GOMAXPROCS; the server's --procs). The server is a multiplexer
+// waiting on sockets and pipes, like tmux's one thread: with more Ps
+// than runnable goroutines the Go scheduler hands each woken goroutine
+// to another thread, and a stream of small packets costs the server
+// twice the CPU (measured against real pwsh, 1..100000 as text through
+// exec: 1.9–2.4 s of the server's CPU with two, 0.9–1.3 s with one).
+// A server whose sessions stream at once on a large machine may want
+// more.
+const DefaultProcs = 1
+
 // transportOpener starts a session's PowerShell end: an *Opener, or a
 // test's in-memory server.
 type transportOpener interface {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -48,6 +49,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 	idle := fs.Duration("idle-check", time.Second, "how often idle sessions are looked for")
 	maxMem := fs.Int64("max-memory", mux.DefaultMaxMemory, "the memory budget in bytes shared by every session's output log")
 	maxDisk := fs.Int64("max-disk", mux.DefaultMaxDisk, "the disk budget in bytes shared by every session's log on disk (oldest files go first)")
+	procs := fs.Int("procs", mux.DefaultProcs, "how many threads run the server's Go code at once (`N`; 0: one per CPU; the GOMAXPROCS environment variable, if set, wins)")
 	if code, ok := parseFlags(fs, args, 0, os.Stdout); !ok {
 		return code
 	}
@@ -89,6 +91,9 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		return exitConnect
 	}
 	defer ln.Close() // removes the socket file only if it is still ours
+	if os.Getenv("GOMAXPROCS") == "" && *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// the collector works harder as the heap nears the logs' budget
 		// plus headroom, instead of letting it double (GOGC) past it
@@ -107,6 +112,7 @@ func runServer(g global, args []string, stderr io.Writer) int {
 		_ = unix.Dup2(int(f.Fd()), 2)
 	}
 	logger.Printf("listening on %s (pid %d)", path, os.Getpid())
+	logger.Printf("GOMAXPROCS=%d (--procs)", runtime.GOMAXPROCS(0))
 	if *readyFD > 0 {
 		f := os.NewFile(uintptr(*readyFD), "ready")
 		fmt.Fprintln(f, "ready")
