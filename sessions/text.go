@@ -16,8 +16,12 @@ import (
 // mode allows no scripts (a JEA endpoint) or no steppable pipelines
 // (ConstrainedLanguage), one that transcribes, or one that is not
 // PowerShell fails it. A probe that ctx cut short is asked again next
-// time; two callers may both ask, which costs one probe more.
+// time; two callers may both ask, which costs one probe more. After a
+// script that psrp.LinesFit says no later one fits, none does.
 func (c *Conn) TextPipeline(ctx context.Context, script string) psrp.CreatePipelineMsg {
+	if _, later := psrp.LinesFit(script); !later {
+		c.lines.Store(-1)
+	}
 	if c.lines.Load() == 0 {
 		var h probeHandler
 		res, err := c.invoke(ctx, psrp.LinesProbe(), nil, &h)

@@ -1,7 +1,9 @@
 package psrp
 
 import (
+	"crypto/rand"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -628,34 +630,36 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 // object that is not a string (shorter than 64 Ki characters, without a
 // carriage return, which Out-Default's host call keeps as it is, or an
 // escape, which it strips when $PSStyle.OutputRendering is PlainText), an
-// integer (a negative one only where the culture's minus sign is '-')
-// or a boolean, it sends each back as output, the line Out-Default would
-// print for it (a number as typed, `Write-Output 0x10`, as PowerShell's
-// string conversion keeps it); from that object on it hands everything
-// to Out-Default.
+// integer (a negative one only where the culture's minus sign is '-',
+// compared ordinally: he-IL's is a direction mark and '-') or a boolean,
+// it sends each back as output, the line Out-Default would print for it
+// (a number as typed, `Write-Output 0x10`, as PowerShell's string
+// conversion keeps it); from that object on it hands everything to
+// Out-Default.
 // (Out-Default keeps a table open across the strings that follow it,
 // so handing it only the other objects would not print the same text.)
 // Text-heavy output then costs pwsh one output message a line instead
 // of the host call a line Out-Default makes (3-4 times the work).
 //
-// Its begin block, which runs before the script's body, throws
-// LinesUnavailable where the filter would not print what Out-Default
-// prints: when the filter is not the pipeline's last command (pwsh
-// appends `Out-Default -Transcript` while it transcribes, and that
-// mutes every other Out-Default's console output), while Set-PSDebug
-// -Trace is on (it would print the filter's lines; the level is read
-// from the engine's ExecutionContext, and a pwsh where that cannot be
-// read gets Out-Default), and where a steppable pipeline cannot be made
-// (ConstrainedLanguage).
-const LinesFilter = `# psmux: text lines
+// It is DebuggerHidden: Set-PSDebug -Trace, on before the pipeline or
+// turned on by the script, traces none of its lines, as it traces none
+// of Out-Default's.
+//
+// Its begin block, which runs before the script's body (unless the
+// script has a begin block of its own: TextPipeline sends those with
+// Out-Default), throws LinesUnavailable where the filter
+// would not print what Out-Default prints: when the filter is not the
+// pipeline's last command (pwsh appends `Out-Default -Transcript` while
+// it transcribes, and that mutes every other Out-Default's console
+// output), and where a steppable pipeline cannot be made
+// (ConstrainedLanguage). The error's text carries a token drawn when
+// the process starts, so that a script that throws the same words is not
+// taken for the filter's refusal (and run again).
+var LinesFilter = `# psmux: text lines
+[System.Diagnostics.DebuggerHidden()] param()
 begin {
-    try {
-        $t = [System.Reflection.BindingFlags]'NonPublic,Instance'
-        $t = [System.Management.Automation.EngineIntrinsics].GetField('_context', $t).GetValue($ExecutionContext)
-        $t = $t.GetType().GetProperty('PSDebugTraceLevel', [System.Reflection.BindingFlags]'NonPublic,Instance').GetValue($t)
-        $od = { Out-Default }.GetSteppablePipeline()
-    } catch { throw '` + LinesUnavailable + `' }
-    if ($t -ne 0 -or $MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
+    try { $od = { Out-Default }.GetSteppablePipeline() } catch { throw '` + LinesUnavailable + `' }
+    if ($MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
     $on = $false
     $keep = [char[]](13, 27)
 }
@@ -664,7 +668,7 @@ process {
         $od.Process($_)
     } elseif ($_ -is [string] -and $_.Length -lt 65536 -and $_.IndexOfAny($keep) -lt 0) {
         $_.ToString()
-    } elseif ($_ -is [bool] -or (($_ -is [int] -or $_ -is [long]) -and ($_ -ge 0 -or [cultureinfo]::CurrentCulture.NumberFormat.NegativeSign -eq '-'))) {
+    } elseif ($_ -is [bool] -or (($_ -is [int] -or $_ -is [long]) -and ($_ -ge 0 -or [cultureinfo]::CurrentCulture.NumberFormat.NegativeSign.Equals('-')))) {
         [string]$_
     } elseif ($null -ne $_) {
         $on = $true
@@ -675,8 +679,9 @@ process {
 end { if ($on) { $od.End() } }`
 
 // LinesUnavailable is the error LinesFilter fails with, before the
-// script has run, where it cannot print as Out-Default would.
-const LinesUnavailable = "psmux-text-lines-unavailable"
+// script has run, where it cannot print as Out-Default would: words
+// and a token of this process's own.
+var LinesUnavailable = "psmux-text-lines-unavailable-" + rand.Text()
 
 // LinesUnavailableReason reports whether a pipeline's failure reason is
 // LinesFilter's LinesUnavailable.
@@ -693,12 +698,44 @@ func LinesUnavailableReason(reason clixml.Value) bool {
 // errors merged into its output, as ScriptPipeline's interactive one,
 // then LinesFilter (in a scope of its own) instead of Out-Default. The
 // REPL keeps ScriptPipeline's, as Enter-PSSession sends it.
+//
+// A script that LinesFit says the filter cannot follow gets
+// ScriptPipeline's interactive pipeline.
 func TextPipeline(script string) CreatePipelineMsg {
 	m := ScriptPipeline(script, true)
+	if now, _ := LinesFit(script); !now {
+		return m
+	}
 	t := true
 	m.Cmds[1] = PipelineCommand{Cmd: LinesFilter, IsScript: true, UseLocalScope: &t, MergePreviousResults: ResultOutput | ResultError}
 	return m
 }
+
+// LinesFit reports whether LinesFilter may follow script (now), and
+// whether it may still follow the scripts that come after it in the
+// same runspace (later), from what script says, conservatively (a word
+// in a string counts too; the price is Out-Default's speed):
+//   - a begin or dynamicparam block would run before the filter's begin
+//     block, and again when the filter refuses and the pipeline is sent
+//     with Out-Default (parameters' defaults are not evaluated before it:
+//     TestTextFilterRunsNothingTwice);
+//   - Start-Transcript: the filter's lines are output, not host writes,
+//     and a transcript started by the script would miss them (one
+//     started before is seen by the filter's begin block);
+//   - Update-TypeData may give numbers or booleans a ToString of their
+//     own, which Out-Default uses and the filter's string conversion does
+//     not: this script and every later one get Out-Default.
+func LinesFit(script string) (now, later bool) {
+	if linesTypeData.MatchString(script) {
+		return false, false
+	}
+	return !linesBefore.MatchString(script), true
+}
+
+var (
+	linesBefore   = regexp.MustCompile(`(?i)\b(begin|dynamicparam)\s*\{|\bStart-Transcript\b`)
+	linesTypeData = regexp.MustCompile(`(?i)\bUpdate-TypeData\b`)
+)
 
 // LinesProbe returns a pipeline of LinesFilter alone, on no input: it
 // completes without output or error where the server can run the filter.

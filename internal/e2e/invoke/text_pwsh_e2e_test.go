@@ -2,6 +2,7 @@ package invoke_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,6 +45,14 @@ var textScripts = []string{
 	"\"a`r`nb\"; 'c'",
 	"\"`e[31mred`e[0m\"; 'x'",
 	"$PSStyle.OutputRendering = 'PlainText'; \"`e[31mred`e[0m\"; 'x'",
+	// he-IL's minus sign is a direction mark and '-', which -eq takes for '-'
+	`[cultureinfo]::CurrentCulture = 'he-IL'; -5; 'x'`,
+	// the filter's refusal is recognised by a token, not by these words
+	`'out'; throw 'psmux-text-lines-unavailable'`,
+	// a transcript the script starts gets what it prints
+	`$f = [IO.Path]::GetTempFileName(); Start-Transcript $f | Out-Null; 'a'; 'b'; Stop-Transcript | Out-Null; (Get-Content $f | Select-String '^(a|b)$').Count; Remove-Item $f`,
+	// a ToString of the type's own, which Out-Default uses
+	`Update-TypeData -TypeName System.Int32 -MemberType ScriptMethod -MemberName ToString -Value { 'int!' } -Force; 5; $true`,
 }
 
 // TestTextLikePwsh runs each script through `psmux invoke` to real pwsh
@@ -180,10 +189,86 @@ func TestTextWhileTranscribing(t *testing.T) {
 }
 
 // TestTextWhileTracing: with Set-PSDebug -Trace on, pwsh traces every
-// line of a script it runs, so the text-lines filter must give way to
-// Out-Default (a cmdlet, not traced): none of the filter's own lines may
-// be traced for the script's objects, and the output is the script's.
+// line of a script it runs, but none of Out-Default's (a cmdlet): none
+// of the text-lines filter's lines may be traced either, whether tracing
+// was on before the pipeline or the script turns it on, and the output
+// is the script's.
 func TestTextWhileTracing(t *testing.T) {
+	server := e2e.RealPwsh(t)
+	if server == "" {
+		t.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	untraced := func(t *testing.T, what string, got e2e.Result) {
+		t.Helper()
+		for _, filterLine := range []string{"[string]$_", "IndexOfAny", "$od.", "$on", "PipelinePosition"} {
+			if all := got.Stdout + got.Stderr; strings.Contains(all, filterLine) {
+				t.Fatalf("%s traced the text-lines filter's %q:\n%s", what, filterLine, all)
+			}
+		}
+	}
+	t.Run("before", func(t *testing.T) {
+		t.Parallel()
+		m := e2e.NewMuxEnv(t)
+		m.Must("new", "-n", "p", "--local", "--pwsh", server)
+		m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+		untraced(t, "Set-PSDebug", m.Must("exec", "-t", "p", "--", "Set-PSDebug -Trace 1"))
+		for i := range 2 {
+			got := m.Must("exec", "-t", "p", "--", "1..3")
+			if !strings.HasPrefix(got.Stdout, "1\n2\n3\n") {
+				t.Fatalf("exec %d printed %q; want 1, 2, 3", i, got.Stdout)
+			}
+			untraced(t, fmt.Sprintf("exec %d", i), got)
+		}
+	})
+	t.Run("in the script", func(t *testing.T) {
+		t.Parallel()
+		got := e2e.Invoke(t, server, "--", "Set-PSDebug -Trace 1; 'a'; 'b'")
+		if got.Stdout != "a\nb\n" {
+			t.Fatalf("printed %q; want a, b", got.Stdout)
+		}
+		untraced(t, "invoke", got)
+	})
+}
+
+// TestTextFilterRunsNothingTwice: where the text-lines filter refuses
+// (here: a transcript started in an earlier command), psmux sends the
+// pipeline again with Out-Default; whatever of the script runs before the
+// filter's begin block (the script's own begin block) must then not run
+// twice: such a script gets Out-Default from the start. Its parameters'
+// defaults, which pwsh evaluates after the filter's begin block, are
+// checked too. Each command here counts its runs.
+func TestTextFilterRunsNothingTwice(t *testing.T) {
+	server := e2e.RealPwsh(t)
+	if server == "" {
+		t.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	for _, script := range []string{
+		`begin { $global:n++ } end { 'e' }`,
+		`param($x = $global:n++) 'e'`,
+	} {
+		t.Run(script, func(t *testing.T) {
+			t.Parallel()
+			m := e2e.NewMuxEnv(t)
+			m.Must("new", "-n", "p", "--local", "--pwsh", server)
+			m.Must("exec", "-t", "p", "--", "$global:n = 0; 'before'") // the connection has run the filter
+			// the filter's next begin block refuses (and the connection
+			// knows it after that)
+			m.Must("exec", "-t", "p", "--", "Start-Transcript -Path '"+filepath.Join(t.TempDir(), "t.txt")+"' | Out-Null")
+			if got := m.Must("exec", "-t", "p", "--", script); got.Stdout != "e\n" {
+				t.Fatalf("printed %q; want e", got.Stdout)
+			}
+			if got := m.Must("exec", "-t", "p", "--", "$global:n"); got.Stdout != "1\n" {
+				t.Fatalf("its begin ran %q times; want 1", strings.TrimSpace(got.Stdout))
+			}
+		})
+	}
+}
+
+// TestTextAfterUpdateTypeData: a ToString given to integers in one
+// command is used by Out-Default in every later one; the text-lines
+// filter's string conversion would not, so psmux gives it up for the
+// connection.
+func TestTextAfterUpdateTypeData(t *testing.T) {
 	server := e2e.RealPwsh(t)
 	if server == "" {
 		t.Skip("no real pwsh: see ../shared/pwsh")
@@ -191,17 +276,9 @@ func TestTextWhileTracing(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
 	m.Must("new", "-n", "p", "--local", "--pwsh", server)
 	m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
-	m.Must("exec", "-t", "p", "--", "Set-PSDebug -Trace 1")
-	for i := range 2 { // the first finds the filter refused, the second knows
-		got := m.Must("exec", "-t", "p", "--", "1..3")
-		if !strings.HasPrefix(got.Stdout, "1\n2\n3\n") {
-			t.Fatalf("exec %d printed %q; want 1, 2, 3", i, got.Stdout)
-		}
-		for _, filterLine := range []string{"[string]$_", "IndexOfAny", "$od.End()"} {
-			if all := got.Stdout + got.Stderr; strings.Contains(all, filterLine) {
-				t.Fatalf("exec %d traced the text-lines filter's %q:\n%s", i, filterLine, all)
-			}
-		}
+	m.Must("exec", "-t", "p", "--", "Update-TypeData -TypeName System.Int32 -MemberType ScriptMethod -MemberName ToString -Value { 'int!' } -Force")
+	if got := m.Must("exec", "-t", "p", "--", "5"); got.Stdout != "int!\n" {
+		t.Fatalf("printed %q; want pwsh's int!", got.Stdout)
 	}
 }
 
