@@ -643,7 +643,12 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 //
 // It is DebuggerHidden: Set-PSDebug -Trace, on before the pipeline or
 // turned on by the script, traces none of its lines, as it traces none
-// of Out-Default's.
+// of Out-Default's. Its statements would set $? (Out-Default, a cmdlet,
+// leaves it alone): what it was when each of its begin and end blocks
+// started, the previous command's status and the script's, it is again
+// when they end (false by an error written with -ErrorAction Ignore,
+// which goes nowhere), for the script's first statement and for the
+// next command.
 //
 // Its begin block, which runs before the script's body (unless the
 // script has a begin block of its own: TextPipeline sends those with
@@ -658,10 +663,12 @@ func ScriptPipeline(script string, interactive bool) CreatePipelineMsg {
 var LinesFilter = `# psmux: text lines
 [System.Diagnostics.DebuggerHidden()] param()
 begin {
+    $ok = $?
     try { $od = { Out-Default }.GetSteppablePipeline() } catch { throw '` + LinesUnavailable + `' }
     if ($MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
     $on = $false
     $keep = [char[]](13, 27)
+    if (-not $ok) { Write-Error -Message '' -ErrorAction Ignore }
 }
 process {
     if ($on) {
@@ -676,7 +683,11 @@ process {
         $od.Process($_)
     }
 }
-end { if ($on) { $od.End() } }`
+end {
+    $ok = $?
+    if ($on) { $od.End() }
+    if (-not $ok) { Write-Error -Message '' -ErrorAction Ignore }
+}`
 
 // LinesUnavailable is the error LinesFilter fails with, before the
 // script has run, where it cannot print as Out-Default would: words

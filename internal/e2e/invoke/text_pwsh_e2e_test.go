@@ -264,6 +264,38 @@ func TestTextFilterRunsNothingTwice(t *testing.T) {
 	}
 }
 
+// TestTextQuestionMark: $? in a command is whether the previous one's
+// last statement succeeded, as pwsh's Out-Default leaves it; the
+// text-lines filter's own statements must not change it, nor add to
+// $Error. The values are pwsh's (Enter-PSSession, or psmux with
+// Out-Default in place of the filter).
+func TestTextQuestionMark(t *testing.T) {
+	server := e2e.RealPwsh(t)
+	if server == "" {
+		t.Skip("no real pwsh: see ../shared/pwsh")
+	}
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "p", "--local", "--pwsh", server)
+	m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+	for _, tc := range []struct{ script, want string }{
+		{`Write-Error x`, "False"},
+		{`'a'`, "True"},
+		{`Get-Item /nonexistent`, "False"},
+		{`Write-Error x; 'after'`, "True"},
+		{`1/0`, "False"},
+	} {
+		m.Run("exec", "-t", "p", "--", tc.script)
+		if got := m.Must("exec", "-t", "p", "--", "$?"); strings.TrimSpace(got.Stdout) != tc.want {
+			t.Errorf("$? after %s: %q; want %s", tc.script, strings.TrimSpace(got.Stdout), tc.want)
+		}
+	}
+	m.Must("exec", "-t", "p", "--", "$Error.Clear()")
+	m.Run("exec", "-t", "p", "--", "Write-Error x")
+	if got := m.Must("exec", "-t", "p", "--", "$Error.Count"); got.Stdout != "1\n" {
+		t.Errorf("$Error holds %q errors after one; want 1", strings.TrimSpace(got.Stdout))
+	}
+}
+
 // TestTextAfterUpdateTypeData: a ToString given to integers in one
 // command is used by Out-Default in every later one; the text-lines
 // filter's string conversion would not, so psmux gives it up for the
