@@ -668,7 +668,7 @@ begin {
     if ($MyInvocation.PipelinePosition -ne $MyInvocation.PipelineLength) { throw '` + LinesUnavailable + `' }
     $on = $false
     $keep = [char[]](13, 27)
-    if (-not $ok) { Write-Error -Message '' -ErrorAction Ignore }
+    if (-not $ok) { Microsoft.PowerShell.Utility\Write-Error -Message '' -ErrorAction Ignore }
 }
 process {
     if ($on) {
@@ -686,7 +686,7 @@ process {
 end {
     $ok = $?
     if ($on) { $od.End() }
-    if (-not $ok) { Write-Error -Message '' -ErrorAction Ignore }
+    if (-not $ok) { Microsoft.PowerShell.Utility\Write-Error -Message '' -ErrorAction Ignore }
 }`
 
 // LinesUnavailable is the error LinesFilter fails with, before the
