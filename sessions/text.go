@@ -16,11 +16,16 @@ import (
 // mode allows no scripts (a JEA endpoint) or no steppable pipelines
 // (ConstrainedLanguage), one that transcribes, or one that is not
 // PowerShell fails it. A probe that ctx cut short is asked again next
-// time; two callers may both ask, which costs one probe more. After a
-// script that psrp.LinesFit says no later one fits, none does.
+// time; two callers may both ask, which costs one probe more. A script
+// psrp.LinesFit says the filter cannot follow gets Out-Default without
+// a probe; after one it says no later one fits, none does.
 func (c *Conn) TextPipeline(ctx context.Context, script string) psrp.CreatePipelineMsg {
-	if _, later := psrp.LinesFit(script); !later {
+	now, later := psrp.LinesFit(script)
+	if !later {
 		c.lines.Store(-1)
+	}
+	if !now {
+		return psrp.ScriptPipeline(script, true)
 	}
 	if c.lines.Load() == 0 {
 		var h probeHandler

@@ -124,6 +124,16 @@ func TestTextLineBeforeAPauseIsShownAtOnce(t *testing.T) {
 	}
 }
 
+// filterSession is a server with a session p on server (a real pwsh)
+// whose connection has run the text-lines filter once, with first.
+func filterSession(t *testing.T, server, first string) *e2e.MuxEnv {
+	t.Helper()
+	m := e2e.NewMuxEnv(t)
+	m.Must("new", "-n", "p", "--local", "--pwsh", server)
+	m.Must("exec", "-t", "p", "--", first)
+	return m
+}
+
 // fencedScript prints a table between a string and a number: what the
 // text-lines filter prints itself and what it hands to Out-Default.
 const fencedScript = `'a'; Get-Variable PSEdition; 5`
@@ -176,9 +186,7 @@ func TestTextWhileTranscribing(t *testing.T) {
 	})
 	t.Run("Start-Transcript", func(t *testing.T) {
 		t.Parallel()
-		m := e2e.NewMuxEnv(t)
-		m.Must("new", "-n", "p", "--local", "--pwsh", server)
-		m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+		m := filterSession(t, server, "'before'")
 		m.Must("exec", "-t", "p", "--", "Start-Transcript -Path '"+filepath.Join(t.TempDir(), "t.txt")+"' | Out-Null")
 		for i := range 2 { // the first finds the filter refused, the second knows
 			if got := m.Must("exec", "-t", "p", "--", fencedScript); got.Stdout != want {
@@ -208,9 +216,7 @@ func TestTextWhileTracing(t *testing.T) {
 	}
 	t.Run("before", func(t *testing.T) {
 		t.Parallel()
-		m := e2e.NewMuxEnv(t)
-		m.Must("new", "-n", "p", "--local", "--pwsh", server)
-		m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+		m := filterSession(t, server, "'before'")
 		untraced(t, "Set-PSDebug", m.Must("exec", "-t", "p", "--", "Set-PSDebug -Trace 1"))
 		for i := range 2 {
 			got := m.Must("exec", "-t", "p", "--", "1..3")
@@ -248,9 +254,7 @@ func TestTextFilterRunsNothingTwice(t *testing.T) {
 	} {
 		t.Run(script, func(t *testing.T) {
 			t.Parallel()
-			m := e2e.NewMuxEnv(t)
-			m.Must("new", "-n", "p", "--local", "--pwsh", server)
-			m.Must("exec", "-t", "p", "--", "$global:n = 0; 'before'") // the connection has run the filter
+			m := filterSession(t, server, "$global:n = 0; 'before'")
 			// the filter's next begin block refuses (and the connection
 			// knows it after that)
 			m.Must("exec", "-t", "p", "--", "Start-Transcript -Path '"+filepath.Join(t.TempDir(), "t.txt")+"' | Out-Null")
@@ -274,9 +278,7 @@ func TestTextQuestionMark(t *testing.T) {
 	if server == "" {
 		t.Skip("no real pwsh: see ../shared/pwsh")
 	}
-	m := e2e.NewMuxEnv(t)
-	m.Must("new", "-n", "p", "--local", "--pwsh", server)
-	m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+	m := filterSession(t, server, "'before'")
 	for _, tc := range []struct{ script, want string }{
 		{`Write-Error x`, "False"},
 		{`'a'`, "True"},
@@ -305,9 +307,7 @@ func TestTextAfterUpdateTypeData(t *testing.T) {
 	if server == "" {
 		t.Skip("no real pwsh: see ../shared/pwsh")
 	}
-	m := e2e.NewMuxEnv(t)
-	m.Must("new", "-n", "p", "--local", "--pwsh", server)
-	m.Must("exec", "-t", "p", "--", "'before'") // the connection has run the filter
+	m := filterSession(t, server, "'before'")
 	m.Must("exec", "-t", "p", "--", "Update-TypeData -TypeName System.Int32 -MemberType ScriptMethod -MemberName ToString -Value { 'int!' } -Force")
 	if got := m.Must("exec", "-t", "p", "--", "5"); got.Stdout != "int!\n" {
 		t.Fatalf("printed %q; want pwsh's int!", got.Stdout)
