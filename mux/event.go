@@ -3,9 +3,8 @@ package mux
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -52,37 +51,59 @@ func encodeEvent(e Event) []byte {
 	if e.TS == 0 {
 		e.TS = time.Now().UnixMilli()
 	}
-	s := encoders.Get().(*eventEncoder)
-	defer s.put()
-	if err := s.enc.Encode(e); err != nil { // only strings and ints: cannot fail
-		panic(fmt.Sprintf("mux: encode event: %v", err))
-	}
 	// the log keeps what this returns, and counts its length: exactly
 	// that much, not the spare room of a growing buffer
-	return bytes.Clone(bytes.TrimSuffix(s.buf.Bytes(), []byte("\n")))
-}
-
-// eventEncoder is encodeEvent's scratch space, pooled.
-type eventEncoder struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-var encoders = sync.Pool{New: func() any {
-	s := new(eventEncoder)
-	s.enc = json.NewEncoder(&s.buf)
-	// without HTML escapes: an event's XML is a third shorter, and
-	// quicker to decode, than with every < and > as \u003c and \u003e
-	s.enc.SetEscapeHTML(false)
-	return s
-}}
-
-func (s *eventEncoder) put() {
-	if s.buf.Cap() > 4*maxEventText {
-		return // a buffer larger than the pieces of a long write is not kept
+	s := scratch.Get().(*[]byte)
+	b := appendEvent((*s)[:0], e)
+	out := bytes.Clone(b)
+	if cap(b) <= 4*maxEventText { // a buffer larger than the pieces of a long write is not kept
+		*s = b
+		scratch.Put(s)
 	}
-	s.buf.Reset()
-	encoders.Put(s)
+	return out
+}
+
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendEvent appends e's JSON to dst, the fields in Event's order and
+// with its tags' names and omitempty (TestAppendEventIsJSON), at a third
+// of encoding/json's cost: every event a session logs is encoded once,
+// on the server's hot path. Without HTML escapes an event's XML is a
+// third shorter, and quicker to decode, than with every < and > as
+// \u003c and \u003e.
+func appendEvent(dst []byte, e Event) []byte {
+	dst = append(dst, `{"ts":`...)
+	dst = strconv.AppendInt(dst, e.TS, 10)
+	if e.Cmd != 0 {
+		dst = append(dst, `,"cmd":`...)
+		dst = strconv.AppendInt(dst, int64(e.Cmd), 10)
+	}
+	dst = append(dst, `,"kind":`...)
+	dst = clixml.AppendJSONString(dst, e.Kind)
+	if e.Type != 0 {
+		dst = append(dst, `,"type":`...)
+		dst = strconv.AppendInt(dst, int64(e.Type), 10)
+	}
+	if e.Method != 0 {
+		dst = append(dst, `,"method":`...)
+		dst = strconv.AppendInt(dst, int64(e.Method), 10)
+	}
+	if e.XML != "" {
+		dst = append(dst, `,"xml":`...)
+		dst = clixml.AppendJSONString(dst, e.XML)
+	}
+	if e.Text != "" {
+		dst = append(dst, `,"text":`...)
+		dst = clixml.AppendJSONString(dst, e.Text)
+	}
+	if e.HadErrors {
+		dst = append(dst, `,"had_errors":true`...)
+	}
+	if e.Client != "" {
+		dst = append(dst, `,"client":`...)
+		dst = clixml.AppendJSONString(dst, e.Client)
+	}
+	return append(dst, '}')
 }
 
 // eventHead reads an encoded event's command id and kind from the front

@@ -190,7 +190,7 @@ func dialHop(ctx context.Context, via *gossh.Client, cfg *Config, o DialOptions)
 		ccfg.RekeyThreshold = uint64(cfg.RekeyLimit)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
-	sc, chans, reqs, err := gossh.NewClientConn(nc, addr, ccfg)
+	sc, chans, reqs, err := gossh.NewClientConn(gather(nc), addr, ccfg)
 	canceled := !stop()
 	if err == nil && (canceled || !clock.Stop()) {
 		_ = sc.Close()

@@ -15,6 +15,10 @@
 //   - dialing that honours a context for the TCP connect and the
 //     handshake, ProxyJump chains, and keepalive@openssh.com probes that
 //     mark a connection broken after ServerAliveCountMax misses;
+//   - reads that gather while a connection streams: once reads come in
+//     quick succession, at most one every few milliseconds, with the
+//     socket's low-water mark raised meanwhile so the packets do not
+//     wake the process one by one (gatherConn);
 //   - connection sharing: a Pool hands out one connection per
 //     destination and opens one channel per session on it (Channel);
 //   - the `--ssh-client=system` escape hatch, which only builds the argv

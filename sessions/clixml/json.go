@@ -129,19 +129,19 @@ func (r *renderer) value(dst []byte, v Value) []byte {
 	case Nil:
 		return append(dst, "null"...)
 	case String, DateTime, TimeSpan, GUID, URI, Version, XMLDocument, Bytes:
-		return appendJSONString(dst, v.Text)
+		return AppendJSONString(dst, v.Text)
 	case Decimal:
 		if !r.faithful && isJSONNumber(v.Text) {
 			return append(dst, v.Text...)
 		}
-		return appendJSONString(dst, v.Text)
+		return AppendJSONString(dst, v.Text)
 	case Char:
 		c, err := v.Rune()
 		if err != nil {
-			return appendJSONString(dst, v.Text)
+			return AppendJSONString(dst, v.Text)
 		}
 		var b [4]byte
-		return appendJSONString(dst, string(b[:utf8.EncodeRune(b[:], c)]))
+		return AppendJSONString(dst, string(b[:utf8.EncodeRune(b[:], c)]))
 	case Bool:
 		switch trimXML(v.Text) {
 		case "true", "1":
@@ -149,7 +149,7 @@ func (r *renderer) value(dst []byte, v Value) []byte {
 		case "false", "0":
 			return append(dst, "false"...)
 		}
-		return appendJSONString(dst, v.Text)
+		return AppendJSONString(dst, v.Text)
 	case Byte, SByte, Int16, UInt16, Int32, UInt32, Int64, UInt64:
 		if isJSONNumber(v.Text) {
 			return append(dst, v.Text...)
@@ -164,7 +164,7 @@ func (r *renderer) value(dst []byte, v Value) []byte {
 		if n, err := strconv.ParseUint(t, 10, 64); err == nil {
 			return strconv.AppendUint(dst, n, 10)
 		}
-		return appendJSONString(dst, v.Text)
+		return AppendJSONString(dst, v.Text)
 	case Single, Double:
 		if isJSONNumber(v.Text) {
 			return append(dst, v.Text...)
@@ -172,7 +172,7 @@ func (r *renderer) value(dst []byte, v Value) []byte {
 		f, err := v.Float()
 		switch {
 		case err != nil:
-			return appendJSONString(dst, v.Text)
+			return AppendJSONString(dst, v.Text)
 		case math.IsInf(f, 1):
 			if r.faithful {
 				return append(dst, `"INF"`...)
@@ -189,17 +189,17 @@ func (r *renderer) value(dst []byte, v Value) []byte {
 		return strconv.AppendFloat(dst, f, 'g', -1, 64)
 	case SecureString:
 		if !r.faithful {
-			return appendJSONString(dst, SecureStringText)
+			return AppendJSONString(dst, SecureStringText)
 		}
 		dst = append(dst, `{"SecureString":`...)
-		dst = appendJSONString(dst, v.Text)
+		dst = AppendJSONString(dst, v.Text)
 		return append(dst, '}')
 	case ScriptBlock:
 		if !r.faithful {
-			return appendJSONString(dst, v.Text)
+			return AppendJSONString(dst, v.Text)
 		}
 		dst = append(dst, `{"ScriptBlock":`...)
-		dst = appendJSONString(dst, v.Text)
+		dst = AppendJSONString(dst, v.Text)
 		return append(dst, '}')
 	case ProgressRecord:
 		if v.Obj == nil {
@@ -234,7 +234,7 @@ func (r *renderer) props(dst []byte, ps []Property) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, ps[i].Name)
+		dst = AppendJSONString(dst, ps[i].Name)
 		dst = append(dst, ':')
 		dst = r.value(dst, ps[i].Value)
 	}
@@ -272,13 +272,13 @@ func (r *renderer) faithfulObject(dst []byte, o *PSObject) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, t)
+			dst = AppendJSONString(dst, t)
 		}
 		dst = append(dst, ']')
 	}
 	if o.HasToString {
 		field(`"ToString":`)
-		dst = appendJSONString(dst, o.ToString)
+		dst = AppendJSONString(dst, o.ToString)
 	}
 	if o.Primitive != nil {
 		field(`"Value":`)
@@ -316,21 +316,21 @@ func (r *renderer) faithfulObject(dst []byte, o *PSObject) []byte {
 func (r *renderer) plainObject(dst []byte, o *PSObject) []byte {
 	if !r.enter(o, len(dst)) {
 		if o.HasToString {
-			return appendJSONString(dst, o.ToString)
+			return AppendJSONString(dst, o.ToString)
 		}
 		return append(dst, "null"...)
 	}
 	defer r.leave()
 	switch {
 	case o.IsA("System.Enum"):
-		return appendJSONString(dst, Obj(o).Str())
+		return AppendJSONString(dst, Obj(o).Str())
 	case o.Container == Dictionary:
 		dst = append(dst, '{')
 		for i := range o.Dict {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, o.Dict[i].Key.Str())
+			dst = AppendJSONString(dst, o.Dict[i].Key.Str())
 			dst = append(dst, ':')
 			dst = r.value(dst, o.Dict[i].Value)
 		}
@@ -346,14 +346,14 @@ func (r *renderer) plainObject(dst []byte, o *PSObject) []byte {
 					dst = append(dst, ',')
 				}
 				n++
-				dst = appendJSONString(dst, ps[i].Name)
+				dst = AppendJSONString(dst, ps[i].Name)
 				dst = append(dst, ':')
 				dst = r.value(dst, ps[i].Value)
 			}
 		}
 		return append(dst, '}')
 	case o.HasToString:
-		return appendJSONString(dst, o.ToString)
+		return AppendJSONString(dst, o.ToString)
 	case o.Primitive != nil:
 		return r.value(dst, *o.Primitive)
 	}
@@ -441,8 +441,9 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return
 }()
 
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string literal: quotes,
+// backslashes and control characters escaped, invalid UTF-8 as \ufffd.
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -700,7 +700,7 @@ func (p *ClientPool) handle(guid uuid.UUID, raw []byte, owned bool) error {
 		// A SecureString the session key must open (protocol 2.3) starts
 		// the key exchange from this side, as pwsh's client does when it
 		// deserializes one; it and what follows wait for the key.
-		if len(p.held) > 0 || (!p.hasKey() && !p.plainSecure() && hasSecure(v)) {
+		if len(p.held) > 0 || (!p.hasKey() && hasSecure(v) && !p.plainSecure()) {
 			if p.heldBytes += len(raw); p.heldBytes > p.maxMessage() {
 				return protoErr("%d bytes from the server wait for the SecureString session key, more than the %d-byte cap: no ENCRYPTED_SESSION_KEY came", p.heldBytes, p.maxMessage())
 			}
