@@ -9,15 +9,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A stream (reads returning in quick succession, as when a command
-// prints many lines) is read at most once per gatherLinger: the data
+// A stream (reads returning in quick succession with kilobytes, as when
+// a command prints many lines; not the few small messages of a command's
+// exchange) is read at most once per gatherLinger: the data
 // gathers in the socket meanwhile, and the process wakes once for it
 // instead of once per packet the peer sent. Each wake is a context
 // switch, and they were most of the server's CPU during text output
 // (issue 15: 1.5-2.0 s of it for 1e5 lines against 0.4-0.5 s gathered).
 const (
 	gatherGap    = time.Millisecond     // reads this close count towards a stream
-	gatherStreak = 4                    // this many in a row start one
+	gatherStreak = 8                    // this many in a row start one
+	gatherVolume = 16 << 10             // if they brought this much
 	gatherLinger = 4 * time.Millisecond // in a stream, one read at most this often
 	gatherBuffer = 64 << 10             // one read takes this much
 )
@@ -28,15 +30,17 @@ const (
 type readPacer struct {
 	gap, linger time.Duration
 	streak      int
+	volume      int
 
 	last      time.Time // when the last read returned data
 	quick     int       // reads in a row that came within gap of the one before
+	got       int       // the bytes they brought
 	streaming bool
 	full      bool // the last read filled the buffer: more is waiting
 }
 
 func newReadPacer() readPacer {
-	return readPacer{gap: gatherGap, linger: gatherLinger, streak: gatherStreak}
+	return readPacer{gap: gatherGap, linger: gatherLinger, streak: gatherStreak, volume: gatherVolume}
 }
 
 // wait returns how long to let data gather before reading, at now.
@@ -54,10 +58,11 @@ func (p *readPacer) read(now time.Time, n, size int) (started bool) {
 	if !p.streaming {
 		if now.Sub(p.last) < p.gap {
 			p.quick++
+			p.got += n
 		} else {
-			p.quick = 0
+			p.quick, p.got = 0, 0
 		}
-		p.streaming = p.quick >= p.streak
+		p.streaming = p.quick >= p.streak && p.got >= p.volume
 		started = p.streaming
 	}
 	p.last = now
@@ -67,7 +72,7 @@ func (p *readPacer) read(now time.Time, n, size int) (started bool) {
 // idle records that nothing had gathered during a wait: the stream
 // paused, and the next data is read as soon as it comes.
 func (p *readPacer) idle() {
-	p.streaming, p.quick = false, 0
+	p.streaming, p.quick, p.got = false, 0, 0
 }
 
 // gatherConn is a TCP connection whose reads follow a readPacer. While

@@ -10,31 +10,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestReadPacer: reads in quick succession start a stream, in which the
-// next read waits out the linger from the last; spaced reads never do;
-// a read that found nothing gathered, or a full buffer, reads at once.
+// TestReadPacer: reads in quick succession that bring kilobytes start a
+// stream, in which the next read waits out the linger from the last;
+// spaced reads never do, nor quick small ones (a command's exchange); a
+// read that found nothing gathered, or a full buffer, reads at once.
 func TestReadPacer(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	ms := func(f float64) time.Time { return t0.Add(time.Duration(f * float64(time.Millisecond))) }
 
 	p := newReadPacer()
-	for i := range 10 { // one read every 2 ms: no stream
-		if p.read(ms(2*float64(i)), 100, gatherBuffer) || p.wait(ms(2*float64(i))) != 0 {
+	for i := range 20 { // one read every 2 ms: no stream
+		if p.read(ms(2*float64(i)), 4096, gatherBuffer) || p.wait(ms(2*float64(i))) != 0 {
 			t.Fatalf("read %d, 2 ms apart, started a stream", i)
+		}
+	}
+	for i := range 100 { // small reads every 0.1 ms: no stream
+		if p.read(ms(50+0.1*float64(i)), 100, gatherBuffer) || p.wait(ms(50+0.1*float64(i))) != 0 {
+			t.Fatalf("read %d of 100 bytes, 0.1 ms apart, started a stream", i)
 		}
 	}
 
 	p = newReadPacer()
 	started := -1
-	for i := range 8 { // one read every 0.3 ms
-		if p.read(ms(100+0.3*float64(i)), 100, gatherBuffer) {
+	for i := range 12 { // 4 KiB every 0.3 ms
+		if p.read(ms(100+0.3*float64(i)), 4096, gatherBuffer) {
 			started = i
 		}
 	}
 	if started != gatherStreak {
 		t.Fatalf("the stream started at read %d, want %d (the first quick one after %d)", started, gatherStreak, gatherStreak)
 	}
-	last := ms(100 + 0.3*7)
+	last := ms(100 + 0.3*11)
 	if w := p.wait(last.Add(time.Millisecond)); w != gatherLinger-time.Millisecond {
 		t.Errorf("wait 1 ms after the last read in a stream = %v, want %v", w, gatherLinger-time.Millisecond)
 	}
@@ -103,7 +109,9 @@ func TestGatherConn(t *testing.T) {
 	g, w := tcpPair(t)
 	var slept []time.Duration
 	g.sleep = func(d time.Duration) { slept = append(slept, d) }
-	g.pace.streak = 1
+	g.pace.streak, g.pace.volume = 1, 1
+	clock := time.Unix(1000, 0) // stopped: every wait in a stream is the whole linger
+	g.now = func() time.Time { return clock }
 	blocking := make(chan struct{}, 1)
 	g.blocking = func() { blocking <- struct{}{} }
 	if err := g.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
@@ -140,8 +148,8 @@ func TestGatherConn(t *testing.T) {
 	if want := "one;two;three;four;five;"; got.String() != want {
 		t.Fatalf("got %q, want %q", got.String(), want)
 	}
-	if len(slept) != 1 || slept[0] <= 0 || slept[0] > gatherLinger {
-		t.Errorf("waits in the stream: %v, want one of up to %v", slept, gatherLinger)
+	if len(slept) != 1 || slept[0] != gatherLinger {
+		t.Errorf("waits in the stream: %v, want one of %v", slept, gatherLinger)
 	}
 
 	// Nothing gathers: the read finds none, puts the mark back and waits.
@@ -158,9 +166,6 @@ func TestGatherConn(t *testing.T) {
 	<-done
 	if want := "one;two;three;four;five;end"; got.String() != want {
 		t.Fatalf("got %q, want %q", got.String(), want)
-	}
-	if g.pace.streaming {
-		t.Error("still streaming after a read that found nothing")
 	}
 
 	w.Close()
