@@ -156,7 +156,7 @@ type Conn struct {
 	pool *psrp.ClientPool
 
 	reqs    chan func()
-	items   chan item
+	items   chan []item   // in batches: what the reader had buffered
 	writes  chan []byte   // to the writer; nil asks it for the EOF
 	eofSent chan struct{} // closed when the writer has sent the EOF
 	done    chan struct{} // closed when run exits
@@ -203,7 +203,7 @@ func Open(ctx context.Context, t Transport, opts Options) (*Conn, error) {
 	opts.AppArgs = versionTable(opts.Protocol).ApplicationArguments(opts.AppArgs)
 	c := &Conn{
 		t: t, opts: opts, pool: psrp.NewClientPool(),
-		reqs: make(chan func()), items: make(chan item), writes: make(chan []byte, 16), eofSent: make(chan struct{}),
+		reqs: make(chan func()), items: make(chan []item), writes: make(chan []byte, 16), eofSent: make(chan struct{}),
 		done: make(chan struct{}), drained: make(chan struct{}, 1),
 		runs: map[uuid.UUID]*pipeRun{}, opened: make(chan error, 1), closed: make(chan struct{}),
 	}
@@ -355,18 +355,43 @@ func (c *Conn) readLoop() {
 	defer c.wg.Done()
 	r := psrp.NewReader(c.t)
 	for {
-		it, err := r.Next()
-		if err == nil && it.Packet.Payload != nil {
-			it.Packet.Payload = append([]byte(nil), it.Packet.Payload...)
+		// what came in one read is handed over at once: one hand-off
+		// between this goroutine and run for a batch, not for each
+		// packet (pwsh sends one a line of text output)
+		var batch []item
+		var err error
+		for len(batch) == 0 || (len(batch) < maxBatch && r.Buffered()) {
+			var it psrp.Item
+			it, err = r.Next()
+			if err == nil && it.Packet.Payload != nil {
+				it.Packet.Payload = append([]byte(nil), it.Packet.Payload...)
+			}
+			batch = append(batch, item{it, err})
+			if err != nil {
+				break
+			}
 		}
 		select {
-		case c.items <- item{it, err}:
+		case c.items <- batch:
 		case <-c.done:
 			return
 		}
 		if err != nil {
 			return
 		}
+	}
+}
+
+// maxBatch is the most packets readLoop hands over at once.
+const maxBatch = 64
+
+// stopped reports whether run has stopped: the rest of a batch is dropped.
+func (c *Conn) stopped() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -446,8 +471,13 @@ func (c *Conn) run() {
 		case f := <-c.reqs:
 			f()
 		case <-c.drained:
-		case it := <-items:
-			c.onItem(it)
+		case batch := <-items:
+			for _, it := range batch {
+				c.onItem(it)
+				if c.stopped() {
+					break
+				}
+			}
 		}
 	}
 }

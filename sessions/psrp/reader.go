@@ -113,6 +113,30 @@ func (r *Reader) Next() (Item, error) {
 	}
 }
 
+// Buffered reports whether Next will return without reading from the
+// source: a line it returns (not one it skips) is already in the buffer,
+// or the source has ended or failed. A reader hands over what Buffered
+// says is there in one batch, and waits for the source only after.
+func (r *Reader) Buffered() bool {
+	if r.err != nil || r.srcErr != nil {
+		return true
+	}
+	if r.buf == nil {
+		return false
+	}
+	data := r.buf[r.r:r.w]
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return false
+		}
+		if r.strict || len(bytes.TrimSpace(data[:i])) > 0 {
+			return true
+		}
+		data = data[i+1:] // a blank line Next skips
+	}
+}
+
 // readLine returns one line without '\n', enforcing the cap. The line
 // is valid until the next call.
 func (r *Reader) readLine() ([]byte, error) {

@@ -117,3 +117,77 @@ func TestReaderGivesUpOnASourceThatReturnsNothing(t *testing.T) {
 type nothing struct{}
 
 func (nothing) Read([]byte) (int, error) { return 0, nil }
+
+// chunks returns its chunks in order, each in as many reads as the
+// reader's buffer needs, then EOF; it counts the reads.
+type chunks struct {
+	c     [][]byte
+	reads int
+}
+
+func (s *chunks) Read(p []byte) (int, error) {
+	s.reads++
+	if len(s.c) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.c[0])
+	if s.c[0] = s.c[0][n:]; len(s.c[0]) == 0 {
+		s.c = s.c[1:]
+	}
+	return n, nil
+}
+
+// Buffered says true exactly when Next has a line to return without
+// reading: the packets that came in one read are taken without another
+// (a client hands them over in one batch); a blank line Next would skip
+// does not count (a batch waiting on it would hold the packets before
+// it until more came), except for the strict reader, which returns it
+// as an error; an ended source counts.
+func TestReaderBuffered(t *testing.T) {
+	pkt := func(s string) []byte {
+		return AppendPacket(nil, Packet{Kind: Data, GUID: uuid.New(), Payload: bytes.Repeat([]byte(s), 1000)}) // past the idle reader's small read
+	}
+	last := pkt("d")
+	first := bytes.Join([][]byte{pkt("a"), pkt("b"), pkt("c"), []byte("  \n\n"), last[:40]}, nil)
+	src := &chunks{c: [][]byte{first, last[40:]}}
+	r := NewReader(src)
+	if r.Buffered() {
+		t.Fatal("a new reader says a line is buffered")
+	}
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	reads := src.reads
+	for _, want := range []string{"b", "c"} {
+		if !r.Buffered() {
+			t.Fatalf("packet %q came in the first chunk; Buffered says false", want)
+		}
+		it, err := r.Next()
+		if err != nil || string(it.Packet.Payload[:1]) != want {
+			t.Fatalf("got %q, %v; want packet %q", it.Packet.Payload[:1], err, want)
+		}
+	}
+	if src.reads != reads {
+		t.Fatalf("Next read the source %d more times for buffered packets", src.reads-reads)
+	}
+	if r.Buffered() {
+		t.Fatal("only blank lines and part of a packet are buffered; Buffered says true")
+	}
+	if it, err := r.Next(); err != nil || string(it.Packet.Payload[:1]) != "d" {
+		t.Fatalf("got %v, %v; want packet d", it, err)
+	}
+	if src.reads == reads {
+		t.Fatal("the last packet needed a read")
+	}
+	if r.Next(); !r.Buffered() {
+		t.Fatal("after the source ended, Buffered says false (Next returns at once)")
+	}
+
+	strict := NewStrictReader(&chunks{c: [][]byte{append(pkt("a"), '\n')}})
+	if _, err := strict.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if !strict.Buffered() {
+		t.Fatal("strict reader: a blank line is returned (as an error), so Buffered is true")
+	}
+}
