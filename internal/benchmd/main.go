@@ -45,7 +45,7 @@ type target struct {
 
 var benches = []bench{
 	{"./internal/e2e/server/", "BenchmarkCommandOnOpenSession", "200x",
-		"A trivial command on an open session through a live server, as the REPL sends it, beside pwsh's `Invoke-Command -Session` over the same sshd",
+		"A trivial command on an open session through a live server, as the REPL sends it (typed at the prompt: Out-Default, the terminal's size, the session's history), and then as `psmux exec -t S` sends it (its text filter; exec-ms, exec/pwsh) on a second session, beside pwsh's `Invoke-Command -Session` over the same sshd",
 		[]target{{"psmux/pwsh", 0.5, "15"}}},
 	{"./internal/e2e/server/", "BenchmarkCommandAtDistance", "30x",
 		"A trivial command on a session to real pwsh behind sshd through testenv/faultproxy adding 25 ms each way, in round trips of a 1-byte echo on the same SSH connection",

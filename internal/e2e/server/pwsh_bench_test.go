@@ -106,32 +106,50 @@ func pwshRounds(b *testing.B, script string, rounds int, settled bool) float64 {
 
 // BenchmarkCommandOnOpenSession runs a trivial command on an open
 // session of a live server, through the client protocol as the REPL
-// sends it, and reports its milliseconds beside pwsh's `Invoke-Command
-// -Session` on a session to the same sshd (issue 15: at most 0.5×).
+// sends it (typed at its prompt: Out-Default, the terminal's size, the
+// session's history), and reports its milliseconds beside pwsh's
+// `Invoke-Command -Session` on a session to the same sshd (issue 15: at
+// most 0.5×). It also reports the command as `psmux exec -t S` sends it
+// (psrp.TextPipeline's filter instead of Out-Default), on a session of
+// its own so that each pwsh runs as many commands as pwsh's own client
+// sends its session, after the REPL's (each pwsh goes on compiling in
+// the background for a while after a burst of commands: taken in turn,
+// each session's commands would wait for the other's).
 func BenchmarkCommandOnOpenSession(b *testing.B) {
-	sshd := realPwshHost(b, 1)
+	sshd := realPwshHost(b, 2)
 	m := e2e.NewMuxEnv(b)
 	m.NewSSH(sshd, "c")
-	cl := m.Client("bench", false)
-	run := func() {
+	m.NewSSH(sshd, "e")
+	cl := m.Client("bench", true)
+	run := func(a mux.ExecArgs) time.Duration {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := cl.Call(ctx, "exec", mux.ExecArgs{Target: "c", Script: "1"}, nil); err != nil {
+		start := time.Now()
+		if _, err := cl.Call(ctx, "exec", a, nil); err != nil {
 			b.Fatal(err)
 		}
+		return time.Since(start)
 	}
-	run() // the first command of a runspace costs more
-	var took []time.Duration
+	typed := mux.ExecArgs{Target: "c", Script: "1", Interactive: true, KeepRunning: true, History: true, Width: 120, Height: 50}
+	viaExec := mux.ExecArgs{Target: "e", Script: "1"}
+	run(typed) // the first command of a runspace costs more
+	var took, execTook []time.Duration
 	for b.Loop() {
-		start := time.Now()
-		run()
-		took = append(took, time.Since(start))
+		took = append(took, run(typed))
 	}
-	psmuxMs := medianMs(took) // as pwsh's figure is
+	b.StopTimer()
+	settle(b)
+	run(viaExec)
+	for range took {
+		execTook = append(execTook, run(viaExec))
+	}
+	psmuxMs, execMs := medianMs(took), medianMs(execTook) // as pwsh's figure is
 	pwshMs := pwshInvokeMs(b, sshd, 1, 1, 200, false)
 	b.ReportMetric(psmuxMs, "ms/command")
 	b.ReportMetric(pwshMs, "pwsh-ms/command")
 	b.ReportMetric(psmuxMs/pwshMs, "psmux/pwsh")
+	b.ReportMetric(execMs, "exec-ms/command")
+	b.ReportMetric(execMs/pwshMs, "exec/pwsh")
 }
 
 // BenchmarkFanOut runs a trivial command in 10 open sessions at once:
