@@ -48,7 +48,11 @@ func init() { // set here: help refers to the table
 		{[]string{"server"}, [][2]string{{"server [--foreground] [--trace DIR]", "run the server (started on demand otherwise)"}},
 			func(g global, args []string, _ *os.File, _, stderr io.Writer) int { return runServer(g, args, stderr) }},
 		{[]string{"proxy"}, [][2]string{{"proxy", "bridge stdin/stdout to the server (for attach --via)"}},
-			func(g global, _ []string, stdin *os.File, stdout, stderr io.Writer) int {
+			func(g global, args []string, stdin *os.File, stdout, stderr io.Writer) int {
+				fs := newFlagSet("proxy", "proxy", stderr)
+				if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+					return code
+				}
 				return runProxy(g, stdin, stdout, stderr)
 			}},
 		{[]string{"invoke"}, [][2]string{{"invoke [SSHFLAGS] DEST[,DEST…] [--json] [--throttle N] [--] SCRIPT", "run SCRIPT in temporary sessions on hosts, no server"},
@@ -73,7 +77,11 @@ func init() { // set here: help refers to the table
 	}
 }
 
-func runVersion(_ global, _ []string, _ *os.File, stdout, _ io.Writer) int {
+func runVersion(_ global, args []string, _ *os.File, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", "version", stderr)
+	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
+		return code
+	}
 	fmt.Fprintf(stdout, "psmux %s (client protocol %d; PSRP %s and %s; OutOfProc over SSH and local processes)\n",
 		version, mux.ProtocolVersion, psrp.ProtocolVersion23, psrp.ProtocolVersion24)
 	return exitOK

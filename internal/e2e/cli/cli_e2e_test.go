@@ -20,6 +20,10 @@ func TestCLILikeTmux(t *testing.T) {
 			t.Fatalf("psmux %q with no server: exit %d, stderr %q; want 1 and tmux's no server running", args, r.Code, r.Stderr)
 		}
 	}
+	// --help never acts: proxy's would start a server to bridge to
+	if r := m.Run("proxy", "--help"); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "usage: psmux proxy") {
+		t.Fatalf("psmux proxy --help: exit %d, stdout %q, stderr %q; want its usage", r.Code, r.Stdout, r.Stderr)
+	}
 	if _, err := os.Stat(m.Sock); err == nil {
 		t.Fatalf("a command that only reads the server started one (%s exists)", m.Sock)
 	}
@@ -47,6 +51,9 @@ func TestCLILikeTmux(t *testing.T) {
 		{[]string{"kill-server", "-t", "x"}, 2, "flag provided but not defined: -t"},
 		{[]string{"kill-server", "now"}, 2, `unexpected argument "now"`},
 		{[]string{"rm", "--help"}, 0, "usage: psmux rm"},
+		{[]string{"proxy", "--help"}, 0, "usage: psmux proxy"},
+		{[]string{"version", "--help"}, 0, "usage: psmux version"},
+		{[]string{"version", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"ls", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"lss"}, 2, "unknown command: lss (did you mean ls?)"},
 	} {
