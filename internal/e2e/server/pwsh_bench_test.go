@@ -137,8 +137,7 @@ func BenchmarkCommandOnOpenSession(b *testing.B) {
 	for b.Loop() {
 		took = append(took, run(typed))
 	}
-	b.StopTimer()
-	settle(b)
+	settle(b) // b.Loop has stopped the timer
 	run(viaExec)
 	for range took {
 		execTook = append(execTook, run(viaExec))
