@@ -79,10 +79,17 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		close(lines)
 	}()
 	var promptMu sync.Mutex
+	// An answer read from the input shows after its question, as pwsh
+	// shows it with piped input (a hidden one as the end of the line).
 	readLine := func(hidden bool) (string, error) {
 		l, ok := <-lines
 		if !ok {
 			return "", io.EOF
+		}
+		if hidden {
+			fmt.Fprintln(stderr)
+		} else {
+			fmt.Fprintln(stderr, l)
 		}
 		return l, nil
 	}
@@ -205,40 +212,44 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 	go func() { ended <- wait() }()
 
 	// Statements run in the order they were read, each after the one
-	// before it ended, as the REPL runs them; at the end of the input
-	// the client waits for the last and exits with exec's status.
-	queue := make(chan string, 64)
-	finished := make(chan int, 1)
-	go func() {
-		code := exitOK
-		for script := range queue {
-			data, err := c.Call(ctx, "exec", mux.ExecArgs{Target: name, Script: script, Interactive: true}, nil)
-			var res mux.ExecResult
-			if err == nil {
-				_ = json.Unmarshal(data, &res)
-			} else {
-				outMu.Lock()
-				fmt.Fprintf(stderr, "psmux: %v\n", err)
-				outMu.Unlock()
-			}
-			code = exitFor([]outcome{{exit: code}, {exit: execExit(res, err)}}, false)
-			shown := time.NewTimer(30 * time.Second) // an end the log dropped (Drop policy)
-			for err == nil && lastState.Load() < int64(res.Job) {
-				select {
-				case <-stateCh:
-					continue
-				case <-shown.C:
-				case <-c.Done():
-				}
-				break
-			}
-			shown.Stop()
+	// before it ended, as the REPL runs them. The next line is read only
+	// then: while a statement runs, lines answer its prompts (Read-Host
+	// reads the line after it, as in pwsh with piped input). At the end
+	// of the input the client waits for the last and exits with exec's
+	// status.
+	runOne := func(script string) int {
+		data, err := c.Call(ctx, "exec", mux.ExecArgs{Target: name, Script: script, Interactive: true}, nil)
+		var res mux.ExecResult
+		if err == nil {
+			_ = json.Unmarshal(data, &res)
+		} else {
+			outMu.Lock()
+			fmt.Fprintf(stderr, "psmux: %v\n", err)
+			outMu.Unlock()
 		}
-		finished <- code
-	}()
+		shown := time.NewTimer(30 * time.Second) // an end the log dropped (Drop policy)
+		defer shown.Stop()
+		for err == nil && lastState.Load() < int64(res.Job) {
+			select {
+			case <-stateCh:
+				continue
+			case <-shown.C:
+			case <-c.Done():
+			}
+			break
+		}
+		return execExit(res, err)
+	}
+	ran := make(chan int, 1)
+	running := false
+	code := exitOK
 	var pending string
 	in := lines // nil once the input ended
 	for {
+		next := in
+		if running {
+			next = nil // the running statement's prompts read the input
+		}
 		select {
 		case <-c.Done():
 			fmt.Fprintf(stderr, "psmux: %v\n", c.Err())
@@ -256,30 +267,36 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 				return exitConnect
 			}
 			return exitOK
-		case code := <-finished:
-			fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
-			return code
-		case line, ok := <-in:
-			if !ok {
-				if strings.TrimSpace(pending) != "" {
-					queue <- pending
+		case one := <-ran:
+			running = false
+			code = exitFor([]outcome{{exit: code}, {exit: one}}, false)
+			if in == nil {
+				fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
+				return code
+			}
+		case line, ok := <-next:
+			if ok {
+				if pending != "" {
+					pending += "\n"
 				}
-				close(queue)
-				in = nil // the loop now waits for the last statement
-				continue
+				pending += line
+			} else {
+				in = nil
 			}
-			if pending != "" {
-				pending += "\n"
-			}
-			pending += line
-			if strings.TrimSpace(pending) == "" || repl.Incomplete(pending) {
-				if strings.TrimSpace(pending) == "" {
-					pending = ""
+			switch {
+			case strings.TrimSpace(pending) == "":
+				pending = ""
+				if in == nil {
+					fmt.Fprintf(stderr, "[detached (from session %s)]\n", name)
+					return code
 				}
-				continue
+			case ok && repl.Incomplete(pending):
+			default:
+				script := pending
+				pending = ""
+				running = true
+				go func() { ran <- runOne(script) }()
 			}
-			queue <- pending
-			pending = ""
 		}
 	}
 }

@@ -56,3 +56,24 @@ func TestAttachTargetCaseInsensitive(t *testing.T) {
 		t.Fatalf("attach -t WEB: exit %d, stdout %q; want the command under [Web]", r.Code, r.Stdout)
 	}
 }
+
+// While a piped statement runs, the lines after it answer its prompts,
+// as pwsh reads them with piped input: Read-Host takes the next line
+// (shown after its question), which does not also run as a command.
+func TestAttachScriptAnswersPromptsFromTheInput(t *testing.T) {
+	for name, server := range e2e.PwshServers(t) {
+		t.Run(name, func(t *testing.T) {
+			m := e2e.NewMuxEnv(t)
+			m.Must("new", "-n", "S", "--local", "--pwsh", server)
+			cmd := m.Cmd("attach", "-t", "S")
+			cmd.Stdin = strings.NewReader("$a = Read-Host 'name'\nBob\n\"got $a\"\n\"next\"\n")
+			r := e2e.RunCmd(t, cmd)
+			if r.Code != 0 || !strings.Contains(r.Stdout, "got Bob\n") || !strings.Contains(r.Stdout, "\nnext\n") {
+				t.Fatalf("exit %d; want 0 with got Bob and next\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+			}
+			if strings.Contains(r.Stdout, "PS> Bob") || !strings.Contains(r.Stderr, "name: Bob\n") {
+				t.Fatalf("the answer ran as a command, or was not shown after its question\nstdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+			}
+		})
+	}
+}
