@@ -107,14 +107,26 @@ func (w *wakeReader) release() bool {
 	if w.holding {
 		return false
 	}
-	n := len(w.held)
-	if i := bytes.IndexAny(w.held, "\r\n"); i >= 0 {
-		n = i + 1
+	n, enter := lineEnd(w.held)
+	if enter {
 		w.holding = true
 	}
 	w.rest = append(w.rest, w.held[:n]...)
 	w.held = w.held[n:]
 	return true
+}
+
+// lineEnd is the length of b's first line with its Enter (CR, LF or
+// CR LF), or len(b) when b holds no Enter (enter false).
+func lineEnd(b []byte) (n int, enter bool) {
+	i := bytes.IndexAny(b, "\r\n")
+	switch {
+	case i < 0:
+		return len(b), false
+	case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+		return i + 2, true
+	}
+	return i + 1, true
 }
 
 // pass splits keys typed while holding: what goes to the editor now
@@ -175,9 +187,19 @@ func (w *wakeReader) Read(p []byte) (int, error) {
 			if !ok {
 				return 0, w.err
 			}
-			if w.isHolding() {
+			switch n, enter := lineEnd(b); {
+			case w.isHolding():
 				b = w.pass(b)
-			} else {
+			case enter:
+				// one line at a time, as held keys are released: what
+				// follows a line's Enter (pasted lines, or keys typed
+				// right after it) waits for the REPL's next Hold(false),
+				// so that a line answering the command before it is not
+				// read as a command
+				w.hold(true)
+				w.prefix = false
+				b = append(b[:n:n], w.pass(b[n:])...)
+			default:
 				w.prefix = len(b) > 0 && b[len(b)-1] == prefixKey
 			}
 			w.rest = b

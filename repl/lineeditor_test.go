@@ -119,3 +119,23 @@ func TestHoldKeepsTypedAheadLinesForTheirPrompts(t *testing.T) {
 		t.Fatalf("the second release: %q", s)
 	}
 }
+
+// Lines that arrive together (a paste, piped input) reach the editor
+// one at a time: what follows a line's Enter waits for the REPL's next
+// Hold(false), as keys typed ahead do, so that a line can answer the
+// command before it; C-b d after them still passes at once.
+func TestLinesArrivingTogetherPassOneAtATime(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	w := newWakeReader(pr)
+	got := reads(t, w)
+	io.WriteString(pw, "'a'\r\n'b'\r\x02d")
+	if s := next(t, got); s != "'a'\r\n\x02d" {
+		t.Fatalf("two lines and C-b d in one read: the editor read %q; want the first line (CR LF) and C-b d", s)
+	}
+	settle(t, got, pw)
+	w.hold(false)
+	if s := next(t, got); s != "'b'\r" {
+		t.Fatalf("after Hold(false): %q; want the second line", s)
+	}
+}

@@ -650,7 +650,6 @@ func (r *repl) servePrompts() bool {
 }
 
 func (r *repl) answer(p *mux.Prompt) mux.Answer {
-	r.ed.Hold(false) // the loop holds keys again before its next Readline
 	return p.Reply(r.ctx, r.rend, ssh.PromptFunc(r.askSSH))
 }
 
@@ -680,6 +679,7 @@ func (r *repl) readAnswer(hidden bool) (string, error) { return r.readInput(hidd
 // readInput reads one line; hidden input echoes mask (0: nothing).
 func (r *repl) readInput(hidden bool, mask rune) (string, error) {
 	prompt := r.out.takePartial()
+	r.ed.Hold(false) // each answer's line, as each command's
 	if hidden {
 		b, err := r.ed.ReadPassword(prompt, mask)
 		return string(b), err

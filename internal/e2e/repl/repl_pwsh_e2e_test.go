@@ -154,3 +154,25 @@ func TestREPLPromptFunctionWriteHost(t *testing.T) {
 		}
 	})
 }
+
+// Lines pasted in one go (plain and bracketed) run one at a time, and a
+// line after a command that asks answers it, as typed-ahead lines do:
+// Read-Host takes "Bob", which does not also run as a command.
+func TestREPLPastedLineAnswersTheCommandBeforeIt(t *testing.T) {
+	e2e.ForSubsystems(t, func(t *testing.T, x *e2e.TmuxEnv, w string) {
+		for round, bracketed := range []bool{false, true} {
+			x.Tmux("set-buffer", "-b", "ans", fmt.Sprintf("$a = Read-Host 'name'\nBob%d\n\"got $a\"\n", round))
+			args := []string{"paste-buffer", "-b", "ans", "-t", w}
+			if bracketed {
+				args = append(args, "-p")
+			}
+			x.Tmux(args...)
+			want := fmt.Sprintf("got Bob%d", round)
+			x.Wait(w, want, func(s string) bool { return strings.Contains(s, want) || strings.Contains(s, "not recognized") })
+			s := x.WaitPrompt(w, e2e.W1Prompt)
+			if !strings.Contains(s, want) || strings.Contains(s, "not recognized") {
+				t.Fatalf("round %d (bracketed %v): the pasted answer did not reach Read-Host:\n%s", round, bracketed, s)
+			}
+		}
+	})
+}
