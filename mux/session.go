@@ -599,6 +599,13 @@ func (s *Session) runPipeline(ctx context.Context, conn *sessions.Conn, j *job, 
 	if !a.JSON && !a.Interactive {
 		p = conn.TextPipeline(ctx, a.Script) // exec: the REPL's is Enter-PSSession's
 	}
+	if a.JSON && !a.Interactive {
+		// exec --json: records only, as invoke --json gets them (with
+		// the session's host, pwsh would send Write-Host and
+		// Write-Verbose twice, as a record and as a host write); no
+		// client answers its prompts
+		p.HostInfo = psrp.NullHost()
+	}
 	if a.Width > 0 {
 		// the pipeline's own host, as a console client declares it, so
 		// $Host.UI.RawUI and Out-Default's width follow the terminal

@@ -32,11 +32,13 @@ func (d *dialer) resolve(dest string) (*ssh.Config, error) {
 }
 
 // open starts the PowerShell end for dest and returns it as a
-// transport and the host it reached; ctx bounds the connecting, life a
+// transport and the computer's name as given (an ssh_config alias stays
+// one, as PSComputerName keeps -HostName's value and as a server
+// session's ComputerName does); ctx bounds the connecting, life a
 // system ssh process.
 func (d *dialer) open(ctx, life context.Context, dest string, diag func(sessions.DiagKind, string)) (sessions.Transport, string, error) {
 	t, w, err := d.opener.Open(ctx, life, mux.Target{Dest: dest, Flags: d.flags}, diag)
-	return t, w.HostName, err
+	return t, w.Computer, err
 }
 
 func (d *dialer) close() { _ = d.pool.Close() }

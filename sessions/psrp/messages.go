@@ -278,6 +278,14 @@ func NoHost() HostInfo {
 // on the wire it is the same as NoHost (all null, _useRunspaceHost true).
 func RunspaceHost() HostInfo { return NoHost() }
 
+// NullHost is the pipeline HostInfo that declares no host at all, not
+// even the pool's: the pipeline's Write-Host and Write-Verbose reach the
+// client only as records, and a prompt fails, as with a pool opened
+// without a host (NoHost).
+func NullHost() HostInfo {
+	return HostInfo{IsHostNull: true, IsHostUINull: true, IsHostRawUINull: true}
+}
+
 // TerminalHost declares a UI with a RawUI of the given size; the buffer
 // is the window, as pwsh's console host reports it on Unix.
 func TerminalHost(width, height int) HostInfo {
