@@ -93,14 +93,7 @@ func runAttach(g global, args []string, stdin *os.File, stdout, stderr io.Writer
 		}
 		return l, nil
 	}
-	width := 120
-	color := false
-	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		color = os.Getenv("NO_COLOR") == ""
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
-			width = w
-		}
-	}
+	width, _, color := terminalOut(stdout)
 	// What this client prints may go through the server (below), which
 	// then writes it and moves this client's cursor in one step.
 	outSW := &switchWriter{local: stdout, w: stdout, gone: c.Done()}

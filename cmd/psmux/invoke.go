@@ -180,17 +180,8 @@ func invokeAll(targets []target, script string, asJSON bool, maxObject, throttle
 		}
 	}()
 
-	width, outTTY := 120, false
-	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		outTTY = true
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
-			width = w
-		}
-	}
-	errTTY := false
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		errTTY = true
-	}
+	width, _, color := terminalOut(stdout)
+	_, errTTY, _ := terminalOut(stderr)
 	out, errs, flushAll := repl.Batch(stdout, stderr)
 	defer flushAll()
 	sharedOut.W, sharedErr.W = out, errs
@@ -200,7 +191,7 @@ func invokeAll(targets []target, script string, asJSON bool, maxObject, throttle
 		tg := targets[i]
 		out, errw, flush := repl.Tagged(sharedOut, sharedErr, tg.name, fan && !asJSON)
 		r := runner{name: tg.name, asJSON: asJSON, width: width, maxObject: maxObject,
-			color: outTTY && os.Getenv("NO_COLOR") == "", progress: errTTY && !fan}
+			color: color, progress: errTTY && !fan}
 		if !fan && stdin != nil && term.IsTerminal(int(stdin.Fd())) {
 			r.in = stdin
 		}

@@ -336,6 +336,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 		fs.Usage()
 		return exitUsage
 	}
+	width, _, color := terminalOut(stdout) // errors and warnings in colour, as invoke shows them
 	stdout, stderr, flush := repl.Batch(stdout, stderr)
 	defer flush()
 	ctx := context.Background()
@@ -361,7 +362,6 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 	var outMu sync.Mutex
 	sharedOut := &repl.LockedWriter{Mu: &outMu, W: stdout}
 	sharedErr := &repl.LockedWriter{Mu: &outMu, W: stderr}
-	width := 120
 	outcomes := make([]outcome, len(rows))
 	mux.FanOut(len(rows), *throttle, func(i int) {
 		row := rows[i]
@@ -374,7 +374,7 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			jw = &repl.JSONWriter{W: out, Session: row.Name, Computer: row.ComputerName}
 			h = jw
 		} else {
-			renderer = &repl.Renderer{Out: out, Err: errw, Width: width, Format: format.Lines}
+			renderer = &repl.Renderer{Out: out, Err: errw, Width: width, Format: format.Lines, Color: color}
 			h = renderer
 		}
 		var mu sync.Mutex

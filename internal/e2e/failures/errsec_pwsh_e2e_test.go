@@ -187,3 +187,35 @@ func TestSecureStringNeverShown(t *testing.T) {
 		})
 	}
 }
+
+// TestExecColoursLikeInvoke: on a terminal, exec shows errors in red
+// and warnings in yellow, as invoke (and pwsh's console) does; with
+// NO_COLOR, neither does.
+func TestExecColoursLikeInvoke(t *testing.T) {
+	for name, server := range e2e.PwshServers(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, noColor := range []bool{false, true} {
+				var env []string
+				if noColor {
+					env = []string{"NO_COLOR=1"}
+				}
+				x := e2e.NewTmux(t, nil, env...)
+				x.M.Must("new", "-n", "a", "--local", "--pwsh", server)
+				const script = `'Write-Error bad; Write-Warning careful'`
+				for _, cmd := range [][]string{{"exec", "-t", "a", "--", script}, {"invoke", "--local", "--pwsh", "'" + server + "'", "--", script}} {
+					w := x.Start(cmd[0], cmd...)
+					x.WaitFor(w, "psmux-exited-")
+					var red, yellow, plain bool
+					for _, l := range strings.Split(x.Screen(w, true), "\n") {
+						red = red || strings.Contains(l, "Write-Error: bad") && strings.Contains(l, "\x1b[91m")
+						yellow = yellow || strings.Contains(l, "WARNING: careful") && strings.Contains(l, "\x1b[93m")
+						plain = plain || strings.Contains(l, "WARNING: careful") && !strings.Contains(l, "\x1b[")
+					}
+					if noColor && (red || yellow || !plain) || !noColor && !(red && yellow) {
+						t.Fatalf("%s (NO_COLOR %v): red error %v, yellow warning %v:\n%q", cmd[0], noColor, red, yellow, x.Screen(w, true))
+					}
+				}
+			}
+		})
+	}
+}
