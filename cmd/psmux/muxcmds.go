@@ -254,12 +254,17 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 		"jobs": "jobs [-t S] [--json]  (without -t: the server's jobs; with it: the session's commands)", "kill-server": "kill-server"}[op]
 	fs := newFlagSet(op, usage, stderr)
 	target := fs.String("t", "", "session: name, id, glob or comma list")
-	all := fs.Bool("all", false, "every session (rm)")
-	asJSON := fs.Bool("json", false, "print as JSON")
+	var all, asJSON bool // only where the command takes them
+	if op == "rm" {
+		fs.BoolVar(&all, "all", false, "every session")
+	}
+	if op == "jobs" {
+		fs.BoolVar(&asJSON, "json", false, "print as JSON")
+	}
 	if code, ok := parseFlags(fs, args, 0, stdout); !ok {
 		return code
 	}
-	if op != "kill-server" && op != "jobs" && *target == "" && !(op == "rm" && *all) {
+	if op != "kill-server" && op != "jobs" && *target == "" && !(op == "rm" && all) {
 		fs.Usage()
 		return exitUsage
 	}
@@ -271,9 +276,9 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 	defer c.Close()
 	c.OnPrompt = promptHandler(stdin, stderr, nil)
 	if op == "jobs" && *target == "" {
-		return listJobs(ctx, c, *asJSON, stdout, stderr)
+		return listJobs(ctx, c, asJSON, stdout, stderr)
 	}
-	data, err := c.Call(ctx, op, mux.TargetArgs{Target: *target, All: *all}, nil)
+	data, err := c.Call(ctx, op, mux.TargetArgs{Target: *target, All: all}, nil)
 	if err != nil {
 		var e *mux.Error
 		if op == "has" && errors.As(err, &e) && e.Code == mux.CodeNotFound {
@@ -303,7 +308,7 @@ func runTargetCmd(g global, op string, args []string, stdin *os.File, stdout, st
 			return 1
 		}
 	case "jobs":
-		if *asJSON {
+		if asJSON {
 			fmt.Fprintf(stdout, "%s\n", data)
 			break
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -41,8 +40,7 @@ func (g global) socketPath() (string, error) {
 // runServer is `psmux server [--foreground] [--trace DIR]`: listen on the
 // socket, restore the registry, serve until kill-server.
 func runServer(g global, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("server", "server [--foreground] [--trace DIR] [--idle-check D] [--max-memory BYTES] [--max-disk BYTES] [--procs N] [--ready-fd N]  (started on demand by the other commands)", stderr)
 	fg := fs.Bool("foreground", false, "stay in the foreground and log to stderr")
 	trace := fs.String("trace", "", "write each session's OutOfProc traffic to `DIR`/<name>.oop (secrets masked) and log every request")
 	readyFD := fs.Int("ready-fd", 0, "write \"ready\" to this descriptor once listening (used when started on demand)")

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,5 +77,30 @@ func TestCLILikeTmux(t *testing.T) {
 	m.Must("kill-session", "-t", "S")
 	if rows := m.Ls(); len(rows) != 0 {
 		t.Fatalf("after kill-session: %+v", rows)
+	}
+}
+
+// Every command's --help starts with its usage line, as tmux's do, and
+// names in it each flag it lists below: no flag the command does not
+// take (has, reconnect and jobs once listed rm's --all).
+func TestHelpListsTheFlagsEachCommandTakes(t *testing.T) {
+	m := e2e.NewMuxEnv(t)
+	flagRe := regexp.MustCompile(`(?m)^  -([a-z][a-z-]*)`)
+	for _, c := range []string{"new", "ls", "has", "exec", "attach", "capture", "jobs", "receive-job", "rm", "reconnect",
+		"start-server", "kill-server", "server", "proxy", "invoke", "doctor", "cp", "version", "debug"} {
+		r := m.Run(c, "--help")
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "usage: psmux "+c) {
+			t.Errorf("psmux %s --help: exit %d, stdout %q; want 0 and its usage line first", c, r.Code, r.Stdout)
+			continue
+		}
+		usage, _, _ := strings.Cut(r.Stdout, "\n  -")
+		for _, f := range flagRe.FindAllStringSubmatch(r.Stdout, -1) {
+			if !regexp.MustCompile(`-` + f[1] + `\b`).MatchString(usage) {
+				t.Errorf("psmux %s --help lists -%s, which its usage does not name:\n%s", c, f[1], r.Stdout)
+			}
+		}
+	}
+	if _, err := os.Stat(m.Sock); err == nil {
+		t.Fatalf("--help started a server (%s exists)", m.Sock)
 	}
 }
