@@ -415,7 +415,7 @@ func (a NewArgs) options() (SessionOptions, error) {
 	if a.Policy != "" {
 		p, err := outlog.ParsePolicy(a.Policy)
 		if err != nil {
-			return o, errorf(CodeUsage, "%v", err)
+			return o, errorf(CodeUsage, "new: unknown output policy %q: expected Block or Drop", a.Policy)
 		}
 		o.Policy = p
 	}

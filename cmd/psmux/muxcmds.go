@@ -414,6 +414,9 @@ func runExec(g global, args []string, stdin *os.File, stdout, stderr io.Writer) 
 			if _, err := clixml.Decode([]byte(res.Reason)); res.Reason != "" && err != nil && runCtx.Err() == nil && !*asJSON {
 				// why psmux stopped it (a record is shown by the server)
 				fmt.Fprintf(errw, "psmux: %s: %s\n", row.Name, res.Reason)
+			} else if *timeout > 0 && res.Reason == "" && runCtx.Err() == nil && !*asJSON && o.took >= *timeout {
+				// the server stopped it at the deadline: say so, not just exit 4
+				fmt.Fprintf(errw, "psmux: %s: stopped: the command ran longer than --timeout %s\n", row.Name, *timeout)
 			}
 			o.state, o.exit = "Stopped", exitStopped
 		case res.State == "Failed":

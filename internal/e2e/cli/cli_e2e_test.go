@@ -57,6 +57,7 @@ func TestCLILikeTmux(t *testing.T) {
 		{[]string{"version", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"ls", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"lss"}, 2, "unknown command: lss (did you mean ls?)"},
+		{[]string{"new", "--policy", "Foo", "--local"}, 2, "psmux: new: unknown output policy \"Foo\": expected Block or Drop\n"},
 	} {
 		r := m.Run(c.args...)
 		if r.Code != c.code || !strings.Contains(r.Stdout+r.Stderr, c.out) {

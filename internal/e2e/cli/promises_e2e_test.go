@@ -90,15 +90,16 @@ func newLocal(m *e2e.MuxEnv, name string, extra ...string) {
 	m.Must(append(append([]string{"new", "-n", name}, extra...), "--local", "--pwsh", e2e.PwshsimBin()+" -s")...)
 }
 
-// exec --timeout D stops a command held on a condition after D: exit 4,
-// the session Opened and Available again, the job Stopped.
+// exec --timeout D stops a command held on a condition after D: exit 4
+// with a line saying why, the session Opened and Available again, the
+// job Stopped.
 func TestExecTimeoutStopsHeldCommand(t *testing.T) {
 	m := e2e.NewMuxEnv(t)
 	newLocal(m, "w1")
 	never := filepath.Join(t.TempDir(), "never")
 	r := runWithin(t, m, time.Minute, "exec", "-t", "w1", "--timeout", "300ms", "--", heldScript(never))
-	if r.Code != e2e.ExitStopped {
-		t.Fatalf("exec --timeout: exit %d, stdout %q, stderr %q; want %d (stopped)", r.Code, r.Stdout, r.Stderr, e2e.ExitStopped)
+	if r.Code != e2e.ExitStopped || r.Stderr != "psmux: w1: stopped: the command ran longer than --timeout 300ms\n" {
+		t.Fatalf("exec --timeout: exit %d, stdout %q, stderr %q; want %d (stopped) and why", r.Code, r.Stdout, r.Stderr, e2e.ExitStopped)
 	}
 	rows := lsUntil(t, m, "w1 Opened and Available", func(rows []mux.Info) bool {
 		return rows[0].State == "Opened" && rows[0].Availability == "Available"
