@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -104,6 +106,26 @@ func watchdog(mark string) {
 	}
 	// A process caught in fork or exec may not show its environment for
 	// an instant: the run is over after a second with none found.
+	// What it killed is said once, at the end: after an interrupted
+	// run the terminal's prompt is back, and a line per process would
+	// go on under it.
+	killed, seen := map[string]int{}, map[int]bool{}
+	var order []string
+	defer func() {
+		if len(order) == 0 {
+			return
+		}
+		var names []string
+		n := 0
+		for _, name := range order {
+			n += killed[name]
+			if killed[name] > 1 {
+				name += " ×" + strconv.Itoa(killed[name])
+			}
+			names = append(names, name)
+		}
+		fmt.Fprintf(os.Stderr, "reap: killed %d processes the test run left: %s\n", n, strings.Join(names, ", "))
+	}()
 	deadline := time.Now().Add(killDeadline)
 	for quiet := 0; quiet < quietScans; {
 		if time.Now().After(deadline) {
@@ -114,7 +136,14 @@ func watchdog(mark string) {
 		quiet++
 		for _, pid := range pids {
 			quiet = 0
-			fmt.Fprintf(os.Stderr, "reap: killing leftover process %d (%s)\n", pid, Cmdline(pid))
+			if cmd := strings.Fields(Cmdline(pid)); !seen[pid] && len(cmd) > 0 { // one still dying is seen again, or has no command line left
+				seen[pid] = true
+				name := filepath.Base(cmd[0])
+				if killed[name] == 0 {
+					order = append(order, name)
+				}
+				killed[name]++
+			}
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		time.Sleep(scanEvery) // polling /proc: there is nothing to wait on

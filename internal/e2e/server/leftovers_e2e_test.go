@@ -3,6 +3,7 @@ package server_test
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,14 @@ func TestNothingOutlivesAKilledTest(t *testing.T) {
 			left = append(left, fmt.Sprintf("%d: %s", p.Pid, p.Cmdline))
 		}
 		if len(left) == 0 {
-			t.Logf("%d processes of the killed run, none left:%s", len(before), listing.String())
+			<-exited // the watchdog, holding the output, has ended too
+			// it says what it killed in one line, not one per process
+			if reaps := regexp.MustCompile(`(?m)^reap: .*`).FindAllString(out.String(), -1); len(reaps) > 1 ||
+				len(reaps) == 1 && !strings.HasPrefix(reaps[0], "reap: killed ") {
+				t.Fatalf("the watchdog's report: %q; want at most one line, reap: killed N processes …", reaps)
+			} else {
+				t.Logf("%d processes of the killed run, none left:%s\nthe watchdog: %q", len(before), listing.String(), reaps)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
