@@ -441,8 +441,13 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	return
 }()
 
+// lowerHex spells \u escapes as encoding/json does.
+const lowerHex = "0123456789abcdef"
+
 // AppendJSONString appends s as a JSON string literal: quotes,
-// backslashes and control characters escaped, invalid UTF-8 as \ufffd.
+// backslashes, control characters and U+2028/U+2029 escaped, invalid
+// UTF-8 as \ufffd; the same bytes as encoding/json without its HTML
+// escaping.
 func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -468,7 +473,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 			case '\f':
 				dst = append(dst, '\\', 'f')
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', upperHex[c>>4], upperHex[c&0xF])
+				dst = append(dst, '\\', 'u', '0', '0', lowerHex[c>>4], lowerHex[c&0xF])
 			}
 			i++
 			start = i
@@ -479,6 +484,15 @@ func AppendJSONString(dst []byte, s string) []byte {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
 			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			// valid in JSON, but not in JavaScript source: escaped, as
+			// encoding/json escapes them
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', lowerHex[r&0xF])
+			i += size
 			start = i
 			continue
 		}

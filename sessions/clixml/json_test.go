@@ -1,8 +1,10 @@
 package clixml
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -12,7 +14,7 @@ var jsonCases = []struct {
 }{
 	{"Nil", `<Nil />`, `null`, `null`},
 	{"S", `<S>a"b\c_x000A_</S>`, `"a\"b\\c\n"`, `"a\"b\\c\n"`},
-	{"S control chars", `<S>_x0001__x001F_&#x9;</S>`, `"\u0001\u001F\t"`, `"\u0001\u001F\t"`},
+	{"S control chars", `<S>_x0001__x001F_&#x9;</S>`, `"\u0001\u001f\t"`, `"\u0001\u001f\t"`},
 	{"C", `<C>233</C>`, `"é"`, `"é"`},
 	{"C surrogate", `<C>55356</C>`, `"` + "\uFFFD" + `"`, `"` + "\uFFFD" + `"`},
 	{"B", `<B>true</B>`, `true`, `true`},
@@ -143,6 +145,27 @@ func TestJSONDeepReferenceChain(t *testing.T) {
 		out := render(nil, v)
 		if !json.Valid(out) || len(out) > renderBytes+1<<20 {
 			t.Fatalf("output of %d bytes", len(out))
+		}
+	}
+}
+
+// AppendJSONString writes the bytes encoding/json writes (without its
+// HTML escaping) for every ASCII character, U+2028/U+2029, other
+// characters and invalid UTF-8.
+func TestAppendJSONStringAsEncodingJSON(t *testing.T) {
+	inputs := []string{"a\u2028b\u2029c", "é€😀", "bad \xff\xfe utf-8", "\x1b[31mred\x1b[0m"}
+	for c := range 0x80 {
+		inputs = append(inputs, "x"+string(rune(c))+"y")
+	}
+	for _, in := range inputs {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(in); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendJSONString(nil, in)); got != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("%q: %s; encoding/json: %s", in, got, want.String())
 		}
 	}
 }
