@@ -73,6 +73,7 @@ type wakeReader struct {
 	changed chan struct{} // a Hold(false) wakes a blocked Read
 	// Only the reading goroutine touches these.
 	held   []byte // keys typed while holding
+	ended  bool   // the input ended (err): after what is held
 	rest   []byte // what did not fit the last Read
 	prefix bool   // the last key let through was the prefix key
 }
@@ -179,13 +180,21 @@ func (w *wakeReader) Read(p []byte) (int, error) {
 		if len(w.held) > 0 && w.release() {
 			continue
 		}
+		data := w.data
+		if w.ended {
+			if len(w.held) == 0 {
+				return 0, w.err
+			}
+			data = nil // the input's end comes after the lines still held
+		}
 		select {
 		case b := <-w.inject:
 			return copy(p, b), nil
 		case <-w.changed:
-		case b, ok := <-w.data:
+		case b, ok := <-data:
 			if !ok {
-				return 0, w.err
+				w.ended = true
+				continue
 			}
 			switch n, enter := lineEnd(b); {
 			case w.isHolding():

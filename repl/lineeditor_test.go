@@ -139,3 +139,29 @@ func TestLinesArrivingTogetherPassOneAtATime(t *testing.T) {
 		t.Fatalf("after Hold(false): %q; want the second line", s)
 	}
 }
+
+// Lines still held when the input ends (piped input) come before its
+// end: each after the REPL's next Hold(false), then EOF.
+func TestHeldLinesComeBeforeTheEnd(t *testing.T) {
+	pr, pw := io.Pipe()
+	w := newWakeReader(pr)
+	got := reads(t, w)
+	io.WriteString(pw, "'a'\n'b'\n")
+	pw.Close()
+	if s := next(t, got); s != "'a'\n" {
+		t.Fatalf("first read %q; want the first line", s)
+	}
+	w.hold(false)
+	if s := next(t, got); s != "'b'\n" {
+		t.Fatalf("after Hold(false) at the input's end: %q; want the held line", s)
+	}
+	w.hold(false)
+	select {
+	case s, ok := <-got:
+		if ok {
+			t.Fatalf("after the last line: %q; want the end", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end of the input never came")
+	}
+}
