@@ -204,7 +204,11 @@ func open(t *testing.T, tr sessions.Transport, host psrp.HostInfo) *sessions.Con
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := c.Close(context.Background()); err != nil {
+		// bounded, as every caller's close is: a server that never
+		// acknowledges fails the test instead of hanging it
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
