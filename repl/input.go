@@ -11,13 +11,23 @@ func isSingleQuote(c rune) bool { return strings.ContainsRune("'‘’‚‛", c
 func isDoubleQuote(c rune) bool { return strings.ContainsRune("\"“”„", c) }
 
 // Incomplete reports whether script leaves a brace, parenthesis,
-// bracket or quote open, so the REPL continues it with ">> ".
+// bracket or quote open, or ends where pwsh's parser wants more input (a
+// pipe, a comma, a backtick right at the end, &&, ||, + or =, comments
+// after them aside), so the REPL continues it with ">> " as pwsh's
+// console does.
 func Incomplete(script string) bool {
 	depth := 0
 	var quote rune
 	rs := []rune(script)
+	var last, before rune // the last two characters outside quotes and comments, spaces left out
 	for i := 0; i < len(rs); i++ {
 		c := rs[i]
+		if quote == 0 && c != '#' && !unicode.IsSpace(c) {
+			before, last = last, c
+			if c == '`' && i == len(rs)-1 {
+				return true // a line continued
+			}
+		}
 		switch {
 		case quote == '\'':
 			if isSingleQuote(c) {
@@ -52,7 +62,16 @@ func Incomplete(script string) bool {
 			}
 		}
 	}
-	return depth > 0 || quote != 0
+	if depth > 0 || quote != 0 {
+		return true
+	}
+	switch last {
+	case '|', ',', '+', '=':
+		return true
+	case '&':
+		return before == '&'
+	}
+	return false
 }
 
 // token is one word of a psmux command line.
