@@ -154,11 +154,24 @@ func (w *wakeReader) pass(b []byte) []byte {
 
 func (w *wakeReader) start() {
 	go func() {
+		afterCR := false
 		for {
 			b := make([]byte, 256)
 			n, err := w.src.Read(b)
 			if n > 0 {
-				w.data <- b[:n]
+				// CR LF (piped input with Windows line ends) is one Enter:
+				// the editor ends a line at the CR and would read the LF
+				// as a second, empty one, answering the next prompt
+				crEnd := b[n-1] == '\r'
+				b = b[:n]
+				if afterCR && b[0] == '\n' {
+					b = b[1:]
+				}
+				b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\r"))
+				afterCR = crEnd
+			}
+			if len(b) > 0 && n > 0 {
+				w.data <- b
 			}
 			if err != nil {
 				w.err = err

@@ -130,8 +130,8 @@ func TestLinesArrivingTogetherPassOneAtATime(t *testing.T) {
 	w := newWakeReader(pr)
 	got := reads(t, w)
 	io.WriteString(pw, "'a'\r\n'b'\r\x02d")
-	if s := next(t, got); s != "'a'\r\n\x02d" {
-		t.Fatalf("two lines and C-b d in one read: the editor read %q; want the first line (CR LF) and C-b d", s)
+	if s := next(t, got); s != "'a'\r\x02d" {
+		t.Fatalf("two lines and C-b d in one read: the editor read %q; want the first line (its CR LF one Enter) and C-b d", s)
 	}
 	settle(t, got, pw)
 	w.hold(false)
@@ -163,5 +163,25 @@ func TestHeldLinesComeBeforeTheEnd(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the end of the input never came")
+	}
+}
+
+// CR LF is one Enter, also when the CR and the LF come in separate
+// reads: the editor would read the LF as an empty line, which would
+// answer the next prompt with "".
+func TestCRLFIsOneEnter(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	w := newWakeReader(pr)
+	got := reads(t, w)
+	io.WriteString(pw, "Read-Host\r")
+	if s := next(t, got); s != "Read-Host\r" {
+		t.Fatalf("first read %q", s)
+	}
+	io.WriteString(pw, "\nanswer\r\n")
+	settle(t, got, pw)
+	w.hold(false)
+	if s := next(t, got); s != "answer\r" {
+		t.Fatalf("after the split CR LF: %q; want the answer, no empty line before it", s)
 	}
 }
